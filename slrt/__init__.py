@@ -1,0 +1,52 @@
+"""SLRT back office: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, request, session
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app: settings, extensions, Celery, screens and CLI."""
+    from slrt import config
+    import slrt.models  # noqa: F401  (register every table on the metadata)
+    from slrt.extensions import babel, db, migrate
+    from slrt.pii import vault
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config.load(app.instance_path, test_config))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    vault.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, default_translation_directories="translations")
+
+    from tasks import celery_init_app
+
+    celery_init_app(app)
+
+    from admin_views import init_admin
+
+    init_admin(app)
+
+    from slrt.cli import slrt_cli
+
+    app.cli.add_command(slrt_cli)
+    logging.getLogger("slrt").setLevel(logging.INFO)
+    return app
+
+
+def _select_locale() -> str:
+    """The language chosen on screen (?lang=en, kept in the session), else the default."""
+    from flask import current_app
+
+    try:
+        chosen = request.args.get("lang")
+    except RuntimeError:  # no request: CLI or a worker
+        return current_app.config["SLRT_DEFAULT_LOCALE"]
+    if chosen in ("id", "en"):
+        session["lang"] = chosen
+    return session.get("lang") or current_app.config["SLRT_DEFAULT_LOCALE"]

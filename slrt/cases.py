@@ -1,0 +1,150 @@
+"""Cases: open, reassign, cancel, close; resolved automatically when the last referral ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
+
+from slrt import clock, codes, outbox, workflow
+from slrt.access import INTAKE_ROLES, OVERSIGHT_ROLES, SYSTEM_ACTOR, Actor, check_case_scope, role_of
+from slrt.errors import PermissionDenied, ValidationError
+from slrt.extensions import db
+from slrt.models import Case, CaseNeed, Referral, Resident, Service, Staff, Unit
+from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Channel, EventKind, Outcome, Urgency
+from slrt.workflow import CASE_MOVES
+
+
+def code_taken(code: str) -> bool:
+    """True when ``code`` is a ticket or a referral code already: the two never overlap."""
+    return bool(
+        db.session.scalar(select(exists().where(Case.ticket == code)))
+        or db.session.scalar(select(exists().where(Referral.code == code)))
+    )
+
+
+def new_code() -> str:
+    return codes.new_code(code_taken, digits=current_app.config["SLRT_CODE_DIGITS"])
+
+
+def open_case(
+    *,
+    resident: Resident,
+    unit: Unit,
+    channel: Channel | str,
+    summary: str,
+    needs: Iterable[Service],
+    actor: Actor,
+    urgency: Urgency | str = Urgency.NORMAL,
+    assignee: Staff | None = None,
+) -> Case:
+    """Open a case for ``resident`` at ``unit`` and tell them its ticket by SMS."""
+    if role_of(actor) not in INTAKE_ROLES:
+        raise PermissionDenied(_l("Only staff may open cases."))
+    with db.session.begin_nested():
+        try:
+            channel, urgency = Channel(channel), Urgency(urgency)
+        except ValueError:
+            raise ValidationError(_l("Choose the channel and urgency.")) from None
+        if not (summary or "").strip():
+            raise ValidationError(_l("Write what the resident needs."), field="summary")
+        services = list(dict.fromkeys(needs))
+        if not services:
+            raise ValidationError(_l("Choose at least one needed service."), field="needs")
+        inactive = [s.name for s in services if not s.is_active]
+        if inactive:
+            raise ValidationError(_l("Service no longer offered: %(names)s.", names=", ".join(inactive)),
+                                  field="needs")
+        case = Case(
+            ticket=new_code(),
+            resident=resident,
+            unit=unit,
+            channel=channel,
+            summary=summary.strip(),
+            urgency=urgency,
+            status=CaseStatus.OPEN,
+            opened_at=clock.now(),
+            assignee=assignee or (actor if isinstance(actor, Staff) else None),
+            opened_by=actor,
+            needs=[CaseNeed(service=s) for s in services],
+        )
+        check_case_scope(actor, case)
+        if case.assignee is not None:
+            _check_assignee(case, case.assignee)
+        db.session.add(case)
+        event = workflow.record(case, "open", actor, to_status=CaseStatus.OPEN, at=case.opened_at)
+        outbox.notify_resident(case, "case_registered", event, {})
+    return case
+
+
+def cancel_case(case: Case, *, reason: str, actor: Actor) -> Case:
+    """Cancel a case (withdrawn, duplicate); its referrals still open are cancelled too."""
+    from slrt import referrals
+
+    check_case_scope(actor, case)
+    with db.session.begin_nested():
+        workflow.lock(case)
+        workflow.check(CASE_MOVES, "cancel", case, actor, reason)
+        for referral in case.referrals:
+            if referral.status in REFERRAL_ACTIVE:
+                referrals.cancel_referral(referral, reason=reason, actor=actor, _with_case=True)
+        workflow.apply(CASE_MOVES, "cancel", case, actor, note=reason)
+        case.outcome_note = reason.strip()
+    return case
+
+
+def close_case(case: Case, *, outcome: Outcome | str, actor: Actor, note: str | None = None) -> Case:
+    """Close a resolved case with its outcome and tell the resident."""
+    check_case_scope(actor, case)
+    with db.session.begin_nested():
+        workflow.lock(case)
+        workflow.check(CASE_MOVES, "close", case, actor)
+        try:
+            outcome = Outcome(outcome)
+        except ValueError:
+            raise ValidationError(_l("Choose the outcome of the case."), field="outcome") from None
+        event = workflow.apply(CASE_MOVES, "close", case, actor, note=note)
+        case.outcome = outcome
+        case.outcome_note = (note or "").strip() or None
+        outbox.notify_resident(case, "case_closed", event, {})
+    return case
+
+
+def reassign_case(case: Case, *, assignee: Staff, actor: Actor, note: str | None = None) -> Case:
+    """Hand a case to another staff member of a unit that covers it."""
+    check_case_scope(actor, case)
+    if role_of(actor) not in OVERSIGHT_ROLES:
+        raise PermissionDenied(_l("Only a supervisor or manager may reassign cases."))
+    if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
+        raise ValidationError(_l("A closed or cancelled case cannot be reassigned."))
+    with db.session.begin_nested():
+        _check_assignee(case, assignee)
+        previous = case.assignee
+        case.assignee = assignee
+        workflow.record(
+            case, "reassign", actor, kind=EventKind.REASSIGNED,
+            note=note or f"{previous.full_name if previous else '-'} -> {assignee.full_name}",
+        )
+    return case
+
+
+def _check_assignee(case: Case, staff: Staff) -> None:
+    from slrt.access import staff_covers
+
+    if not staff.is_active or not staff_covers(staff, case.unit):
+        raise ValidationError(_l("%(name)s cannot follow this case (inactive or another unit).",
+                                 name=staff.full_name), field="assignee")
+
+
+def after_referral_change(case: Case, actor: Actor) -> None:
+    """Move the case with its referrals: in progress while one is active, resolved when none is."""
+    if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
+        return
+    any_active = any(r.status in REFERRAL_ACTIVE for r in case.referrals)
+    if any_active and case.status in (CaseStatus.OPEN, CaseStatus.RESOLVED):
+        workflow.apply(CASE_MOVES, "start", case, actor if role_of(actor) in CASE_MOVES["start"].roles
+                       else SYSTEM_ACTOR)
+    elif not any_active and case.referrals and case.status == CaseStatus.IN_PROGRESS:
+        workflow.apply(CASE_MOVES, "resolve", case, SYSTEM_ACTOR)

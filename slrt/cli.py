@@ -1,0 +1,158 @@
+"""Operator commands: ``flask --app app slrt ...``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from slrt.errors import DomainError
+from slrt.extensions import db
+from slrt.models import Staff, Unit
+from slrt.models.enums import Role
+
+slrt_cli = AppGroup("slrt", help="SLRT operator commands.")
+
+
+def _fail(message: str) -> None:
+    click.echo(click.style(f"Error: {message}", fg="red"), err=True)
+    sys.exit(1)
+
+
+@slrt_cli.command("create-user")
+@click.argument("username")
+@click.option("--full-name", required=True, help="The person's name as shown on screens.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--unit", "unit_name", required=True, help="Unit name, e.g. 'Sekretariat SLRT Blora'.")
+@click.option("--phone", default=None, help="Mobile number for escalations (08...).")
+@click.option("--password", default=None, help="Asked for when omitted (not echoed).")
+def create_user(username, full_name, role, unit_name, phone, password):
+    """Create a staff account."""
+    from slrt import staff as staff_ops
+
+    unit = db.session.scalar(select(Unit).where(func.lower(Unit.name) == unit_name.lower()))
+    if unit is None:
+        names = ", ".join(db.session.scalars(select(Unit.name).order_by(Unit.name)))
+        _fail(f"no unit named {unit_name!r}. Units: {names or '(none: run seed-demo or add units)'}")
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            _fail("the passwords differ")
+    try:
+        user = staff_ops.create_staff(username=username, full_name=full_name, role=role, unit=unit,
+                                      phone=phone, password=password)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"created {user.username} ({user.role.value}, {unit.name})")
+
+
+@slrt_cli.command("set-password")
+@click.argument("username")
+@click.option("--password", default=None, help="Asked for when omitted (not echoed).")
+def set_password(username, password):
+    """Set a staff member's password (and reactivate the account)."""
+    from slrt import staff as staff_ops
+
+    user = db.session.scalar(select(Staff).where(Staff.username == username))
+    if user is None:
+        _fail(f"no staff account {username!r}")
+    if password is None:
+        password = getpass.getpass("Password: ")
+    try:
+        staff_ops.change_password(user, password)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    user.is_active = True
+    db.session.commit()
+    click.echo(f"password set for {username}")
+
+
+@slrt_cli.command("deactivate-user")
+@click.argument("username")
+def deactivate_user(username):
+    """Block a staff account from signing in and acting (its history stays)."""
+    user = db.session.scalar(select(Staff).where(Staff.username == username))
+    if user is None:
+        _fail(f"no staff account {username!r}")
+    user.is_active = False
+    db.session.commit()
+    click.echo(f"deactivated {username}")
+
+
+@slrt_cli.command("list-users")
+def list_users():
+    """List staff accounts with role and unit."""
+    for user in db.session.scalars(select(Staff).order_by(Staff.unit_id, Staff.role, Staff.username)):
+        state = "" if user.is_active else "  (inactive)"
+        click.echo(f"{user.username:<20} {user.role.value:<13} {user.unit.name}{state}")
+
+
+@slrt_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when staff accounts exist already.")
+@click.option("--residents", default=200, show_default=True, help="How many residents to create.")
+@click.option("--seed", "random_seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
+def seed_demo(if_empty, residents, random_seed):
+    """Fill a demo district: units, staff, catalogue, agencies, residents, a year of cases."""
+    from slrt import demo
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(Staff)):
+        click.echo("demo data: database not empty, left as it is")
+        return
+    summary = demo.seed(residents=residents, random_seed=random_seed)
+    db.session.commit()
+    for line in summary:
+        click.echo(line)
+
+
+@slrt_cli.command("demo-logins")
+def demo_logins():
+    """Print one line per demo login: ``login <role>: <username> / <password>``."""
+    from slrt import demo
+
+    for role, username, password in demo.logins():
+        click.echo(f"login {role}: {username} / {password}")
+
+
+@slrt_cli.command("check")
+def check():
+    """Check the settings, the database schema and the worker heartbeat."""
+    from flask_migrate import current as _unused  # noqa: F401  (import proves Alembic is set up)
+    from slrt import ops
+
+    cfg = current_app.config
+    click.echo(f"database : {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"broker   : {_hide(cfg['CELERY_BROKER_URL'])}")
+    click.echo(f"timezone : {cfg['SLRT_TIMEZONE']}    language: {cfg['SLRT_DEFAULT_LOCALE']}")
+    click.echo(f"gateway  : {cfg['SLRT_SMS_GATEWAY']}")
+    staff = db.session.scalar(select(func.count()).select_from(Staff))
+    click.echo(f"staff    : {staff} accounts")
+    at = ops.last_beat("worker")
+    click.echo(f"worker   : {'alive' if ops.is_alive('worker') else 'NOT RUNNING'} (last heartbeat {at or 'never'})")
+
+
+@slrt_cli.command("due-date")
+@click.argument("sla_days", type=int)
+@click.option("--from", "start", default=None, help="Start date YYYY-MM-DD (default today).")
+def due_date(sla_days, start):
+    """Show the due date of an SLA in working days, skipping weekends and holidays."""
+    from datetime import date
+
+    from slrt import clock, workdays
+
+    day = date.fromisoformat(start) if start else clock.today()
+    click.echo(workdays.add_working_days(day, sla_days).isoformat())
+
+
+def _hide(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url

@@ -1,0 +1,115 @@
+"""Settings: defaults in code, then environment variables, then the test mapping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the app refuses to start."""
+
+
+#: Every setting the app reads, with its embedded default. ``None`` means
+#: "derived from the instance folder at start-up" (see :func:`load`).
+DEFAULTS: dict[str, object] = {
+    "SECRET_KEY": None,
+    "SQLALCHEMY_DATABASE_URI": None,
+    "CELERY_BROKER_URL": None,
+    "SLRT_PII_KEY": None,
+    "SLRT_TIMEZONE": "Asia/Jakarta",
+    "SLRT_DEFAULT_LOCALE": "id",
+    "SLRT_SMS_GATEWAY": "console",
+    "SLRT_SMS_SENDER_NAME": "SLRT",
+    #: Extra non-working days (collective leave decreed late, local holidays):
+    #: comma-separated ISO dates added to the national calendar.
+    "SLRT_EXTRA_HOLIDAYS": "",
+    #: Digits in a freshly drawn ticket/referral code before its check digit.
+    "SLRT_CODE_DIGITS": 5,
+    "SLRT_PUBLIC_URL": "http://127.0.0.1:5000",
+}
+
+#: Environment variable -> setting. Production sets these; nothing else is read.
+ENVIRONMENT = {
+    "SECRET_KEY": "SLRT_SECRET_KEY",
+    "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+    "CELERY_BROKER_URL": "CELERY_BROKER_URL",
+    "SLRT_PII_KEY": "SLRT_PII_KEY",
+    "SLRT_TIMEZONE": "SLRT_TIMEZONE",
+    "SLRT_DEFAULT_LOCALE": "SLRT_DEFAULT_LOCALE",
+    "SLRT_SMS_GATEWAY": "SLRT_SMS_GATEWAY",
+    "SLRT_SMS_SENDER_NAME": "SLRT_SMS_SENDER_NAME",
+    "SLRT_EXTRA_HOLIDAYS": "SLRT_EXTRA_HOLIDAYS",
+    "SLRT_CODE_DIGITS": "SLRT_CODE_DIGITS",
+    "SLRT_PUBLIC_URL": "SLRT_PUBLIC_URL",
+}
+
+
+def load(instance_path: str, test_config: dict | None = None) -> dict[str, object]:
+    """Return the validated settings for an app whose instance folder is ``instance_path``."""
+    settings = dict(DEFAULTS)
+    for key, var in ENVIRONMENT.items():
+        if os.environ.get(var):
+            settings[key] = os.environ[var]
+    if test_config:
+        settings.update(test_config)
+
+    instance = Path(instance_path)
+    if settings["SQLALCHEMY_DATABASE_URI"] is None:
+        instance.mkdir(parents=True, exist_ok=True)
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'slrt.sqlite'}"
+    settings["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(str(settings["SQLALCHEMY_DATABASE_URI"]))
+    if settings["CELERY_BROKER_URL"] is None:
+        instance.mkdir(parents=True, exist_ok=True)
+        settings["CELERY_BROKER_URL"] = f"sqla+sqlite:///{instance / 'celery-broker.sqlite'}"
+    if settings["SECRET_KEY"] is None:
+        settings["SECRET_KEY"] = _instance_secret(instance / "secret.key", os.urandom(32).hex())
+    if settings["SLRT_PII_KEY"] is None:
+        from slrt.pii import new_key
+
+        settings["SLRT_PII_KEY"] = _instance_secret(instance / "pii.key", new_key())
+
+    try:
+        settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
+    if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:
+        raise ConfigError("SLRT_CODE_DIGITS must be between 4 and 12")
+    try:
+        ZoneInfo(str(settings["SLRT_TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown SLRT_TIMEZONE {settings['SLRT_TIMEZONE']!r}") from exc
+    if settings["SLRT_DEFAULT_LOCALE"] not in ("id", "en"):
+        raise ConfigError("SLRT_DEFAULT_LOCALE must be 'id' or 'en'")
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    settings["BABEL_DEFAULT_LOCALE"] = settings["SLRT_DEFAULT_LOCALE"]
+    settings["BABEL_DEFAULT_TIMEZONE"] = settings["SLRT_TIMEZONE"]
+    return settings
+
+
+def _normalize_db_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` forms hosts hand out; use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret(path: Path, fresh: str) -> str:
+    """Read a secret kept in the instance folder, creating it (mode 600) on first run."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(fresh + "\n")
+    try:
+        # link() fails if another process won the race; then its secret is the one.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

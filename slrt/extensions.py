@@ -1,0 +1,41 @@
+"""Extension singletons, bound to an app with ``init_app`` in :func:`slrt.create_app`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask_babel import Babel
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from slrt.models.base import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+babel = Babel()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    """Make SQLite behave: foreign keys on, WAL for concurrent readers, real SAVEPOINTs.
+
+    pysqlite opens transactions lazily on its own, which breaks SAVEPOINT; SQLAlchemy's
+    documented fix is to switch that off and emit BEGIN ourselves (see ``_sqlite_begin``).
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")

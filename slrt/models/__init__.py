@@ -1,0 +1,29 @@
+"""Every model, importable from one place (Alembic's env imports this)."""
+
+from slrt.models.base import Base
+from slrt.models.cases import Case, CaseNeed, Event, Referral
+from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
+from slrt.models.org import Region, Staff, Unit
+from slrt.models.people import Household, Resident
+from slrt.models.sms import Heartbeat, SmsMessage, SmsTemplate
+
+__all__ = [
+    "Agency",
+    "AgencyContact",
+    "Base",
+    "Case",
+    "CaseNeed",
+    "Document",
+    "Event",
+    "Heartbeat",
+    "Household",
+    "Referral",
+    "Region",
+    "Resident",
+    "Service",
+    "SmsMessage",
+    "SmsTemplate",
+    "Staff",
+    "Unit",
+    "service_document",
+]

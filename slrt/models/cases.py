@@ -1,0 +1,177 @@
+"""Cases, their needs and referrals, and the timeline of events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from slrt import clock
+from slrt.models.base import Base, enum_column
+from slrt.models.catalog import Agency, AgencyContact, Service
+from slrt.models.enums import (
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    Channel,
+    EventKind,
+    Outcome,
+    ReferralStatus,
+    Urgency,
+)
+from slrt.models.org import Staff, Unit
+from slrt.models.people import Resident
+
+
+class Case(Base):
+    """One complaint or need of a resident, from intake to closure."""
+
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Digits with a Verhoeff check digit (482137 is shown 48213-7); the resident's handle.
+    ticket: Mapped[str] = mapped_column(String(16), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"), index=True)
+    #: What the resident said, in their words as noted at intake.
+    summary: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency, "case_urgency"), default=Urgency.NORMAL)
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_column(CaseStatus, "case_status"), default=CaseStatus.OPEN, index=True
+    )
+    #: The staff member following the case.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "case_outcome"))
+    #: Closing remarks, or why the case was cancelled.
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    #: Optimistic lock: two concurrent moves on one case cannot both be saved.
+    version: Mapped[int] = mapped_column(default=1)
+
+    resident: Mapped[Resident] = relationship()
+    unit: Mapped[Unit] = relationship()
+    assignee: Mapped[Staff | None] = relationship(foreign_keys=[assignee_id])
+    opened_by: Mapped[Staff] = relationship(foreign_keys=[opened_by_id])
+    needs: Mapped[list[CaseNeed]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseNeed.id"
+    )
+    referrals: Mapped[list[Referral]] = relationship(back_populates="case", order_by="Referral.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_case_unit_id_status_opened_at", "unit_id", "status", "opened_at"),)
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} {self.ticket} {self.status}>"
+
+
+class CaseNeed(Base):
+    """An item of the service catalogue a case asks for; each gets a referral."""
+
+    __tablename__ = "case_need"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+    case: Mapped[Case] = relationship(back_populates="needs")
+    service: Mapped[Service] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<CaseNeed {self.id} case={self.case_id} service={self.service_id}>"
+
+
+class Referral(Base):
+    """A case's request to one agency for one service, followed until it ends."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Digits with a Verhoeff check digit; what agencies quote in SMS replies.
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    status: Mapped[ReferralStatus] = mapped_column(
+        enum_column(ReferralStatus, "referral_status"), default=ReferralStatus.SENT, index=True
+    )
+    #: End of the last working day of the SLA; "overdue" is derived from it, not a state.
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    #: Codes of the required documents staff saw at referral time.
+    documents_checked: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    sent_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    accepted_at: Mapped[datetime | None]
+    #: Last "in process" answer from the agency: pauses escalation.
+    in_process_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    #: Why it was rejected or cancelled.
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: The agency's or staff's note on completion.
+    completion_note: Mapped[str | None] = mapped_column(Text)
+    #: Times it came back from completed (the service never arrived).
+    reopened_count: Mapped[int] = mapped_column(default=0)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    last_reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Optimistic lock: two concurrent answers to one referral cannot both be saved.
+    version: Mapped[int] = mapped_column(default=1)
+
+    case: Mapped[Case] = relationship(back_populates="referrals")
+    service: Mapped[Service] = relationship()
+    agency: Mapped[Agency] = relationship()
+    created_by: Mapped[Staff] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_referral_agency_id_status_due_at", "agency_id", "status", "due_at"),
+        CheckConstraint("reminders_sent >= 0", name="reminders_sent_not_negative"),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in REFERRAL_ACTIVE
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_active and clock.now() > self.due_at
+
+    def __repr__(self) -> str:
+        return f"<Referral {self.id} {self.code} {self.status}>"
+
+
+class Event(Base):
+    """One line of a case's timeline: who moved what, from which state to which."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    #: Set when the event is about one referral of the case.
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, "event_kind"))
+    #: The transition's name: open, refer, accept, complete, ...
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    #: The staff member who acted; empty when an agency contact, a resident or the system did.
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    #: The agency contact who answered by SMS.
+    actor_contact_id: Mapped[int | None] = mapped_column(ForeignKey("agency_contact.id"), index=True)
+    #: The phone an SMS command came from (E.164), for residents and contacts.
+    actor_phone: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+    actor_staff: Mapped[Staff | None] = relationship()
+    actor_contact: Mapped[AgencyContact | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Event {self.id} {self.action} {self.from_status}->{self.to_status}>"

@@ -1,0 +1,152 @@
+"""The closed vocabularies of the domain. Values are stored; labels are for screens."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class RegionLevel(StrEnum):
+    PROVINCE = "province"
+    REGENCY = "regency"
+    DISTRICT = "district"  # kecamatan
+    VILLAGE = "village"  # desa / kelurahan
+
+
+class UnitKind(StrEnum):
+    SECRETARIAT = "secretariat"
+    PUSKESOS = "puskesos"
+
+
+class Role(StrEnum):
+    MANAGER = "manager"
+    SUPERVISOR = "supervisor"
+    FACILITATOR = "facilitator"
+    FRONT_OFFICE = "front_office"
+    BACK_OFFICE = "back_office"
+
+
+ROLE_LABELS = {
+    Role.MANAGER: _l("Manager"),
+    Role.SUPERVISOR: _l("Supervisor"),
+    Role.FACILITATOR: _l("Facilitator"),
+    Role.FRONT_OFFICE: _l("Front office"),
+    Role.BACK_OFFICE: _l("Back office"),
+}
+
+
+class Sex(StrEnum):
+    MALE = "M"
+    FEMALE = "F"
+
+
+class PhoneOwner(StrEnum):
+    """Whose phone a resident's number is: later SMS rules depend on it."""
+
+    OWN = "own"
+    FAMILY = "family"
+    NEIGHBOUR = "neighbour"
+    RT_RW_HEAD = "rt_rw_head"
+
+
+class Domain(StrEnum):
+    HEALTH = "health"
+    SOCIAL = "social"
+    EDUCATION = "education"
+
+
+#: The referral slip's card colour per domain (SLRT practice).
+DOMAIN_COLOURS = {Domain.HEALTH: "blue", Domain.SOCIAL: "pink", Domain.EDUCATION: "yellow"}
+DOMAIN_LABELS = {Domain.HEALTH: _l("Health"), Domain.SOCIAL: _l("Social"), Domain.EDUCATION: _l("Education")}
+
+
+class AgencyKind(StrEnum):
+    HEALTH_OFFICE = "health_office"  # Dinas Kesehatan
+    BPJS = "bpjs"  # BPJS Kesehatan
+    HOSPITAL = "hospital"  # RSUD
+    EDUCATION_OFFICE = "education_office"  # Dinas Pendidikan
+    BAZNAS = "baznas"
+    CIVIL_REGISTRY = "civil_registry"  # Disdukcapil
+    SOCIAL_OFFICE = "social_office"  # Dinas Sosial / Kemensos
+    OTHER = "other"
+
+
+class AgencyLevel(StrEnum):
+    DISTRICT = "district"
+    PROVINCE = "province"
+    NATIONAL = "national"
+
+
+class Channel(StrEnum):
+    WALK_IN = "walk_in"
+    PUSKESOS = "puskesos"
+    OUTREACH = "outreach"  # jemput bola
+    PHONE = "phone"
+    SMS = "sms"
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Outcome(StrEnum):
+    FULFILLED = "fulfilled"
+    PARTIAL = "partial"
+    UNFULFILLED = "unfulfilled"
+
+
+class ReferralStatus(StrEnum):
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+#: A referral in one of these states still needs the agency's work.
+REFERRAL_ACTIVE = frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED})
+
+
+class EventKind(StrEnum):
+    STATUS = "status"  # a transition: from -> to
+    IN_PROCESS = "in_process"  # an agency's "being processed" answer
+    REASSIGNED = "reassigned"
+    NOTE = "note"
+
+
+class SmsDirection(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class SmsStatus(StrEnum):
+    PENDING = "pending"  # in the outbox, not yet claimed
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"  # accepted by the provider
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    DROPPED = "dropped"  # not sent on purpose: stale, opted out
+    RECEIVED = "received"  # inbound
+
+
+class SmsAudience(StrEnum):
+    RESIDENT = "resident"
+    AGENCY = "agency"
+    STAFF = "staff"
+
+
+class SmsEncoding(StrEnum):
+    GSM7 = "gsm7"
+    UCS2 = "ucs2"

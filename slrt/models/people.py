@@ -1,0 +1,103 @@
+"""Households and residents. NIK and KK numbers live encrypted; see slrt.pii."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from slrt import clock
+from slrt.models.base import Base, enum_column
+from slrt.models.enums import PhoneOwner, Sex
+from slrt.models.org import Region
+from slrt.pii import mask, vault
+
+
+class Household(Base):
+    """A family as registered on its Kartu Keluarga (KK)."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Fernet token of the 16-digit KK number.
+    kk_encrypted: Mapped[str] = mapped_column(Text)
+    #: Keyed HMAC of the KK number: exact lookup and uniqueness without the number.
+    kk_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: 3316********0001, safe for lists.
+    kk_masked: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: Id in DTKS (Data Terpadu Kesejahteraan Sosial), when the family is listed there.
+    dtks_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    village: Mapped[Region] = relationship()
+    members: Mapped[list[Resident]] = relationship(back_populates="household")
+
+    @property
+    def kk_number(self) -> str:
+        return vault.decrypt(self.kk_encrypted)
+
+    @kk_number.setter
+    def kk_number(self, number: str) -> None:
+        self.kk_encrypted = vault.encrypt(number)
+        self.kk_hash = vault.lookup_hash("kk", number)
+        self.kk_masked = mask(number)
+
+    def __repr__(self) -> str:
+        return f"<Household {self.id} {self.kk_masked}>"
+
+
+class Resident(Base):
+    """A person served by SLRT."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Fernet token of the 16-digit NIK.
+    nik_encrypted: Mapped[str] = mapped_column(Text)
+    #: Keyed HMAC of the NIK: exact lookup and uniqueness without the number.
+    nik_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: 3316********0001, safe for lists.
+    nik_masked: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    sex: Mapped[Sex] = mapped_column(enum_column(Sex, "resident_sex"))
+    birth_date: Mapped[date]
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    address: Mapped[str] = mapped_column(String(255))
+    #: Mobile number in E.164 (+628...), normalized by slrt.identity.
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: Whose phone it is; to a phone not the resident's own, SMS stay discreet.
+    phone_owner: Mapped[PhoneOwner] = mapped_column(
+        enum_column(PhoneOwner, "resident_phone_owner"), default=PhoneOwner.OWN
+    )
+    #: Name of the phone's holder when it is not the resident's own ("Pak RT Sutrisno").
+    phone_owner_name: Mapped[str | None] = mapped_column(String(120))
+    #: The resident answered STOP/BERHENTI: no notices until MULAI.
+    is_sms_opted_out: Mapped[bool] = mapped_column(default=False)
+    sms_opted_out_at: Mapped[datetime | None]
+    #: Language of the SMS they get: 'id' or 'en'.
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    household: Mapped[Household | None] = relationship(back_populates="members")
+    village: Mapped[Region] = relationship()
+
+    @property
+    def nik(self) -> str:
+        return vault.decrypt(self.nik_encrypted)
+
+    @nik.setter
+    def nik(self, number: str) -> None:
+        self.nik_encrypted = vault.encrypt(number)
+        self.nik_hash = vault.lookup_hash("nik", number)
+        self.nik_masked = mask(number)
+
+    @property
+    def has_own_phone(self) -> bool:
+        return self.phone is not None and self.phone_owner == PhoneOwner.OWN
+
+    def __repr__(self) -> str:
+        return f"<Resident {self.id} {self.nik_masked}>"

@@ -1,0 +1,116 @@
+"""The SMS texts the workflow sends, and how they are filled in.
+
+Defaults live here, in Bahasa Indonesia and English, each fitting one GSM-7 segment
+with realistic data; a manager's edit is an SmsTemplate row that overrides one.
+A message to a phone that is not the resident's own uses the ``.proxy`` variant,
+which names no service or condition and never the word "miskin".
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from babel.dates import format_date
+from sqlalchemy import select
+
+from slrt import clock, gsm
+from slrt.extensions import db
+from slrt.models import SmsTemplate
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    "case_registered": {
+        "id": "{office}: pengaduan Anda tercatat, tiket {ticket}. Cek status: SMS CEK {ticket} ke {reply_to}.",
+        "en": "{office}: your request is registered, ticket {ticket}. Status: SMS CEK {ticket} to {reply_to}.",
+    },
+    "case_registered.proxy": {
+        "id": "{office}: pengaduan {first_name} tercatat, tiket {ticket}. Mohon sampaikan. Info: {reply_to}.",
+        "en": "{office}: {first_name}'s request is registered, ticket {ticket}. Please pass it on. Info: {reply_to}.",
+    },
+    "referral_made": {
+        "id": "{office}: rujukan {code} ke {agency}, {agency_address}. Bawa: {documents}. Paling lambat {due}.",
+        "en": "{office}: referral {code} to {agency}, {agency_address}. Bring: {documents}. By {due}.",
+    },
+    "referral_made.proxy": {
+        "id": "{office}: utk {first_name}, rujukan {code} ke {agency}, {agency_address}. Bawa: {documents}.",
+        "en": "{office}: for {first_name}, referral {code} to {agency}, {agency_address}. Bring: {documents}.",
+    },
+    "referral_completed": {
+        "id": "{office}: rujukan {code} ({service}) sudah diselesaikan {agency}. Info: {reply_to}.",
+        "en": "{office}: referral {code} ({service}) was completed by {agency}. Info: {reply_to}.",
+    },
+    "referral_completed.proxy": {
+        "id": "{office}: rujukan {code} utk {first_name} sudah selesai. Mohon sampaikan. Info: {reply_to}.",
+        "en": "{office}: referral {code} for {first_name} is done. Please pass it on. Info: {reply_to}.",
+    },
+    "referral_rejected": {
+        "id": "{office}: rujukan {code} ditolak {agency}: {reason}. Hubungi {reply_to}.",
+        "en": "{office}: referral {code} was declined by {agency}: {reason}. Call {reply_to}.",
+    },
+    "referral_rejected.proxy": {
+        "id": "{office}: ada kabar rujukan {code} utk {first_name}. Mohon hubungi {reply_to}.",
+        "en": "{office}: news on referral {code} for {first_name}. Please call {reply_to}.",
+    },
+    "referral_cancelled": {
+        "id": "{office}: rujukan {code} ke {agency} dibatalkan. Info: {reply_to}.",
+        "en": "{office}: referral {code} to {agency} was cancelled. Info: {reply_to}.",
+    },
+    "case_closed": {
+        "id": "{office}: pengaduan tiket {ticket} sudah ditutup. Terima kasih. Info: {reply_to}.",
+        "en": "{office}: request {ticket} is closed. Thank you. Info: {reply_to}.",
+    },
+    "agency_new_referral": {
+        "id": "{office}: rujukan baru {code} {service} a.n. {resident_name}, batas {due}. Balas TERIMA {code}",
+        "en": "{office}: new referral {code} {service} for {resident_name}, due {due}. Reply TERIMA {code}",
+    },
+}
+
+#: Which variable gives way (is shortened) when a filled template would need two segments.
+_ELASTIC = {
+    "referral_made": "documents",
+    "referral_made.proxy": "documents",
+    "referral_rejected": "reason",
+    "agency_new_referral": "resident_name",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    key: str
+    body: str
+    encoding: object
+    segments: int
+
+
+def template_body(key: str, language: str) -> str:
+    """Return the manager's text for ``key`` in ``language``, else the default."""
+    language = language if language in ("id", "en") else "id"
+    row = db.session.scalar(select(SmsTemplate.body).where(SmsTemplate.key == key, SmsTemplate.language == language))
+    if row:
+        return row
+    return DEFAULTS[key][language]
+
+
+def template_fields(body: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(body) if name}
+
+
+def render(key: str, language: str, context: dict[str, object]) -> Rendered:
+    """Fill template ``key``; shorten its elastic field so it keeps to one segment if it can."""
+    body = template_body(key, language)
+    values = {name: gsm.normalize(str(context.get(name, ""))) for name in template_fields(body)}
+    text = gsm.normalize(body.format(**values))
+    elastic = _ELASTIC.get(key)
+    if elastic and elastic in values:
+        encoding, count = gsm.segments(text)
+        while count > 1 and len(values[elastic]) > 8:
+            values[elastic] = values[elastic][: max(len(values[elastic]) - 10, 8)].rstrip(" ,") + ".."
+            text = gsm.normalize(body.format(**values))
+            encoding, count = gsm.segments(text)
+    encoding, count = gsm.segments(text)
+    return Rendered(key=key, body=text, encoding=encoding, segments=count)
+
+
+def short_date(moment, language: str) -> str:
+    """Return a due date as residents read it: 5 Des 2026 (local time)."""
+    return format_date(clock.to_local(moment).date(), "d MMM yyyy", locale="id" if language != "en" else "en")

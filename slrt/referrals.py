@@ -1,0 +1,246 @@
+"""Referrals: refer a case's need to an agency and record the agency's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from slrt import cases, clock, notices, outbox, workdays, workflow
+from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
+from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
+from slrt.extensions import db
+from slrt.models import Agency, Case, Referral, Service
+from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, EventKind, ReferralStatus
+from slrt.workflow import REFERRAL_MOVES
+
+
+class DuplicateReferral(DomainError):
+    """The resident already has an active referral for this service; confirm to refer again."""
+
+    def __init__(self, message, existing: list[Referral]) -> None:
+        super().__init__(message, field="service")
+        self.existing = existing
+
+
+def active_referrals_for(case: Case, service: Service) -> list[Referral]:
+    """Active referrals of the case's resident (same NIK) for ``service``, in any unit."""
+    return list(
+        db.session.scalars(
+            select(Referral)
+            .join(Referral.case)
+            .where(
+                Case.resident_id == case.resident_id,
+                Referral.service_id == service.id,
+                Referral.status.in_(REFERRAL_ACTIVE),
+            )
+            .order_by(Referral.sent_at)
+        )
+    )
+
+
+def refer(
+    case: Case,
+    *,
+    service: Service,
+    actor: Actor,
+    agency: Agency | None = None,
+    documents_checked: Iterable[str] = (),
+    confirm_duplicate: bool = False,
+) -> Referral:
+    """Refer one need of ``case`` to ``agency`` (the service's default if None).
+
+    The due date is the SLA in working days from today. The resident is told where to go
+    and what to bring, the agency's contacts that a referral is waiting. If the resident
+    already has an active referral for the service — here or in another unit — this
+    raises DuplicateReferral unless ``confirm_duplicate`` is set.
+    """
+    check_case_scope(actor, case)
+    if role_of(actor) not in REFERRAL_ROLES:
+        raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["refer"]))
+    with db.session.begin_nested():
+        workflow.lock(case)
+        if case.status not in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED):
+            raise IllegalTransition(_l("Cannot %(action)s: it is %(status)s.",
+                                       action=workflow.ACTION_LABELS["refer"],
+                                       status=workflow.status_label(case.status)))
+        if not service.is_active:
+            raise ValidationError(_l("Service no longer offered: %(names)s.", names=service.name), field="service")
+        agency = agency or service.default_agency
+        if agency is None:
+            raise ValidationError(_l("Choose the agency to refer to."), field="agency")
+        if not agency.is_active:
+            raise ValidationError(_l("%(agency)s no longer takes referrals.", agency=agency.name), field="agency")
+        required = {d.code for d in service.documents}
+        checked = [c for c in dict.fromkeys(documents_checked)]
+        unknown = [c for c in checked if c not in required]
+        if unknown:
+            raise ValidationError(_l("Not a document of this service: %(codes)s.", codes=", ".join(unknown)),
+                                  field="documents_checked")
+        existing = active_referrals_for(case, service)
+        if existing and not confirm_duplicate:
+            other = existing[0]
+            if other.case.unit_id != case.unit_id:
+                message = _l("%(service)s is already referred for this resident by %(unit)s (referral %(code)s). "
+                             "Confirm to refer again.", service=service.name, unit=other.case.unit.name,
+                             code=_grouped(other.code))
+            else:
+                message = _l("%(service)s is already referred for this resident (referral %(code)s). "
+                             "Confirm to refer again.", service=service.name, code=_grouped(other.code))
+            raise DuplicateReferral(message, existing)
+
+        now = clock.now()
+        referral = Referral(
+            code=cases.new_code(),
+            case=case,
+            service=service,
+            agency=agency,
+            status=ReferralStatus.SENT,
+            due_at=workdays.due_at(clock.to_local(now).date(), service.sla_days),
+            documents_checked=checked,
+            created_by=actor,
+            sent_at=now,
+        )
+        db.session.add(referral)
+        event = workflow.record(referral, "refer", actor, to_status=ReferralStatus.SENT, at=now)
+        cases.after_referral_change(case, actor)
+        _notify_referral_made(referral, event)
+    return referral
+
+
+def accept(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:
+    """The agency takes the referral on."""
+    return _answer(referral, "accept", actor, note)
+
+
+def complete(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:
+    """The agency delivered the service; the resident is told; the case may resolve."""
+    return _answer(referral, "complete", actor, note)
+
+
+def reject(referral: Referral, *, reason: str, actor: Actor) -> Referral:
+    """The agency cannot help; the reason is required and sent to the resident."""
+    return _answer(referral, "reject", actor, reason)
+
+
+def cancel_referral(referral: Referral, *, reason: str, actor: Actor, _with_case: bool = False) -> Referral:
+    """Staff withdraw a referral (wrong agency, duplicate, resident withdrew).
+
+    ``_with_case`` is for slrt.cases.cancel_case: the case moves itself and the
+    resident is not sent one SMS per referral.
+    """
+    return _answer(referral, "cancel", actor, reason, cascade=not _with_case)
+
+
+def reopen(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:
+    """A completed referral whose service never came: back to sent, with a fresh due date."""
+    return _answer(referral, "reopen", actor, note)
+
+
+def mark_in_process(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:
+    """The agency says it is working on it: an event, not a state; it pauses escalation.
+
+    On a referral not yet accepted, the answer accepts it first.
+    """
+    check_referral_scope(actor, referral)
+    if role_of(actor) not in workflow.ANSWER_ROLES:
+        raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["in_process"]))
+    with db.session.begin_nested():
+        workflow.lock(referral)
+        if referral.status == ReferralStatus.SENT:
+            workflow.apply(REFERRAL_MOVES, "accept", referral, actor)
+        elif referral.status != ReferralStatus.ACCEPTED:
+            raise IllegalTransition(_l("Cannot %(action)s: it is %(status)s.",
+                                       action=workflow.ACTION_LABELS["in_process"],
+                                       status=workflow.status_label(referral.status)))
+        referral.in_process_at = clock.now()
+        workflow.record(referral, "in_process", actor, kind=EventKind.IN_PROCESS, note=note,
+                        at=referral.in_process_at)
+    return referral
+
+
+def _answer(referral: Referral, name: str, actor: Actor, note: str | None, cascade: bool = True) -> Referral:
+    check_referral_scope(actor, referral)
+    with db.session.begin_nested():
+        workflow.lock(referral)
+        case = referral.case
+        if name == "reopen" and case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
+            raise IllegalTransition(_l("The case is %(status)s; open a new case instead.",
+                                       status=workflow.status_label(case.status)))
+        event = workflow.apply(REFERRAL_MOVES, name, referral, actor, note=note)
+        if name == "complete":
+            referral.completion_note = (note or "").strip() or None
+            referral.accepted_at = referral.accepted_at or event.at
+        elif name in ("reject", "cancel"):
+            referral.reason = note.strip()
+        elif name == "reopen":
+            referral.reopened_count += 1
+            referral.due_at = workdays.due_at(clock.to_local(event.at).date(), referral.service.sla_days)
+            referral.accepted_at = referral.completed_at = referral.in_process_at = None
+            referral.reminders_sent, referral.last_reminded_at, referral.escalated_at = 0, None, None
+        if cascade:
+            cases.after_referral_change(case, actor)
+            _notify_answer(referral, name, event)
+    return referral
+
+
+def _notify_referral_made(referral: Referral, event) -> None:
+    resident = referral.case.resident
+    documents = ", ".join(d.sms_name for d in referral.service.documents) or "KTP"
+    outbox.notify_resident(
+        referral.case,
+        "referral_made",
+        event,
+        {
+            "code": _grouped(referral.code),
+            "agency": referral.agency.short_name,
+            "agency_address": referral.agency.address,
+            "documents": documents,
+            "due": notices.short_date(referral.due_at, resident.language),
+            "service": referral.service.short_name,
+        },
+        referral=referral,
+    )
+    outbox.notify_agency(
+        referral,
+        "agency_new_referral",
+        event,
+        {
+            "code": _grouped(referral.code),
+            "service": referral.service.short_name,
+            "due": notices.short_date(referral.due_at, "id"),
+        },
+    )
+
+
+_ANSWER_NOTICES = {
+    "complete": "referral_completed",
+    "reject": "referral_rejected",
+    "cancel": "referral_cancelled",
+}
+
+
+def _notify_answer(referral: Referral, name: str, event) -> None:
+    key = _ANSWER_NOTICES.get(name)
+    if key is None:
+        return
+    outbox.notify_resident(
+        referral.case,
+        key,
+        event,
+        {
+            "code": _grouped(referral.code),
+            "agency": referral.agency.short_name,
+            "service": referral.service.short_name,
+            "reason": referral.reason or "",
+        },
+        referral=referral,
+    )
+
+
+def _grouped(code: str) -> str:
+    from slrt.codes import format_code
+
+    return format_code(code)
+

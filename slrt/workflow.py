@@ -1,0 +1,178 @@
+"""The two state machines of DESIGN.md as tables, and the one function that applies a move.
+
+Every status change in the application goes through :func:`apply`: it checks the
+actor's role and the current state, records an Event and sets the status and its
+timestamp. Callers (slrt.cases, slrt.referrals) add the side effects (SMS) and run it
+inside a savepoint, so a refused or failed move changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect
+
+from slrt import clock
+from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, Actor, role_of
+from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
+from slrt.extensions import db
+from slrt.models import AgencyContact, Case, Event, Referral, Staff
+from slrt.models.enums import CaseStatus as C
+from slrt.models.enums import EventKind
+from slrt.models.enums import ReferralStatus as R
+
+
+@dataclass(frozen=True)
+class Move:
+    """One allowed transition: from any of ``sources`` to ``target``, by one of ``roles``."""
+
+    sources: frozenset
+    target: str
+    roles: frozenset
+    #: The move needs a reason or outcome note (reject, cancel).
+    needs_note: bool = False
+    #: Column stamped with the time of the move.
+    stamp: str | None = None
+
+
+def _move(sources, target, roles, needs_note=False, stamp=None) -> Move:
+    return Move(frozenset(sources), target, frozenset(roles), needs_note, stamp)
+
+
+#: Answers an agency gives; staff record them from the screens, contacts by SMS.
+ANSWER_ROLES = REFERRAL_ROLES | {AGENCY}
+
+CASE_MOVES: dict[str, Move] = {
+    # the first referral, a new referral on a resolved case, or a reopened referral
+    "start": _move({C.OPEN, C.RESOLVED}, C.IN_PROGRESS, REFERRAL_ROLES | {RESIDENT, SYSTEM}),
+    "resolve": _move({C.IN_PROGRESS}, C.RESOLVED, {SYSTEM}, stamp="resolved_at"),
+    "close": _move({C.RESOLVED}, C.CLOSED, OVERSIGHT_ROLES, stamp="closed_at"),
+    "cancel": _move({C.OPEN, C.IN_PROGRESS}, C.CANCELLED, OVERSIGHT_ROLES, needs_note=True, stamp="cancelled_at"),
+}
+
+REFERRAL_MOVES: dict[str, Move] = {
+    "accept": _move({R.SENT}, R.ACCEPTED, ANSWER_ROLES, stamp="accepted_at"),
+    # an agency may report completion straight from a reminder digest
+    "complete": _move({R.SENT, R.ACCEPTED}, R.COMPLETED, ANSWER_ROLES, stamp="completed_at"),
+    "reject": _move({R.SENT, R.ACCEPTED}, R.REJECTED, ANSWER_ROLES, needs_note=True, stamp="rejected_at"),
+    "cancel": _move({R.SENT, R.ACCEPTED}, R.CANCELLED, REFERRAL_ROLES, needs_note=True, stamp="cancelled_at"),
+    # the resident says the service never came, or staff reopen it
+    "reopen": _move({R.COMPLETED}, R.SENT, REFERRAL_ROLES | {RESIDENT}, stamp="sent_at"),
+}
+
+#: Labels of states for messages and screens.
+STATUS_LABELS = {
+    C.OPEN: _l("open"),
+    C.IN_PROGRESS: _l("in progress"),
+    C.RESOLVED: _l("resolved"),
+    C.CLOSED: _l("closed"),
+    C.CANCELLED: _l("cancelled"),
+    R.SENT: _l("sent"),
+    R.ACCEPTED: _l("accepted"),
+    R.COMPLETED: _l("completed"),
+    R.REJECTED: _l("rejected"),
+}
+
+ACTION_LABELS = {
+    "open": _l("open case"),
+    "refer": _l("refer"),
+    "start": _l("start"),
+    "resolve": _l("resolve"),
+    "close": _l("close"),
+    "cancel": _l("cancel"),
+    "accept": _l("accept"),
+    "complete": _l("complete"),
+    "reject": _l("reject"),
+    "reopen": _l("reopen"),
+    "in_process": _l("in process"),
+    "reassign": _l("reassign"),
+}
+
+
+def status_label(status) -> str:
+    return str(STATUS_LABELS.get(status, _l("cancelled") if status == R.CANCELLED else status))
+
+
+def allowed_moves(table: dict[str, Move], obj, actor: Actor) -> list[str]:
+    """Names of the moves ``actor`` may make on ``obj`` now (for buttons on a screen)."""
+    role = role_of(actor)
+    return [name for name, move in table.items() if obj.status in move.sources and role in move.roles]
+
+
+def check(table: dict[str, Move], name: str, obj, actor: Actor, note: str | None = None) -> Move:
+    """Raise unless ``actor`` may make move ``name`` on ``obj`` now; return the move."""
+    move = table[name]
+    if role_of(actor) not in move.roles:
+        raise PermissionDenied(_l("Your role may not %(action)s this.", action=ACTION_LABELS.get(name, name)))
+    if obj.status not in move.sources:
+        raise IllegalTransition(
+            _l("Cannot %(action)s: it is %(status)s.", action=ACTION_LABELS.get(name, name),
+               status=status_label(obj.status))
+        )
+    if move.needs_note and not (note or "").strip():
+        raise ValidationError(_l("A reason is required."), field="note")
+    return move
+
+
+def apply(table: dict[str, Move], name: str, obj: Case | Referral, actor: Actor, note: str | None = None) -> Event:
+    """Make move ``name`` on ``obj`` (a Case or a Referral) and return its Event (flushed)."""
+    move = check(table, name, obj, actor, note)
+    source = obj.status
+    obj.status = move.target
+    at = clock.now()
+    if move.stamp:
+        setattr(obj, move.stamp, at)
+    return record(obj, name, actor, note=note, from_status=source, to_status=move.target, at=at)
+
+
+def record(
+    obj: Case | Referral,
+    action: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    from_status=None,
+    to_status=None,
+    kind: EventKind = EventKind.STATUS,
+    at=None,
+) -> Event:
+    """Add one timeline Event for ``obj`` and flush it, so its id can key the SMS it causes."""
+    is_referral = isinstance(obj, Referral)
+    event = Event(
+        case=obj.case if is_referral else obj,
+        referral=obj if is_referral else None,
+        kind=kind,
+        action=action,
+        from_status=getattr(from_status, "value", from_status),
+        to_status=getattr(to_status, "value", to_status),
+        note=(note or "").strip() or None,
+        at=at or clock.now(),
+    )
+    _set_actor(event, actor)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _set_actor(event: Event, actor: Actor) -> None:
+    role = role_of(actor)
+    if isinstance(actor, Staff):
+        event.actor_staff = actor
+    elif isinstance(actor, AgencyContact):
+        event.actor_contact = actor
+        event.actor_phone = actor.phone
+    elif role == RESIDENT:
+        event.actor_phone = actor.phone
+
+
+def lock(obj: Case | Referral) -> None:
+    """Re-read ``obj`` with a row lock (PostgreSQL: SELECT ... FOR UPDATE).
+
+    Two clerks, or a clerk and an SMS reply, moving one referral at once: the second
+    waits, then sees the first one's state and gets a clear refusal instead of a lost
+    update. On SQLite the write lock and the version column do the same job.
+    """
+    state = inspect(obj)
+    if state.persistent and not state.modified:
+        db.session.refresh(obj, with_for_update=True)

@@ -1,0 +1,46 @@
+"""Celery bound to Flask: every task runs inside an application context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask, current_app, has_app_context
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app for ``app`` and register it as ``app.extensions['celery']``."""
+
+    class FlaskTask(Task):
+        """Runs in an app context; reuses the caller's when a test calls the task directly."""
+
+        def __call__(self, *args, **kwargs):
+            if has_app_context() and current_app._get_current_object() is app:
+                return self.run(*args, **kwargs)
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    from tasks.schedule import BEAT_SCHEDULE
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.conf.update(
+        broker_url=app.config["CELERY_BROKER_URL"],
+        task_ignore_result=True,
+        result_backend=None,
+        # A task is acknowledged after it ran, so a killed worker's task is delivered again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        timezone=app.config["SLRT_TIMEZONE"],
+        enable_utc=True,
+        beat_schedule=BEAT_SCHEDULE,
+        imports=("tasks.ops",),
+    )
+    if app.config["CELERY_BROKER_URL"].startswith("sqla+sqlite"):
+        # The SQLite broker is polled; one second keeps the embedded default responsive.
+        celery_app.conf.broker_transport_options = {"polling_interval": 1}
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+__all__ = ["celery_init_app"]
