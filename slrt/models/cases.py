@@ -61,6 +61,9 @@ class Case(Base):
         back_populates="case", cascade="all, delete-orphan", order_by="CaseNeed.id"
     )
     referrals: Mapped[list[Referral]] = relationship(back_populates="case", order_by="Referral.id")
+    #: The timeline, oldest first.
+    events: Mapped[list[Event]] = relationship(back_populates="case", order_by="(Event.at, Event.id)",
+                                               viewonly=False)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_case_unit_id_status_opened_at", "unit_id", "status", "opened_at"),)
@@ -170,6 +173,8 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
+    case: Mapped[Case] = relationship(back_populates="events")
+    referral: Mapped[Referral | None] = relationship()
     actor_staff: Mapped[Staff | None] = relationship()
     actor_contact: Mapped[AgencyContact | None] = relationship()
 

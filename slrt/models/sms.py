@@ -54,8 +54,10 @@ class SmsMessage(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
 
+    resident = relationship("Resident")
     case = relationship("Case")
     referral = relationship("Referral")
+    contact = relationship("AgencyContact")
 
     __table_args__ = (Index("ix_sms_message_status_next_attempt_at", "status", "next_attempt_at"),)
 
