@@ -1,6 +1,11 @@
-"""Entry point: ``flask --app app ...`` and ``celery -A app ...`` both find what they need here."""
+"""Entry point: ``flask --app app ...``, ``celery -A app ...`` and ``gunicorn app:application``.
+
+The Flask app is named ``application`` on purpose: Celery's ``-A app`` takes a module's
+``app`` attribute before its ``celery`` one, so a Flask object called ``app`` here would
+hide the Celery app from the worker.
+"""
 
 from slrt import create_app
 
-app = create_app()
-celery = app.extensions["celery"]
+application = create_app()
+celery = application.extensions["celery"]

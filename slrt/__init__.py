@@ -6,23 +6,27 @@ import logging
 import os
 
 from flask import Flask, request, session
+from flask_babel import get_locale
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: settings, extensions, Celery, screens and CLI."""
     from slrt import config
     import slrt.models  # noqa: F401  (register every table on the metadata)
-    from slrt.extensions import babel, db, migrate
+    from slrt.extensions import babel, db, init_sqlite, migrate
     from slrt.pii import vault
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
 
     db.init_app(app)
+    with app.app_context():
+        init_sqlite(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     vault.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, default_translation_directories="translations")
+    app.jinja_env.globals["get_locale"] = get_locale
 
     from tasks import celery_init_app
 

@@ -17,7 +17,13 @@ migrate = Migrate()
 babel = Babel()
 
 
-@event.listens_for(Engine, "connect")
+def init_sqlite(engine: Engine) -> None:
+    """Install the SQLite fixes below on the app's own engine (not on the Celery broker's)."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:
     """Make SQLite behave: foreign keys on, WAL for concurrent readers, real SAVEPOINTs.
 
@@ -35,7 +41,5 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("BEGIN")

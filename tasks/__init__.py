@@ -33,11 +33,9 @@ def celery_init_app(app: Flask) -> Celery:
         timezone=app.config["SLRT_TIMEZONE"],
         enable_utc=True,
         beat_schedule=BEAT_SCHEDULE,
-        imports=("tasks.ops",),
     )
-    if app.config["CELERY_BROKER_URL"].startswith("sqla+sqlite"):
-        # The SQLite broker is polled; one second keeps the embedded default responsive.
-        celery_app.conf.broker_transport_options = {"polling_interval": 1}
+    import tasks.ops  # noqa: F401  (register the tasks on this app)
+
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
