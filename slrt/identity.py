@@ -12,7 +12,7 @@ from datetime import date
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from stdnum import numdb
-from stdnum.exceptions import InvalidComponent, InvalidFormat, InvalidLength, ValidationError as StdnumError
+from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
 from slrt.errors import ValidationError
@@ -34,26 +34,25 @@ def validate_nik(value: str | None, birth_date: date | None = None, sex: Sex | s
     number = _digits_only(value)
     if not number:
         raise ValidationError(_l("NIK is required."), field="nik")
-    try:
-        stdnum_nik.validate(number)
-    except InvalidFormat:
-        raise ValidationError(_l("NIK may contain digits only."), field="nik") from None
-    except InvalidLength:
+    if not number.isdigit():
+        raise ValidationError(_l("NIK may contain digits only."), field="nik")
+    if len(number) != 16:
         raise ValidationError(
             _l("NIK must be 16 digits; %(count)s were entered.", count=len(number)), field="nik"
-        ) from None
-    except InvalidComponent:
-        if not _region_known(number):
-            raise ValidationError(
-                _l("The first digits of the NIK (%(code)s) are not a known province and regency code.",
-                   code=number[:4]),
-                field="nik",
-            ) from None
+        )
+    # python-stdnum checks the province and the birth date; the regency we check ourselves.
+    if not _region_known(number):
+        raise ValidationError(
+            _l("The first digits of the NIK (%(code)s) are not a known province and regency code.",
+               code=number[:4]),
+            field="nik",
+        )
+    try:
+        stdnum_nik.validate(number)
+    except StdnumError:
         raise ValidationError(
             _l("Digits 7-12 of the NIK are not a valid birth date (women: day + 40)."), field="nik"
         ) from None
-    except StdnumError:
-        raise ValidationError(_l("This is not a valid NIK."), field="nik") from None
 
     if sex is not None:
         is_female_code = int(number[6:8]) > 40

@@ -1,0 +1,107 @@
+"""Fixtures: one migrated database per run, a rolled-back transaction per test, a frozen clock.
+
+The suite runs on SQLite by default and on the real PostgreSQL when TEST_DATABASE_URL is
+set (``postgresql://postgres@127.0.0.1:5432/test``); the schema comes from the Alembic
+migrations, not from ``create_all``, so every run also exercises them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from flask_migrate import upgrade
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from slrt import create_app
+from slrt.extensions import db
+from slrt.pii import new_key
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+#: Tuesday 24 November 2026, 10:00 in Jakarta: a plain working day.
+FROZEN_AT = datetime(2026, 11, 24, 10, 0, tzinfo=JAKARTA)
+
+
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+def reset_database(url: str) -> None:
+    """Empty the test database: drop PostgreSQL's public schema (tables, types, alembic_version)."""
+    if url.startswith("sqlite"):
+        return
+    from slrt.config import _normalize_db_url
+
+    engine = sa.create_engine(_normalize_db_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = database_url(tmp_path_factory)
+    reset_database(url)
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "CELERY_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite'}",
+            "SECRET_KEY": "test-secret",
+            "SLRT_PII_KEY": new_key(),
+            "SLRT_SMS_SENDER_NAME": "SLRT Blora",
+        }
+    )
+    app.instance_path = str(instance)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app):
+    """A session inside a transaction that is rolled back after the test, whatever it committed."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def frozen():
+    """Freeze time at FROZEN_AT; ``frozen.move_to(...)`` travels."""
+    with time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def district(db_session, frozen):
+    from tests.builders import make_district
+
+    return make_district()
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"

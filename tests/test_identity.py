@@ -1,0 +1,169 @@
+"""NIK, KK and phone validation, table-driven: what a clerk types and what they are told."""
+
+from datetime import date
+
+import pytest
+
+from slrt.errors import ValidationError
+from slrt.identity import (
+    birth_date_from_nik,
+    display_phone,
+    mask_phone,
+    normalize_mobile,
+    sex_from_nik,
+    validate_kk,
+    validate_name,
+    validate_nik,
+)
+from slrt.pii import mask
+
+
+@pytest.fixture(autouse=True)
+def _ctx(app):
+    with app.test_request_context():
+        yield
+
+
+VALID_NIKS = [
+    # (typed, normalized, sex, birth date)
+    ("3316011708450001", "3316011708450001", "M", date(1945, 8, 17)),
+    ("3316015708450001", "3316015708450001", "F", date(1945, 8, 17)),  # woman: day + 40
+    ("3316 0157 0845 0001", "3316015708450001", "F", date(1945, 8, 17)),
+    ("3316-01-570845-0001", "3316015708450001", "F", date(1945, 8, 17)),
+    ("3171014102040002", "3171014102040002", "F", date(2004, 2, 1)),
+    ("3316016902000123", "3316016902000123", "F", date(2000, 2, 29)),  # leap day, woman
+]
+
+
+@pytest.mark.parametrize(("typed", "normalized", "sex", "born"), VALID_NIKS)
+def test_valid_nik_is_normalized_and_consistent(typed, normalized, sex, born):
+    assert validate_nik(typed, birth_date=born, sex=sex) == normalized
+    assert sex_from_nik(normalized) == sex
+    assert birth_date_from_nik(normalized, today=date(2026, 11, 24)) == born
+
+
+INVALID_NIKS = [
+    ("", "NIK wajib diisi."),
+    ("331601170845000", "NIK harus 16 angka; yang diisi 15 angka."),
+    ("33160117084500011", "NIK harus 16 angka; yang diisi 17 angka."),
+    ("3316O11708450001", "NIK hanya boleh berisi angka."),
+    ("9916011708450001", "Angka awal NIK (9916) bukan kode provinsi"),
+    ("3399011708450001", "Angka awal NIK (3399) bukan kode provinsi"),
+    ("3316013208450001", "bukan tanggal lahir yang sah"),  # day 32
+    ("3316011713450001", "bukan tanggal lahir yang sah"),  # month 13
+    ("3316017202010001", "bukan tanggal lahir yang sah"),  # woman, 32 Feb
+    ("3316010000450001", "bukan tanggal lahir yang sah"),
+]
+
+
+@pytest.mark.parametrize(("typed", "message"), INVALID_NIKS)
+def test_invalid_nik_is_refused_in_indonesian(typed, message):
+    with pytest.raises(ValidationError) as err:
+        validate_nik(typed)
+    assert message in str(err.value)
+    assert err.value.field == "nik"
+
+
+def test_nik_must_match_the_sex_entered():
+    with pytest.raises(ValidationError, match="milik perempuan"):
+        validate_nik("3316015708450001", sex="M")
+    with pytest.raises(ValidationError, match="milik laki-laki"):
+        validate_nik("3316011708450001", sex="F")
+
+
+def test_nik_must_match_the_birth_date_entered():
+    with pytest.raises(ValidationError, match=r"Tanggal lahir di NIK \(17-08-45\) berbeda .* \(18-08-1945\)"):
+        validate_nik("3316011708450001", birth_date=date(1945, 8, 18))
+
+
+def test_messages_switch_to_english(app):
+    with app.test_request_context("/?lang=en"):
+        with pytest.raises(ValidationError, match="NIK must be 16 digits; 3 were entered."):
+            validate_nik("123")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("3316012005100007", "3316012005100007"), ("3316 0120 0510 0007", "3316012005100007")],
+)
+def test_valid_kk(typed, expected):
+    assert validate_kk(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "Nomor KK wajib diisi."),
+        ("33160120051000", "Nomor KK harus 16 angka; yang diisi 14 angka."),
+        ("33160120051000AB", "Nomor KK hanya boleh berisi angka."),
+        ("9916012005100007", "Angka awal nomor KK (9916)"),
+        ("3316012005100000", "tidak boleh 0000"),
+    ],
+)
+def test_invalid_kk(typed, message):
+    with pytest.raises(ValidationError) as err:
+        validate_kk(typed)
+    assert message in str(err.value)
+
+
+ACCEPTED_PHONES = [
+    ("081234567890", "+6281234567890"),
+    ("0812-3456-7890", "+6281234567890"),
+    ("0812 3456 7890", "+6281234567890"),
+    ("0812.3456.7890", "+6281234567890"),
+    ("6281234567890", "+6281234567890"),
+    ("+62 812 3456 7890", "+6281234567890"),
+    ("+62-812-3456-7890", "+6281234567890"),
+    ("(+62) 812 3456 7890", "+6281234567890"),
+    ("  085712345678 ", "+6285712345678"),
+    ("0878-1234-5678", "+6287812345678"),
+    ("08112345678", "+628112345678"),  # 11 digits, Telkomsel
+    ("0895 1234 5678", "+6289512345678"),  # Tri
+]
+
+
+@pytest.mark.parametrize(("typed", "e164"), ACCEPTED_PHONES)
+def test_mobile_numbers_in_every_accepted_form(typed, e164):
+    assert normalize_mobile(typed) == e164
+
+
+REJECTED_PHONES = [
+    ("", "Nomor HP wajib diisi."),
+    ("0296 531234", "nomor telepon rumah/kantor"),  # Blora landline
+    ("021-5551234", "nomor telepon rumah/kantor"),  # Jakarta landline
+    ("+62 21 5551234", "nomor telepon rumah/kantor"),
+    ("08123", "tidak sah"),
+    ("0812345678901234", "tidak sah"),
+    ("+6591234567", "Hanya nomor HP Indonesia"),  # Singapore mobile
+    ("+1 415 555 2671", "Hanya nomor HP Indonesia"),
+    ("0812-ABCD-7890", "hanya boleh berisi angka"),
+    ("tidak ada", "hanya boleh berisi angka"),
+    ("+++", "bukan nomor telepon"),
+]
+
+
+@pytest.mark.parametrize(("typed", "message"), REJECTED_PHONES)
+def test_mobile_numbers_rejected_with_a_reason(typed, message):
+    with pytest.raises(ValidationError) as err:
+        normalize_mobile(typed)
+    assert message in str(err.value)
+
+
+def test_phone_display_and_mask():
+    assert display_phone("+6281234567890") == "0812-3456-7890"
+    assert mask_phone("+6281234567890") == "0812****7890"
+
+
+def test_identifier_mask_hides_the_birth_date():
+    assert mask("3316015708450001") == "3316********0001"
+
+
+@pytest.mark.parametrize(("typed", "ok"), [("  Siti   Aminah ", "Siti Aminah"), ("Sri", "Sri")])
+def test_names_are_tidied(typed, ok):
+    assert validate_name(typed) == ok
+
+
+@pytest.mark.parametrize("typed", ["", " ", "S", "Siti 2", "x" * 121])
+def test_bad_names_are_refused(typed):
+    with pytest.raises(ValidationError):
+        validate_name(typed)
