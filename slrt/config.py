@@ -28,6 +28,8 @@ DEFAULTS: dict[str, object] = {
     #: Digits in a freshly drawn ticket/referral code before its check digit.
     "SLRT_CODE_DIGITS": 5,
     "SLRT_PUBLIC_URL": "http://127.0.0.1:5000",
+    #: werkzeug password hashing method; tests lower the cost, production keeps scrypt.
+    "SLRT_PASSWORD_HASH": "scrypt",
 }
 
 #: Environment variable -> setting. Production sets these; nothing else is read.

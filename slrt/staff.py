@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -38,7 +39,7 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
     check_password_strength(password)
     user = Staff(username=username, full_name=validate_name(full_name, field="full_name"), role=role, unit=unit,
                  phone=normalize_mobile(phone) if phone else None, is_active=True)
-    user.set_password(password)
+    user.set_password(password, current_app.config["SLRT_PASSWORD_HASH"])
     db.session.add(user)
     db.session.flush()
     return user
@@ -46,4 +47,4 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
 
 def change_password(user: Staff, password: str) -> None:
     check_password_strength(password)
-    user.set_password(password)
+    user.set_password(password, current_app.config["SLRT_PASSWORD_HASH"])
