@@ -466,13 +466,13 @@ REQUIRED_STORIES: tuple[tuple[str, str | None, bool | None, int, int], ...] = (
     ("open", None, None, 0, 1),
     ("active", "silent", None, 0, 3),
     ("active", "silent", None, 25, 60),
-    ("active", "silent", None, 20, 45),
-    ("active", "in_process", None, 5, 15),
+    ("active", "silent", None, 30, 80),
+    ("active", "in_process", None, 10, 20),
     ("active", "accepted", None, 2, 10),
     ("ended", "rejected", True, 40, 200),
     ("ended", "cancelled", True, 40, 200),
     ("ended", "reopened", None, 30, 120),
-    ("ended", "completed", False, 10, 25),
+    ("ended", "completed", False, 30, 90),
     ("ended", "completed", True, 60, 300),
     ("cancelled", None, None, 15, 200),
 )
@@ -509,7 +509,7 @@ class _DemoBuilder:
         self.services: dict[str, Service] = {}
         self.people: list[_Person] = []
         self.families: list[_Family] = []
-        self.resident_rows: list[Resident] = []
+        self.resident_rows: list[Resident | None] = []
 
     # ----------------------------------------------------------------- time
 
@@ -708,7 +708,7 @@ class _DemoBuilder:
         children = rng.choices((0, 1, 2), (55, 32, 13))[0]
         for _ in range(children):
             low = date(max(head_birth.year + 19, this_year - 22), 1, 1)
-            high = date(this_year - 2, 12, 31)
+            high = date(this_year - 3, 12, 31)
             if low > high:
                 break
             sex = rng.choice((Sex.MALE, Sex.FEMALE))
@@ -920,16 +920,15 @@ class _DemoBuilder:
         """Register households and residents, each shortly before their first case."""
         rng = self.rng
         for person in self.people:
-            if person.first_case_at is not None and rng.random() < 0.7:
-                person.registered_at = person.first_case_at - timedelta(minutes=rng.randint(5, 40))
+            first = person.first_case_at
+            if first is not None and rng.random() < 0.7:
+                person.registered_at = first - timedelta(minutes=rng.randint(5, 40))  # in the same visit
             else:
-                latest = person.first_case_at or self.now
-                days = max((latest - self.start).days - 1, 1)
-                person.registered_at = min(self.working_day_back((self.now - self.start).days - rng.randint(0, days)),
-                                           latest - timedelta(minutes=45))
+                newest = (self.now - first).days + 1 if first is not None else 0
+                person.registered_at = self.working_day_back(rng.randint(newest, max(newest, 375)))
         households: dict[int, Household] = {}
         order = sorted(range(len(self.people)), key=lambda i: self.people[i].registered_at)
-        self.resident_rows = [None] * len(self.people)  # type: ignore[list-item]
+        self.resident_rows = [None] * len(self.people)
         for index in order:
             person = self.people[index]
             unit = self.unit_of_village.get(person.village, "sekretariat")
@@ -968,7 +967,8 @@ class _DemoBuilder:
         if plan.channel == Channel.OUTREACH and plan.unit != "sekretariat":
             opener = rng.choice(self.staff_of(plan.unit, Role.FACILITATOR))
         elif plan.unit == "sekretariat":
-            opener = rng.choices(self.staff_of(plan.unit, Role.FRONT_OFFICE, Role.BACK_OFFICE), (3, 1, 1))[0]
+            role = Role.FRONT_OFFICE if rng.random() < 0.75 else Role.BACK_OFFICE
+            opener = rng.choice(self.staff_of(plan.unit, role))
         else:
             opener = rng.choice(self.staff_of(plan.unit, Role.FRONT_OFFICE, Role.FACILITATOR))
         if plan.unit == "sekretariat":
@@ -1000,9 +1000,8 @@ class _DemoBuilder:
         if step.action == "reassign":
             if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
                 return
-            others = [s for s in self.staff_of(case.unit is self.units["sekretariat"] and "sekretariat"
-                                               or plan.unit, Role.FACILITATOR, Role.BACK_OFFICE)
-                      if s is not case.assignee]
+            others = [s for s in self.staff_of(plan.unit, Role.FACILITATOR, Role.BACK_OFFICE)
+                      if s is not case.assignee] or [s for s in back_office if s is not case.assignee]
             if others:
                 cases.reassign_case(case, assignee=rng.choice(others), actor=overseer)
             return
