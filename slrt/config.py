@@ -28,6 +28,10 @@ DEFAULTS: dict[str, object] = {
     #: Digits in a freshly drawn ticket/referral code before its check digit.
     "SLRT_CODE_DIGITS": 5,
     "SLRT_PUBLIC_URL": "http://127.0.0.1:5000",
+    #: The number residents text or call back; empty = the nearest unit's phone.
+    "SLRT_REPLY_NUMBER": "",
+    #: Seconds between worker heartbeats (beat -> worker -> database).
+    "SLRT_HEARTBEAT_SECONDS": 30,
     #: werkzeug password hashing method; tests lower the cost, production keeps scrypt.
     "SLRT_PASSWORD_HASH": "scrypt",
 }
@@ -45,6 +49,8 @@ ENVIRONMENT = {
     "SLRT_EXTRA_HOLIDAYS": "SLRT_EXTRA_HOLIDAYS",
     "SLRT_CODE_DIGITS": "SLRT_CODE_DIGITS",
     "SLRT_PUBLIC_URL": "SLRT_PUBLIC_URL",
+    "SLRT_HEARTBEAT_SECONDS": "SLRT_HEARTBEAT_SECONDS",
+    "SLRT_REPLY_NUMBER": "SLRT_REPLY_NUMBER",
 }
 
 
@@ -76,6 +82,10 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
+    try:
+        settings["SLRT_HEARTBEAT_SECONDS"] = float(settings["SLRT_HEARTBEAT_SECONDS"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("SLRT_HEARTBEAT_SECONDS must be a number") from exc
     if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:
         raise ConfigError("SLRT_CODE_DIGITS must be between 4 and 12")
     try:

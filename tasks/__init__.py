@@ -18,7 +18,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    from tasks.schedule import BEAT_SCHEDULE
+    from tasks.schedule import beat_schedule
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.conf.update(
@@ -32,7 +32,7 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         timezone=app.config["SLRT_TIMEZONE"],
         enable_utc=True,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(app.config),
     )
     import tasks.ops  # noqa: F401  (register the tasks on this app)
 

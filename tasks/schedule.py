@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-BEAT_SCHEDULE = {
-    # Beat -> broker -> worker -> database: proves the whole background path is alive.
-    # The home page shows the last beat, so staff see at a glance whether SMS can go out.
-    "heartbeat": {"task": "slrt.heartbeat", "schedule": 30.0},
-}
+
+def beat_schedule(config) -> dict:
+    """Return the beat schedule for the app's settings."""
+    return {
+        # Beat -> broker -> worker -> database: proves the whole background path is alive.
+        # The home page shows the last beat, so staff see at a glance whether SMS can go out.
+        "heartbeat": {"task": "slrt.heartbeat", "schedule": float(config["SLRT_HEARTBEAT_SECONDS"])},
+    }

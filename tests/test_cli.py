@@ -1,0 +1,57 @@
+"""Operator commands, through Flask's CLI runner."""
+
+import pytest
+from sqlalchemy import select
+
+from slrt.models import Staff
+
+
+@pytest.fixture
+def runner(app, db_session):
+    return app.test_cli_runner()
+
+
+def test_create_user_then_list_and_set_password(runner, district, db_session):
+    result = runner.invoke(args=["slrt", "create-user", "rina", "--full-name", "Rina Puspitasari",
+                                 "--role", "back_office", "--unit", "sekretariat slrt blora",
+                                 "--phone", "0813-2555-0100", "--password", "panjang-sekali-1"])
+    assert result.exit_code == 0, result.output
+    assert "created rina (back_office, Sekretariat SLRT Blora)" in result.output
+    user = db_session.scalar(select(Staff).where(Staff.username == "rina"))
+    assert user.phone == "+6281325550100" and user.check_password("panjang-sekali-1")
+    assert "rina" in runner.invoke(args=["slrt", "list-users"]).output
+
+    assert runner.invoke(args=["slrt", "deactivate-user", "rina"]).exit_code == 0
+    assert not user.is_active
+    result = runner.invoke(args=["slrt", "set-password", "rina", "--password", "lain-lagi-2026"])
+    assert result.exit_code == 0 and user.check_password("lain-lagi-2026") and user.is_active
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--unit", "Kantor Antah"], "no unit named 'Kantor Antah'"),
+        (["--password", "pendek"], "Kata sandi minimal 10 karakter"),
+        (["--phone", "0296 531234"], "nomor telepon rumah/kantor"),
+    ],
+)
+def test_create_user_refuses_bad_input(runner, district, db_session, args, message):
+    base = {"--full-name": "Rina P", "--role": "manager", "--unit": "Sekretariat SLRT Blora",
+            "--password": "panjang-sekali-1"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    flat = [item for pair in base.items() for item in pair]
+    result = runner.invoke(args=["slrt", "create-user", "rina", *flat])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert db_session.scalar(select(Staff).where(Staff.username == "rina")) is None
+
+
+def test_due_date_skips_lebaran(runner):
+    result = runner.invoke(args=["slrt", "due-date", "1", "--from", "2026-03-17"])
+    assert result.output.strip() == "2026-03-25"
+
+
+def test_check_reports_the_worker_state(runner, db_session):
+    result = runner.invoke(args=["slrt", "check"])
+    assert result.exit_code == 0
+    assert "worker   : NOT RUNNING" in result.output
