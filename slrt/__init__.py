@@ -11,8 +11,8 @@ from flask_babel import get_locale
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: settings, extensions, Celery, screens and CLI."""
-    from slrt import config
     import slrt.models  # noqa: F401  (register every table on the metadata)
+    from slrt import config
     from slrt.extensions import babel, db, init_sqlite, migrate
     from slrt.pii import vault
 

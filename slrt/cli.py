@@ -124,6 +124,7 @@ def demo_logins():
 def check():
     """Check the settings, the database schema and the worker heartbeat."""
     from flask_migrate import current as _unused  # noqa: F401  (import proves Alembic is set up)
+
     from slrt import ops
 
     cfg = current_app.config

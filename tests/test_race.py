@@ -16,8 +16,21 @@ from slrt import referrals
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import (
-    Agency, AgencyContact, Case, CaseNeed, Document, Event, Household, Referral, Region, Resident, Service, SmsMessage,
-    Staff, Unit, service_document,
+    Agency,
+    AgencyContact,
+    Case,
+    CaseNeed,
+    Document,
+    Event,
+    Household,
+    Referral,
+    Region,
+    Resident,
+    Service,
+    SmsMessage,
+    Staff,
+    Unit,
+    service_document,
 )
 from slrt.models.enums import Role
 
