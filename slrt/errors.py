@@ -36,3 +36,7 @@ class PermissionDenied(DomainError):
 
 class NotFound(DomainError):
     """No such record (or none the actor may see)."""
+
+
+class ConcurrentChange(DomainError):
+    """Someone else saved the same record first; reload and decide again."""

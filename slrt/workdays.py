@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import holidays
 from flask import current_app
+from flask_babel import lazy_ngettext
+from flask_babel import lazy_gettext as _l
 
 from slrt import clock
 
@@ -73,3 +75,13 @@ def due_at(sent_day: date, sla_days: int):
 def working_days_left(due) -> int:
     """Working days from today until a due timestamp: 0 on the due day, negative when late."""
     return working_days_between(clock.today(), clock.to_local(due).date())
+
+
+def due_phrase(due) -> str:
+    """Say how a due date stands in working days: "sisa 3 hari kerja", "terlambat 2 hari kerja"."""
+    left = working_days_left(due)
+    if left > 0:
+        return str(lazy_ngettext("%(num)s working day left", "%(num)s working days left", left))
+    if left == 0:
+        return str(_l("late today") if clock.now() > due else _l("due today"))
+    return str(lazy_ngettext("%(num)s working day late", "%(num)s working days late", -left))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect
+from sqlalchemy.orm.exc import StaleDataError
 
 from slrt import clock
 from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, Actor, role_of
-from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
+from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Staff
 from slrt.models.enums import CaseStatus as C
@@ -151,7 +152,11 @@ def record(
     )
     _set_actor(event, actor)
     db.session.add(event)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        # Someone else saved this case or referral since it was read (the version column).
+        raise ConcurrentChange(_l("Someone else changed this record just now. Reload it and try again.")) from None
     return event
 
 

@@ -59,3 +59,19 @@ def test_due_at_is_end_of_the_local_working_day(frozen):
     assert workdays.working_days_left(due) == 5
     frozen.move_to("2026-12-02T03:00:00+00:00")
     assert workdays.working_days_left(due) == -1
+
+
+@pytest.mark.parametrize(
+    ("now", "phrase"),
+    [
+        ("2026-11-24T03:00:00+00:00", "sisa 5 hari kerja"),
+        ("2026-11-30T03:00:00+00:00", "sisa 1 hari kerja"),
+        ("2026-12-01T03:00:00+00:00", "jatuh tempo hari ini"),
+        ("2026-12-03T03:00:00+00:00", "terlambat 2 hari kerja"),
+    ],
+)
+def test_due_phrase_for_screens(app, frozen, now, phrase):
+    due = workdays.due_at(date(2026, 11, 24), 5)
+    frozen.move_to(now)
+    with app.test_request_context():
+        assert workdays.due_phrase(due) == phrase
