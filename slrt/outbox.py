@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from slrt import clock, notices
+from slrt.codes import format_code
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import PhoneOwner, SmsAudience, SmsDirection, SmsStatus
@@ -67,7 +68,7 @@ def common_context(case: Case) -> dict[str, object]:
     return {
         "office": current_app.config["SLRT_SMS_SENDER_NAME"],
         "reply_to": reply_number(case),
-        "ticket": _grouped(case.ticket),
+        "ticket": format_code(case.ticket),
         "first_name": resident.name.split()[0],
         "resident_name": resident.name,
     }
@@ -133,8 +134,3 @@ def notify_agency(referral: Referral, key: str, event: Event, context: dict[str,
         )
     return messages
 
-
-def _grouped(code: str) -> str:
-    from slrt.codes import format_code
-
-    return format_code(code)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from slrt import cases, clock, notices, outbox, workdays, workflow
 from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
+from slrt.codes import format_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import Agency, Case, Referral, Service
@@ -84,10 +85,10 @@ def refer(
             if other.case.unit_id != case.unit_id:
                 message = _l("%(service)s is already referred for this resident by %(unit)s (referral %(code)s). "
                              "Confirm to refer again.", service=service.name, unit=other.case.unit.name,
-                             code=_grouped(other.code))
+                             code=format_code(other.code))
             else:
                 message = _l("%(service)s is already referred for this resident (referral %(code)s). "
-                             "Confirm to refer again.", service=service.name, code=_grouped(other.code))
+                             "Confirm to refer again.", service=service.name, code=format_code(other.code))
             raise DuplicateReferral(message, existing)
 
         now = clock.now()
@@ -193,7 +194,7 @@ def _notify_referral_made(referral: Referral, event) -> None:
         "referral_made",
         event,
         {
-            "code": _grouped(referral.code),
+            "code": format_code(referral.code),
             "agency": referral.agency.short_name,
             "agency_address": referral.agency.address,
             "documents": documents,
@@ -207,7 +208,7 @@ def _notify_referral_made(referral: Referral, event) -> None:
         "agency_new_referral",
         event,
         {
-            "code": _grouped(referral.code),
+            "code": format_code(referral.code),
             "service": referral.service.short_name,
             "due": notices.short_date(referral.due_at, "id"),
         },
@@ -230,7 +231,7 @@ def _notify_answer(referral: Referral, name: str, event) -> None:
         key,
         event,
         {
-            "code": _grouped(referral.code),
+            "code": format_code(referral.code),
             "agency": referral.agency.short_name,
             "service": referral.service.short_name,
             "reason": referral.reason or "",
@@ -238,9 +239,4 @@ def _notify_answer(referral: Referral, name: str, event) -> None:
         referral=referral,
     )
 
-
-def _grouped(code: str) -> str:
-    from slrt.codes import format_code
-
-    return format_code(code)
 

@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import holidays
 from flask import current_app
-from flask_babel import lazy_ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from slrt import clock
 

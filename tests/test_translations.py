@@ -7,13 +7,14 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+KEYWORDS = {"_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "_": None, "gettext": None}
 
 
 def _code_messages() -> set[str]:
     found = set()
     for folder in ("slrt", "admin_views", "tasks", "sms"):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
-            ROOT / folder, METHODS, keywords={"_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "_": None, "gettext": None}
+            ROOT / folder, METHODS, keywords=KEYWORDS
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 subprocess.run(
-    [BIN / "pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_ngettext:1,2", "--no-location",
-     "--sort-output", "--omit-header", "--ignore-dirs=.venv instance migrations tests",
+    [BIN / "pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_ngettext:1,2",
+     "--no-location", "--sort-output", "--omit-header", "--ignore-dirs=.venv instance migrations tests",
      "-o", "slrt/translations/messages.pot", "."],
     cwd=ROOT, check=True,
 )
