@@ -1,21 +1,27 @@
 """Celery tasks run inside the Flask app context; called directly they reuse the caller's."""
 
+import pytest
+
 from slrt import ops
-from tasks.ops import heartbeat
+from slrt.extensions import db
+from slrt.models import Heartbeat
 
 
-def test_task_called_in_a_test_shares_the_test_session(app, db_session, frozen):
+@pytest.fixture
+def heartbeat(app):
+    # this app's own Celery task (the shared_task proxy follows whichever app was built last)
+    return app.extensions["celery"].tasks["slrt.heartbeat"]
+
+
+def test_task_called_in_a_test_shares_the_test_session(app, db_session, frozen, heartbeat):
     heartbeat.apply()
     assert ops.is_alive("worker")  # seen through the same (rolled back) session
 
 
-def test_task_called_without_a_context_pushes_one(app):
+def test_task_called_without_a_context_pushes_one(app, heartbeat):
     # no app context here: the task pushes its own and commits its own unit of work
     heartbeat.apply()
     with app.app_context():
         assert ops.last_beat("worker") is not None
-        from slrt.extensions import db
-        from slrt.models import Heartbeat
-
         db.session.delete(db.session.get(Heartbeat, "worker"))
         db.session.commit()
