@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+import time_machine
 from sqlalchemy import func, select
 
 from slrt import cases, clock, referrals, residents, workdays
@@ -376,12 +377,14 @@ FEMALE_NAMES = ("Sri", "Siti", "Sumarni", "Suparmi", "Tukinem", "Sulastri", "End
                 "Marsini", "Sriyatun", "Supini", "Murni", "Eni", "Puji", "Ika", "Wiji", "Umi", "Sunarti")
 FEMALE_SECOND = ("Wahyuni", "Aminah", "Rahayu", "Lestari", "Astuti", "Kurniasih", "Hidayah", "Susanti",
                  "Wulandari", "Handayani", "Purwanti", "Nurjanah", "Rahmawati", "Setyaningsih", "Kusrini")
-CHILD_MALE = ("Aditya Pratama", "Bagus Saputra", "Rizky Ramadhan", "Fajar Nugroho", "Dimas Anggoro",
-              "Galih Wicaksono", "Yoga Aditya", "Reza Maulana", "Ilham Saputra", "Bima Ardiansyah",
-              "Rafi Alfarizi", "Danu Kurniawan", "Farhan Hidayat", "Satria Wibowo")
-CHILD_FEMALE = ("Putri Ayu Lestari", "Nabila Putri", "Salsabila Rahma", "Aulia Rahmawati", "Dinda Safitri",
-                "Anisa Fitriani", "Citra Dewi", "Intan Permatasari", "Nadia Wulandari", "Ayu Kartika",
-                "Zahra Amelia", "Nur Aisyah", "Tiara Anggraini", "Rani Oktaviani")
+CHILD_MALE = ("Aditya", "Bagus", "Rizky", "Fajar", "Dimas", "Galih", "Yoga", "Reza", "Ilham", "Bima", "Rafi",
+              "Danu", "Farhan", "Satria", "Rendi", "Dafa", "Arya", "Kevin")
+CHILD_MALE_SECOND = ("Pratama", "Saputra", "Ramadhan", "Nugroho", "Anggoro", "Wicaksono", "Maulana", "Ardiansyah",
+                     "Alfarizi", "Kurniawan", "Firmansyah", "Setiawan", "Aditya", "Prakoso")
+CHILD_FEMALE = ("Putri", "Nabila", "Salsabila", "Aulia", "Dinda", "Anisa", "Citra", "Intan", "Nadia", "Ayu",
+                "Zahra", "Aisyah", "Tiara", "Rani", "Amelia", "Keisha", "Naura", "Dewi")
+CHILD_FEMALE_SECOND = ("Lestari", "Rahmawati", "Safitri", "Fitriani", "Permatasari", "Wulandari", "Kartika",
+                       "Anggraini", "Oktaviani", "Puspita", "Maharani", "Azzahra", "Ramadhani", "Putri")
 FAMILY_RELATIONS = ("anak", "menantu", "cucu", "adik", "kakak", "keponakan")
 
 #: Indonesian mobile prefixes and how common they are in rural Central Java.
@@ -459,11 +462,12 @@ class _Plan:
 
 #: Referral fates: how the agency's side of one referral went.
 ACTIVE_FATES = ("silent", "accepted", "in_process")
-ENDED_FATES = (("completed", 80), ("rejected", 11), ("cancelled", 7), ("reopened", 2))
+ENDED_FATES = (("completed", 82), ("rejected", 11), ("cancelled", 5), ("reopened", 2))
 
 #: Cases that must exist however small the demo: kind, forced fate, close, age window in days.
 REQUIRED_STORIES: tuple[tuple[str, str | None, bool | None, int, int], ...] = (
     ("open", None, None, 0, 1),
+    ("open", None, None, 0, 2),
     ("active", "silent", None, 0, 3),
     ("active", "silent", None, 25, 60),
     ("active", "silent", None, 30, 80),
@@ -487,15 +491,14 @@ class _DemoBuilder:
     """Builds the demo district in the current session, one step of history at a time."""
 
     def __init__(self, residents: int, random_seed: int) -> None:
-        import time_machine  # a dev dependency; only the demo needs it
-
         self._travel = time_machine.travel
         self.size = residents
         #: Separate streams, so people do not change with the date the demo is built on.
         self.people_rng = random.Random(f"{random_seed}:people")
         self.rng = random.Random(f"{random_seed}:history")
         self.now = clock.now()
-        self.start = self.now - timedelta(days=380)
+        #: When the district set up SLRT: units, staff and catalogue date from then.
+        self.start = self.working_day_back(380)
         self.phones: set[str] = set()
         self.niks: set[str] = set()
         self.kks: set[str] = set()
@@ -712,8 +715,7 @@ class _DemoBuilder:
             if low > high:
                 break
             sex = rng.choice((Sex.MALE, Sex.FEMALE))
-            name = rng.choice(CHILD_MALE if sex == Sex.MALE else CHILD_FEMALE)
-            members.append((name, sex, _random_date(rng, low, high)))
+            members.append((_child_name(rng, sex), sex, _random_date(rng, low, high)))
         if head_birth.year > 1965 and rng.random() < 0.12:
             sex = rng.choice((Sex.MALE, Sex.FEMALE))
             members.append((_adult_name(rng, sex), sex, _random_date(rng, date(1935, 1, 1), date(1955, 12, 31))))
@@ -731,8 +733,12 @@ class _DemoBuilder:
             return PhoneOwner.OWN, None, None
         holder = None
         if owner == PhoneOwner.FAMILY:
-            relation = "ibu" if this_year - birth.year < 17 else rng.choice(FAMILY_RELATIONS)
-            holder = f"{_adult_name(rng, rng.choice((Sex.MALE, Sex.FEMALE)))} ({relation})"
+            sex_h = rng.choice((Sex.MALE, Sex.FEMALE))
+            if this_year - birth.year < 17:
+                relation = "bapak" if sex_h == Sex.MALE else "ibu"
+            else:
+                relation = rng.choice(FAMILY_RELATIONS)
+            holder = f"{_adult_name(rng, sex_h)} ({relation})"
         elif owner == PhoneOwner.NEIGHBOUR:
             sex_h = rng.choice((Sex.MALE, Sex.FEMALE))
             holder = f"{'Pak' if sex_h == Sex.MALE else 'Bu'} {_adult_name(rng, sex_h).split()[0]}"
@@ -744,7 +750,7 @@ class _DemoBuilder:
 
     def plan_cases(self) -> list[_Plan]:
         """Decide every case: when, for whom, which needs, and what happened to it since."""
-        count = max(len(REQUIRED_STORIES), round(self.size * 1.6))
+        count = max(len(REQUIRED_STORIES), round(self.size * 1.3))
         stories: list[tuple[datetime, str, str | None, bool | None]] = []
         for kind, fate, close, low, high in REQUIRED_STORIES:
             stories.append((self.working_day_back(self.rng.randint(low, high)), kind, fate, close))
@@ -772,8 +778,8 @@ class _DemoBuilder:
         if days <= 25:
             return self.rng.choices(("active", "ended", "cancelled"), (50, 45, 5))[0]
         if days <= 90:
-            return self.rng.choices(("active", "ended", "cancelled"), (12, 83, 5))[0]
-        return self.rng.choices(("active", "ended", "cancelled"), (2, 94, 4))[0]
+            return self.rng.choices(("active", "ended", "cancelled"), (8, 87, 5))[0]
+        return self.rng.choices(("active", "ended", "cancelled"), (1, 95, 4))[0]
 
     def _draw_case(self, opened_at: datetime, kind: str, fate: str | None, close: bool | None,
                    busy: dict[tuple[int, str], datetime]) -> _Plan | None:
@@ -791,7 +797,7 @@ class _DemoBuilder:
             return None
         person = rng.choices(candidates, [1 / (1 + self.people[i].cases) ** 3 for i in candidates])[0]
         services = [main]
-        if rng.random() < 0.25:
+        if rng.random() < 0.2:
             for code in main.companions:
                 spec = _service_spec(code)
                 if _fits(spec, self.people[person], day) and busy.get((person, code), opened_at) <= opened_at:
@@ -824,11 +830,11 @@ class _DemoBuilder:
         rng = self.rng
         if plan.kind == "open":
             return
-        if plan.kind == "cancelled":
-            if rng.random() < 0.5:
-                plan.steps.append(_Step(self.later(plan.opened_at, rng.randint(0, 2)), "cancel_case",
-                                        note=rng.choice(CASE_CANCEL_REASONS)))
-                return
+        if plan.kind == "cancelled" and rng.random() < 0.5:
+            # withdrawn before anyone referred it
+            plan.steps.append(_Step(self.later(plan.opened_at, rng.randint(0, 2)), "cancel_case",
+                                    note=rng.choice(CASE_CANCEL_REASONS)))
+            return
         first_refer = self.later(plan.opened_at, rng.choices((0, 1, 2), (70, 20, 10))[0])
         ends: list[datetime] = []
         for need, spec in enumerate(plan.services):
@@ -853,7 +859,7 @@ class _DemoBuilder:
             close = plan.close if plan.close is not None else rng.random() < 0.95
             if close:
                 plan.steps.append(_Step(self.later(max(ends), rng.randint(1, 8)), "close"))
-        if plan.kind != "open" and rng.random() < 0.08:
+        if rng.random() < 0.08:
             plan.steps.append(_Step(self.later(plan.opened_at, rng.randint(1, 3)), "reassign"))
         plan.steps = sorted((s for s in plan.steps if s.at <= self.now), key=lambda s: s.at)
 
@@ -887,7 +893,7 @@ class _DemoBuilder:
         late = rng.random() < 0.22
         total = spec.sla_days + rng.randint(1, spec.sla_days) if late else rng.randint(1, spec.sla_days)
         at = sent
-        if total > 1 and rng.random() < 0.7:
+        if total > 1 and rng.random() < 0.5:
             accept_after = rng.randint(0, min(2, total - 1))
             at = answer(self.later(at, accept_after), "accept")
             if total - accept_after > 2 and rng.random() < 0.35:
@@ -1122,6 +1128,12 @@ def _adult_name(rng: random.Random, sex: Sex) -> str:
     # older villagers often have one name only
     return first if rng.random() < 0.3 and first not in ("Sri", "Siti", "Nur", "Tri", "Dwi", "Eko") \
         else f"{first} {second}"
+
+
+def _child_name(rng: random.Random, sex: Sex) -> str:
+    if sex == Sex.MALE:
+        return f"{rng.choice(CHILD_MALE)} {rng.choice(CHILD_MALE_SECOND)}"
+    return f"{rng.choice(CHILD_FEMALE)} {rng.choice(CHILD_FEMALE_SECOND)}"
 
 
 def _service_spec(code: str) -> _ServiceSpec:

@@ -55,6 +55,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "id": "{office}: rujukan {code} ke {agency} dibatalkan. Info: {reply_to}.",
         "en": "{office}: referral {code} to {agency} was cancelled. Info: {reply_to}.",
     },
+    "referral_cancelled.proxy": {
+        "id": "{office}: ada kabar rujukan {code} utk {first_name}. Mohon hubungi {reply_to}.",
+        "en": "{office}: news on referral {code} for {first_name}. Please call {reply_to}.",
+    },
     "case_closed": {
         "id": "{office}: pengaduan tiket {ticket} sudah ditutup. Terima kasih. Info: {reply_to}.",
         "en": "{office}: request {ticket} is closed. Thank you. Info: {reply_to}.",

@@ -16,6 +16,7 @@ import os
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 
 
 def new_key() -> str:
@@ -27,46 +28,49 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
-class Vault:
-    """Encrypts, decrypts and hashes personal identifiers with the app's key."""
+class _Keys:
+    """One app's derived keys: Fernet for the values, HMAC for the lookups."""
 
-    def __init__(self, app=None) -> None:
-        self._fernet: Fernet | None = None
-        self._hash_key: bytes | None = None
-        if app is not None:
-            self.init_app(app)
-
-    def init_app(self, app) -> None:
-        raw = str(app.config["SLRT_PII_KEY"]).strip()
+    def __init__(self, master_key: str) -> None:
         try:
-            master = base64.urlsafe_b64decode(raw.encode())
+            master = base64.urlsafe_b64decode(master_key.strip().encode())
         except (ValueError, TypeError) as exc:
             raise RuntimeError("SLRT_PII_KEY is not urlsafe base64") from exc
         if len(master) < 32:
             raise RuntimeError("SLRT_PII_KEY must decode to at least 32 bytes")
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"slrt-pii-encrypt")))
-        self._hash_key = _derive(master, b"slrt-pii-lookup")
-        app.extensions["slrt_vault"] = self
+        self.fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"slrt-pii-encrypt")))
+        self.hash_key = _derive(master, b"slrt-pii-lookup")
 
-    def _ready(self) -> None:
-        if self._fernet is None:
-            raise RuntimeError("the PII vault is not bound to an app (call init_app)")
+
+class Vault:
+    """Encrypts, decrypts and hashes personal identifiers with the current app's key.
+
+    The keys live in ``app.extensions``, so two apps in one process (tests, scripts)
+    never share or overwrite each other's key.
+    """
+
+    def init_app(self, app) -> None:
+        app.extensions["slrt_pii"] = _Keys(str(app.config["SLRT_PII_KEY"]))
+
+    @staticmethod
+    def _keys() -> _Keys:
+        try:
+            return current_app.extensions["slrt_pii"]
+        except KeyError:
+            raise RuntimeError("the PII vault is not bound to this app (call vault.init_app)") from None
 
     def encrypt(self, value: str) -> str:
-        self._ready()
-        return self._fernet.encrypt(value.encode()).decode()
+        return self._keys().fernet.encrypt(value.encode()).decode()
 
     def decrypt(self, token: str) -> str:
-        self._ready()
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            return self._keys().fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise RuntimeError("stored identifier does not decrypt with SLRT_PII_KEY") from exc
 
     def lookup_hash(self, kind: str, value: str) -> str:
         """Return the keyed hash that finds ``value`` of ``kind`` ('nik' or 'kk')."""
-        self._ready()
-        return hmac.new(self._hash_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._keys().hash_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def mask(number: str) -> str:

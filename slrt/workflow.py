@@ -59,7 +59,7 @@ REFERRAL_MOVES: dict[str, Move] = {
     "reject": _move({R.SENT, R.ACCEPTED}, R.REJECTED, ANSWER_ROLES, needs_note=True, stamp="rejected_at"),
     "cancel": _move({R.SENT, R.ACCEPTED}, R.CANCELLED, REFERRAL_ROLES, needs_note=True, stamp="cancelled_at"),
     # the resident says the service never came, or staff reopen it
-    "reopen": _move({R.COMPLETED}, R.SENT, REFERRAL_ROLES | {RESIDENT}, stamp="sent_at"),
+    "reopen": _move({R.COMPLETED}, R.SENT, REFERRAL_ROLES | {RESIDENT}, stamp="reopened_at"),
 }
 
 #: Labels of states for messages and screens.

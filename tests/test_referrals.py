@@ -149,6 +149,8 @@ def test_reopen_puts_the_case_back_in_progress_with_a_new_due_date(district, db_
     resident_phone = ResidentPhone(referral.case.resident.phone)
     referrals.reopen(referral, actor=resident_phone, note="Kartu belum diterima")
     assert referral.status == ReferralStatus.SENT and referral.reopened_count == 1
+    assert referral.sent_at.isoformat() == "2026-11-24T03:00:00+00:00"  # the first sending stays
+    assert referral.reopened_at.isoformat() == "2026-12-07T02:00:00+00:00"
     assert referral.completed_at is None and referral.accepted_at is None
     assert referral.due_at.isoformat() == "2026-12-14T16:59:59+00:00"
     assert referral.case.status == CaseStatus.IN_PROGRESS

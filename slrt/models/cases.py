@@ -115,6 +115,8 @@ class Referral(Base):
     completed_at: Mapped[datetime | None]
     rejected_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: Last time it came back from completed; ``sent_at`` keeps the first sending.
+    reopened_at: Mapped[datetime | None]
     #: Why it was rejected or cancelled.
     reason: Mapped[str | None] = mapped_column(Text)
     #: The agency's or staff's note on completion.

@@ -1,0 +1,237 @@
+"""The demo district: built through the domain, in every state, the same for the same seed.
+
+These tests build their own app on a fresh SQLite file (the demo needs an empty database
+and commits, unlike the rolled-back session of the other tests).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from slrt import cases, create_app, demo
+from slrt.extensions import db
+from slrt.identity import normalize_mobile, validate_kk, validate_nik
+from slrt.models import (
+    Agency,
+    Case,
+    Event,
+    Household,
+    Referral,
+    Resident,
+    Service,
+    SmsMessage,
+    Staff,
+    Unit,
+)
+from slrt.models.enums import (
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    Channel,
+    Domain,
+    EventKind,
+    PhoneOwner,
+    ReferralStatus,
+    Role,
+    SmsDirection,
+    SmsStatus,
+    UnitKind,
+)
+from slrt.pii import new_key
+
+#: The demo is built as if today were Tuesday 24 November 2026, 10:00 in Jakarta.
+BUILT_AT = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
+RESIDENTS = 60
+
+
+def make_app(path):
+    """Return an app on an empty, migrated SQLite database at ``path``."""
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'demo.sqlite'}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
+        "SECRET_KEY": "test-secret",
+        "SLRT_PII_KEY": new_key(),
+        # hashing cost is not what these tests are about
+        "SLRT_PASSWORD_HASH": "pbkdf2:sha256:1000",
+    })
+    app.instance_path = str(path)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """An app whose database holds the demo of 60 residents (seed 2026), committed."""
+    app = make_app(tmp_path_factory.mktemp("demo"))
+    with app.app_context(), time_machine.travel(BUILT_AT, tick=False):
+        demo.seed(residents=RESIDENTS, random_seed=2026)
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(demo_app):
+    """The demo database's session; anything a test changes is rolled back."""
+    with demo_app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+def resident_names(session) -> list[str]:
+    return list(session.scalars(select(Resident.name).order_by(Resident.id)))
+
+
+def test_every_case_and_referral_state_appears(session):
+    case_states = set(session.scalars(select(Case.status).distinct()))
+    referral_states = set(session.scalars(select(Referral.status).distinct()))
+    assert case_states == set(CaseStatus)
+    assert referral_states == set(ReferralStatus)
+    # the moments that are events or counters rather than states
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.IN_PROCESS))
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.REASSIGNED))
+    assert session.scalar(select(func.count()).select_from(Referral).where(Referral.reopened_count > 0))
+
+
+def test_histories_are_consistent(session):
+    for case in session.scalars(select(Case)):
+        if case.status == CaseStatus.CLOSED:
+            assert case.outcome is not None and case.closed_at >= case.opened_at
+        if case.status == CaseStatus.IN_PROGRESS:
+            assert any(r.status in REFERRAL_ACTIVE for r in case.referrals)
+        if case.status == CaseStatus.CANCELLED:
+            assert case.outcome_note and not any(r.status in REFERRAL_ACTIVE for r in case.referrals)
+        times = [event.at for event in case.events]
+        assert times == sorted(times) and times[0] == case.opened_at
+    rejected = session.scalars(select(Referral).where(Referral.status == ReferralStatus.REJECTED)).all()
+    assert all(r.reason for r in rejected)
+
+
+def test_some_referrals_are_overdue_and_some_still_on_time(session):
+    active = session.scalars(select(Referral).where(Referral.status.in_(REFERRAL_ACTIVE))).all()
+    assert any(r.due_at < BUILT_AT for r in active)
+    assert any(r.due_at > BUILT_AT for r in active)
+
+
+def test_every_nik_decrypts_and_matches_the_birth_date_and_sex(session):
+    residents = session.scalars(select(Resident)).all()
+    assert len(residents) == RESIDENTS
+    for resident in residents:
+        nik = resident.nik
+        assert nik.startswith("3316") and nik[-4:] != "0000"
+        assert validate_nik(nik, birth_date=resident.birth_date, sex=resident.sex) == nik
+        assert resident.nik_masked == nik[:4] + "********" + nik[-4:]
+    for household in session.scalars(select(Household)):
+        assert household.kk_number.startswith("3316") and validate_kk(household.kk_number)
+
+
+def test_phones_are_valid_unique_mobiles_and_say_whose_they_are(session):
+    residents = session.scalars(select(Resident)).all()
+    phones = [r.phone for r in residents if r.phone]
+    assert len(phones) == len(set(phones)) and len(phones) < len(residents)
+    assert all(normalize_mobile(phone) == phone for phone in phones)
+    owners = {r.phone_owner for r in residents if r.phone}
+    assert PhoneOwner.OWN in owners and len(owners) > 1
+    assert all(r.phone_owner_name for r in residents if r.phone and r.phone_owner != PhoneOwner.OWN)
+
+
+def test_demo_logins_exist_with_their_roles_and_passwords(session):
+    logins = demo.logins()
+    assert {role for role, _, _ in logins} == {r.value for r in Role} and len(logins) == 5
+    for role, username, password in logins:
+        user = session.scalar(select(Staff).where(Staff.username == username))
+        assert user is not None and user.is_active and user.role == Role(role)
+        assert user.check_password(password) and len(password) >= 10
+        expected = UnitKind.PUSKESOS if user.role in (Role.FACILITATOR, Role.FRONT_OFFICE) else UnitKind.SECRETARIAT
+        assert user.unit.kind == expected
+
+
+def test_front_office_login_can_open_a_case_in_its_puskesos(session):
+    clerk = session.scalar(select(Staff).where(Staff.username == "frontoffice"))
+    resident = session.scalar(select(Resident).where(Resident.village_id == clerk.unit.region_id).limit(1))
+    need = session.scalar(select(Service).where(Service.code == "BPJS_PBI_AKTIVASI"))
+    case = cases.open_case(resident=resident, unit=clerk.unit, channel=Channel.PUSKESOS,
+                           summary="KIS belum ada.", needs=[need], actor=clerk)
+    assert case.status == CaseStatus.OPEN and case.assignee is clerk
+
+
+def test_cases_span_a_year_in_the_design_proportions(session):
+    opened = session.scalars(select(Case.opened_at)).all()
+    assert len({(moment.year, moment.month) for moment in opened}) >= 10
+    assert min(opened) > BUILT_AT - timedelta(days=400)
+    main_domains = [case.needs[0].service.domain for case in session.scalars(select(Case))]
+    health = main_domains.count(Domain.HEALTH) / len(main_domains)
+    assert 0.5 < health < 0.9 and Domain.SOCIAL in main_domains
+    assert session.scalar(select(func.count()).select_from(Unit).where(Unit.kind == UnitKind.PUSKESOS)) >= 3
+
+
+def test_catalogue_and_agencies_fit_in_sms(session):
+    services = session.scalars(select(Service)).all()
+    assert {s.domain for s in services} == set(Domain)
+    assert all(len(s.short_name) <= 30 and s.default_agency is not None for s in services)
+    bpjs = next(s for s in services if s.code == "BPJS_PBI_AKTIVASI")
+    assert [d.sms_name for d in bpjs.documents] == ["SKTM", "fc KK", "fc KTP", "fc akta", "map"]
+    for agency in session.scalars(select(Agency)):
+        assert 1 <= len(agency.contacts) <= 3 and sum(c.is_head for c in agency.contacts) == 1
+        assert all(normalize_mobile(c.phone) == c.phone for c in agency.contacts)
+
+
+def test_old_messages_are_history_and_recent_ones_wait_for_the_worker(session):
+    old = session.scalars(select(SmsMessage).where(
+        SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.created_at < BUILT_AT - timedelta(days=2))).all()
+    assert old and {m.status for m in old} <= {SmsStatus.SENT, SmsStatus.DELIVERED}
+    assert all(m.gateway == "console" and m.sent_at >= m.created_at for m in old)
+    recent = session.scalars(select(SmsMessage.status).where(
+        SmsMessage.created_at >= BUILT_AT - timedelta(days=2))).all()
+    assert SmsStatus.PENDING in recent
+
+
+def test_seeding_twice_is_refused(session):
+    with pytest.raises(RuntimeError, match="empty database"):
+        demo.seed(residents=20)
+
+
+def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_path):
+    with demo_app.app_context():
+        expected = resident_names(db.session)
+    app = make_app(tmp_path)
+    runner = app.test_cli_runner()
+    with time_machine.travel(BUILT_AT, tick=False):
+        result = runner.invoke(args=["slrt", "seed-demo", "--if-empty", "--residents", str(RESIDENTS),
+                                     "--seed", "2026"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"demo data: 1 secretariat, 4 Puskesos, 14 staff, 8 agencies, 11 services, "
+                                    f"{RESIDENTS} residents, ")
+    with app.app_context():
+        assert resident_names(db.session) == expected
+        cases_before = db.session.scalar(select(func.count()).select_from(Case))
+
+    again = runner.invoke(args=["slrt", "seed-demo", "--if-empty"])
+    assert again.exit_code == 0 and "database not empty" in again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == cases_before
+        assert db.session.scalar(select(func.count()).select_from(Resident)) == RESIDENTS
+
+    logins = runner.invoke(args=["slrt", "demo-logins"]).output.splitlines()
+    assert logins[0] == "login manager: manager / demo-manager-2026" and len(logins) == 5
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_another_seed_gives_other_people(demo_app, tmp_path):
+    with demo_app.app_context():
+        first = resident_names(db.session)[:20]
+    app = make_app(tmp_path)
+    with app.app_context(), time_machine.travel(BUILT_AT, tick=False):
+        demo.seed(residents=20, random_seed=7)
+        assert resident_names(db.session) != first
+        db.session.rollback()
+        db.engine.dispose()
