@@ -65,3 +65,18 @@ def test_every_migration_has_a_title_and_a_downgrade():
         assert len(title) > 10, name
         body = source.split("def downgrade():", 1)[1]
         assert "op." in body, f"{name} has an empty downgrade"
+
+
+def test_every_foreign_key_is_indexed():
+    """Tables here hold millions of rows: a join or a cascade on an unindexed key is a full scan."""
+    from slrt.models import Base
+
+    missing = []
+    for table in Base.metadata.sorted_tables:
+        leading = {tuple(c.name for c in index.columns)[:1] for index in table.indexes}
+        leading |= {tuple(c.name for c in con.columns)[:1] for con in table.constraints
+                    if isinstance(con, sa.PrimaryKeyConstraint | sa.UniqueConstraint)}
+        for fk in table.foreign_keys:
+            if (fk.parent.name,) not in leading:
+                missing.append(f"{table.name}.{fk.parent.name}")
+    assert missing == []
