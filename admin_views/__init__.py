@@ -1,11 +1,81 @@
-"""Staff screens. Until the Flask-Admin screens land, a status page over the live data."""
+"""Staff screens: Flask-Admin behind Flask-Security, in Bahasa Indonesia by default."""
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+
+from flask import Flask, redirect
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+HERE = os.path.dirname(__file__)
 
 
-def init_admin(app: Flask) -> None:
-    from admin_views.home import bp
+def init_admin(app: Flask) -> Admin:
+    """Sign-in, then every screen; all of them require a signed-in staff member."""
+    from admin_views.cases import CaseView, IntakeView
+    from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
+    from admin_views.dashboard import DashboardView
+    from admin_views.home import bp as home_bp
+    from admin_views.messages import SmsMessageView, SmsTemplateView
+    from admin_views.people import HouseholdView, ResidentView
+    from admin_views.referrals import ReferralView
+    from admin_views.security import init_security
+    from admin_views.staff import StaffView
+    from slrt.extensions import db
+    from slrt.models import (
+        Agency,
+        AgencyContact,
+        Case,
+        Document,
+        Household,
+        Referral,
+        Resident,
+        Service,
+        SmsMessage,
+        SmsTemplate,
+        Staff,
+    )
 
-    app.register_blueprint(bp)
+    # Our templates first: they override Flask-Admin's and Flask-Security's where named alike.
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(HERE, "templates")), app.jinja_loader])
+    init_security(app)
+    _template_helpers(app)
+    admin = Admin(
+        app,
+        name="SLRT",
+        index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
+        theme=Bootstrap4Theme(fluid=True),
+        translations_path=os.path.join(HERE, "translations"),
+    )
+    work, people, catalogue, sms = _l("Work"), _l("People"), _l("Catalogue"), _l("SMS")
+    admin.add_view(IntakeView(name=_l("Intake"), endpoint="intake", category=work))
+    admin.add_view(CaseView(Case, db, name=_l("Cases"), endpoint="case", category=work))
+    admin.add_view(ReferralView(Referral, db, name=_l("Referrals"), endpoint="referral", category=work))
+    admin.add_view(ResidentView(Resident, db, name=_l("Residents"), endpoint="resident", category=people))
+    admin.add_view(HouseholdView(Household, db, name=_l("Households"), endpoint="household", category=people))
+    admin.add_view(ServiceView(Service, db, name=_l("Services"), endpoint="service", category=catalogue))
+    admin.add_view(DocumentView(Document, db, name=_l("Documents"), endpoint="document", category=catalogue))
+    admin.add_view(AgencyView(Agency, db, name=_l("Agencies"), endpoint="agency", category=catalogue))
+    admin.add_view(AgencyContactView(AgencyContact, db, name=_l("Agency contacts"), endpoint="agency_contact",
+                                     category=catalogue))
+    admin.add_view(SmsMessageView(SmsMessage, db, name=_l("Outbox and inbox"), endpoint="sms", category=sms))
+    admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
+                                   category=sms))
+    admin.add_view(StaffView(Staff, db, name=_l("Staff"), endpoint="staff"))
+    app.register_blueprint(home_bp)
+    app.add_url_rule("/", "root", lambda: redirect("/admin/"))
+    return admin
+
+
+def _template_helpers(app: Flask) -> None:
+    from slrt import clock
+    from slrt.models.enums import ROLE_LABELS, Role
+
+    @app.template_filter("localtime")
+    def localtime(moment) -> str:
+        return clock.to_local(moment).strftime("%d-%m-%Y %H:%M") if moment else "-"
+
+    app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[Role(role)]

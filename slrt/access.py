@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from slrt.errors import PermissionDenied
 from slrt.models import AgencyContact, Case, Referral, Staff, Unit
-from slrt.models.enums import Role
+from slrt.models.enums import Role, UnitKind
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -83,3 +84,24 @@ def check_referral_scope(actor: Actor, referral: Referral) -> None:
             raise PermissionDenied(_l("This referral was sent to another agency."))
         return
     check_case_scope(actor, referral.case)
+
+
+def covered_units(staff: Staff) -> list[Unit]:
+    """The staff member's unit and every unit below it (a secretariat covers its Puskesos)."""
+    from slrt.extensions import db
+
+    found, frontier = [staff.unit], [staff.unit]
+    while frontier:
+        children = list(db.session.scalars(select(Unit).where(Unit.parent_id.in_([u.id for u in frontier]))))
+        children = [c for c in children if c not in found]
+        found.extend(children)
+        frontier = children
+    return found
+
+
+def covered_village_ids(staff: Staff) -> set[int] | None:
+    """Villages whose residents the staff member may see; None means the whole district."""
+    units = covered_units(staff)
+    if any(u.kind == UnitKind.SECRETARIAT for u in units):
+        return None
+    return {u.region_id for u in units}

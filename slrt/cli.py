@@ -69,7 +69,7 @@ def set_password(username, password):
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
-    user.is_active = True
+    staff_ops.set_active(user, True)
     db.session.commit()
     click.echo(f"password set for {username}")
 
@@ -78,12 +78,29 @@ def set_password(username, password):
 @click.argument("username")
 def deactivate_user(username):
     """Block a staff account from signing in and acting (its history stays)."""
+    from slrt import staff as staff_ops
+
     user = db.session.scalar(select(Staff).where(Staff.username == username))
     if user is None:
         _fail(f"no staff account {username!r}")
-    user.is_active = False
+    staff_ops.set_active(user, False)
     db.session.commit()
     click.echo(f"deactivated {username}")
+
+
+@slrt_cli.command("reset-2fa")
+@click.argument("username")
+def reset_2fa(username):
+    """Forget a staff member's authenticator app (lost phone); they set a new one at next sign-in."""
+    from slrt import staff as staff_ops
+
+    user = db.session.scalar(select(Staff).where(Staff.username == username))
+    if user is None:
+        _fail(f"no staff account {username!r}")
+    staff_ops.reset_second_factor(user)
+    staff_ops.unlock(user)
+    db.session.commit()
+    click.echo(f"second factor reset for {username}")
 
 
 @slrt_cli.command("list-users")

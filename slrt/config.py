@@ -32,8 +32,13 @@ DEFAULTS: dict[str, object] = {
     "SLRT_REPLY_NUMBER": "",
     #: Seconds between worker heartbeats (beat -> worker -> database).
     "SLRT_HEARTBEAT_SECONDS": 30,
-    #: werkzeug password hashing method; tests lower the cost, production keeps scrypt.
-    "SLRT_PASSWORD_HASH": "scrypt",
+    #: Password hashing (Flask-Security); tests lower the cost, production keeps argon2.
+    "SLRT_PASSWORD_HASH": "argon2",
+    #: Failed sign-ins before an account locks, and for how long.
+    "SLRT_LOGIN_ATTEMPTS": 5,
+    "SLRT_LOCKOUT_MINUTES": 15,
+    #: Minutes of inactivity after which a staff session ends.
+    "SLRT_SESSION_MINUTES": 30,
 }
 
 #: Environment variable -> setting. Production sets these; nothing else is read.

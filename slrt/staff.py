@@ -1,13 +1,16 @@
-"""Staff accounts: creation and passwords, with the rules that apply to them."""
+"""Staff accounts: creation, passwords, second factor and lockout rules."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from slrt import clock
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_name
@@ -23,8 +26,14 @@ def check_password_strength(password: str) -> None:
         raise ValidationError(_l("The password needs at least %(n)s characters.", n=MIN_PASSWORD), field="password")
 
 
+def _hash(password: str) -> str:
+    from flask_security import hash_password
+
+    return hash_password(password)
+
+
 def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit, password: str,
-                 phone: str | None = None) -> Staff:
+                 phone: str | None = None, email: str | None = None) -> Staff:
     """Create a staff account (checked: username free and well-formed, strong password)."""
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
@@ -38,13 +47,57 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
         raise ValidationError(_l("Choose a role."), field="role") from None
     check_password_strength(password)
     user = Staff(username=username, full_name=validate_name(full_name, field="full_name"), role=role, unit=unit,
-                 phone=normalize_mobile(phone) if phone else None, is_active=True)
-    user.set_password(password, current_app.config["SLRT_PASSWORD_HASH"])
+                 phone=normalize_mobile(phone) if phone else None, email=(email or "").strip() or None,
+                 active=True, password=_hash(password), fs_uniquifier=uuid.uuid4().hex)
     db.session.add(user)
     db.session.flush()
     return user
 
 
 def change_password(user: Staff, password: str) -> None:
+    """Set a new password; every other session of the account is signed out."""
     check_password_strength(password)
-    user.set_password(password, current_app.config["SLRT_PASSWORD_HASH"])
+    user.password = _hash(password)
+    user.fs_uniquifier = uuid.uuid4().hex
+    unlock(user)
+
+
+def set_active(user: Staff, active: bool) -> None:
+    """Activate or deactivate an account; deactivating signs it out everywhere."""
+    user.active = active
+    if not active:
+        user.fs_uniquifier = uuid.uuid4().hex
+
+
+def reset_second_factor(user: Staff) -> None:
+    """Forget the authenticator app (a lost phone); a manager must set one up at next sign-in."""
+    user.tf_primary_method = None
+    user.tf_totp_secret = None
+    user.fs_uniquifier = uuid.uuid4().hex
+
+
+def second_factor_required(user: Staff) -> bool:
+    """Managers hold every key (staff, catalogue, templates): they must use an authenticator app."""
+    return user.role == Role.MANAGER
+
+
+def lock_message(user: Staff) -> str | None:
+    """The reason sign-in is refused now, or None when the account is not locked."""
+    if user.locked_until is not None and user.locked_until > clock.now():
+        minutes = max(1, int((user.locked_until - clock.now()).total_seconds() // 60) + 1)
+        return str(_l("Too many failed sign-ins. Try again in %(minutes)s minutes or ask a manager.",
+                      minutes=minutes))
+    return None
+
+
+def record_failed_login(user: Staff) -> None:
+    """Count a failed password or code; at the limit, lock the account for a while."""
+    user.failed_login_count = (user.failed_login_count or 0) + 1
+    if user.failed_login_count >= current_app.config["SLRT_LOGIN_ATTEMPTS"]:
+        user.locked_until = clock.now() + timedelta(minutes=current_app.config["SLRT_LOCKOUT_MINUTES"])
+        user.failed_login_count = 0
+
+
+def unlock(user: Staff) -> None:
+    user.failed_login_count = 0
+    user.locked_until = None

@@ -60,7 +60,7 @@ def app(tmp_path_factory):
             "SLRT_PII_KEY": new_key(),
             "SLRT_SMS_SENDER_NAME": "SLRT Blora",
             # hashing cost is not what these tests are about; production keeps scrypt
-            "SLRT_PASSWORD_HASH": "pbkdf2:sha256:1000",
+            "SLRT_PASSWORD_HASH": "plaintext",
         }
     )
     app.instance_path = str(instance)

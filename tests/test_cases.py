@@ -143,7 +143,7 @@ def test_reassign_within_the_units_that_cover_the_case(district, db_session):
 
 def test_inactive_staff_cannot_act(district, db_session):
     clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
-    clerk.is_active = False
+    clerk.active = False
     with pytest.raises(PermissionDenied, match="Akun ini tidak aktif"):
         make_case(district, actor=clerk)
 

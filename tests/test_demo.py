@@ -58,7 +58,7 @@ def make_app(path):
         "SECRET_KEY": "test-secret",
         "SLRT_PII_KEY": new_key(),
         # hashing cost is not what these tests are about
-        "SLRT_PASSWORD_HASH": "pbkdf2:sha256:1000",
+        "SLRT_PASSWORD_HASH": "plaintext",
     })
     app.instance_path = str(path)
     with app.app_context():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
+from flask_security import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from slrt import clock
 from slrt.models.base import Base, enum_column
@@ -63,8 +64,8 @@ class Unit(Base):
         return f"<Unit {self.id} {self.kind} {self.name}>"
 
 
-class Staff(Base):
-    """A staff account: one person, one role, one unit."""
+class Staff(Base, UserMixin):
+    """A staff account: one person, one role, one unit. Signs in through Flask-Security."""
 
     __tablename__ = "staff"
 
@@ -75,19 +76,67 @@ class Staff(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     #: Mobile number in E.164, for escalations and follow-up tasks.
     phone: Mapped[str | None] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    is_active: Mapped[bool] = mapped_column(default=True)
+    #: Optional; sign-in is by username.
+    email: Mapped[str | None] = mapped_column(String(255))
+    #: The password hash (argon2), as Flask-Security writes it.
+    password: Mapped[str] = mapped_column("password_hash", String(255))
+    #: Inactive accounts cannot sign in or act; their history stays.
+    active: Mapped[bool] = mapped_column("is_active", default=True)
     #: Preferred language of the screens: 'id' or 'en'.
     language: Mapped[str] = mapped_column(String(2), default="id")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
+    #: Changing it signs the account out everywhere (Flask-Security session identity).
+    fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: uuid.uuid4().hex)
+    #: Second factor: 'authenticator' once a TOTP app is set up; required for managers.
+    tf_primary_method: Mapped[str | None] = mapped_column(String(64))
+    #: The TOTP secret, encrypted by Flask-Security with SECURITY_TOTP_SECRETS.
+    tf_totp_secret: Mapped[str | None] = mapped_column(String(255))
+    tf_phone_number: Mapped[str | None] = mapped_column(String(128))
+    #: Failed sign-ins since the last success; the account locks at the limit.
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    current_login_at: Mapped[datetime | None]
+    last_login_ip: Mapped[str | None] = mapped_column(String(64))
+    current_login_ip: Mapped[str | None] = mapped_column(String(64))
+    login_count: Mapped[int] = mapped_column(default=0)
+
     unit: Mapped[Unit] = relationship()
 
-    def set_password(self, password: str, method: str = "scrypt") -> None:
-        self.password_hash = generate_password_hash(password, method=method)
+    #: Flask-Security's role objects are not used: the role is the single ``role`` column.
+    roles = ()
+
+    @property
+    def is_active(self) -> bool:  # both Flask-Login and the domain ask this
+        return bool(self.active)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        from flask_security import verify_password
+
+        return verify_password(password, self.password)
+
+    def check_tf_required(self, tf_setup_methods, tf_fresh):
+        """Managers must use a second factor; anyone who set one up uses it."""
+        from slrt.staff import second_factor_required
+
+        if second_factor_required(self) or tf_setup_methods:
+            return True, tf_setup_methods
+        return False, tf_setup_methods
+
+    def check_tf_required_setup(self) -> bool:
+        from slrt.staff import second_factor_required
+
+        return second_factor_required(self)
+
+    def is_locked(self, form_error: list[str] | None = None) -> bool:
+        """Refuse sign-in while the account is locked after too many failures."""
+        from slrt.staff import lock_message
+
+        message = lock_message(self)
+        if message and form_error is not None:
+            form_error.append(message)
+        return message is not None
 
     def __repr__(self) -> str:
         return f"<Staff {self.id} {self.username} {self.role}>"

@@ -1,0 +1,145 @@
+"""The one secure base for every staff screen: default-deny, role per verb, unit scoping.
+
+Each view declares which roles may read, create, edit, delete and export, and how its
+query is narrowed to what the signed-in staff member may see (``scope``). The same
+narrowing is applied to the list, the pager, the detail, edit and delete pages and to
+exports, so a Puskesos user cannot reach another village's record even by URL (404).
+Lists use Flask-Admin's simple pager: no COUNT(*) of a large table on every page view.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import abort, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterConverter
+from flask_admin.form import SecureForm
+from flask_admin.model import filters, typefmt
+from flask_security import current_user
+
+from slrt import clock
+from slrt.models.enums import Role
+
+ALL_ROLES = frozenset(Role)
+OVERSIGHT = frozenset({Role.SUPERVISOR, Role.MANAGER})
+REFERRERS = frozenset({Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER})
+MANAGERS = frozenset({Role.MANAGER})
+NOBODY: frozenset = frozenset()
+
+
+def staff_role() -> Role | None:
+    if not current_user.is_authenticated or not current_user.is_active:
+        return None
+    return Role(current_user.role)
+
+
+class SecureMixin:
+    """Default deny: only signed-in, active staff whose role is listed may enter."""
+
+    read_roles: frozenset = NOBODY
+
+    def is_accessible(self) -> bool:
+        return staff_role() in self.read_roles
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("security.login", next=request.full_path))
+        abort(403)
+
+
+class SecureIndexView(SecureMixin, AdminIndexView):
+    read_roles = ALL_ROLES
+
+
+class SecureView(SecureMixin, BaseView):
+    """A plain page (intake, reports) behind the same rules."""
+
+
+class SlrtFilterConverter(FilterConverter):
+    """Flask-Admin's date filters also for our timezone-aware UTC column type."""
+
+    @filters.convert("utcdatetime")
+    def conv_utc_datetime(self, column, name, **kwargs):
+        return self.conv_datetime(column, name, **kwargs)
+
+
+#: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default).
+TYPE_FORMATTERS = dict(typefmt.BASE_FORMATTERS)
+TYPE_FORMATTERS[date] = lambda view, value, name=None: value.strftime("%d-%m-%Y")
+TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.to_local(value).strftime("%d-%m-%Y %H:%M")
+
+
+class SecureModelView(SecureMixin, ModelView):
+    """A model screen whose verbs and rows depend on the signed-in staff member."""
+
+    form_base_class = SecureForm
+    filter_converter = SlrtFilterConverter()
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = TYPE_FORMATTERS
+    create_roles: frozenset = NOBODY
+    edit_roles: frozenset = NOBODY
+    delete_roles: frozenset = NOBODY
+    export_roles: frozenset = NOBODY
+
+    simple_list_pager = True
+    page_size = 25
+    can_set_page_size = True
+    page_size_options = (25, 50, 100)
+    can_view_details = True
+    export_types = ["csv"]
+    #: Keep the list free of the auto-added "delete" checkbox column for views that cannot delete.
+    column_display_actions = True
+
+    # Flask-Admin reads these flags per request; they follow the signed-in role.
+    @property
+    def can_create(self) -> bool:
+        return staff_role() in self.create_roles
+
+    @property
+    def can_edit(self) -> bool:
+        return staff_role() in self.edit_roles
+
+    @property
+    def can_delete(self) -> bool:
+        return staff_role() in self.delete_roles
+
+    @property
+    def can_export(self) -> bool:
+        return staff_role() in self.export_roles
+
+    def scope(self, query):
+        """Narrow ``query`` to the rows the signed-in staff member may see."""
+        return query
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(super().get_count_query())
+
+    def get_one(self, id):
+        pk = self.model.__mapper__.primary_key[0]
+        try:
+            ident = int(id)
+        except (TypeError, ValueError):
+            abort(404)
+        found = self.get_query().filter(pk == ident).one_or_none()
+        if found is None:
+            abort(404)
+        return found
+
+    #: Which flag guards which Flask-Admin endpoint.
+    _VERB_FLAGS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
+                   "export": "can_export"}
+
+    def _handle_view(self, name, **kwargs):
+        """Refuse on the server the verbs the role may not use (not only hide their buttons)."""
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        flag = self._VERB_FLAGS.get(name)
+        if flag and not getattr(self, flag):
+            abort(403)
+        return None

@@ -1,0 +1,315 @@
+"""Cases: the list, the case page (timeline, referrals, a button per allowed move) and intake."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
+from markupsafe import Markup
+from sqlalchemy import exists, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
+from admin_views.people import resident_search
+from slrt import cases, referrals, residents, workdays, workflow
+from slrt.access import covered_units, covered_village_ids
+from slrt.codes import format_code
+from slrt.errors import DomainError
+from slrt.extensions import db
+from slrt.models import Agency, Case, CaseNeed, Event, Referral, Region, Resident, Service, SmsMessage, Staff
+from slrt.models.enums import (
+    DOMAIN_LABELS,
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    Channel,
+    Domain,
+    Outcome,
+    PhoneOwner,
+    RegionLevel,
+    Urgency,
+)
+from slrt.workflow import CASE_MOVES, REFERRAL_MOVES
+
+CHANNEL_LABELS = {Channel.WALK_IN: _l("walk-in"), Channel.PUSKESOS: _l("Puskesos"),
+                  Channel.OUTREACH: _l("outreach (jemput bola)"), Channel.PHONE: _l("phone"), Channel.SMS: "SMS"}
+URGENCY_LABELS = {Urgency.NORMAL: _l("normal"), Urgency.URGENT: _l("urgent"), Urgency.EMERGENCY: _l("emergency")}
+OUTCOME_LABELS = {Outcome.FULFILLED: _l("fulfilled"), Outcome.PARTIAL: _l("partly fulfilled"),
+                  Outcome.UNFULFILLED: _l("not fulfilled")}
+
+
+def scoped_unit_ids() -> list[int]:
+    return [u.id for u in covered_units(current_user)]
+
+
+def status_badge(status) -> Markup:
+    return Markup('<span class="badge status-{0}">{1}</span>').format(status.value, workflow.status_label(status))
+
+
+class CaseDomainFilter(BaseSQLAFilter):
+    """Cases that need a service of a domain (health, social, education)."""
+
+    def apply(self, query, value, alias=None):
+        needs = select(CaseNeed.id).join(CaseNeed.service).where(
+            CaseNeed.case_id == Case.id, Service.domain == value)
+        return query.filter(exists(needs))
+
+    def operation(self):
+        return _l("equals")
+
+
+class CaseView(SecureModelView):
+    read_roles = ALL_ROLES
+    export_roles = OVERSIGHT
+    details_template = "admin/case.html"
+
+    column_list = ["ticket", "resident", "unit", "status", "urgency", "channel", "opened_at", "assignee"]
+    column_labels = {"ticket": _l("Ticket"), "resident": _l("Resident"), "unit": _l("Unit"), "status": _l("Status"),
+                     "urgency": _l("Urgency"), "channel": _l("Channel"), "opened_at": _l("Opened"),
+                     "assignee": _l("Assignee"), "summary": _l("What they said")}
+    column_formatters = {
+        "ticket": lambda v, c, m, n: format_code(m.ticket),
+        "resident": lambda v, c, m, n: m.resident.name,
+        "unit": lambda v, c, m, n: m.unit.name,
+        "status": lambda v, c, m, n: status_badge(m.status),
+        "urgency": lambda v, c, m, n: URGENCY_LABELS[m.urgency],
+        "channel": lambda v, c, m, n: CHANNEL_LABELS[m.channel],
+        "assignee": lambda v, c, m, n: m.assignee.full_name if m.assignee else "-",
+        "opened_at": lambda v, c, m, n: workdays_fmt(m.opened_at),
+    }
+    column_default_sort = ("opened_at", True)
+    column_sortable_list = ["opened_at", "status"]
+    column_searchable_list = ["ticket"]
+    column_filters = [
+        "status", "channel", "urgency", "opened_at",
+        CaseDomainFilter(Case.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+    ]
+
+    def scope(self, query):
+        return query.filter(Case.unit_id.in_(scoped_unit_ids()))
+
+    def get_query(self):
+        return super().get_query().options(
+            joinedload(Case.resident), joinedload(Case.unit), joinedload(Case.assignee))
+
+    def search_placeholder(self):
+        return str(_l("Ticket, NIK, phone or name"))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        def narrow(q):
+            digits = "".join(ch for ch in search if ch.isdigit())
+            if digits and len(digits) < 9 and all(ch.isdigit() or ch in " -." for ch in search.strip()):
+                return q.filter(Case.ticket == digits)
+            residents_found = resident_search(db.session.query(Resident.id), search)
+            return q.filter(Case.resident_id.in_(residents_found.scalar_subquery()))
+
+        return narrow(query), (narrow(count_query) if count_query is not None else None), joins, count_joins
+
+    # ---- the case page -------------------------------------------------------------------
+    @expose("/details/")
+    def details_view(self):
+        case = self.get_one(request.args.get("id"))
+        case = db.session.scalars(
+            select(Case).where(Case.id == case.id).options(
+                selectinload(Case.referrals).joinedload(Referral.agency),
+                selectinload(Case.referrals).joinedload(Referral.service).selectinload(Service.documents),
+                selectinload(Case.needs).joinedload(CaseNeed.service).selectinload(Service.documents),
+                selectinload(Case.events).joinedload(Event.actor_staff),
+                selectinload(Case.events).joinedload(Event.actor_contact),
+            )
+        ).one()
+        messages = list(db.session.scalars(
+            select(SmsMessage).where(SmsMessage.case_id == case.id).order_by(SmsMessage.created_at)))
+        referred = {r.service_id for r in case.referrals if r.status in REFERRAL_ACTIVE}
+        return self.render(
+            self.details_template,
+            case=case,
+            messages=messages,
+            timeline=_timeline(case, messages),
+            case_moves=workflow.allowed_moves(CASE_MOVES, case, current_user),
+            referral_moves={r.id: workflow.allowed_moves(REFERRAL_MOVES, r, current_user) for r in case.referrals},
+            may_refer=current_user.role in REFERRERS and case.status in (
+                CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+            may_reassign=current_user.role in OVERSIGHT,
+            needs_to_refer=[n for n in case.needs if n.service_id not in referred],
+            services=db.session.scalars(select(Service).where(Service.is_active).order_by(Service.domain,
+                                                                                        Service.name)).all(),
+            agencies=db.session.scalars(select(Agency).where(Agency.is_active).order_by(Agency.name)).all(),
+            assignees=db.session.scalars(
+                select(Staff).where(Staff.active, Staff.unit_id.in_([u.id for u in case.unit.lineage()]))
+                .order_by(Staff.full_name)).all(),
+            outcomes=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, urgency_labels=URGENCY_LABELS,
+            status_badge=status_badge, format_code=format_code, due_phrase=workdays.due_phrase,
+            domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS,
+        )
+
+    def _back(self, case_id: int):
+        return redirect(self.get_url(".details_view", id=case_id))
+
+    def _run(self, case_id: int, do, success):
+        """One unit of work: call the domain, commit, say what happened; on refusal change nothing."""
+        try:
+            do()
+            db.session.commit()
+            flash(success, "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return exc
+        return None
+
+    @expose("/<int:case_id>/refer", methods=["POST"])
+    def refer_view(self, case_id):
+        case = self.get_one(case_id)
+        service = db.session.get(Service, request.form.get("service_id", type=int) or 0)
+        agency_id = request.form.get("agency_id", type=int)
+        agency = db.session.get(Agency, agency_id) if agency_id else None
+        if service is None:
+            flash(_l("Choose the service to refer."), "error")
+            return self._back(case.id)
+        error = self._run(case.id, lambda: referrals.refer(
+            case, service=service, agency=agency, actor=current_user,
+            documents_checked=request.form.getlist("documents"),
+            confirm_duplicate=bool(request.form.get("confirm_duplicate"))),
+            _l("Referral sent to %(agency)s.", agency=(agency or service.default_agency or service).name))
+        if isinstance(error, referrals.DuplicateReferral):
+            flash(_l("Tick \"refer again\" and send once more if this referral is really needed."), "warning")
+        return self._back(case.id)
+
+    @expose("/referral/<int:referral_id>/<move>", methods=["POST"])
+    def referral_move_view(self, referral_id, move):
+        referral = db.session.get(Referral, referral_id)
+        if referral is None:
+            return self._back(0)
+        case = self.get_one(referral.case_id)  # 404 outside the staff member's units
+        note = request.form.get("note", "").strip() or None
+        calls = {
+            "accept": lambda: referrals.accept(referral, actor=current_user, note=note),
+            "in_process": lambda: referrals.mark_in_process(referral, actor=current_user, note=note),
+            "complete": lambda: referrals.complete(referral, actor=current_user, note=note),
+            "reject": lambda: referrals.reject(referral, actor=current_user, reason=note or ""),
+            "cancel": lambda: referrals.cancel_referral(referral, actor=current_user, reason=note or ""),
+            "reopen": lambda: referrals.reopen(referral, actor=current_user, note=note),
+        }
+        if move not in calls:
+            return self._back(case.id)
+        self._run(case.id, calls[move], _l("Referral %(code)s: %(action)s done.", code=format_code(referral.code),
+                                          action=workflow.ACTION_LABELS[move]))
+        return self._back(case.id)
+
+    @expose("/<int:case_id>/<move>", methods=["POST"])
+    def case_move_view(self, case_id, move):
+        case = self.get_one(case_id)
+        note = request.form.get("note", "").strip() or None
+        if move == "close":
+            self._run(case.id, lambda: cases.close_case(case, outcome=request.form.get("outcome", ""),
+                                                        actor=current_user, note=note), _l("Case closed."))
+        elif move == "cancel":
+            self._run(case.id, lambda: cases.cancel_case(case, reason=note or "", actor=current_user),
+                      _l("Case cancelled."))
+        elif move == "reassign":
+            assignee = db.session.get(Staff, request.form.get("assignee_id", type=int) or 0)
+            if assignee is None:
+                flash(_l("Choose who follows the case."), "error")
+            else:
+                self._run(case.id, lambda: cases.reassign_case(case, assignee=assignee, actor=current_user,
+                                                               note=note),
+                          _l("Case handed to %(name)s.", name=assignee.full_name))
+        return self._back(case.id)
+
+
+def workdays_fmt(moment) -> str:
+    from slrt.clock import to_local
+
+    return to_local(moment).strftime("%d-%m-%Y %H:%M")
+
+
+def _timeline(case: Case, messages: list[SmsMessage]) -> list[dict]:
+    """Events and SMS of the case, oldest first, in one list."""
+    rows = [{"at": e.at, "kind": "event", "event": e} for e in case.events]
+    rows += [{"at": m.created_at, "kind": "sms", "sms": m} for m in messages]
+    return sorted(rows, key=lambda r: (r["at"], 0 if r["kind"] == "event" else 1))
+
+
+class IntakeView(SecureView):
+    """Intake in one flow: find the resident by NIK (or register them), open the case, see the documents."""
+
+    read_roles = ALL_ROLES
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        nik = (request.values.get("nik") or "").strip()
+        resident, lookup_error = None, None
+        if nik:
+            try:
+                resident = residents.find_by_nik(nik)
+                if resident is not None and not _resident_in_scope(resident):
+                    resident, lookup_error = None, str(_l("This resident is registered in another village."))
+            except DomainError as exc:
+                lookup_error = str(exc)
+        if request.method == "POST" and not lookup_error:
+            return self._submit(nik, resident)
+        return self._form(nik=nik, resident=resident, lookup_error=lookup_error, values=request.form)
+
+    def _form(self, **context):
+        units = covered_units(current_user)
+        village_ids = covered_village_ids(current_user)
+        villages = select(Region).where(Region.level == RegionLevel.VILLAGE).order_by(Region.name)
+        if village_ids is not None:
+            villages = villages.where(Region.id.in_(village_ids))
+        services = db.session.scalars(select(Service).where(Service.is_active).options(
+            selectinload(Service.documents)).order_by(Service.domain, Service.name)).all()
+        return self.render("admin/intake.html", units=units, villages=db.session.scalars(villages).all(),
+                           services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
+                           phone_owners=_phone_owner_labels(), domain_labels=DOMAIN_LABELS, errors={}, **context)
+
+    def _submit(self, nik: str, resident: Resident | None):
+        form = request.form
+        errors: dict[str, str] = {}
+        try:
+            if resident is None:
+                village = db.session.get(Region, form.get("village_id", type=int) or 0)
+                birth = _parse_date(form.get("birth_date"))
+                resident = residents.register_resident(
+                    nik=nik, name=form.get("name", ""), sex=form.get("sex", ""), birth_date=birth,
+                    village=village, address=form.get("address", ""), actor=current_user,
+                    phone=form.get("phone"), phone_owner=form.get("phone_owner") or PhoneOwner.OWN,
+                    phone_owner_name=form.get("phone_owner_name"))
+            unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=int)), None)
+            needs = [s for s in db.session.scalars(select(Service).where(
+                Service.id.in_([int(i) for i in form.getlist("needs") if i.isdigit()])))]
+            case = cases.open_case(resident=resident, unit=unit or current_user.unit,
+                                   channel=form.get("channel", ""), summary=form.get("summary", ""),
+                                   needs=needs, actor=current_user, urgency=form.get("urgency") or Urgency.NORMAL)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors[exc.field or "form"] = str(exc)
+            return self._form(nik=nik, resident=residents.find_by_nik(nik) if nik else None, lookup_error=None,
+                              values=form, errors=errors)
+        flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
+                 ticket=format_code(case.ticket), name=resident.name), "success")
+        return redirect(url_for("case.details_view", id=case.id))
+
+
+def _parse_date(text: str | None) -> date | None:
+    from slrt.errors import ValidationError
+
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise ValidationError(_l("Enter the birth date."), field="birth_date") from None
+
+
+def _phone_owner_labels():
+    from admin_views.people import PHONE_OWNER_LABELS
+
+    return PHONE_OWNER_LABELS
+
+
+def _resident_in_scope(resident: Resident) -> bool:
+    villages = covered_village_ids(current_user)
+    return villages is None or resident.village_id in villages

@@ -1,0 +1,89 @@
+"""The admin index: the office's numbers at a glance, and the monthly report as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, stream_with_context
+from flask_admin import expose
+from flask_babel import format_date
+from flask_security import current_user
+
+from admin_views.base import SecureIndexView
+from slrt import clock, ops, reports
+from slrt.access import covered_units
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain, UnitKind
+
+#: Hex values of the card colours on the chart (readable on white, printable in greyscale).
+CHART_COLOURS = {"blue": "#2f6fb3", "pink": "#d95f93", "yellow": "#e0b000"}
+
+
+def _scope() -> list[int] | None:
+    units = covered_units(current_user)
+    if any(u.kind == UnitKind.SECRETARIAT and u.parent_id is None for u in units):
+        return None
+    return [u.id for u in units]
+
+
+def bar_chart(table) -> dict:
+    """Geometry of a stacked bar chart, drawn as SVG by the template (no JavaScript, no CDN)."""
+    width, height, left, bottom, top = 720, 240, 36, 28, 10
+    months = list(table)
+    peak = max([sum(row.values()) for row in table.values()] + [1])
+    step = max(1, -(-peak // 4))
+    scale_max = step * 4
+    plot_h = height - bottom - top
+    slot = (width - left) / max(len(months), 1)
+    bars = []
+    for i, month in enumerate(months):
+        y = height - bottom
+        for domain in Domain:
+            value = table[month][domain]
+            h = plot_h * value / scale_max
+            y -= h
+            if value:
+                bars.append({"x": left + i * slot + slot * 0.15, "y": y, "w": slot * 0.7, "h": h,
+                             "fill": CHART_COLOURS[DOMAIN_COLOURS[domain]],
+                             "title": f"{format_date(month, 'MMM yyyy')} · {DOMAIN_LABELS[domain]}: {value}"})
+    ticks = [{"y": height - bottom - plot_h * k / 4, "label": step * k} for k in range(5)]
+    labels = [{"x": left + i * slot + slot / 2, "label": format_date(m, "MMM")} for i, m in enumerate(months)]
+    return {"width": width, "height": height, "left": left, "bars": bars, "ticks": ticks, "labels": labels,
+            "base": height - bottom}
+
+
+class DashboardView(SecureIndexView):
+    @expose("/")
+    def index(self):
+        scope = _scope()
+        table = reports.cases_per_domain_per_month(scope)
+        worker_at = ops.last_beat("worker")
+        return self.render(
+            "admin/dashboard.html",
+            headline=reports.headline(scope),
+            agencies=reports.referrals_per_agency(scope),
+            table=table,
+            chart=bar_chart(table),
+            sms=reports.sms_totals(scope),
+            domains=[(d, DOMAIN_LABELS[d], CHART_COLOURS[DOMAIN_COLOURS[d]]) for d in Domain],
+            worker_alive=ops.is_alive("worker"),
+            worker_at=clock.to_local(worker_at) if worker_at else None,
+        )
+
+    @expose("/report.csv")
+    def report_csv(self):
+        """The monthly report per domain and service, streamed row by row."""
+        scope = _scope()
+
+        def rows():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            for row in reports.monthly_rows(scope):
+                writer.writerow(row)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+
+        filename = f"slrt-laporan-{clock.today():%Y-%m}.csv"
+        return Response(stream_with_context(rows()), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={filename}"})

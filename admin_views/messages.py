@@ -1,0 +1,76 @@
+"""SMS outbox and inbox (read-only) and the SMS templates managers edit."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
+from wtforms import ValidationError as FormError
+
+from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
+from admin_views.cases import scoped_unit_ids
+from slrt import clock, gsm, notices
+from slrt.codes import format_code
+from slrt.identity import mask_phone
+from slrt.models import Case, SmsMessage
+from slrt.models.enums import Role
+
+
+class SmsMessageView(SecureModelView):
+    read_roles = ALL_ROLES
+    export_roles = OVERSIGHT
+    column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "segments", "error_code"]
+    column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
+                     "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
+                     "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text")}
+    column_formatters = {
+        "created_at": lambda v, c, m, n: clock.to_local(m.created_at).strftime("%d-%m-%Y %H:%M"),
+        "phone": lambda v, c, m, n: mask_phone(m.phone),
+        "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
+    }
+    column_filters = ["status", "direction", "audience", "template_key", "created_at"]
+    column_default_sort = ("created_at", True)
+    column_sortable_list = ["created_at"]
+    column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
+                           "segments", "status", "gateway", "provider_id", "error_code", "error_message",
+                           "attempts", "sent_at", "delivered_at"]
+
+    def scope(self, query):
+        if current_user.role == Role.MANAGER:
+            return query
+        return query.filter(SmsMessage.case.has(Case.unit_id.in_(scoped_unit_ids())))
+
+    def get_query(self):
+        from sqlalchemy.orm import joinedload
+
+        return super().get_query().options(joinedload(SmsMessage.case))
+
+
+def _gsm_body(form, field):
+    if not field.data:
+        raise FormError(_l("The text cannot be empty."))
+    field.data = gsm.normalize(field.data)
+    key = form.key.data if hasattr(form, "key") and form.key.data else None
+    if key in notices.DEFAULTS:
+        unknown = notices.template_fields(field.data) - notices.template_fields(notices.DEFAULTS[key]["id"])
+        if unknown:
+            raise FormError(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown))))
+    if "miskin" in field.data.lower():
+        raise FormError(_l("Do not use the word \"miskin\" in SMS."))
+
+
+class SmsTemplateView(SecureModelView):
+    read_roles = ALL_ROLES
+    create_roles = edit_roles = delete_roles = MANAGERS
+    edit_template = "admin/sms_template_edit.html"
+    create_template = "admin/sms_template_create.html"
+    column_list = ["key", "language", "body", "is_flagged", "updated_at"]
+    column_labels = {"key": _l("Notice"), "language": _l("Language"), "body": _l("Text"),
+                     "is_flagged": _l("Flagged as spam"), "updated_at": _l("Changed")}
+    form_columns = ["key", "language", "body"]
+    form_choices = {"key": [(k, k) for k in sorted(notices.DEFAULTS)],
+                    "language": [("id", "Bahasa Indonesia"), ("en", "English")]}
+    form_args = {"body": {"validators": [_gsm_body]}}
+    form_widget_args = {"body": {"rows": 4, "data-sms-counter": "1"}}
+
+    def on_model_change(self, form, model, is_created):
+        model.updated_by_id = current_user.id

@@ -1,0 +1,136 @@
+"""Residents and households: searched by NIK, KK, phone or name; personal data masked in lists."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
+from slrt import identity
+from slrt.access import covered_village_ids
+from slrt.errors import ValidationError
+from slrt.models import Household, Resident
+from slrt.models.enums import PhoneOwner
+from slrt.pii import vault
+
+PHONE_OWNER_LABELS = {
+    PhoneOwner.OWN: _l("own"),
+    PhoneOwner.FAMILY: _l("family"),
+    PhoneOwner.NEIGHBOUR: _l("neighbour"),
+    PhoneOwner.RT_RW_HEAD: _l("RT/RW head"),
+}
+
+
+def classify_search(text: str) -> tuple[str, str]:
+    """Say what a search box entry is: ('nik', digits), ('phone', e164) or ('name', text)."""
+    raw = (text or "").strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if len(digits) == 16 and all(ch.isdigit() or ch in " -." for ch in raw):
+        return "id16", digits
+    if digits and len(digits) >= 9 and not any(ch.isalpha() for ch in raw):
+        try:
+            return "phone", identity.normalize_mobile(raw)
+        except ValidationError:
+            return "none", raw
+    return "name", raw
+
+
+def resident_search(query, text: str):
+    """Search that uses indexes: exact NIK/KK by keyed hash, phone by E.164, names by prefix."""
+    kind, value = classify_search(text)
+    if kind == "id16":
+        nik_hash, kk_hash = vault.lookup_hash("nik", value), vault.lookup_hash("kk", value)
+        households = select(Household.id).where(Household.kk_hash == kk_hash)
+        return query.filter(or_(Resident.nik_hash == nik_hash, Resident.household_id.in_(households)))
+    if kind == "phone":
+        return query.filter(Resident.phone == value)
+    if kind == "none":
+        return query.filter(False)
+    return query.filter(func.lower(Resident.name).like(value.lower().replace("%", "") + "%"))
+
+
+def _phone(view, context, model, name):
+    if not model.phone:
+        return "-"
+    owner = "" if model.phone_owner == PhoneOwner.OWN else f" ({PHONE_OWNER_LABELS[model.phone_owner]})"
+    return identity.mask_phone(model.phone) + owner
+
+
+class ScopedByVillage:
+    """Residents of the villages the staff member's units serve (all for the secretariat)."""
+
+    village_column = Resident.village_id
+
+    def scope(self, query):
+        villages = covered_village_ids(current_user)
+        return query if villages is None else query.filter(self.village_column.in_(villages))
+
+
+class ResidentView(ScopedByVillage, SecureModelView):
+    read_roles = ALL_ROLES
+    edit_roles = ALL_ROLES
+    export_roles = OVERSIGHT
+
+    column_list = ["name", "nik_masked", "sex", "birth_date", "village", "phone"]
+    column_labels = {"name": _l("Name"), "nik_masked": "NIK", "sex": _l("Sex"), "birth_date": _l("Birth date"),
+                     "village": _l("Village"), "phone": _l("Phone"), "address": _l("Address"),
+                     "household": _l("Household (KK)"), "phone_owner": _l("Whose phone"),
+                     "phone_owner_name": _l("Phone holder"), "is_sms_opted_out": _l("SMS stopped"),
+                     "language": _l("SMS language"), "created_at": _l("Registered")}
+    column_formatters = {"phone": _phone, "village": lambda v, c, m, n: m.village.name}
+    column_default_sort = ("id", True)
+    column_sortable_list = ["name", "birth_date"]
+    column_searchable_list = ["name"]  # replaced by resident_search below (indexed lookups)
+    column_filters = ["sex", "is_sms_opted_out"]
+    column_details_list = ["name", "nik", "sex", "birth_date", "village", "address", "household", "phone",
+                           "phone_owner", "phone_owner_name", "is_sms_opted_out", "language", "created_at"]
+    column_formatters_detail = {
+        "nik": lambda v, c, m, n: m.nik,
+        "phone": lambda v, c, m, n: identity.display_phone(m.phone) if m.phone else "-",
+        "household": lambda v, c, m, n: m.household.kk_number if m.household else "-",
+        "village": lambda v, c, m, n: m.village.name,
+    }
+    form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
+    form_choices = {"language": [("id", "Bahasa Indonesia"), ("en", "English")]}
+    list_template = "admin/model/list.html"
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Resident.village))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        query = resident_search(query, search)
+        if count_query is not None:
+            count_query = resident_search(count_query, search)
+        return query, count_query, joins, count_joins
+
+    def search_placeholder(self):
+        return str(_l("NIK, KK, phone or name"))
+
+    def on_model_change(self, form, model, is_created):
+        """Normalize the phone as the domain does; refuse what is not a mobile number."""
+        from slrt.residents import set_phone
+
+        set_phone(model, form.phone.data, form.phone_owner.data, form.phone_owner_name.data)
+
+
+class HouseholdView(SecureModelView):
+    read_roles = ALL_ROLES
+    column_list = ["kk_masked", "address", "village", "dtks_id"]
+    column_labels = {"kk_masked": "KK", "address": _l("Address"), "village": _l("Village"), "dtks_id": "DTKS"}
+    column_formatters = {"village": lambda v, c, m, n: m.village.name}
+    column_details_list = ["kk_number", "address", "village", "dtks_id", "members"]
+    column_formatters_detail = {
+        "kk_number": lambda v, c, m, n: m.kk_number,
+        "village": lambda v, c, m, n: m.village.name,
+        "members": lambda v, c, m, n: Markup("<br>").join(escape(r.name) for r in m.members),
+    }
+
+    def scope(self, query):
+        villages = covered_village_ids(current_user)
+        return query if villages is None else query.filter(Household.village_id.in_(villages))
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Household.village))

@@ -1,0 +1,98 @@
+"""Referrals: the list with overdue rows highlighted, and the printable referral slip."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy.orm import joinedload
+
+from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
+from admin_views.cases import scoped_unit_ids, status_badge
+from slrt import clock, workdays
+from slrt.codes import format_code
+from slrt.models import Case, Referral, Service
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain
+
+
+class OverdueFilter(BaseSQLAFilter):
+    """Active referrals past their due date (overdue is derived, not stored)."""
+
+    def apply(self, query, value, alias=None):
+        overdue = Referral.status.in_(REFERRAL_ACTIVE) & (Referral.due_at < clock.now())
+        return query.filter(overdue if value == "1" else ~overdue)
+
+    def operation(self):
+        return _l("is")
+
+
+class DomainFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(Referral.service.has(Service.domain == value))
+
+    def operation(self):
+        return _l("equals")
+
+
+def _due(view, context, model, name):
+    text = workdays.due_phrase(model.due_at) if model.is_active else "-"
+    css = "overdue" if model.is_overdue else ""
+    return Markup('<span class="{0}">{1}</span>').format(css, text)
+
+
+class ReferralView(SecureModelView):
+    read_roles = ALL_ROLES
+    export_roles = OVERSIGHT
+    list_template = "admin/referral_list.html"
+
+    column_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at"]
+    column_labels = {"code": _l("Referral"), "case": _l("Ticket"), "resident": _l("Resident"),
+                     "service": _l("Service"), "agency": _l("Agency"), "status": _l("Status"),
+                     "sent_at": _l("Sent"), "due_at": _l("Due")}
+    column_formatters = {
+        "code": lambda v, c, m, n: format_code(m.code),
+        "case": lambda v, c, m, n: Markup('<a href="{0}">{1}</a>').format(
+            v.get_url("case.details_view", id=m.case_id), format_code(m.case.ticket)),
+        "resident": lambda v, c, m, n: m.case.resident.name,
+        "service": lambda v, c, m, n: m.service.name,
+        "agency": lambda v, c, m, n: m.agency.short_name,
+        "status": lambda v, c, m, n: status_badge(m.status),
+        "sent_at": lambda v, c, m, n: clock.to_local(m.sent_at).strftime("%d-%m-%Y"),
+        "due_at": _due,
+    }
+    column_default_sort = ("sent_at", True)
+    column_sortable_list = ["sent_at", "due_at", "status"]
+    column_searchable_list = ["code"]
+    column_filters = [
+        "status", "agency", "service", "sent_at",
+        DomainFilter(Referral.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+        OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
+    ]
+
+    def scope(self, query):
+        return query.filter(Referral.case.has(Case.unit_id.in_(scoped_unit_ids())))
+
+    def get_query(self):
+        return super().get_query().options(
+            joinedload(Referral.case).joinedload(Case.resident), joinedload(Referral.service),
+            joinedload(Referral.agency))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        digits = "".join(ch for ch in search if ch.isdigit())
+
+        def narrow(q):
+            return q.filter(Referral.code == digits)
+
+        return narrow(query), (narrow(count_query) if count_query is not None else None), joins, count_joins
+
+    def search_placeholder(self):
+        return str(_l("Referral code"))
+
+    @expose("/slip/")
+    def slip_view(self):
+        referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
+        return self.render("admin/slip.html", referral=referral, colour=DOMAIN_COLOURS[referral.service.domain],
+                           domain_label=DOMAIN_LABELS[referral.service.domain], format_code=format_code,
+                           local=clock.to_local)

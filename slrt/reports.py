@@ -1,0 +1,124 @@
+"""Figures for the dashboard and the monthly report, narrowed to a set of units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
+
+from slrt import clock
+from slrt.extensions import db
+from slrt.models import Agency, Case, CaseNeed, Referral, Service, SmsMessage
+from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Domain, SmsDirection, SmsStatus
+
+
+def month_starts(months: int, today: date | None = None) -> list[date]:
+    """The first day of each of the last ``months`` months, oldest first, this month included."""
+    today = today or clock.today()
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def _in_units(query, column, unit_ids):
+    return query if unit_ids is None else query.where(column.in_(unit_ids))
+
+
+def headline(unit_ids: list[int] | None) -> dict[str, int]:
+    """Open cases, active and overdue referrals, SMS waiting."""
+    now = clock.now()
+    open_cases = db.session.scalar(_in_units(
+        select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
+        Case.unit_id, unit_ids))
+    referrals = _in_units(
+        select(func.count(), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
+        .select_from(Referral).join(Referral.case).where(Referral.status.in_(REFERRAL_ACTIVE)),
+        Case.unit_id, unit_ids)
+    active, overdue = db.session.execute(referrals).one()
+    return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0)}
+
+
+def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
+    """(agency, waiting, of which overdue) for agencies with referrals waiting, most overdue first."""
+    now = clock.now()
+    query = _in_units(
+        select(Agency.name, func.count(Referral.id), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
+        .join(Referral, Referral.agency_id == Agency.id).join(Referral.case)
+        .where(Referral.status.in_(REFERRAL_ACTIVE)).group_by(Agency.name),
+        Case.unit_id, unit_ids)
+    rows = [(name, waiting, int(overdue or 0)) for name, waiting, overdue in db.session.execute(query)]
+    return sorted(rows, key=lambda r: (-r[2], -r[1], r[0]))
+
+
+def _month_key(moment) -> date:
+    local = clock.to_local(moment)
+    return date(local.year, local.month, 1)
+
+
+def cases_per_domain_per_month(unit_ids: list[int] | None, months: int = 12) -> dict[date, dict[Domain, int]]:
+    """Cases opened per month and domain of their first need, over the last ``months`` months."""
+    starts = month_starts(months)
+    since = clock.end_of_local_day(starts[0]).replace(hour=0, minute=0, second=0)
+    first_need = (select(CaseNeed.case_id, func.min(CaseNeed.id).label("need_id"))
+                  .group_by(CaseNeed.case_id).subquery())
+    query = _in_units(
+        select(Case.opened_at, Service.domain)
+        .join(first_need, first_need.c.case_id == Case.id)
+        .join(CaseNeed, CaseNeed.id == first_need.c.need_id).join(CaseNeed.service)
+        .where(Case.opened_at >= since),
+        Case.unit_id, unit_ids)
+    table: dict[date, dict[Domain, int]] = {m: {d: 0 for d in Domain} for m in starts}
+    for opened_at, domain in db.session.execute(query):
+        key = _month_key(opened_at)
+        if key in table:
+            table[key][Domain(domain)] += 1
+    return table
+
+
+def sms_totals(unit_ids: list[int] | None) -> dict[str, int]:
+    """Outbound SMS by outcome, and segments billed."""
+    query = select(SmsMessage.status, func.count(), func.coalesce(func.sum(SmsMessage.segments), 0)).where(
+        SmsMessage.direction == SmsDirection.OUTBOUND).group_by(SmsMessage.status)
+    if unit_ids is not None:
+        query = query.where(SmsMessage.case.has(Case.unit_id.in_(unit_ids)))
+    totals = defaultdict(int)
+    for status, count, segments in db.session.execute(query):
+        totals[SmsStatus(status).value] += count
+        if status in (SmsStatus.SENT, SmsStatus.DELIVERED, SmsStatus.UNDELIVERED):
+            totals["segments"] += segments
+    totals["sent"] += totals["delivered"] + totals["undelivered"]  # every delivered one was sent
+    return dict(totals)
+
+
+def monthly_rows(unit_ids: list[int] | None, months: int = 12) -> Iterator[list[str]]:
+    """Rows of the monthly report per domain and service: month, domain, service, referrals by outcome."""
+    starts = month_starts(months)
+    since = clock.end_of_local_day(starts[0]).replace(hour=0, minute=0, second=0)
+    query = _in_units(
+        select(Referral.sent_at, Service.domain, Service.name, Referral.status, Referral.completed_at)
+        .join(Referral.service).join(Referral.case).where(Referral.sent_at >= since),
+        Case.unit_id, unit_ids).execution_options(yield_per=2000)
+    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0])
+    for sent_at, domain, service, status, completed_at in db.session.execute(query):
+        row = counts[(_month_key(sent_at), domain, service)]
+        row[0] += 1
+        if status == "completed":
+            row[1] += 1
+            row[5] += (completed_at - sent_at).total_seconds() / 86400
+        elif status == "rejected":
+            row[2] += 1
+        elif status == "cancelled":
+            row[3] += 1
+        else:
+            row[4] += 1
+    yield ["month", "domain", "service", "referrals", "completed", "rejected", "cancelled", "open",
+           "avg_days_to_complete"]
+    for (month, domain, service), (n, done, rejected, cancelled, open_, days) in sorted(counts.items()):
+        yield [month.strftime("%Y-%m"), domain, service, str(n), str(done), str(rejected), str(cancelled),
+               str(open_), f"{days / done:.1f}" if done else ""]
