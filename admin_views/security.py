@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_security import LoginForm, Security, SQLAlchemyUserDatastore
 from flask_security.signals import user_authenticated, user_failed_authn
 from flask_wtf.csrf import CSRFProtect
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired
 
 from slrt import staff as staff_ops
@@ -37,7 +37,8 @@ class _NoRole:
 class StaffLoginForm(LoginForm):
     """Sign in with a username, not an e-mail address."""
 
-    email = None
+    #: Unused (sign-in is by username) but kept: Flask-Security's generic-error handling reads it.
+    email = HiddenField()
     username = StringField(_l("Username"), validators=[DataRequired(message=_l("Enter your username."))],
                            render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"})
 
@@ -46,7 +47,13 @@ class StaffLoginForm(LoginForm):
             self.ifield = self.username
             datastore = current_app.extensions["security"].datastore
             self.user = datastore.find_user(case_insensitive=True, username=self.username.data.strip())
-        return super().validate(**kwargs)
+        valid = super().validate(**kwargs)
+        if not valid and self.user_authenticated and self.user is not None:
+            # Right password on a locked account: say why (generic errors would hide it).
+            message = staff_ops.lock_message(self.user)
+            if message:
+                self.form_errors.append(message)
+        return valid
 
 
 def _derive(secret: str, label: bytes) -> str:
@@ -91,15 +98,17 @@ def init_security(app: Flask) -> None:
         "SECURITY_MSG_DISABLED_ACCOUNT": (_l("This account is not active."), "error"),
         "SECURITY_MSG_LOGIN": (_l("Please sign in to open this page."), "info"),
         "SECURITY_MSG_UNAUTHENTICATED": (_l("Please sign in to open this page."), "error"),
-        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=app.config["SLRT_SESSION_MINUTES"]),
-        "SESSION_REFRESH_EACH_REQUEST": True,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "WTF_CSRF_TIME_LIMIT": None,
     }
     for key, value in defaults.items():
         app.config.setdefault(key, value)
+    # Flask's own session settings have defaults of their own, so they are set outright.
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["SLRT_SESSION_MINUTES"]),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     # One Security object per app: its password context follows that app's settings.
     Security(app, SQLAlchemyUserDatastore(db, Staff, _NoRole), login_form=StaffLoginForm)
     csrf.init_app(app)

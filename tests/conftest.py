@@ -100,7 +100,11 @@ def frozen():
 def district(db_session, frozen):
     from tests.builders import make_district
 
-    return make_district()
+    made = make_district()
+    # Committed (a savepoint release; the test's outer transaction still rolls it all back),
+    # so view tests, whose requests end their session, see it too.
+    db_session.commit()
+    return made
 
 
 @pytest.fixture
