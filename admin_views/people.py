@@ -62,11 +62,9 @@ def _phone(view, context, model, name):
 class ScopedByVillage:
     """Residents of the villages the staff member's units serve (all for the secretariat)."""
 
-    village_column = Resident.village_id
-
     def scope(self, query):
         villages = covered_village_ids(current_user)
-        return query if villages is None else query.filter(self.village_column.in_(villages))
+        return query if villages is None else query.filter(Resident.village_id.in_(villages))
 
 
 class ResidentView(ScopedByVillage, SecureModelView):

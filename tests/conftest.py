@@ -78,7 +78,10 @@ def db_session(app):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+        # expire_on_commit off: view tests end the session with each request, and the test
+        # still reads the objects it built (values as committed).
+        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                                                 expire_on_commit=False))
         try:
             yield db.session
         finally:
