@@ -264,7 +264,8 @@ class IntakeView(SecureView):
             selectinload(Service.documents)).order_by(Service.domain, Service.name)).all()
         return self.render("admin/intake.html", units=units, villages=db.session.scalars(villages).all(),
                            services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
-                           phone_owners=_phone_owner_labels(), domain_labels=DOMAIN_LABELS, errors={}, **context)
+                           phone_owners=_phone_owner_labels(), domain_labels=DOMAIN_LABELS,
+                           **{"errors": {}, **context})
 
     def _submit(self, nik: str, resident: Resident | None):
         form = request.form

@@ -1,0 +1,229 @@
+"""A clerk's day through the screens: intake, refer, answers, close; errors shown, nothing lost."""
+
+import re
+
+import pytest
+from sqlalchemy import event, func, select
+
+from slrt.extensions import db
+from slrt.models import Case, Event, Referral, Resident, SmsMessage
+from slrt.models.enums import Role
+from tests.builders import make_case, make_nik, make_referral
+from tests.web import Browser
+
+
+@pytest.fixture
+def clerk(app, district, db_session):
+    browser = Browser(app)
+    browser.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    return browser
+
+
+def _flash(html: str) -> str:
+    return " ".join(re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S))
+
+
+def test_intake_registers_a_new_resident_and_opens_the_case(clerk, district, db_session):
+    nik = make_nik("F", birth=__import__("datetime").date(1975, 3, 9))
+    page = clerk.get(f"/admin/intake/?nik={nik}").get_data(as_text=True)
+    assert "2. Daftarkan warga" in page and "bawa:" in page
+    response = clerk.post("/admin/intake/", {
+        "nik": nik, "name": "Sumarni", "sex": "F", "birth_date": "1975-03-09",
+        "village_id": district.villages[0].id, "address": "RT 03 RW 02", "phone": "0813-2555-0177",
+        "phone_owner": "own", "unit_id": district.puskesos[0].id, "channel": "walk_in", "urgency": "urgent",
+        "summary": "KIS tidak aktif saat berobat", "needs": [str(district.services["bpjs_pbi"].id)]})
+    assert response.status_code == 302 and "/admin/case/details/" in response.headers["Location"]
+    case = db_session.scalar(select(Case).join(Case.resident).where(Resident.name == "Sumarni"))
+    assert case.status == "open" and case.urgency == "urgent" and case.resident.phone == "+6281325550177"
+    page = clerk.get(response.headers["Location"]).get_data(as_text=True)
+    assert "dibuka untuk Sumarni" in page and "Surat Keterangan Tidak Mampu" in page
+    assert "Buka kasus" in page or "Riwayat" in page
+
+
+def test_intake_finds_a_registered_resident_by_nik(app, district, db_session):
+    case = make_case(district)
+    db_session.commit()
+    nik = case.resident.nik
+    clerk = Browser(app)
+    clerk.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    page = clerk.get(f"/admin/intake/?nik={nik[:4]} {nik[4:8]} {nik[8:]}").get_data(as_text=True)
+    assert "Siti Aminah" in page and "2. Daftarkan warga" not in page
+
+
+@pytest.mark.parametrize(("nik", "message"), [("12345", "NIK harus 16 angka"),
+                                              ("9916011708450001", "bukan kode provinsi")])
+def test_intake_explains_a_wrong_nik(clerk, nik, message):
+    assert message in clerk.get(f"/admin/intake/?nik={nik}").get_data(as_text=True)
+
+
+def test_intake_keeps_what_was_typed_when_the_phone_is_a_landline(clerk, district, db_session):
+    nik = make_nik("M", birth=__import__("datetime").date(1960, 1, 2))
+    before = db_session.scalar(select(func.count()).select_from(Resident))
+    page = clerk.post("/admin/intake/", {
+        "nik": nik, "name": "Karno", "sex": "M", "birth_date": "1960-01-02", "village_id": district.villages[0].id,
+        "address": "RT 1", "phone": "(0296) 531234", "phone_owner": "own", "unit_id": district.puskesos[0].id,
+        "channel": "walk_in", "summary": "Butuh bantuan", "needs": [str(district.services["bansos"].id)],
+    }).get_data(as_text=True)
+    assert "nomor telepon rumah/kantor" in page and 'value="Karno"' in page
+    assert db_session.scalar(select(func.count()).select_from(Resident)) == before
+
+
+def test_case_from_referral_to_closure_through_the_screens(app, district, db_session):
+    case = make_case(district)
+    db_session.commit()
+    case_id = case.id
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert 'data-refer="bpjs_pbi"' in page
+    response = back.post(f"/admin/case/{case_id}/refer", {
+        "service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
+        "documents": ["sktm", "kk"]})
+    assert response.status_code == 302
+    page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert "Rujukan dikirim ke BPJS Kesehatan Cabang Blora." in page
+    referral = db_session.scalar(select(Referral).where(Referral.case_id == case_id))
+    assert referral.documents_checked == ["sktm", "kk"]
+    for move in ("accept", "complete"):
+        assert back.post(f"/admin/case/referral/{referral.id}/{move}").status_code == 302
+        back.get(f"/admin/case/details/?id={case_id}")
+    db_session.expire_all()
+    assert db_session.get(Case, case_id).status == "resolved"
+    # back office may not close: no button, and the server refuses
+    assert 'data-move="close"' not in back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    back.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled"})
+    db_session.expire_all()
+    assert db_session.get(Case, case_id).status == "resolved"
+    boss = Browser(app)
+    boss.login(district.user(Role.SUPERVISOR).username)
+    page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert 'data-move="close"' in page
+    boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif"})
+    page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert "Kasus ditutup." in page
+    db_session.expire_all()
+    assert db_session.get(Case, case_id).status == "closed"
+    actions = [e.action for e in db_session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))]
+    assert actions == ["open", "refer", "start", "accept", "complete", "resolve", "close"]
+    keys = set(db_session.scalars(select(SmsMessage.template_key).where(SmsMessage.case_id == case_id)))
+    assert {"case_registered", "referral_made", "referral_completed", "case_closed"} <= keys
+
+
+def test_domain_errors_are_shown_as_flash_messages_and_change_nothing(app, district, db_session):
+    referral = make_referral(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    back.get(f"/admin/case/details/?id={referral.case_id}")
+    back.post(f"/admin/case/referral/{referral.id}/reject", {"note": ""})
+    page = back.get(f"/admin/case/details/?id={referral.case_id}").get_data(as_text=True)
+    assert "Alasan wajib diisi." in page
+    db_session.expire_all()
+    assert db_session.get(Referral, referral.id).status == "sent"
+
+
+def test_duplicate_referral_asks_for_confirmation(app, district, db_session):
+    referral = make_referral(district)
+    second = make_case(district, referral.case.resident, unit=district.puskesos[1])
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    back.get(f"/admin/case/details/?id={second.id}")
+    back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id})
+    page = back.get(f"/admin/case/details/?id={second.id}").get_data(as_text=True)
+    assert "sudah dirujuk untuk warga ini oleh Puskesos Jepon" in page
+    back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id,
+                                                 "confirm_duplicate": "1"})
+    assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == second.id)) == 1
+
+
+def _count_queries(app, fetch) -> int:
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        fetch()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+@pytest.mark.parametrize("view", ["case", "referral", "resident", "sms"])
+def test_list_pages_use_a_fixed_number_of_queries(app, district, db_session, view):
+    for _ in range(12):
+        make_referral(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.SUPERVISOR).username)
+    small = _count_queries(app, lambda: back.get(f"/admin/{view}/?page_size=5"))
+    large = _count_queries(app, lambda: back.get(f"/admin/{view}/?page_size=50"))
+    assert small == large, (small, large)
+    statements = []
+
+    def grab(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", grab)
+    back.get(f"/admin/{view}/")
+    event.remove(engine, "before_cursor_execute", grab)
+    assert not [s for s in statements if "count(" in s.lower() and view in s.lower()], "COUNT on a list page"
+
+
+def test_resident_search_uses_the_keyed_lookup_not_a_scan(app, district, db_session):
+    case = make_case(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.SUPERVISOR).username)
+    statements = []
+
+    def grab(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", grab)
+    page = back.get(f"/admin/resident/?search={case.resident.nik}").get_data(as_text=True)
+    event.remove(engine, "before_cursor_execute", grab)
+    assert "Siti Aminah" in page
+    listing = [s for s in statements if "FROM resident" in s and "nik_hash" in s]
+    assert listing and not any("LIKE" in s.upper() for s in listing)
+    phone_page = back.get(f"/admin/resident/?search={case.resident.phone.replace('+62', '0')}")
+    assert "Siti Aminah" in phone_page.get_data(as_text=True)
+    assert "Siti Aminah" in back.get("/admin/resident/?search=siti").get_data(as_text=True)
+    assert "Siti Aminah" not in back.get("/admin/resident/?search=aminah").get_data(as_text=True)  # prefix only
+
+
+def test_list_masks_personal_data(app, district, db_session):
+    case = make_case(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.FRONT_OFFICE).username)
+    page = back.get("/admin/resident/").get_data(as_text=True)
+    assert case.resident.nik not in page and case.resident.nik_masked in page
+    assert case.resident.phone not in page and case.resident.phone[3:] not in page
+    detail = back.get(f"/admin/resident/details/?id={case.resident_id}").get_data(as_text=True)
+    assert case.resident.nik in detail
+
+
+def test_dashboard_and_report(app, district, db_session):
+    referral = make_referral(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.SUPERVISOR).username)
+    page = back.get("/admin/").get_data(as_text=True)
+    assert "<svg" in page and "Kasus per bidang per bulan" in page and "BPJS Kesehatan Cabang Blora" in page
+    assert "cdn" not in page.lower()
+    csv_text = back.get("/admin/report.csv").get_data(as_text=True)
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("month,domain,service,referrals")
+    assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
+    slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
+    assert "slip-blue" in slip and "SURAT RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
