@@ -21,6 +21,7 @@ install: $(BIN)/.installed
 # Compile the message catalogues (Indonesian and English) from the reviewed .po files.
 translations: install
 	$(BIN)/pybabel compile --statistics -d slrt/translations
+	$(BIN)/pybabel compile --statistics -D admin -d admin_views/translations
 
 migrate: install translations
 	$(BIN)/flask db upgrade
