@@ -29,6 +29,7 @@ from slrt.models.enums import (
     Domain,
     Outcome,
     PhoneOwner,
+    ReferralStatus,
     RegionLevel,
     Urgency,
 )
@@ -143,7 +144,7 @@ class CaseView(SecureModelView):
                 .order_by(Staff.full_name)).all(),
             outcomes=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, urgency_labels=URGENCY_LABELS,
             status_badge=status_badge, format_code=format_code, due_phrase=workdays.due_phrase,
-            domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS,
+            domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS, status_label=_status_label,
         )
 
     def _back(self, case_id: int):
@@ -219,6 +220,15 @@ class CaseView(SecureModelView):
                                                                note=note),
                           _l("Case handed to %(name)s.", name=assignee.full_name))
         return self._back(case.id)
+
+
+def _status_label(value: str) -> str:
+    for enum in (CaseStatus, ReferralStatus):
+        try:
+            return workflow.status_label(enum(value))
+        except ValueError:
+            continue
+    return value
 
 
 def workdays_fmt(moment) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from slrt import clock
@@ -180,4 +180,8 @@ def lock(obj: Case | Referral) -> None:
     """
     state = inspect(obj)
     if state.persistent and not state.modified:
-        db.session.refresh(obj, with_for_update=True)
+        model = type(obj)
+        # Lock the row alone (the object may have been loaded with outer joins, which
+        # PostgreSQL will not lock), then re-read it: it is now the latest committed state.
+        db.session.execute(select(model.id).where(model.id == obj.id).with_for_update())
+        db.session.refresh(obj)
