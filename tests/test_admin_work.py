@@ -227,3 +227,15 @@ def test_dashboard_and_report(app, district, db_session):
     assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
     slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
     assert "slip-blue" in slip and "SURAT RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
+
+
+def test_export_streams_plain_csv(app, district, db_session):
+    for _ in range(3):
+        make_referral(district)
+    db_session.commit()
+    boss = Browser(app)
+    boss.login(district.user(Role.SUPERVISOR).username)
+    response = boss.get("/admin/referral/export/csv/")
+    assert response.status_code == 200
+    lines = response.get_data(as_text=True).strip().splitlines()
+    assert len(lines) == 4 and "<span" not in lines[1] and "terkirim" in lines[1]
