@@ -9,6 +9,7 @@ token (Flask-WTF's CSRFProtect covers Flask-Security, Flask-Admin and our own fo
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
@@ -89,7 +90,7 @@ def init_security(app: Flask) -> None:
         "SECURITY_DATETIME_FACTORY": lambda: datetime.now(UTC),
         "SECURITY_LOGIN_USER_TEMPLATE": "security/login.html",
         "SECURITY_FLASH_MESSAGES": True,
-        "SECURITY_I18N_DIRNAME": ["builtin", "translations"],
+        "SECURITY_I18N_DIRNAME": ["builtin", os.path.join(app.root_path, "translations")],
         "SECURITY_JOIN_USER_ROLES": False,
         "SECURITY_URL_PREFIX": None,
         "SECURITY_MSG_INVALID_PASSWORD": (_l("Wrong username or password."), "error"),
