@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
@@ -13,6 +13,7 @@ from slrt import identity
 from slrt.access import covered_village_ids
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
+from slrt.models.people import name_key
 from slrt.models.enums import PhoneOwner
 from slrt.pii import vault
 
@@ -49,7 +50,12 @@ def resident_search(query, text: str):
         return query.filter(Resident.phone == value)
     if kind == "none":
         return query.filter(False)
-    return query.filter(func.lower(Resident.name).like(value.lower().replace("%", "") + "%"))
+    prefix = name_key(value)
+    if not prefix:
+        return query
+    # A range on the indexed key, not LIKE: both SQLite and PostgreSQL use the index for it.
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return query.filter(Resident.name_key >= prefix, Resident.name_key < upper)
 
 
 def _phone(view, context, model, name):

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from slrt import clock
 from slrt.models.base import Base, enum_column
 from slrt.models.enums import PhoneOwner, Sex
 from slrt.models.org import Region
 from slrt.pii import mask, vault
+
+
+def name_key(name: str) -> str:
+    """The form names are searched in: lowercase, single spaces."""
+    return " ".join((name or "").lower().split())
 
 
 class Household(Base):
@@ -61,7 +66,9 @@ class Resident(Base):
     nik_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: 3316********0001, safe for lists.
     nik_masked: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(120), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: The name lowercased with spaces tidied: prefix search by an index range, on any database.
+    name_key: Mapped[str] = mapped_column(String(120), index=True)
     sex: Mapped[Sex] = mapped_column(enum_column(Sex, "resident_sex"))
     birth_date: Mapped[date]
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
@@ -84,6 +91,11 @@ class Resident(Base):
 
     household: Mapped[Household | None] = relationship(back_populates="members")
     village: Mapped[Region] = relationship()
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
     @property
     def nik(self) -> str:
