@@ -13,8 +13,8 @@ from slrt import identity
 from slrt.access import covered_village_ids
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
-from slrt.models.people import name_key
 from slrt.models.enums import PhoneOwner
+from slrt.models.people import name_key
 from slrt.pii import vault
 
 PHONE_OWNER_LABELS = {
