@@ -1,0 +1,177 @@
+"""Staff list pages over a million cases on PostgreSQL: time per page and SQL statements per page.
+
+Builds (once) a database ``slrt_bench`` with the demo district plus N cases, each with a
+referral, spread over the Puskesos units, then signs in as a supervisor (whole district)
+and as a Puskesos clerk and times the pages a clerk opens all day. Prints medians of
+several runs and, last, one summary line:
+
+    list_pages cases=<n> case_list_ms=<ms> puskesos_case_list_ms=<ms> ... queries=<n>
+
+Usage: .venv/bin/python bench/list_pages.py [--cases 1000000] [--rebuild]
+Needs PostgreSQL at BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/slrt_bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench")
+
+
+def ensure_database(url: str, rebuild: bool) -> bool:
+    """Create the bench database if missing; True when it must be filled."""
+    from slrt.config import _normalize_db_url
+
+    base, name = _normalize_db_url(url).rsplit("/", 1)
+    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if exists and rebuild:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+            exists = False
+        if not exists:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return not exists
+
+
+def fill(app, cases: int) -> None:
+    """Demo district, then bulk rows with INSERT ... SELECT generate_series (seconds, not hours)."""
+    from flask_migrate import upgrade
+
+    from slrt import demo
+    from slrt.extensions import db
+
+    with app.app_context():
+        upgrade()
+        demo.seed(residents=40, random_seed=1)
+        db.session.commit()
+        residents = max(cases // 4, 1)
+        started = time.perf_counter()
+        sql = [
+            # residents: placeholder ciphertext (lists show only the masked form)
+            f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
+                    village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
+                SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
+                       'Warga ' || g, 'warga ' || g, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
+                       DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
+                       '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', now()
+                FROM generate_series(1, {residents}) g,
+                     LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
+                              [1 + g % 10] AS id) v""",
+            f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
+                    opened_at, version)
+                SELECT (9000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
+                       (ARRAY['open','in_progress','resolved','closed','cancelled'])[1 + g % 5],
+                       (SELECT min(id) FROM staff), now() - (g % 365) * interval '1 day', 1
+                FROM generate_series(1, {cases}) g,
+                     (SELECT min(id) AS first FROM resident WHERE nik_encrypted = 'bench') b,
+                     (SELECT ARRAY(SELECT id FROM unit WHERE kind = 'puskesos' ORDER BY id) AS ids) p,
+                     LATERAL (SELECT b.first + g % {residents} AS id) r,
+                     LATERAL (SELECT p.ids[1 + g % array_length(p.ids, 1)] AS id) u""",
+            """INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
+                    created_by_id, sent_at, reopened_count, reminders_sent, version)
+               SELECT (80000000 + c.id)::text, c.id, s.id, s.default_agency_id,
+                      (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + c.id % 5],
+                      c.opened_at + interval '7 days', '[]', c.opened_by_id, c.opened_at, 0, 0, 1
+               FROM "case" c,
+                    (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
+                    LATERAL (SELECT id, default_agency_id FROM service
+                             WHERE id = a.ids[1 + c.id % array_length(a.ids, 1)]) s
+               WHERE c.ticket LIKE '9%' AND length(c.ticket) = 7""",
+            "ANALYZE",
+        ]
+        with db.engine.begin() as conn:
+            for statement in sql:
+                conn.exec_driver_sql(statement.replace("%", "%%"))
+        print(f"filled {cases} cases in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def sign_in(app, username: str):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": username, "password": f"demo-{username}-2026", "csrf_token": token})
+    assert client.get("/admin/").status_code == 200, "sign-in failed"
+    return client
+
+
+def measure(app, client, url: str, runs: int = 7) -> tuple[float, int]:
+    from slrt.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    counted: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: counted.append(a[2]))
+    timings = []
+    for _ in range(runs):
+        counted.clear()
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(timings), len(counted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+
+    os.environ["DATABASE_URL"] = URL
+    must_fill = ensure_database(URL, args.rebuild)
+    from slrt import create_app
+    from slrt.pii import new_key
+
+    key_file = ROOT / "instance" / "bench-pii.key"
+    key_file.parent.mkdir(exist_ok=True)
+    if must_fill or not key_file.exists():
+        key_file.write_text(new_key())
+    app = create_app({"SLRT_PII_KEY": key_file.read_text().strip(), "SECRET_KEY": "bench",
+                      "SLRT_PASSWORD_HASH": "plaintext"})
+    if must_fill:
+        fill(app, args.cases)
+    with app.app_context():
+        from slrt.extensions import db
+
+        total = db.session.execute(sa.text('SELECT count(*) FROM "case"')).scalar()
+    supervisor, clerk = sign_in(app, "supervisor"), sign_in(app, "frontoffice")
+    from admin_views.referrals import OverdueFilter
+
+    referral_view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", "") == "referral")
+    overdue = next(i for i, f in enumerate(referral_view._filters) if isinstance(f, OverdueFilter))
+    pages = [
+        ("case_list", supervisor, "/admin/case/"),
+        ("case_list_page_100", supervisor, "/admin/case/?page=99"),
+        ("puskesos_case_list", clerk, "/admin/case/"),
+        ("case_search_ticket", supervisor, "/admin/case/?search=9012345"),
+        ("case_search_name", supervisor, "/admin/case/?search=warga%2012345"),
+        ("referral_list", supervisor, "/admin/referral/"),
+        ("referral_overdue", supervisor, f"/admin/referral/?flt1_{overdue}=1"),
+        ("resident_search_phone", supervisor, "/admin/resident/?search=081300012345"),
+        ("resident_search_name", supervisor, "/admin/resident/?search=warga%201234"),
+        ("dashboard", supervisor, "/admin/"),
+    ]
+    results = {}
+    for name, client, url in pages:
+        ms, queries = measure(app, client, url)
+        results[name] = (ms, queries)
+        print(f"{name:<24} {ms:8.1f} ms  {queries:3d} SQL statements  {url}", flush=True)
+    summary = " ".join(f"{name}_ms={ms:.0f}" for name, (ms, _q) in results.items())
+    print(f"list_pages cases={total} {summary} case_list_queries={results['case_list'][1]}")
+
+
+if __name__ == "__main__":
+    main()
