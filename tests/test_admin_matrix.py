@@ -187,3 +187,38 @@ def test_agency_list_uses_no_dropdown_of_a_whole_table(app):
                 target = prop.mapper.class_
                 if target in (Resident, Case, Agency, Service):
                     assert name in (view.form_ajax_refs or {}), f"{view.endpoint}.{name}"
+
+
+MOVES = {
+    # endpoint suffix -> roles whose request changes the record
+    "refer": {BO, SU, MA},
+    "accept": {BO, SU, MA},
+    "close": {SU, MA},
+    "cancel": {SU, MA},
+}
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+def test_transition_endpoints_follow_the_roles(app, district, db_session, role):
+    from slrt.models.enums import CaseStatus
+
+    referral = make_referral(district)
+    done = make_referral(district)
+    referrals.complete(done, actor=district.user(BO))
+    fresh = make_case(district)
+    db_session.commit()
+    ids = {"referral": referral.id, "case": referral.case_id, "done_case": done.case_id, "fresh": fresh.id,
+           "service": district.services["bansos"].id}
+    browser = signed_in(app, district, role)
+    browser.get(f"/admin/case/details/?id={ids['case']}")
+    browser.post(f"/admin/case/{ids['fresh']}/refer", {"service_id": ids["service"]})
+    browser.post(f"/admin/case/referral/{ids['referral']}/accept")
+    browser.post(f"/admin/case/{ids['done_case']}/close", {"outcome": "fulfilled"})
+    browser.post(f"/admin/case/{ids['fresh']}/cancel", {"note": "ganda"})
+    db_session.expire_all()
+    referred = db_session.scalar(select(Referral).where(Referral.case_id == ids["fresh"])) is not None
+    accepted = db_session.get(Referral, ids["referral"]).status == "accepted"
+    closed = db_session.get(Case, ids["done_case"]).status == CaseStatus.CLOSED
+    cancelled = db_session.get(Case, ids["fresh"]).status == CaseStatus.CANCELLED
+    assert (referred, accepted, closed, cancelled) == (
+        role in MOVES["refer"], role in MOVES["accept"], role in MOVES["close"], role in MOVES["cancel"])
