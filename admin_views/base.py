@@ -15,9 +15,10 @@ from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
-from flask_admin.form import SecureForm
+from flask_admin.form import BaseForm
 from flask_admin.model import filters, typefmt
 from flask_security import current_user
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 from slrt import clock
@@ -58,6 +59,14 @@ class SecureView(SecureMixin, BaseView):
     """A plain page (intake, reports) behind the same rules."""
 
 
+class AdminForm(BaseForm, FlaskForm):
+    """Flask-Admin forms carrying Flask-WTF's CSRF token: the one CSRFProtect checks on every POST.
+
+    (Flask-Admin's own SecureForm uses a second token under the same field name, which
+    CSRFProtect would refuse.)
+    """
+
+
 class SlrtFilterConverter(FilterConverter):
     """Flask-Admin's date filters also for our timezone-aware UTC column type."""
 
@@ -75,7 +84,7 @@ TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.to_local(value)
 class SecureModelView(SecureMixin, ModelView):
     """A model screen whose verbs and rows depend on the signed-in staff member."""
 
-    form_base_class = SecureForm
+    form_base_class = AdminForm
     filter_converter = SlrtFilterConverter()
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS

@@ -47,15 +47,15 @@ class SmsMessageView(SecureModelView):
 
 def _gsm_body(form, field):
     if not field.data:
-        raise FormError(_l("The text cannot be empty."))
+        raise FormError(str(_l("The text cannot be empty.")))
     field.data = gsm.normalize(field.data)
     key = form.key.data if hasattr(form, "key") and form.key.data else None
     if key in notices.DEFAULTS:
         unknown = notices.template_fields(field.data) - notices.template_fields(notices.DEFAULTS[key]["id"])
         if unknown:
-            raise FormError(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown))))
+            raise FormError(str(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown)))))
     if "miskin" in field.data.lower():
-        raise FormError(_l("Do not use the word \"miskin\" in SMS."))
+        raise FormError(str(_l("Do not use the word \"miskin\" in SMS.")))
 
 
 class SmsTemplateView(SecureModelView):

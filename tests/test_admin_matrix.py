@@ -222,3 +222,46 @@ def test_transition_endpoints_follow_the_roles(app, district, db_session, role):
     cancelled = db_session.get(Case, ids["fresh"]).status == CaseStatus.CANCELLED
     assert (referred, accepted, closed, cancelled) == (
         role in MOVES["refer"], role in MOVES["accept"], role in MOVES["close"], role in MOVES["cancel"])
+
+
+def test_manager_keeps_staff_accounts(app, district, db_session):
+    target = district.user(FO)
+    browser = signed_in(app, district, MA)
+    browser.get("/admin/staff/")
+    browser.post("/admin/staff/action/", {"action": "deactivate", "rowid": [target.id]})
+    db_session.expire_all()
+    assert not db_session.get(Staff, target.id).active
+    browser.post("/admin/staff/action/", {"action": "activate", "rowid": [target.id]})
+    db_session.expire_all()
+    assert db_session.get(Staff, target.id).active
+    browser.get("/admin/staff/new/")
+    response = browser.post("/admin/staff/new/", {
+        "username": "rina.p", "full_name": "Rina Puspitasari", "role": "back_office",
+        "unit": district.secretariat.id, "phone": "0813-2555-0100", "language": "id", "password": "pendek"})
+    assert "Kata sandi minimal 10 karakter" in browser.get("/admin/staff/").get_data(as_text=True) or \
+        response.status_code == 200
+    assert db_session.scalar(select(Staff).where(Staff.username == "rina.p")) is None
+    browser.get("/admin/staff/new/")
+    browser.post("/admin/staff/new/", {
+        "username": "rina.p", "full_name": "Rina Puspitasari", "role": "back_office",
+        "unit": district.secretariat.id, "phone": "0813-2555-0100", "language": "id",
+        "password": "panjang-sekali-1"})
+    user = db_session.scalar(select(Staff).where(Staff.username == "rina.p"))
+    assert user is not None and user.phone == "+6281325550100" and user.check_password("panjang-sekali-1")
+
+
+def test_sms_template_editing_keeps_gsm7_and_refuses_bad_text(app, district, db_session):
+    browser = signed_in(app, district, MA)
+    page = browser.get("/admin/sms_template/new/").get_data(as_text=True)
+    assert "sms_counter.js" in page and "data-sms-counter" in page
+    base = {"key": "case_closed", "language": "id"}
+    page = browser.post("/admin/sms_template/new/", {**base, "body": "{office}: warga miskin {ticket}"}).get_data(
+        as_text=True)
+    assert "Jangan gunakan kata" in page
+    page = browser.post("/admin/sms_template/new/", {**base, "body": "{office}: {nik} ditutup"}).get_data(
+        as_text=True)
+    assert "Isian tidak dikenal: nik" in page
+    browser.get("/admin/sms_template/new/")
+    browser.post("/admin/sms_template/new/", {**base, "body": "{office}: \u201ctiket\u201d {ticket} ditutup\u2026"})
+    stored = db_session.scalar(select(SmsTemplate).where(SmsTemplate.key == "case_closed"))
+    assert stored.body == '{office}: "tiket" {ticket} ditutup...'
