@@ -30,16 +30,23 @@ def _in_units(query, column, unit_ids):
     return query if unit_ids is None else query.where(column.in_(unit_ids))
 
 
+def _referrals_in_units(query, unit_ids):
+    """Narrow a referral query to cases of ``unit_ids``; the whole district needs no join."""
+    if unit_ids is None:
+        return query
+    return query.join(Referral.case).where(Case.unit_id.in_(unit_ids))
+
+
 def headline(unit_ids: list[int] | None) -> dict[str, int]:
     """Open cases, active and overdue referrals, SMS waiting."""
     now = clock.now()
     open_cases = db.session.scalar(_in_units(
         select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
         Case.unit_id, unit_ids))
-    referrals = _in_units(
+    referrals = _referrals_in_units(
         select(func.count(), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
-        .select_from(Referral).join(Referral.case).where(Referral.status.in_(REFERRAL_ACTIVE)),
-        Case.unit_id, unit_ids)
+        .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
+        unit_ids)
     active, overdue = db.session.execute(referrals).one()
     return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0)}
 
@@ -47,11 +54,11 @@ def headline(unit_ids: list[int] | None) -> dict[str, int]:
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
     """(agency, waiting, of which overdue) for agencies with referrals waiting, most overdue first."""
     now = clock.now()
-    query = _in_units(
+    query = _referrals_in_units(
         select(Agency.name, func.count(Referral.id), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
-        .join(Referral, Referral.agency_id == Agency.id).join(Referral.case)
+        .join(Referral, Referral.agency_id == Agency.id)
         .where(Referral.status.in_(REFERRAL_ACTIVE)).group_by(Agency.name),
-        Case.unit_id, unit_ids)
+        unit_ids)
     rows = [(name, waiting, int(overdue or 0)) for name, waiting, overdue in db.session.execute(query)]
     return sorted(rows, key=lambda r: (-r[2], -r[1], r[0]))
 
