@@ -22,6 +22,7 @@ install: $(BIN)/.installed
 translations: install
 	$(BIN)/pybabel compile --statistics -d slrt/translations
 	$(BIN)/pybabel compile --statistics -D admin -d admin_views/translations
+	$(BIN)/pybabel compile --statistics -D wtforms -d admin_views/translations
 	$(BIN)/pybabel compile --statistics -D flask_security -d slrt/translations
 
 migrate: install translations

@@ -9,6 +9,7 @@ Lists use Flask-Admin's simple pager: no COUNT(*) of a large table on every page
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 
 from flask import abort, redirect, request, url_for
@@ -17,9 +18,11 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.form import BaseForm
 from flask_admin.model import filters, typefmt
+from flask_babel import Domain
 from flask_security import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from wtforms.i18n import messages_path
 
 from slrt import clock
 from slrt.models.enums import Role
@@ -59,12 +62,36 @@ class SecureView(SecureMixin, BaseView):
     """A plain page (intake, reports) behind the same rules."""
 
 
+class _WTFormsWords:
+    """WTForms' own messages ("This field is required.") in the user's language.
+
+    WTForms ships no Indonesian catalogue: ours (admin_views/translations) comes first,
+    WTForms' own catalogues after it for the other languages.
+    """
+
+    def __init__(self) -> None:
+        self.domain = Domain([os.path.join(os.path.dirname(__file__), "translations"), messages_path()],
+                             domain="wtforms")
+
+    def gettext(self, string: str) -> str:
+        return self.domain.get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.domain.get_translations().ungettext(singular, plural, n)
+
+
 class AdminForm(BaseForm, FlaskForm):
     """Flask-Admin forms carrying Flask-WTF's CSRF token: the one CSRFProtect checks on every POST.
 
     (Flask-Admin's own SecureForm uses a second token under the same field name, which
     CSRFProtect would refuse.)
     """
+
+    class Meta(FlaskForm.Meta):
+        _words = _WTFormsWords()
+
+        def get_translations(self, form):
+            return self._words
 
 
 class SlrtFilterConverter(FilterConverter):

@@ -265,3 +265,11 @@ def test_sms_template_editing_keeps_gsm7_and_refuses_bad_text(app, district, db_
     browser.post("/admin/sms_template/new/", {**base, "body": "{office}: \u201ctiket\u201d {ticket} ditutup\u2026"})
     stored = db_session.scalar(select(SmsTemplate).where(SmsTemplate.key == "case_closed"))
     assert stored.body == '{office}: "tiket" {ticket} ditutup...'
+
+
+def test_form_errors_speak_indonesian(app, district, db_session):
+    browser = signed_in(app, district, MA)
+    browser.get("/admin/document/new/")
+    page = browser.post("/admin/document/new/", {"code": "", "name": "", "sms_name": ""}).get_data(as_text=True)
+    assert "Isian ini wajib diisi." in page and "This field is required." not in page
+    assert "Simpan" in page and "Daftar" in page  # Flask-Admin's own words
