@@ -23,6 +23,14 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _staff(username: str) -> Staff:
+    """The account named ``username``, or exit with a clear error."""
+    user = db.session.scalar(select(Staff).where(Staff.username == username.strip().lower()))
+    if user is None:
+        _fail(f"no staff account {username!r}")
+    return user
+
+
 @slrt_cli.command("create-user")
 @click.argument("username")
 @click.option("--full-name", required=True, help="The person's name as shown on screens.")
@@ -59,9 +67,7 @@ def set_password(username, password):
     """Set a staff member's password (and reactivate the account)."""
     from slrt import staff as staff_ops
 
-    user = db.session.scalar(select(Staff).where(Staff.username == username))
-    if user is None:
-        _fail(f"no staff account {username!r}")
+    user = _staff(username)
     if password is None:
         password = getpass.getpass("Password: ")
     try:
@@ -80,9 +86,7 @@ def deactivate_user(username):
     """Block a staff account from signing in and acting (its history stays)."""
     from slrt import staff as staff_ops
 
-    user = db.session.scalar(select(Staff).where(Staff.username == username))
-    if user is None:
-        _fail(f"no staff account {username!r}")
+    user = _staff(username)
     staff_ops.set_active(user, False)
     db.session.commit()
     click.echo(f"deactivated {username}")
@@ -94,9 +98,7 @@ def reset_2fa(username):
     """Forget a staff member's authenticator app (lost phone); they set a new one at next sign-in."""
     from slrt import staff as staff_ops
 
-    user = db.session.scalar(select(Staff).where(Staff.username == username))
-    if user is None:
-        _fail(f"no staff account {username!r}")
+    user = _staff(username)
     staff_ops.reset_second_factor(user)
     staff_ops.unlock(user)
     db.session.commit()

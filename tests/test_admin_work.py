@@ -137,21 +137,26 @@ def test_duplicate_referral_asks_for_confirmation(app, district, db_session):
     assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == second.id)) == 1
 
 
-def _count_queries(app, fetch) -> int:
+def _capture_sql(app, fetch) -> list[str]:
+    """The SQL statements ``fetch()`` sends, transaction bookkeeping left out."""
     statements = []
 
-    def count(conn, cursor, statement, *args):
+    def grab(conn, cursor, statement, *args):
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", grab)
     try:
         fetch()
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
+        event.remove(engine, "before_cursor_execute", grab)
+    return statements
+
+
+def _count_queries(app, fetch) -> int:
+    return len(_capture_sql(app, fetch))
 
 
 @pytest.mark.parametrize("view", ["case", "referral", "resident", "sms"])
@@ -164,16 +169,7 @@ def test_list_pages_use_a_fixed_number_of_queries(app, district, db_session, vie
     small = _count_queries(app, lambda: back.get(f"/admin/{view}/?page_size=5"))
     large = _count_queries(app, lambda: back.get(f"/admin/{view}/?page_size=50"))
     assert small == large, (small, large)
-    statements = []
-
-    def grab(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", grab)
-    back.get(f"/admin/{view}/")
-    event.remove(engine, "before_cursor_execute", grab)
+    statements = _capture_sql(app, lambda: back.get(f"/admin/{view}/"))
     assert not [s for s in statements if "count(" in s.lower() and view in s.lower()], "COUNT on a list page"
 
 
@@ -182,16 +178,13 @@ def test_resident_search_uses_the_keyed_lookup_not_a_scan(app, district, db_sess
     db_session.commit()
     back = Browser(app)
     back.login(district.user(Role.SUPERVISOR).username)
-    statements = []
+    page = None
 
-    def grab(conn, cursor, statement, *args):
-        statements.append(statement)
+    def search():
+        nonlocal page
+        page = back.get(f"/admin/resident/?search={case.resident.nik}").get_data(as_text=True)
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", grab)
-    page = back.get(f"/admin/resident/?search={case.resident.nik}").get_data(as_text=True)
-    event.remove(engine, "before_cursor_execute", grab)
+    statements = _capture_sql(app, search)
     assert "Siti Aminah" in page
     listing = [s for s in statements if "FROM resident" in s and "nik_hash" in s]
     assert listing and not any("LIKE" in s.upper() for s in listing)
