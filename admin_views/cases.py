@@ -283,12 +283,15 @@ class IntakeView(SecureView):
         try:
             if resident is None:
                 village = db.session.get(Region, form.get("village_id", type=int) or 0)
+                if village is not None and not _village_in_scope(village):
+                    village = None
                 birth = _parse_date(form.get("birth_date"))
+                household = _household(form.get("kk_number"), form.get("address", ""), village)
                 resident = residents.register_resident(
                     nik=nik, name=form.get("name", ""), sex=form.get("sex", ""), birth_date=birth,
                     village=village, address=form.get("address", ""), actor=current_user,
                     phone=form.get("phone"), phone_owner=form.get("phone_owner") or PhoneOwner.OWN,
-                    phone_owner_name=form.get("phone_owner_name"))
+                    phone_owner_name=form.get("phone_owner_name"), household=household)
             unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=int)), None)
             needs = [s for s in db.session.scalars(select(Service).where(
                 Service.id.in_([int(i) for i in form.getlist("needs") if i.isdigit()])))]
@@ -319,6 +322,22 @@ def _phone_owner_labels():
     from admin_views.people import PHONE_OWNER_LABELS
 
     return PHONE_OWNER_LABELS
+
+
+def _household(kk_number: str | None, address: str, village: Region | None):
+    """The family of the KK number typed at intake: found, or registered now; None if left empty."""
+    if not (kk_number or "").strip():
+        return None
+    household = residents.find_household_by_kk(kk_number)
+    if household is None:
+        household = residents.register_household(kk_number=kk_number, address=address, village=village,
+                                                 actor=current_user)
+    return household
+
+
+def _village_in_scope(village: Region) -> bool:
+    villages = covered_village_ids(current_user)
+    return villages is None or village.id in villages
 
 
 def _resident_in_scope(resident: Resident) -> bool:

@@ -30,11 +30,13 @@ def test_intake_registers_a_new_resident_and_opens_the_case(clerk, district, db_
     response = clerk.post("/admin/intake/", {
         "nik": nik, "name": "Sumarni", "sex": "F", "birth_date": "1975-03-09",
         "village_id": district.villages[0].id, "address": "RT 03 RW 02", "phone": "0813-2555-0177",
+        "kk_number": "3316 0120 0510 0007",
         "phone_owner": "own", "unit_id": district.puskesos[0].id, "channel": "walk_in", "urgency": "urgent",
         "summary": "KIS tidak aktif saat berobat", "needs": [str(district.services["bpjs_pbi"].id)]})
     assert response.status_code == 302 and "/admin/case/details/" in response.headers["Location"]
     case = db_session.scalar(select(Case).join(Case.resident).where(Resident.name == "Sumarni"))
     assert case.status == "open" and case.urgency == "urgent" and case.resident.phone == "+6281325550177"
+    assert case.resident.household.kk_masked == "3316********0007"
     page = clerk.get(response.headers["Location"]).get_data(as_text=True)
     assert "dibuka untuk Sumarni" in page and "Surat Keterangan Tidak Mampu" in page
     assert "Buka kasus" in page or "Riwayat" in page
