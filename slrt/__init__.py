@@ -28,6 +28,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale, default_translation_directories="translations")
     app.jinja_env.globals["get_locale"] = get_locale
 
+    from sms import init_gateways
+
+    init_gateways(app)
+
     from tasks import celery_init_app
 
     celery_init_app(app)

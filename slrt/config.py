@@ -30,6 +30,15 @@ DEFAULTS: dict[str, object] = {
     "SLRT_PUBLIC_URL": "http://127.0.0.1:5000",
     #: The number residents text or call back; empty = the nearest unit's phone.
     "SLRT_REPLY_NUMBER": "",
+    #: Residents get no SMS between these local times (the message waits for the morning).
+    "SLRT_QUIET_FROM": "20:00",
+    "SLRT_QUIET_TO": "07:00",
+    #: Agencies get SMS on working days in these local hours.
+    "SLRT_OFFICE_HOURS": "08:00-16:00",
+    #: Queue the send task right after the commit that wrote a message (off in most tests).
+    "SLRT_SMS_DISPATCH": True,
+    #: Seconds between outbox sweeps (beat): re-queues what was never picked up or is due a retry.
+    "SLRT_SWEEP_SECONDS": 30,
     #: Seconds between worker heartbeats (beat -> worker -> database).
     "SLRT_HEARTBEAT_SECONDS": 30,
     #: Password hashing (Flask-Security); tests lower the cost, production keeps argon2.
@@ -56,6 +65,10 @@ ENVIRONMENT = {
     "SLRT_PUBLIC_URL": "SLRT_PUBLIC_URL",
     "SLRT_HEARTBEAT_SECONDS": "SLRT_HEARTBEAT_SECONDS",
     "SLRT_REPLY_NUMBER": "SLRT_REPLY_NUMBER",
+    "SLRT_QUIET_FROM": "SLRT_QUIET_FROM",
+    "SLRT_QUIET_TO": "SLRT_QUIET_TO",
+    "SLRT_OFFICE_HOURS": "SLRT_OFFICE_HOURS",
+    "SLRT_SWEEP_SECONDS": "SLRT_SWEEP_SECONDS",
 }
 
 
@@ -87,10 +100,17 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
-    try:
-        settings["SLRT_HEARTBEAT_SECONDS"] = float(settings["SLRT_HEARTBEAT_SECONDS"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("SLRT_HEARTBEAT_SECONDS must be a number") from exc
+    for key in ("SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS"):
+        try:
+            settings[key] = float(settings[key])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key} must be a number") from exc
+    for key in ("SLRT_QUIET_FROM", "SLRT_QUIET_TO"):
+        if not _is_hhmm(str(settings[key])):
+            raise ConfigError(f"{key} must look like 20:00")
+    if not all(_is_hhmm(part) for part in str(settings["SLRT_OFFICE_HOURS"]).split("-")) or \
+            str(settings["SLRT_OFFICE_HOURS"]).count("-") != 1:
+        raise ConfigError("SLRT_OFFICE_HOURS must look like 08:00-16:00")
     if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:
         raise ConfigError("SLRT_CODE_DIGITS must be between 4 and 12")
     try:
@@ -103,6 +123,11 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     settings["BABEL_DEFAULT_LOCALE"] = settings["SLRT_DEFAULT_LOCALE"]
     settings["BABEL_DEFAULT_TIMEZONE"] = settings["SLRT_TIMEZONE"]
     return settings
+
+
+def _is_hhmm(text: str) -> bool:
+    parts = text.strip().split(":")
+    return len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60
 
 
 def _normalize_db_url(url: str) -> str:

@@ -8,11 +8,13 @@ committed one never loses its SMS. Sending is the workers' job (tasks/).
 from __future__ import annotations
 
 import logging
+import random
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
-from slrt import clock, notices
+from slrt import clock, notices, quiet_hours
 from slrt.codes import format_code
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Resident, SmsMessage
@@ -134,3 +136,115 @@ def notify_agency(referral: Referral, key: str, event: Event, context: dict[str,
         )
     return messages
 
+
+
+# ---- sending: claimed by one worker, checked, sent, recorded ------------------------------------
+
+#: A claimed message not recorded within this time is presumed lost with its worker.
+CLAIM_LEASE = timedelta(minutes=5)
+#: Transient failures are retried this many times in all, then the message fails.
+MAX_ATTEMPTS = 6
+#: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with +-25 % jitter.
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+def claim(message_id: int) -> SmsMessage | None:
+    """Atomically take one due pending message for sending; None when it is not ours to send.
+
+    A conditional UPDATE: of two workers handed the same id, exactly one changes the row.
+    """
+    now = clock.now()
+    result = db.session.execute(
+        update(SmsMessage)
+        .where(
+            SmsMessage.id == message_id,
+            SmsMessage.status == SmsStatus.PENDING,
+            or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
+        )
+        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return db.session.get(SmsMessage, message_id, populate_existing=True)
+
+
+def hold_reason(message: SmsMessage) -> str | None:
+    """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
+    from slrt.models.enums import SmsAudience
+
+    if message.audience == SmsAudience.RESIDENT and message.resident is not None \
+            and message.resident.is_sms_opted_out:
+        return _drop(message, "opted_out", "resident answered STOP")
+    if message.expected_status and message.referral is not None \
+            and message.referral.status.value != message.expected_status:
+        return _drop(message, "stale", f"referral is {message.referral.status.value} now")
+    window = quiet_hours.next_window(message.audience, clock.now())
+    if window is not None:
+        message.status = SmsStatus.PENDING
+        message.next_attempt_at = window
+        message.attempts -= 1  # waiting for the morning is not an attempt
+        return "deferred"
+    return None
+
+
+def _drop(message: SmsMessage, code: str, why: str) -> str:
+    message.status = SmsStatus.DROPPED
+    message.error_code = code
+    message.error_message = why
+    message.next_attempt_at = None
+    return code
+
+
+def record_sent(message_id: int, gateway: str, provider_id: str) -> None:
+    message = db.session.get(SmsMessage, message_id, populate_existing=True)
+    message.status = SmsStatus.SENT
+    message.gateway = gateway
+    message.provider_id = provider_id
+    message.sent_at = clock.now()
+    message.next_attempt_at = None
+    message.error_code = message.error_message = None
+
+
+def record_failure(message_id: int, gateway: str, error) -> None:
+    """Retry a transient failure later (time kept in the row), or fail the message for good."""
+    message = db.session.get(SmsMessage, message_id, populate_existing=True)
+    message.gateway = gateway
+    message.error_code = str(error.code)[:16]
+    message.error_message = (error.message or "")[:255]
+    if error.transient and message.attempts < MAX_ATTEMPTS:
+        message.status = SmsStatus.PENDING
+        message.next_attempt_at = clock.now() + retry_delay(message.attempts, error.retry_after)
+    else:
+        message.status = SmsStatus.FAILED
+        message.next_attempt_at = None
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with jitter; a provider's Retry-After is respected as a minimum."""
+    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    delay = delay * random.uniform(0.75, 1.25)
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+def due_ids(limit: int = 500) -> list[int]:
+    """Pending messages whose time has come, and claimed ones whose worker vanished (lease over)."""
+    now = clock.now()
+    expired = db.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.status == SmsStatus.SENDING, SmsMessage.next_attempt_at < now)
+        .values(status=SmsStatus.PENDING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if expired.rowcount:
+        log.warning("sms claims expired, back to pending", extra={"count": expired.rowcount})
+    return list(db.session.scalars(
+        select(SmsMessage.id)
+        .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
+               or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
+        .order_by(SmsMessage.next_attempt_at)
+        .limit(limit)
+    ))

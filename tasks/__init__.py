@@ -35,6 +35,7 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule=beat_schedule(app.config),
     )
     import tasks.ops  # noqa: F401  (register the tasks on this app)
+    import tasks.outbox  # noqa: F401
 
     celery_app.set_default()
     app.extensions["celery"] = celery_app

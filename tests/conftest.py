@@ -59,6 +59,7 @@ def app(tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "SLRT_PII_KEY": new_key(),
             "SLRT_SMS_SENDER_NAME": "SLRT Blora",
+            "SLRT_SMS_DISPATCH": False,  # the outbox tests turn it on
             # hashing cost is not what these tests are about; production keeps scrypt
             "SLRT_PASSWORD_HASH": "plaintext",
         }

@@ -1,0 +1,38 @@
+"""The SMS gateway interface the domain needs; sms/ implements it (Twilio, console, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class GatewayError(Exception):
+    """A provider refused or failed a send.
+
+    ``transient`` errors are retried with backoff; permanent ones fail the message with
+    the provider's ``code``. ``outcome_unknown`` means the request may have reached the
+    provider (a timeout after sending): look the message up before sending it again.
+    """
+
+    code: str
+    message: str = ""
+    transient: bool = False
+    outcome_unknown: bool = False
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class SmsGateway(Protocol):
+    """What the outbox needs from a provider."""
+
+    #: Short name stored on each message (twilio, android, console).
+    name: str
+
+    def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
+        """Hand one SMS to the provider; return the provider's id for it, or raise GatewayError."""
+
+    def lookup(self, reference: str) -> str | None:
+        """The provider's id of a message we sent with ``reference``, or None if it never arrived."""

@@ -1,0 +1,27 @@
+"""The embedded default gateway: writes each SMS to the log and accepts it at once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+log = logging.getLogger("slrt.sms.console")
+
+
+class ConsoleGateway:
+    """Accepts every message; for development and the demo (nothing leaves the machine)."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self._sent: dict[str, str] = {}
+
+    def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
+        provider_id = f"console-{uuid.uuid4().hex[:16]}"
+        self._sent[reference] = provider_id
+        # The console is the demo's phone screen: the body is shown, the number masked.
+        log.info("SMS to %s****%s [%s]: %s", to[:6], to[-3:], reference, body)
+        return provider_id
+
+    def lookup(self, reference: str) -> str | None:
+        return self._sent.get(reference)

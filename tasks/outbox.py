@@ -1,0 +1,89 @@
+"""Sending the outbox: thin tasks that claim, check, send and record one message each."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from slrt import outbox
+from slrt.extensions import db
+from slrt.models import SmsMessage
+from slrt.models.enums import SmsDirection, SmsStatus
+from slrt.ports import GatewayError
+from sms import gateway
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="slrt.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_sms(message_id: int) -> None:
+    """Claim message ``message_id``, send it through the gateway, record what the provider said."""
+    message = outbox.claim(message_id)
+    if message is None:
+        db.session.rollback()
+        return  # sent already, not due yet, or another worker has it
+    if outbox.hold_reason(message):
+        db.session.commit()
+        return
+    to, body, reference = message.phone, message.body, f"slrt-{message.id}"
+    retrying = message.attempts > 1
+    db.session.commit()
+    db.session.close()  # no database connection held while the provider answers
+    sms = gateway()
+    try:
+        provider_id = sms.lookup(reference) if retrying else None
+        if provider_id is None:  # never reached the provider: (re)send
+            provider_id = sms.send(to=to, body=body, reference=reference, callback_url=None)
+    except GatewayError as error:
+        outbox.record_failure(message_id, sms.name, error)
+        db.session.commit()
+        log.info("sms failed", extra={"sms_id": message_id, "code": error.code, "transient": error.transient})
+        return
+    outbox.record_sent(message_id, sms.name, provider_id)
+    db.session.commit()
+
+
+@shared_task(name="slrt.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    """Queue every message that is due: never picked up (broker down), retry time come, lease lost."""
+    ids = outbox.due_ids()
+    db.session.commit()
+    for message_id in ids:
+        queue_send(message_id)
+    return len(ids)
+
+
+def queue_send(message_id: int) -> None:
+    """Queue the send task on this app's own Celery (tests build several apps in one process)."""
+    current_app.extensions["celery"].send_task("slrt.send_sms", args=[message_id])
+
+
+# After a commit that wrote outbound messages, queue their send tasks: never before the commit,
+# so a rolled-back change sends nothing, and a committed one is sent even if this fails (sweep).
+@event.listens_for(Session, "after_flush")
+def _remember(session, _context):
+    for obj in session.new:
+        if isinstance(obj, SmsMessage) and obj.direction == SmsDirection.OUTBOUND and obj.status == SmsStatus.PENDING:
+            session.info.setdefault("slrt_new_sms", set()).add(obj.id)
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch(session):
+    ids = session.info.pop("slrt_new_sms", set())
+    if not ids or not current_app or not current_app.config.get("SLRT_SMS_DISPATCH"):
+        return
+    for message_id in sorted(ids):
+        try:
+            queue_send(message_id)
+        except Exception:  # broker down: the sweep sends it later, nothing is lost
+            log.warning("could not queue sms; the sweep will", extra={"sms_id": message_id})
+            return
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session):
+    session.info.pop("slrt_new_sms", None)
