@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from slrt import outbox
@@ -39,12 +41,29 @@ def send_sms(message_id: int) -> None:
         if provider_id is None:  # never reached the provider: (re)send
             provider_id = sms.send(to=to, body=body, reference=reference, callback_url=None)
     except GatewayError as error:
-        outbox.record_failure(message_id, sms.name, error)
-        db.session.commit()
+        _persist(lambda: outbox.record_failure(message_id, sms.name, error))
         log.info("sms failed", extra={"sms_id": message_id, "code": error.code, "transient": error.transient})
         return
-    outbox.record_sent(message_id, sms.name, provider_id)
-    db.session.commit()
+    _persist(lambda: outbox.record_sent(message_id, sms.name, provider_id))
+
+
+def _persist(record, tries: int = 6) -> None:
+    """Commit what the provider said, retrying a busy database: the answer must not be lost.
+
+    (SQLite, the embedded default, refuses a second writer at once instead of waiting when
+    both had read first; PostgreSQL waits on the row lock.) Should every try fail, the claim's
+    lease runs out, the sweep re-queues the message and the lookup finds it sent.
+    """
+    for attempt in range(tries):
+        try:
+            record()
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)

@@ -86,3 +86,71 @@ def test_beat_and_worker_really_run_on_the_sqlite_broker(tmp_path):
             fh.close()
     # warm shutdown: both stopped on SIGTERM (what honcho sends on Ctrl-C)
     assert all(proc.returncode is not None for proc in procs.values())
+
+
+@pytest.mark.slow
+def test_a_burst_of_notices_goes_out_exactly_once_and_the_sweep_catches_the_unqueued(tmp_path):
+    """120 cases opened: 100 queued after commit, 20 never queued (as if the broker was down)."""
+    from slrt import create_app
+    from slrt.extensions import db
+    from tests.builders import make_case, make_district
+
+    env = _env(tmp_path)
+    env.update(SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00", SLRT_SWEEP_SECONDS="2")
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([bin_dir / "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "CELERY_BROKER_URL": env["CELERY_BROKER_URL"],
+        "SLRT_PII_KEY": env["SLRT_PII_KEY"], "SECRET_KEY": "x", "SLRT_PASSWORD_HASH": "plaintext",
+    })
+    with app.app_context():
+        district = make_district()
+        db.session.commit()
+        for _ in range(100):
+            make_case(district)
+        db.session.commit()  # after this commit, 100 send tasks are queued
+        app.config["SLRT_SMS_DISPATCH"] = False
+        for _ in range(20):
+            make_case(district)
+        db.session.commit()  # these 20 wait for the sweep
+        db.engine.dispose()
+
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}
+    procs = {
+        "worker": subprocess.Popen(
+            [bin_dir / "celery", "-A", "app", "worker", "--pool", "threads", "--concurrency", "2",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT),
+        "beat": subprocess.Popen(
+            [bin_dir / "celery", "-A", "app", "beat", "--loglevel", "INFO",
+             "--schedule", str(tmp_path / "beat-schedule")],
+            cwd=ROOT, env=env, stdout=logs["beat"], stderr=subprocess.STDOUT),
+    }
+    database = tmp_path / "slrt.sqlite"
+    try:
+        deadline = time.monotonic() + 120
+        rows = []
+        while time.monotonic() < deadline:
+            with sqlite3.connect(database, timeout=10) as conn:
+                rows = conn.execute("SELECT status, attempts, provider_id FROM sms_message").fetchall()
+            if rows and all(status == "sent" for status, _a, _p in rows):
+                break
+            for name, proc in procs.items():
+                assert proc.poll() is None, f"{name} died:\n" + (tmp_path / f"{name}.log").read_text()
+            time.sleep(1)
+        statuses = sorted({status for status, _a, _p in rows})
+        assert len(rows) == 120 and statuses == ["sent"], (statuses, (tmp_path / "worker.log").read_text()[-3000:])
+        assert all(attempts == 1 for _s, attempts, _p in rows)  # none sent twice
+        assert len({provider for _s, _a, provider in rows}) == 120
+        worker_log = (tmp_path / "worker.log").read_text()
+        assert worker_log.count("SMS to ") == 120  # the console gateway printed each one once
+    finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for fh in logs.values():
+            fh.close()
