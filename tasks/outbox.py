@@ -41,7 +41,7 @@ def send_sms(message_id: int) -> None:
         if provider_id is None:  # never reached the provider: (re)send
             provider_id = sms.send(to=to, body=body, reference=reference, callback_url=None)
     except GatewayError as error:
-        _persist(lambda: outbox.record_failure(message_id, sms.name, error))
+        _persist(lambda err=error: outbox.record_failure(message_id, sms.name, err))
         log.info("sms failed", extra={"sms_id": message_id, "code": error.code, "transient": error.transient})
         return
     _persist(lambda: outbox.record_sent(message_id, sms.name, provider_id))
