@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
 from flask import Flask, redirect
 from flask_admin import Admin
@@ -79,3 +80,4 @@ def _template_helpers(app: Flask) -> None:
         return clock.to_local(moment).strftime("%d-%m-%Y %H:%M") if moment else "-"
 
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[Role(role)]
+    app.jinja_env.globals["url_encode"] = lambda args: urlencode(args)

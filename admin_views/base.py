@@ -10,7 +10,7 @@ Lists use Flask-Admin's simple pager: no COUNT(*) of a large table on every page
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
@@ -94,12 +94,33 @@ class AdminForm(BaseForm, FlaskForm):
             return self._words
 
 
+def _local_to_utc(value):
+    """A filter's naive date-time is local (Asia/Jakarta by default): make it aware UTC."""
+    if isinstance(value, list | tuple):
+        return [_local_to_utc(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=clock.local_zone()).astimezone(UTC)
+    return value
+
+
+_AWARE_FILTERS: dict[type, type] = {}
+
+
+def _aware(filter_cls: type) -> type:
+    if filter_cls not in _AWARE_FILTERS:
+        def clean(self, value):
+            return _local_to_utc(filter_cls.clean(self, value))
+
+        _AWARE_FILTERS[filter_cls] = type(f"Local{filter_cls.__name__}", (filter_cls,), {"clean": clean})
+    return _AWARE_FILTERS[filter_cls]
+
+
 class SlrtFilterConverter(FilterConverter):
-    """Flask-Admin's date filters also for our timezone-aware UTC column type."""
+    """Flask-Admin's date filters also for our timezone-aware UTC columns, read in local time."""
 
     @filters.convert("utcdatetime")
     def conv_utc_datetime(self, column, name, **kwargs):
-        return self.conv_datetime(column, name, **kwargs)
+        return [_aware(f)(column, name, **kwargs) for f in self.datetime_filters]
 
 
 #: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default).
@@ -169,7 +190,12 @@ class SecureModelView(SecureMixin, ModelView):
 
     def get_export_value(self, model, name):
         value = super().get_export_value(model, name)
-        return value.striptags() if isinstance(value, Markup) else value
+        if isinstance(value, Markup):
+            value = value.striptags()
+        # A cell starting like a formula would run in the spreadsheet that opens the export.
+        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            value = "'" + value
+        return value
 
     def get_one(self, id):
         pk = self.model.__mapper__.primary_key[0]
@@ -194,4 +220,6 @@ class SecureModelView(SecureMixin, ModelView):
         flag = self._VERB_FLAGS.get(name)
         if flag and not getattr(self, flag):
             abort(403)
+        if name == "ajax_lookup" and not (self.can_create or self.can_edit):
+            abort(403)  # lookups serve the create and edit forms only
         return None

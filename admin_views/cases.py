@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
@@ -52,6 +52,9 @@ def status_badge(status) -> Markup:
 
 class CaseDomainFilter(BaseSQLAFilter):
     """Cases that need a service of a domain (health, social, education)."""
+
+    def validate(self, value):
+        return value in {d.value for d in Domain}
 
     def apply(self, query, value, alias=None):
         needs = select(CaseNeed.id).join(CaseNeed.service).where(
@@ -184,7 +187,7 @@ class CaseView(SecureModelView):
     def referral_move_view(self, referral_id, move):
         referral = db.session.get(Referral, referral_id)
         if referral is None:
-            return self._back(0)
+            abort(404)
         case = self.get_one(referral.case_id)  # 404 outside the staff member's units
         note = request.form.get("note", "").strip() or None
         calls = {
@@ -251,7 +254,7 @@ class IntakeView(SecureView):
 
     @expose("/", methods=["GET", "POST"])
     def index(self):
-        nik = (request.values.get("nik") or "").strip()
+        nik = (request.form.get("nik") or "").strip()
         resident, lookup_error = None, None
         if nik:
             try:
@@ -260,7 +263,8 @@ class IntakeView(SecureView):
                     resident, lookup_error = None, str(_l("This resident is registered in another village."))
             except DomainError as exc:
                 lookup_error = str(exc)
-        if request.method == "POST" and not lookup_error:
+        # The NIK travels in POST bodies only: never in a URL, a browser history or an access log.
+        if request.method == "POST" and request.form.get("step") != "find" and not lookup_error:
             return self._submit(nik, resident)
         return self._form(nik=nik, resident=resident, lookup_error=lookup_error, values=request.form)
 
@@ -293,8 +297,8 @@ class IntakeView(SecureView):
                     phone=form.get("phone"), phone_owner=form.get("phone_owner") or PhoneOwner.OWN,
                     phone_owner_name=form.get("phone_owner_name"), household=household)
             unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=int)), None)
-            needs = [s for s in db.session.scalars(select(Service).where(
-                Service.id.in_([int(i) for i in form.getlist("needs") if i.isdigit()])))]
+            needs = list(db.session.scalars(select(Service).where(
+                Service.id.in_(form.getlist("needs", type=int)))))
             case = cases.open_case(resident=resident, unit=unit or current_user.unit,
                                    channel=form.get("channel", ""), summary=form.get("summary", ""),
                                    needs=needs, actor=current_user, urgency=form.get("urgency") or Urgency.NORMAL)
@@ -302,8 +306,10 @@ class IntakeView(SecureView):
         except DomainError as exc:
             db.session.rollback()
             errors[exc.field or "form"] = str(exc)
-            return self._form(nik=nik, resident=residents.find_by_nik(nik) if nik else None, lookup_error=None,
-                              values=form, errors=errors)
+            found = residents.find_by_nik(nik) if nik else None
+            if found is not None and not _resident_in_scope(found):
+                found = None
+            return self._form(nik=nik, resident=found, lookup_error=None, values=form, errors=errors)
         flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
                  ticket=format_code(case.ticket), name=resident.name), "success")
         return redirect(url_for("case.details_view", id=case.id))
@@ -325,10 +331,14 @@ def _phone_owner_labels():
 
 
 def _household(kk_number: str | None, address: str, village: Region | None):
+    from slrt.errors import ValidationError
+
     """The family of the KK number typed at intake: found, or registered now; None if left empty."""
     if not (kk_number or "").strip():
         return None
     household = residents.find_household_by_kk(kk_number)
+    if household is not None and not _village_in_scope(household.village):
+        raise ValidationError(_l("This KK number is registered in another village."), field="kk_number")
     if household is None:
         household = residents.register_household(kk_number=kk_number, address=address, village=village,
                                                  actor=current_user)

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from admin_views.base import ALL_ROLES, MANAGERS, SecureModelView
-from slrt.identity import display_phone, normalize_mobile
+from slrt.identity import display_phone, mask_phone, normalize_mobile
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS
 
 
@@ -67,7 +67,8 @@ class AgencyContactView(SecureModelView):
     column_labels = {"agency": _l("Agency"), "name": _l("Name"), "phone": _l("Phone"), "is_head": _l("Head"),
                      "receives_reminders": _l("Gets SMS"), "is_active": _l("Active")}
     column_formatters = {"agency": lambda v, c, m, n: m.agency.short_name,
-                         "phone": lambda v, c, m, n: display_phone(m.phone)}
+                         "phone": lambda v, c, m, n: mask_phone(m.phone)}
+    column_formatters_detail = {"phone": lambda v, c, m, n: display_phone(m.phone)}
     column_filters = ["agency", "is_head", "is_active"]
     form_columns = ["agency", "name", "phone", "is_head", "receives_reminders", "is_active"]
     form_ajax_refs = {"agency": {"fields": ["name", "short_name"], "page_size": 10}}

@@ -114,22 +114,33 @@ class ResidentView(ScopedByVillage, SecureModelView):
         return str(_l("NIK, KK, phone or name"))
 
     def on_model_change(self, form, model, is_created):
-        """Normalize the phone as the domain does; refuse what is not a mobile number."""
+        """Normalize as the domain does: a tidy name, an address, a mobile number (or refuse)."""
+        from slrt.errors import ValidationError as DomainValidationError
+        from slrt.identity import validate_name
         from slrt.residents import set_phone
 
+        model.name = validate_name(form.name.data)
+        if not (form.address.data or "").strip():
+            raise DomainValidationError(_l("Address is required."), field="address")
+        model.address = form.address.data.strip()
         set_phone(model, form.phone.data, form.phone_owner.data, form.phone_owner_name.data)
+
+
+def _visible(resident: Resident) -> bool:
+    villages = covered_village_ids(current_user)
+    return villages is None or resident.village_id in villages
 
 
 class HouseholdView(SecureModelView):
     read_roles = ALL_ROLES
-    column_list = ["kk_masked", "address", "village", "dtks_id"]
+    column_list = ["kk_masked", "village", "dtks_id"]
     column_labels = {"kk_masked": "KK", "address": _l("Address"), "village": _l("Village"), "dtks_id": "DTKS"}
     column_formatters = {"village": lambda v, c, m, n: m.village.name}
     column_details_list = ["kk_number", "address", "village", "dtks_id", "members"]
     column_formatters_detail = {
         "kk_number": lambda v, c, m, n: m.kk_number,
         "village": lambda v, c, m, n: m.village.name,
-        "members": lambda v, c, m, n: Markup("<br>").join(escape(r.name) for r in m.members),
+        "members": lambda v, c, m, n: Markup("<br>").join(escape(r.name) for r in m.members if _visible(r)),
     }
 
     def scope(self, query):

@@ -109,6 +109,8 @@ def init_security(app: Flask) -> None:
         SESSION_REFRESH_EACH_REQUEST=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind HTTPS the session cookie never travels in clear.
+        SESSION_COOKIE_SECURE=str(app.config["SLRT_PUBLIC_URL"]).startswith("https://"),
     )
     # One Security object per app: its password context follows that app's settings.
     Security(app, SQLAlchemyUserDatastore(db, Staff, _NoRole), login_form=StaffLoginForm)

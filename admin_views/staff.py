@@ -55,7 +55,16 @@ class StaffView(SecureModelView):
         return user
 
     def on_model_change(self, form, model, is_created):
+        """Normalize as the domain does; a new role or unit takes effect at the next sign-in."""
+        from sqlalchemy import inspect as sa_inspect
+
+        from slrt.identity import validate_name
+
+        model.full_name = validate_name(form.full_name.data, field="full_name")
         model.phone = normalize_mobile(form.phone.data) if form.phone.data else None
+        state = sa_inspect(model)
+        if not is_created and (state.attrs.role.history.has_changes() or state.attrs.unit.history.has_changes()):
+            staff_ops.sign_out_everywhere(model)  # e.g. a new manager must pass the second factor first
 
     def _users(self, ids):
         return db.session.scalars(select(Staff).where(Staff.id.in_([int(i) for i in ids]))).all()

@@ -182,4 +182,6 @@ def validate_name(value: str | None, field: str = "name") -> str:
         raise ValidationError(_l("Name is too long (at most 120 characters)."), field=field)
     if any(ch.isdigit() for ch in name):
         raise ValidationError(_l("A name cannot contain digits."), field=field)
+    if not all(ch.isalpha() or ch in " .,'-" for ch in name) or not name[0].isalpha():
+        raise ValidationError(_l("A name has letters, spaces and . , ' - only."), field=field)
     return name

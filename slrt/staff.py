@@ -62,6 +62,11 @@ def change_password(user: Staff, password: str) -> None:
     unlock(user)
 
 
+def sign_out_everywhere(user: Staff) -> None:
+    """End every session of the account (its next request must sign in again)."""
+    user.fs_uniquifier = uuid.uuid4().hex
+
+
 def set_active(user: Staff, active: bool) -> None:
     """Activate or deactivate an account; deactivating signs it out everywhere."""
     user.active = active

@@ -59,7 +59,8 @@ def make_district() -> District:
     for unit in (secretariat, *puskesos):
         slug = "sek" if unit is secretariat else unit.region.name.lower()
         d.staff[unit.name] = {
-            role: staff.create_staff(username=f"{slug}.{role.value}", full_name=f"Petugas {role.value.title()}",
+            role: staff.create_staff(username=f"{slug}.{role.value}",
+                                     full_name=f"Petugas {role.value.replace('_', ' ').title()}",
                                      role=role, unit=unit, password="rahasia-demo-1")
             for role in Role
         }

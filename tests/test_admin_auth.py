@@ -41,7 +41,7 @@ def test_sign_in_by_username_lands_on_the_dashboard(browser, db_session):
     response = browser.login("jepon.front_office")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
     page = browser.get("/admin/").get_data(as_text=True)
-    assert "Dasbor" in page and "Petugas Front_Office" in page
+    assert "Dasbor" in page and "Petugas Front Office" in page
     assert _staff(db_session, "jepon.front_office").login_count == 1
 
 

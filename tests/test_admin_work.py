@@ -25,7 +25,8 @@ def _flash(html: str) -> str:
 
 def test_intake_registers_a_new_resident_and_opens_the_case(clerk, district, db_session):
     nik = make_nik("F", birth=__import__("datetime").date(1975, 3, 9))
-    page = clerk.get(f"/admin/intake/?nik={nik}").get_data(as_text=True)
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {"step": "find", "nik": nik}).get_data(as_text=True)
     assert "2. Daftarkan warga" in page and "bawa:" in page
     response = clerk.post("/admin/intake/", {
         "nik": nik, "name": "Sumarni", "sex": "F", "birth_date": "1975-03-09",
@@ -48,14 +49,17 @@ def test_intake_finds_a_registered_resident_by_nik(app, district, db_session):
     nik = case.resident.nik
     clerk = Browser(app)
     clerk.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
-    page = clerk.get(f"/admin/intake/?nik={nik[:4]} {nik[4:8]} {nik[8:]}").get_data(as_text=True)
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {"step": "find", "nik": f"{nik[:4]} {nik[4:8]} {nik[8:]}"}).get_data(
+        as_text=True)
     assert "Siti Aminah" in page and "2. Daftarkan warga" not in page
 
 
 @pytest.mark.parametrize(("nik", "message"), [("12345", "NIK harus 16 angka"),
                                               ("9916011708450001", "bukan kode provinsi")])
 def test_intake_explains_a_wrong_nik(clerk, nik, message):
-    assert message in clerk.get(f"/admin/intake/?nik={nik}").get_data(as_text=True)
+    clerk.get("/admin/intake/")
+    assert message in clerk.post("/admin/intake/", {"step": "find", "nik": nik}).get_data(as_text=True)
 
 
 def test_intake_keeps_what_was_typed_when_the_phone_is_a_landline(clerk, district, db_session):
@@ -234,3 +238,50 @@ def test_export_streams_plain_csv(app, district, db_session):
     assert response.status_code == 200
     lines = response.get_data(as_text=True).strip().splitlines()
     assert len(lines) == 4 and "<span" not in lines[1] and "terkirim" in lines[1]
+
+
+def test_every_date_filter_answers(app, district, db_session):
+    make_referral(district)
+    db_session.commit()
+    boss = Browser(app)
+    boss.login(district.user(Role.SUPERVISOR).username)
+    from admin_views.base import _AWARE_FILTERS
+
+    checked = 0
+    for view in app.extensions["admin"][0]._views:
+        for index, flt in enumerate(getattr(view, "_filters", None) or []):
+            if type(flt) not in _AWARE_FILTERS.values():
+                continue
+            value = "2026-11-01 00:00:00 to 2026-11-30 23:59:59" if "Between" in type(flt).__name__ \
+                else "2026-11-24 10:00:00"
+            response = boss.get(f"/admin/{view.endpoint}/?flt1_{index}={value}")
+            assert response.status_code == 200, (view.endpoint, type(flt).__name__)
+            checked += 1
+    assert checked >= 10
+
+
+def test_exports_defuse_spreadsheet_formulas(app):
+    class Row:
+        name = '=HYPERLINK("http://x")'
+
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", "") == "resident")
+    with app.test_request_context():
+        assert view.get_export_value(Row(), "name") == '\'=HYPERLINK("http://x")'
+
+
+
+def test_names_refuse_formula_and_markup(district, db_session):
+    from slrt.errors import ValidationError
+    from slrt.identity import validate_name
+
+    for bad in ('=HYPERLINK("x")', "X <b>", "@SUM"):
+        with pytest.raises(ValidationError):
+            validate_name(bad)
+    assert validate_name("Drs. H. Slamet, S.Sos.") == "Drs. H. Slamet, S.Sos."
+    assert validate_name("Ni'mah Al-Hasan") == "Ni'mah Al-Hasan"
+
+
+def test_lookups_are_only_for_those_who_edit(app, district, db_session):
+    clerk = Browser(app)
+    clerk.login(district.user(Role.FACILITATOR).username)
+    assert clerk.get("/admin/service/ajax/lookup/?name=default_agency&query=b").status_code == 403

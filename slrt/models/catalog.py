@@ -29,6 +29,9 @@ class Document(Base):
     #: Short form for SMS, where every character counts ("fc KK").
     sms_name: Mapped[str] = mapped_column(String(40))
 
+    def __str__(self) -> str:
+        return self.name
+
     def __repr__(self) -> str:
         return f"<Document {self.id} {self.code}>"
 
@@ -55,6 +58,9 @@ class Agency(Base):
     contacts: Mapped[list[AgencyContact]] = relationship(
         back_populates="agency", order_by="AgencyContact.id"
     )
+
+    def __str__(self) -> str:
+        return self.name
 
     def __repr__(self) -> str:
         return f"<Agency {self.id} {self.short_name}>"
@@ -113,6 +119,9 @@ class Service(Base):
     @property
     def card_colour(self) -> str:
         return DOMAIN_COLOURS[self.domain]
+
+    def __str__(self) -> str:
+        return self.name
 
     def __repr__(self) -> str:
         return f"<Service {self.id} {self.code}>"

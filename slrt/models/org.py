@@ -28,6 +28,9 @@ class Region(Base):
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
 
+    def __str__(self) -> str:
+        return self.name
+
     def __repr__(self) -> str:
         return f"<Region {self.id} {self.code} {self.name}>"
 
@@ -59,6 +62,9 @@ class Unit(Base):
             chain.append(unit)
             unit = unit.parent
         return chain
+
+    def __str__(self) -> str:
+        return self.name
 
     def __repr__(self) -> str:
         return f"<Unit {self.id} {self.kind} {self.name}>"
@@ -137,6 +143,9 @@ class Staff(Base, UserMixin):
         if message and form_error is not None:
             form_error.append(message)
         return message is not None
+
+    def __str__(self) -> str:
+        return self.full_name
 
     def __repr__(self) -> str:
         return f"<Staff {self.id} {self.username} {self.role}>"
