@@ -64,12 +64,13 @@ class AgencyContactView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = MANAGERS
     column_list = ["agency", "name", "phone", "is_head", "receives_reminders", "is_active"]
-    column_labels = {"agency": _l("Agency"), "name": _l("Name"), "phone": _l("Phone"), "is_head": _l("Head"),
+    column_labels = {"agency": _l("Agency"), "agency.name": _l("Agency"), "name": _l("Name"), "phone": _l("Phone"),
+                     "is_head": _l("Head"),
                      "receives_reminders": _l("Gets SMS"), "is_active": _l("Active")}
     column_formatters = {"agency": lambda v, c, m, n: m.agency.short_name,
                          "phone": lambda v, c, m, n: mask_phone(m.phone)}
     column_formatters_detail = {"phone": lambda v, c, m, n: display_phone(m.phone)}
-    column_filters = ["agency", "is_head", "is_active"]
+    column_filters = ["agency.name", "is_head", "is_active"]
     form_columns = ["agency", "name", "phone", "is_head", "receives_reminders", "is_active"]
     form_ajax_refs = {"agency": {"fields": ["name", "short_name"], "page_size": 10}}
 

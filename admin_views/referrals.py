@@ -50,7 +50,8 @@ class ReferralView(SecureModelView):
     column_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at"]
     column_labels = {"code": _l("Referral"), "case": _l("Ticket"), "resident": _l("Resident"),
                      "service": _l("Service"), "agency": _l("Agency"), "status": _l("Status"),
-                     "sent_at": _l("Sent"), "due_at": _l("Due")}
+                     "sent_at": _l("Sent"), "due_at": _l("Due"), "agency.name": _l("Agency"),
+                     "service.name": _l("Service")}
     column_formatters = {
         "code": lambda v, c, m, n: format_code(m.code),
         "case": lambda v, c, m, n: Markup('<a href="{0}">{1}</a>').format(
@@ -66,7 +67,7 @@ class ReferralView(SecureModelView):
     column_sortable_list = ["sent_at", "due_at", "status"]
     column_searchable_list = ["code"]
     column_filters = [
-        "status", "agency", "service", "sent_at",
+        "status", "agency.name", "service.name", "sent_at",
         DomainFilter(Referral.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
         OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
     ]

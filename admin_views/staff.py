@@ -67,7 +67,8 @@ class StaffView(SecureModelView):
             staff_ops.sign_out_everywhere(model)  # e.g. a new manager must pass the second factor first
 
     def _users(self, ids):
-        return db.session.scalars(select(Staff).where(Staff.id.in_([int(i) for i in ids]))).all()
+        numbers = [int(i) for i in ids if str(i).isdecimal()]
+        return db.session.scalars(select(Staff).where(Staff.id.in_(numbers))).all()
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected accounts?"))
     def action_deactivate(self, ids):
