@@ -1,11 +1,80 @@
-"""Entry point: ``flask --app app ...``, ``celery -A app ...`` and ``gunicorn app:application``.
+"""Entry point and application factory: ``flask --app app``, ``celery -A app``, ``gunicorn app:application``.
 
-The Flask app is named ``application`` on purpose: Celery's ``-A app`` takes a module's
-``app`` attribute before its ``celery`` one, so a Flask object called ``app`` here would
-hide the Celery app from the worker.
+The factory lives here, outside slrt/, because it wires the domain to its screens,
+workers and gateways; slrt/ itself imports none of them. ``application`` and ``celery``
+are built on first access (PEP 562), so importing this module has no side effects. The
+Flask object is not called ``app``: Celery's ``-A app`` would take it for the Celery app.
 """
 
-from slrt import create_app
 
-application = create_app()
-celery = application.extensions["celery"]
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app: settings, extensions, Celery, screens and CLI."""
+    import slrt.models  # noqa: F401  (register every table on the metadata)
+    from slrt import config
+    from slrt.extensions import babel, db, init_sqlite, migrate
+    from slrt.pii import vault
+
+    app = Flask("slrt", instance_relative_config=True)
+    app.config.from_mapping(config.load(app.instance_path, test_config))
+
+    db.init_app(app)
+    with app.app_context():
+        init_sqlite(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    vault.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, default_translation_directories="translations")
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    from sms import init_gateways
+
+    init_gateways(app)
+
+    from tasks import celery_init_app
+
+    celery_init_app(app)
+
+    from admin_views import init_admin
+
+    init_admin(app)
+
+    from slrt.cli import slrt_cli
+
+    app.cli.add_command(slrt_cli)
+    logging.getLogger("slrt").setLevel(logging.INFO)
+    return app
+
+
+def _select_locale() -> str:
+    """The language chosen on screen (?lang=en, kept in the session), else the default."""
+    from flask import current_app
+
+    try:
+        chosen = request.args.get("lang")
+    except RuntimeError:  # no request: CLI or a worker
+        return current_app.config["SLRT_DEFAULT_LOCALE"]
+    if chosen in ("id", "en"):
+        session["lang"] = chosen
+    return session.get("lang") or current_app.config["SLRT_DEFAULT_LOCALE"]
+
+
+_built: dict[str, object] = {}
+
+
+def __getattr__(name: str):
+    """Build the process's app on first use of ``application`` or ``celery``."""
+    if name not in ("application", "celery"):
+        raise AttributeError(name)
+    if not _built:
+        _built["application"] = create_app()
+        _built["celery"] = _built["application"].extensions["celery"]
+    return _built[name]

@@ -132,7 +132,7 @@ def main() -> None:
 
     os.environ["DATABASE_URL"] = URL
     must_fill = ensure_database(URL, args.rebuild)
-    from slrt import create_app
+    from app import create_app
     from slrt.pii import new_key
 
     key_file = ROOT / "instance" / "bench-pii.key"

@@ -1,4 +1,4 @@
-"""Extension singletons, bound to an app with ``init_app`` in :func:`slrt.create_app`."""
+"""Extension singletons, bound to an app with ``init_app`` in :func:`app.create_app`."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ import random
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
 
 from slrt import clock, notices, quiet_hours
 from slrt.codes import format_code
@@ -60,8 +61,31 @@ def queue(
         contact=contact,
     )
     db.session.add(message)
+    db.session.info.setdefault(_QUEUED, []).append(message)
     log.info("sms queued", extra={"template": key, "case_id": getattr(case, "id", None)})
     return message
+
+
+#: session.info keys: messages queued in this transaction, then their ids once flushed.
+_QUEUED, _QUEUED_IDS = "slrt_outbox_queued", "slrt_outbox_queued_ids"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_queued_ids(session, _context) -> None:
+    queued = session.info.pop(_QUEUED, [])
+    if queued:
+        session.info.setdefault(_QUEUED_IDS, set()).update(m.id for m in queued if m.id is not None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_queued(session) -> None:
+    session.info.pop(_QUEUED, None)
+    session.info.pop(_QUEUED_IDS, None)
+
+
+def take_committed(session) -> list[int]:
+    """Ids of the messages the just-committed transaction queued (called once, after commit)."""
+    return sorted(session.info.pop(_QUEUED_IDS, set()))
 
 
 def common_context(case: Case) -> dict[str, object]:

@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session
 
 from slrt import outbox
 from slrt.extensions import db
-from slrt.models import SmsMessage
-from slrt.models.enums import SmsDirection, SmsStatus
 from slrt.ports import GatewayError
 from sms import gateway
 
@@ -81,28 +79,16 @@ def queue_send(message_id: int) -> None:
     current_app.extensions["celery"].send_task("slrt.send_sms", args=[message_id])
 
 
-# After a commit that wrote outbound messages, queue their send tasks: never before the commit,
-# so a rolled-back change sends nothing, and a committed one is sent even if this fails (sweep).
-@event.listens_for(Session, "after_flush")
-def _remember(session, _context):
-    for obj in session.new:
-        if isinstance(obj, SmsMessage) and obj.direction == SmsDirection.OUTBOUND and obj.status == SmsStatus.PENDING:
-            session.info.setdefault("slrt_new_sms", set()).add(obj.id)
-
-
+# After a commit that queued messages, queue their send tasks: never before the commit, so a
+# rolled-back change sends nothing, and a committed one is sent even if this fails (sweep).
 @event.listens_for(Session, "after_commit")
 def _dispatch(session):
-    ids = session.info.pop("slrt_new_sms", set())
+    ids = outbox.take_committed(session)
     if not ids or not current_app or not current_app.config.get("SLRT_SMS_DISPATCH"):
         return
-    for message_id in sorted(ids):
+    for message_id in ids:
         try:
             queue_send(message_id)
         except Exception:  # broker down: the sweep sends it later, nothing is lost
             log.warning("could not queue sms; the sweep will", extra={"sms_id": message_id})
             return
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session):
-    session.info.pop("slrt_new_sms", None)

@@ -17,7 +17,7 @@ import time_machine
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from slrt import create_app
+from app import create_app
 from slrt.extensions import db
 from slrt.pii import new_key
 

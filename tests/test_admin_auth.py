@@ -131,7 +131,8 @@ def test_deactivated_account_cannot_sign_in(browser, db_session):
 
 
 def test_passwords_are_hashed_with_argon2_by_default(tmp_path):
-    from slrt import create_app, staff
+    from app import create_app
+    from slrt import staff
     from slrt.extensions import db
     from slrt.models import Unit
     from slrt.models.enums import UnitKind

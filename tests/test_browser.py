@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from slrt import create_app
+from app import create_app
 from slrt.extensions import db
 from slrt.pii import new_key
 

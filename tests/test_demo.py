@@ -14,7 +14,8 @@ import time_machine
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from slrt import cases, create_app, demo
+from app import create_app
+from slrt import cases, demo
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_nik
 from slrt.models import (

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from slrt import create_app
+from app import create_app
 from slrt.config import _normalize_db_url
 from slrt.extensions import db
 from slrt.pii import new_key
