@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Collection
+from datetime import datetime
 from typing import Protocol
 
 
@@ -20,6 +22,11 @@ class GatewayError(Exception):
     transient: bool = False
     outcome_unknown: bool = False
     retry_after: float | None = None
+    #: A lower cap on attempts for this code (30003 "unreachable" is worth only a few tries).
+    max_attempts: int | None = None
+    #: What else the failure means for us: "opt_out" (the number unsubscribed), "pause"
+    #: (the account is suspended: stop all sending), "flag_template" (filtered as spam).
+    effect: str | None = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -34,5 +41,11 @@ class SmsGateway(Protocol):
     def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
         """Hand one SMS to the provider; return the provider's id for it, or raise GatewayError."""
 
-    def lookup(self, reference: str) -> str | None:
-        """The provider's id of a message we sent with ``reference``, or None if it never arrived."""
+    def lookup(self, *, to: str, body: str, reference: str, since: datetime,
+               exclude: Collection[str] = ()) -> str | None:
+        """The provider's id of a message we sent as ``reference`` since ``since``, or None.
+
+        Asked before any resend whose earlier attempt may have reached the provider. A
+        provider that cannot search by our reference matches on recipient, body and time;
+        ``exclude`` lists provider ids already recorded (an earlier, undelivered attempt).
+        """

@@ -30,12 +30,12 @@ def send_sms(message_id: int) -> None:
         db.session.commit()
         return
     to, body, reference = message.phone, message.body, f"slrt-{message.id}"
-    retrying = message.attempts > 1
+    retrying, since, known = message.attempts > 1, message.created_at, [message.provider_id or ""]
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
     sms = gateway()
     try:
-        provider_id = sms.lookup(reference) if retrying else None
+        provider_id = sms.lookup(to=to, body=body, reference=reference, since=since, exclude=known) if retrying else None
         if provider_id is None:  # never reached the provider: (re)send
             provider_id = sms.send(to=to, body=body, reference=reference, callback_url=None)
     except GatewayError as error:
