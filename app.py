@@ -47,6 +47,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_admin(app)
 
+    from sms import init_webhooks
+
+    init_webhooks(app)
+
     from slrt.cli import slrt_cli
 
     app.cli.add_command(slrt_cli)

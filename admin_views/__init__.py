@@ -19,6 +19,7 @@ def init_admin(app: Flask) -> Admin:
     from admin_views.cases import CaseView, IntakeView
     from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
     from admin_views.dashboard import DashboardView
+    from admin_views.followups import FollowUpView
     from admin_views.home import bp as home_bp
     from admin_views.messages import SmsMessageView, SmsTemplateView
     from admin_views.people import HouseholdView, ResidentView
@@ -31,6 +32,7 @@ def init_admin(app: Flask) -> Admin:
         AgencyContact,
         Case,
         Document,
+        FollowUp,
         Household,
         Referral,
         Resident,
@@ -55,6 +57,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(IntakeView(name=_l("Intake"), endpoint="intake", category=work))
     admin.add_view(CaseView(Case, db, name=_l("Cases"), endpoint="case", category=work))
     admin.add_view(ReferralView(Referral, db, name=_l("Referrals"), endpoint="referral", category=work))
+    admin.add_view(FollowUpView(FollowUp, db, name=_l("Follow-ups"), endpoint="follow_up", category=work))
     admin.add_view(ResidentView(Resident, db, name=_l("Residents"), endpoint="resident", category=people))
     admin.add_view(HouseholdView(Household, db, name=_l("Households"), endpoint="household", category=people))
     admin.add_view(ServiceView(Service, db, name=_l("Services"), endpoint="service", category=catalogue))
@@ -74,6 +77,20 @@ def init_admin(app: Flask) -> Admin:
 def _template_helpers(app: Flask) -> None:
     from slrt import clock
     from slrt.models.enums import ROLE_LABELS, Role
+
+    @app.context_processor
+    def sms_pause_banner():
+        def sms_pause():
+            """The open sending pause, for managers (who can lift it); None for everyone else."""
+            from flask_security import current_user
+
+            from slrt import outbox
+
+            if not current_user.is_authenticated or current_user.role != Role.MANAGER:
+                return None
+            return outbox.active_pause()
+
+        return {"sms_pause": sms_pause}
 
     @app.template_filter("localtime")
     def localtime(moment) -> str:

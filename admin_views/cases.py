@@ -15,18 +15,19 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
 from admin_views.people import resident_search
-from slrt import cases, referrals, residents, workdays, workflow
+from slrt import cases, followups, referrals, residents, workdays, workflow
 from slrt.access import covered_units, covered_village_ids
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
-from slrt.models import Agency, Case, CaseNeed, Event, Referral, Region, Resident, Service, SmsMessage, Staff
+from slrt.models import Agency, Case, CaseNeed, Event, FollowUp, Referral, Region, Resident, Service, SmsMessage, Staff
 from slrt.models.enums import (
     DOMAIN_LABELS,
     REFERRAL_ACTIVE,
     CaseStatus,
     Channel,
     Domain,
+    FollowUpReason,
     Outcome,
     PhoneOwner,
     ReferralStatus,
@@ -40,6 +41,9 @@ CHANNEL_LABELS = {Channel.WALK_IN: _l("walk-in"), Channel.PUSKESOS: _l("Puskesos
 URGENCY_LABELS = {Urgency.NORMAL: _l("normal"), Urgency.URGENT: _l("urgent"), Urgency.EMERGENCY: _l("emergency")}
 OUTCOME_LABELS = {Outcome.FULFILLED: _l("fulfilled"), Outcome.PARTIAL: _l("partly fulfilled"),
                   Outcome.UNFULFILLED: _l("not fulfilled")}
+
+FOLLOW_UP_REASONS = {FollowUpReason.SMS_FAILED: _l("the SMS could not be delivered"),
+                     FollowUpReason.NO_RECEIPT: _l("no delivery report for the SMS")}
 
 
 def scoped_unit_ids() -> list[int]:
@@ -132,6 +136,9 @@ class CaseView(SecureModelView):
             self.details_template,
             case=case,
             messages=messages,
+            follow_ups=db.session.scalars(
+                select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.created_at)).all(),
+            follow_up_reasons=FOLLOW_UP_REASONS,
             timeline=_timeline(case, messages),
             case_moves=workflow.allowed_moves(CASE_MOVES, case, current_user),
             referral_moves={r.id: workflow.allowed_moves(REFERRAL_MOVES, r, current_user) for r in case.referrals},
@@ -164,6 +171,17 @@ class CaseView(SecureModelView):
             flash(str(exc), "error")
             return exc
         return None
+
+    @expose("/follow-up/<int:follow_up_id>/done", methods=["POST"])
+    def follow_up_done_view(self, follow_up_id):
+        follow_up = db.session.get(FollowUp, follow_up_id)
+        if follow_up is None:
+            abort(404)
+        case = self.get_one(follow_up.case_id)  # 404 outside the staff member's units
+        self._run(case.id, lambda: followups.complete(follow_up, actor=current_user._get_current_object(),
+                                                      note=request.form.get("note", "")),
+                  _l("Follow-up noted on the case."))
+        return self._back(case.id)
 
     @expose("/<int:case_id>/refer", methods=["POST"])
     def refer_view(self, case_id):

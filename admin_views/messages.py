@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from wtforms import ValidationError as FormError
 
 from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
 from admin_views.cases import scoped_unit_ids
-from slrt import clock, gsm, notices
+from slrt import clock, gsm, notices, outbox
 from slrt.codes import format_code
+from slrt.errors import DomainError
+from slrt.extensions import db
 from slrt.identity import mask_phone
 from slrt.models import Case, SmsMessage
 from slrt.models.enums import Role
@@ -44,6 +48,18 @@ class SmsMessageView(SecureModelView):
 
         return super().get_query().options(joinedload(SmsMessage.case))
 
+    @expose("/resume", methods=["POST"])
+    def resume_view(self):
+        """A manager lifts the pause the provider's suspension caused (the banner's button)."""
+        try:
+            waiting = outbox.resume_sending(actor=current_user._get_current_object())
+            db.session.commit()
+            flash(_l("SMS sending resumed; %(n)s waiting messages go out now.", n=waiting), "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        return redirect(request.referrer or url_for("admin.index"))
+
 
 def _gsm_body(form, field):
     if not field.data:
@@ -74,3 +90,4 @@ class SmsTemplateView(SecureModelView):
 
     def on_model_change(self, form, model, is_created):
         model.updated_by_id = current_user.id
+        model.is_flagged = False  # reworded by a manager: reviewed

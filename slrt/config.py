@@ -41,6 +41,24 @@ DEFAULTS: dict[str, object] = {
     "SLRT_SWEEP_SECONDS": 30,
     #: Seconds between worker heartbeats (beat -> worker -> database).
     "SLRT_HEARTBEAT_SECONDS": 30,
+    #: Twilio (SLRT_SMS_GATEWAY=twilio): credentials and a sender number or Messaging Service.
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_FROM_NUMBER": "",
+    "TWILIO_MESSAGING_SERVICE_SID": "",
+    #: Another address for Twilio's API (a local Twilio-speaking server in tests and benchmarks).
+    "SLRT_TWILIO_API_BASE": "",
+    #: Seconds a gateway call may take before it is abandoned (and looked up before a resend).
+    "SLRT_SMS_TIMEOUT": 10.0,
+    #: Seconds a message may wait in the provider's queue before it expires undelivered.
+    "SLRT_SMS_VALIDITY_SECONDS": 14400,
+    #: Messages per second for the whole cluster (shared through Redis when the broker is
+    #: Redis, per worker process otherwise); 0 = as fast as the provider takes them.
+    "SLRT_SMS_RATE": 0.0,
+    #: Days after which message bodies are erased (the metadata stays for reports).
+    "SLRT_SMS_RETENTION_DAYS": 30,
+    #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
+    "SLRT_RECEIPT_HOURS": 24.0,
     #: Password hashing (Flask-Security); tests lower the cost, production keeps argon2.
     "SLRT_PASSWORD_HASH": "argon2",
     #: Failed sign-ins before an account locks, and for how long.
@@ -69,6 +87,16 @@ ENVIRONMENT = {
     "SLRT_QUIET_TO": "SLRT_QUIET_TO",
     "SLRT_OFFICE_HOURS": "SLRT_OFFICE_HOURS",
     "SLRT_SWEEP_SECONDS": "SLRT_SWEEP_SECONDS",
+    "TWILIO_ACCOUNT_SID": "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN": "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER": "TWILIO_FROM_NUMBER",
+    "TWILIO_MESSAGING_SERVICE_SID": "TWILIO_MESSAGING_SERVICE_SID",
+    "SLRT_TWILIO_API_BASE": "SLRT_TWILIO_API_BASE",
+    "SLRT_SMS_TIMEOUT": "SLRT_SMS_TIMEOUT",
+    "SLRT_SMS_VALIDITY_SECONDS": "SLRT_SMS_VALIDITY_SECONDS",
+    "SLRT_SMS_RATE": "SLRT_SMS_RATE",
+    "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
+    "SLRT_RECEIPT_HOURS": "SLRT_RECEIPT_HOURS",
 }
 
 
@@ -100,7 +128,8 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
-    for key in ("SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS"):
+    for key in ("SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
+                "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS"):
         try:
             settings[key] = float(settings[key])
         except (TypeError, ValueError) as exc:
@@ -111,6 +140,17 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     if not all(_is_hhmm(part) for part in str(settings["SLRT_OFFICE_HOURS"]).split("-")) or \
             str(settings["SLRT_OFFICE_HOURS"]).count("-") != 1:
         raise ConfigError("SLRT_OFFICE_HOURS must look like 08:00-16:00")
+    if settings["SLRT_SMS_GATEWAY"] not in ("console", "twilio"):
+        raise ConfigError("SLRT_SMS_GATEWAY must be 'console' or 'twilio'")
+    if settings["SLRT_SMS_GATEWAY"] == "twilio":
+        if not (settings["TWILIO_ACCOUNT_SID"] and settings["TWILIO_AUTH_TOKEN"]):
+            raise ConfigError("the twilio gateway needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if bool(settings["TWILIO_FROM_NUMBER"]) == bool(settings["TWILIO_MESSAGING_SERVICE_SID"]):
+            raise ConfigError("set one of TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+    if not 1 <= settings["SLRT_SMS_VALIDITY_SECONDS"] <= 36000:
+        raise ConfigError("SLRT_SMS_VALIDITY_SECONDS must be between 1 and 36000")
+    if settings["SLRT_SMS_TIMEOUT"] <= 0 or settings["SLRT_SMS_RATE"] < 0:
+        raise ConfigError("SLRT_SMS_TIMEOUT must be positive and SLRT_SMS_RATE not negative")
     if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:
         raise ConfigError("SLRT_CODE_DIGITS must be between 4 and 12")
     try:

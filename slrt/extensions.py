@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from slrt.models.base import Base
 
@@ -43,3 +45,23 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN")
+
+
+def persist(record, tries: int = 6) -> None:
+    """Run ``record`` and commit, retrying a busy database: what the provider said must not be lost.
+
+    (SQLite, the embedded default, refuses a second writer at once instead of waiting when
+    both had read first; PostgreSQL waits on the row lock.) Should every try fail, the
+    error goes up: a claimed message's lease then runs out, the sweep re-queues it and the
+    lookup at the provider finds it sent; a webhook is retried by the provider.
+    """
+    for attempt in range(tries):
+        try:
+            record()
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)

@@ -12,14 +12,18 @@ import random
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
-from slrt import clock, notices, quiet_hours
+from slrt import clock, followups, gsm, notices, quiet_hours, residents
+from slrt.access import Actor, check_active, role_of
 from slrt.codes import format_code
+from slrt.errors import PermissionDenied
 from slrt.extensions import db
-from slrt.models import AgencyContact, Case, Event, Referral, Resident, SmsMessage
-from slrt.models.enums import PhoneOwner, SmsAudience, SmsDirection, SmsStatus
+from slrt.models import AgencyContact, Case, Event, Referral, Resident, SmsMessage, SmsPause, SmsTemplate, Staff
+from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, SmsDirection, SmsStatus
+from slrt.ports import GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +200,8 @@ def claim(message_id: int) -> SmsMessage | None:
 
 def hold_reason(message: SmsMessage) -> str | None:
     """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
-    from slrt.models.enums import SmsAudience
-
+    if active_pause() is not None:
+        return _defer(message, clock.now() + PAUSE_RECHECK, "paused")
     if message.audience == SmsAudience.RESIDENT and message.resident is not None \
             and message.resident.is_sms_opted_out:
         return _drop(message, "opted_out", "resident answered STOP")
@@ -206,11 +210,15 @@ def hold_reason(message: SmsMessage) -> str | None:
         return _drop(message, "stale", f"referral is {message.referral.status.value} now")
     window = quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
-        message.status = SmsStatus.PENDING
-        message.next_attempt_at = window
-        message.attempts -= 1  # waiting for the morning is not an attempt
-        return "deferred"
+        return _defer(message, window, "deferred")
     return None
+
+
+def _defer(message: SmsMessage, until, why: str) -> str:
+    message.status = SmsStatus.PENDING
+    message.next_attempt_at = until
+    message.attempts -= 1  # waiting (for the morning, for the account) is not an attempt
+    return why
 
 
 def _drop(message: SmsMessage, code: str, why: str) -> str:
@@ -221,28 +229,51 @@ def _drop(message: SmsMessage, code: str, why: str) -> str:
     return code
 
 
-def record_sent(message_id: int, gateway: str, provider_id: str) -> None:
+def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bool = False) -> None:
+    """The provider accepted the message. ``receipts``: the gateway reports delivery later.
+
+    A status callback may have come first (the provider is fast, or this worker slow):
+    what it recorded stands, only the provider id is filled in.
+    """
     message = db.session.get(SmsMessage, message_id, populate_existing=True)
-    message.status = SmsStatus.SENT
     message.gateway = gateway
+    if message.status not in (SmsStatus.PENDING, SmsStatus.SENDING):
+        message.provider_id = message.provider_id or provider_id
+        return
+    now = clock.now()
+    message.status = SmsStatus.SENT
     message.provider_id = provider_id
-    message.sent_at = clock.now()
+    message.sent_at = now
     message.next_attempt_at = None
     message.error_code = message.error_message = None
+    if receipts and message.audience == SmsAudience.RESIDENT:
+        hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
+        message.receipt_due_at = now + timedelta(hours=hours)
 
 
-def record_failure(message_id: int, gateway: str, error) -> None:
+def record_failure(message_id: int, gateway: str, error: GatewayError) -> None:
     """Retry a transient failure later (time kept in the row), or fail the message for good."""
     message = db.session.get(SmsMessage, message_id, populate_existing=True)
     message.gateway = gateway
+    if message.status != SmsStatus.SENDING:
+        return  # a status callback reported it meanwhile: the provider has it
+    _fail(message, error)
+
+
+def _fail(message: SmsMessage, error: GatewayError) -> None:
     message.error_code = str(error.code)[:16]
     message.error_message = (error.message or "")[:255]
-    if error.transient and message.attempts < MAX_ATTEMPTS:
+    limit = min(MAX_ATTEMPTS, error.max_attempts or MAX_ATTEMPTS)
+    if error.transient and message.attempts < limit:
         message.status = SmsStatus.PENDING
         message.next_attempt_at = clock.now() + retry_delay(message.attempts, error.retry_after)
     else:
         message.status = SmsStatus.FAILED
         message.next_attempt_at = None
+        message.receipt_due_at = None
+    _apply_effect(message, error)
+    if message.status == SmsStatus.FAILED and message.audience == SmsAudience.RESIDENT:
+        followups.open_for(message, FollowUpReason.SMS_FAILED, str(error))
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -257,6 +288,8 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
 def due_ids(limit: int = 500) -> list[int]:
     """Pending messages whose time has come, and claimed ones whose worker vanished (lease over)."""
     now = clock.now()
+    if active_pause() is not None:
+        return []  # nothing goes out until a manager resumes sending
     expired = db.session.execute(
         update(SmsMessage)
         .where(SmsMessage.status == SmsStatus.SENDING, SmsMessage.next_attempt_at < now)
@@ -272,3 +305,176 @@ def due_ids(limit: int = 500) -> list[int]:
         .order_by(SmsMessage.next_attempt_at)
         .limit(limit)
     ))
+
+
+# ---- what the provider tells us later: delivery receipts, failures, account trouble ----------
+
+#: How far along a message is; a status callback never moves a message backwards.
+_RANK = {SmsStatus.PENDING: 0, SmsStatus.SENDING: 0, SmsStatus.SENT: 1,
+         SmsStatus.DELIVERED: 2, SmsStatus.UNDELIVERED: 2, SmsStatus.FAILED: 2}
+#: Provider statuses (Twilio's words) -> ours.
+PROVIDER_STATUS = {
+    "accepted": SmsStatus.SENT, "scheduled": SmsStatus.SENT, "queued": SmsStatus.SENT,
+    "sending": SmsStatus.SENT, "sent": SmsStatus.SENT, "delivered": SmsStatus.DELIVERED,
+    "read": SmsStatus.DELIVERED, "undelivered": SmsStatus.UNDELIVERED, "failed": SmsStatus.FAILED,
+    "canceled": SmsStatus.FAILED,
+}
+#: While the provider has suspended the account, claimed messages wait this long and look again.
+PAUSE_RECHECK = timedelta(minutes=5)
+
+
+def record_status(message_id: int, provider_status: str, *, provider_id: str,
+                  error: GatewayError | None = None) -> SmsMessage | None:
+    """Apply one status callback; repeated and late callbacks change nothing.
+
+    Reconciles a message whose worker died after the provider took it (the callback
+    URL carries our id). A failed delivery with a retryable code (30003 unreachable
+    handset) is sent again later; a permanent one fails and opens a follow-up.
+    """
+    status = PROVIDER_STATUS.get(provider_status)
+    message = db.session.get(SmsMessage, message_id, with_for_update=True, populate_existing=True)
+    if status is None or message is None or message.direction != SmsDirection.OUTBOUND:
+        return None
+    if message.provider_id and message.provider_id != provider_id:
+        return message  # about an earlier attempt, already settled
+    if message.status == SmsStatus.DROPPED or _RANK[status] <= _RANK[message.status] and \
+            message.status not in (SmsStatus.PENDING, SmsStatus.SENDING):
+        return message  # duplicate or out of order: a late "sent" never undoes "delivered"
+    now = clock.now()
+    message.provider_id = provider_id
+    message.sent_at = message.sent_at or now
+    if status == SmsStatus.SENT:
+        message.status, message.next_attempt_at = SmsStatus.SENT, None
+    elif status == SmsStatus.DELIVERED:
+        message.status, message.next_attempt_at = SmsStatus.DELIVERED, None
+        message.delivered_at, message.receipt_due_at = now, None
+        message.error_code = message.error_message = None
+    else:
+        failure = error or GatewayError(code=provider_status, message="no error code given")
+        _fail(message, failure)
+        if message.status == SmsStatus.FAILED:
+            message.status = status  # keep the provider's word: undelivered or failed
+    return message
+
+
+def _apply_effect(message: SmsMessage, error: GatewayError) -> None:
+    if error.effect == "opt_out":
+        if message.resident is not None and message.audience == SmsAudience.RESIDENT:
+            residents.set_sms_opt_out(message.resident)
+        elif message.contact is not None:
+            message.contact.receives_reminders = False
+    elif error.effect == "pause":
+        pause_sending(message.gateway or "?", str(error.code), error.message)
+    elif error.effect == "flag_template" and message.template_key:
+        flag_template(message.template_key, _language_of(message))
+
+
+def _language_of(message: SmsMessage) -> str:
+    if message.audience == SmsAudience.RESIDENT and message.resident is not None:
+        return message.resident.language if message.resident.language in ("id", "en") else "id"
+    return "id"
+
+
+def flag_template(key: str, language: str) -> SmsTemplate:
+    """The provider filtered a message as spam: mark its template for a manager's review."""
+    template = db.session.scalar(select(SmsTemplate).where(SmsTemplate.key == key,
+                                                           SmsTemplate.language == language))
+    if template is None:
+        template = SmsTemplate(key=key, language=language, body=notices.template_body(key, language))
+        db.session.add(template)
+    if not template.is_flagged:
+        template.is_flagged = True
+        log.warning("sms template flagged as spam by the provider", extra={"template": key})
+    return template
+
+
+def active_pause() -> SmsPause | None:
+    return db.session.scalar(select(SmsPause).where(SmsPause.resumed_at.is_(None)).limit(1))
+
+
+def pause_sending(gateway: str, code: str, reason: str | None) -> SmsPause:
+    """Stop all sending: the provider suspended the account. A manager resumes it."""
+    pause = active_pause()
+    if pause is None:
+        pause = SmsPause(gateway=gateway, code=code, reason=(reason or "")[:255] or None)
+        db.session.add(pause)
+        log.error("sms sending paused: the provider suspended the account", extra={"code": code})
+    return pause
+
+
+def resume_sending(*, actor: Actor) -> int:
+    """A manager lifts the pause; waiting messages go out at the next sweep. Returns how many wait."""
+    check_active(actor)
+    if role_of(actor) != Role.MANAGER:
+        raise PermissionDenied(_l("Only a manager may resume sending."))
+    pause = active_pause()
+    if pause is None:
+        return 0
+    pause.resumed_at = clock.now()
+    pause.resumed_by = actor if isinstance(actor, Staff) else None
+    waiting = db.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND)
+        .values(next_attempt_at=clock.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.flush()
+    return waiting
+
+
+def open_receipt_follow_ups(limit: int = 500) -> int:
+    """Resident notices accepted but never confirmed delivered in time: ask the facilitator.
+
+    Not a resend: a missing receipt does not mean a missing SMS (handsets and networks
+    drop receipts), so the message is left as sent.
+    """
+    now = clock.now()
+    overdue = db.session.scalars(
+        select(SmsMessage)
+        .where(SmsMessage.status == SmsStatus.SENT, SmsMessage.receipt_due_at < now)
+        .order_by(SmsMessage.receipt_due_at)
+        .limit(limit)
+    ).all()
+    hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
+    for message in overdue:
+        message.receipt_due_at = None
+        followups.open_for(message, FollowUpReason.NO_RECEIPT, f"no delivery receipt after {hours:g} h")
+    return len(overdue)
+
+
+def purge_bodies(retention_days: int | None = None, batch: int = 5000) -> int:
+    """Erase message texts older than the retention period; the rows stay for the reports."""
+    days = retention_days if retention_days is not None else int(current_app.config["SLRT_SMS_RETENTION_DAYS"])
+    cutoff = clock.now() - timedelta(days=days)
+    ids = select(SmsMessage.id).where(
+        SmsMessage.created_at < cutoff, SmsMessage.body.is_not(None),
+        SmsMessage.status.not_in([SmsStatus.PENDING, SmsStatus.SENDING]),
+    ).limit(batch)
+    purged = 0
+    while True:
+        chunk = list(db.session.scalars(ids))
+        if not chunk:
+            return purged
+        db.session.execute(update(SmsMessage).where(SmsMessage.id.in_(chunk)).values(body=None)
+                           .execution_options(synchronize_session=False))
+        purged += len(chunk)
+
+
+def store_inbound(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
+    """Keep an SMS a resident or contact sent us (its commands are read by a later step)."""
+    existing = db.session.scalar(select(SmsMessage).where(SmsMessage.dedupe_key == f"in:{provider_id}"))
+    if existing is not None:
+        return existing  # the provider retried its webhook
+    contact = db.session.scalar(select(AgencyContact).where(AgencyContact.phone == phone).limit(1))
+    resident = None if contact else db.session.scalar(select(Resident).where(Resident.phone == phone).limit(1))
+    encoding, segments = gsm.segments(body)
+    message = SmsMessage(
+        direction=SmsDirection.INBOUND,
+        audience=SmsAudience.AGENCY if contact else SmsAudience.RESIDENT,
+        phone=phone, body=body, encoding=encoding, segments=segments, status=SmsStatus.RECEIVED,
+        gateway=gateway, provider_id=provider_id, dedupe_key=f"in:{provider_id}",
+        resident=resident, contact=contact, sent_at=clock.now(),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from slrt import clock
 from slrt.extensions import db
-from slrt.models import Agency, Case, CaseNeed, Referral, Service, SmsMessage
-from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Domain, SmsDirection, SmsStatus
+from slrt.models import Agency, Case, CaseNeed, FollowUp, Referral, Service, SmsMessage
+from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Domain, FollowUpStatus, SmsDirection, SmsStatus
 
 
 def month_starts(months: int, today: date | None = None) -> list[date]:
@@ -38,7 +38,7 @@ def _referrals_in_units(query, unit_ids):
 
 
 def headline(unit_ids: list[int] | None) -> dict[str, int]:
-    """Open cases, active and overdue referrals, SMS waiting."""
+    """Open cases, active and overdue referrals, residents to call or visit."""
     now = clock.now()
     open_cases = db.session.scalar(_in_units(
         select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
@@ -48,7 +48,11 @@ def headline(unit_ids: list[int] | None) -> dict[str, int]:
         .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
         unit_ids)
     active, overdue = db.session.execute(referrals).one()
-    return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0)}
+    follow_ups = db.session.scalar(_in_units(
+        select(func.count()).select_from(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN),
+        FollowUp.unit_id, unit_ids))
+    return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0),
+            "open_follow_ups": follow_ups or 0}
 
 
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:

@@ -115,3 +115,11 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     resident.phone = normalize_mobile(phone)
     resident.phone_owner = owner
     resident.phone_owner_name = (owner_name or "").strip() or None if owner != PhoneOwner.OWN else None
+
+
+def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:
+    """Stop (or restart) SMS to the resident: they answered STOP, or the provider says so."""
+    if resident.is_sms_opted_out == opted_out:
+        return
+    resident.is_sms_opted_out = opted_out
+    resident.sms_opted_out_at = clock.now() if opted_out else None

@@ -1,4 +1,4 @@
-"""SMS gateways behind slrt.ports.SmsGateway: the console gateway (embedded default), Twilio next."""
+"""SMS gateways behind slrt.ports.SmsGateway (console, Twilio), the send rate and Twilio's webhooks."""
 
 from __future__ import annotations
 
@@ -6,16 +6,53 @@ from flask import Flask, current_app
 
 
 def init_gateways(app: Flask) -> None:
-    """Build the configured gateway once per app (SLRT_SMS_GATEWAY)."""
+    """Build the configured gateway and send-rate limiter once per app (SLRT_SMS_GATEWAY, SLRT_SMS_RATE)."""
+    from sms import ratelimit
+
     name = app.config["SLRT_SMS_GATEWAY"]
     if name == "console":
         from sms.console import ConsoleGateway
 
         gateway = ConsoleGateway()
+    elif name == "twilio":
+        from sms.twilio import TwilioGateway
+
+        gateway = TwilioGateway(
+            app.config["TWILIO_ACCOUNT_SID"],
+            app.config["TWILIO_AUTH_TOKEN"],
+            from_number=app.config["TWILIO_FROM_NUMBER"] or None,
+            messaging_service_sid=app.config["TWILIO_MESSAGING_SERVICE_SID"] or None,
+            timeout=float(app.config["SLRT_SMS_TIMEOUT"]),
+            validity_period=int(app.config["SLRT_SMS_VALIDITY_SECONDS"]),
+            api_base=app.config["SLRT_TWILIO_API_BASE"] or None,
+        )
     else:
-        raise RuntimeError(f"unknown SLRT_SMS_GATEWAY {name!r} (available: console)")
+        raise RuntimeError(f"unknown SLRT_SMS_GATEWAY {name!r} (available: console, twilio)")
     app.extensions["slrt_sms_gateway"] = gateway
+    app.extensions["slrt_sms_limiter"] = ratelimit.build(float(app.config["SLRT_SMS_RATE"]),
+                                                          str(app.config["CELERY_BROKER_URL"]))
+
+
+def init_webhooks(app: Flask) -> None:
+    """Mount Twilio's webhooks (signature-checked, so exempt from the forms' CSRF token)."""
+    from sms.webhooks import bp
+
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)
 
 
 def gateway():
     return current_app.extensions["slrt_sms_gateway"]
+
+
+def limiter():
+    return current_app.extensions["slrt_sms_limiter"]
+
+
+def callback_url(message_id: int) -> str | None:
+    """Where the provider reports this message's delivery; None when the gateway reports none."""
+    if gateway().name != "twilio":
+        return None
+    return f"{current_app.config['SLRT_PUBLIC_URL'].rstrip('/')}/sms/twilio/status/{message_id}"

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from slrt import outbox
-from slrt.extensions import db
+from slrt.extensions import db, persist
 from slrt.ports import GatewayError
-from sms import gateway
+from sms import callback_url, gateway, limiter
 
 log = logging.getLogger(__name__)
 
@@ -33,35 +31,19 @@ def send_sms(message_id: int) -> None:
     retrying, since, known = message.attempts > 1, message.created_at, [message.provider_id or ""]
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
-    sms = gateway()
+    sms, status_url = gateway(), callback_url(message_id)
     try:
-        provider_id = sms.lookup(to=to, body=body, reference=reference, since=since, exclude=known) if retrying else None
-        if provider_id is None:  # never reached the provider: (re)send
-            provider_id = sms.send(to=to, body=body, reference=reference, callback_url=None)
+        provider_id = None
+        if retrying:  # an earlier attempt may have reached the provider: never send twice
+            provider_id = sms.lookup(to=to, body=body, reference=reference, since=since, exclude=known)
+        if provider_id is None:  # never reached the provider: (re)send, at the cluster's pace
+            limiter().acquire()
+            provider_id = sms.send(to=to, body=body, reference=reference, callback_url=status_url)
     except GatewayError as error:
-        _persist(lambda err=error: outbox.record_failure(message_id, sms.name, err))
+        persist(lambda err=error: outbox.record_failure(message_id, sms.name, err))
         log.info("sms failed", extra={"sms_id": message_id, "code": error.code, "transient": error.transient})
         return
-    _persist(lambda: outbox.record_sent(message_id, sms.name, provider_id))
-
-
-def _persist(record, tries: int = 6) -> None:
-    """Commit what the provider said, retrying a busy database: the answer must not be lost.
-
-    (SQLite, the embedded default, refuses a second writer at once instead of waiting when
-    both had read first; PostgreSQL waits on the row lock.) Should every try fail, the claim's
-    lease runs out, the sweep re-queues the message and the lookup finds it sent.
-    """
-    for attempt in range(tries):
-        try:
-            record()
-            db.session.commit()
-            return
-        except OperationalError:
-            db.session.rollback()
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.05 * 2**attempt)
+    persist(lambda: outbox.record_sent(message_id, sms.name, provider_id, receipts=status_url is not None))
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)
@@ -92,3 +74,21 @@ def _dispatch(session):
         except Exception:  # broker down: the sweep sends it later, nothing is lost
             log.warning("could not queue sms; the sweep will", extra={"sms_id": message_id})
             return
+
+
+@shared_task(name="slrt.check_receipts", ignore_result=True)
+def check_receipts() -> int:
+    """Open a follow-up for each resident notice whose delivery receipt never came."""
+    opened = outbox.open_receipt_follow_ups()
+    db.session.commit()
+    return opened
+
+
+@shared_task(name="slrt.purge_sms_bodies", ignore_result=True)
+def purge_sms_bodies() -> int:
+    """Erase message texts past the retention period (the rows stay for the reports)."""
+    purged = outbox.purge_bodies()
+    db.session.commit()
+    if purged:
+        log.info("sms bodies purged", extra={"count": purged})
+    return purged

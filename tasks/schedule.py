@@ -1,4 +1,8 @@
-"""The beat schedule: one dict, one comment per entry. Exactly one beat runs per deployment."""
+"""The beat schedule: one dict, one comment per entry.
+
+Run one beat per deployment; a second one by mistake sends nothing twice (a message is
+claimed by one worker only), it only doubles the sweeps.
+"""
 
 from __future__ import annotations
 
@@ -12,4 +16,8 @@ def beat_schedule(config) -> dict:
         # Re-queue outbox messages never picked up (broker down at commit, worker killed) and
         # those whose retry time has come; retry times live in the rows, not in Celery countdowns.
         "sweep-outbox": {"task": "slrt.sweep_outbox", "schedule": float(config["SLRT_SWEEP_SECONDS"])},
+        # Resident notices with no delivery receipt in SLRT_RECEIPT_HOURS: a follow-up each.
+        "check-receipts": {"task": "slrt.check_receipts", "schedule": 300.0},
+        # Erase SMS texts older than SLRT_SMS_RETENTION_DAYS (personal data kept no longer).
+        "purge-sms-bodies": {"task": "slrt.purge_sms_bodies", "schedule": 3600.0},
     }

@@ -1,11 +1,11 @@
 """Every model, importable from one place (Alembic's env imports this)."""
 
 from slrt.models.base import Base
-from slrt.models.cases import Case, CaseNeed, Event, Referral
+from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
-from slrt.models.sms import Heartbeat, SmsMessage, SmsTemplate
+from slrt.models.sms import Heartbeat, SmsMessage, SmsPause, SmsTemplate
 
 __all__ = [
     "Agency",
@@ -15,6 +15,7 @@ __all__ = [
     "CaseNeed",
     "Document",
     "Event",
+    "FollowUp",
     "Heartbeat",
     "Household",
     "Referral",
@@ -22,6 +23,7 @@ __all__ = [
     "Resident",
     "Service",
     "SmsMessage",
+    "SmsPause",
     "SmsTemplate",
     "Staff",
     "Unit",

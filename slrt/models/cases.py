@@ -15,6 +15,8 @@ from slrt.models.enums import (
     CaseStatus,
     Channel,
     EventKind,
+    FollowUpReason,
+    FollowUpStatus,
     Outcome,
     ReferralStatus,
     Urgency,
@@ -182,3 +184,35 @@ class Event(Base):
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.action} {self.from_status}->{self.to_status}>"
+
+
+class FollowUp(Base):
+    """A resident the SMS could not reach: the village facilitator calls or visits instead."""
+
+    __tablename__ = "follow_up"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    #: The unit (Puskesos post) whose facilitator follows up: the case's unit.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: The SMS that did not arrive; one follow-up per message.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_message.id"), unique=True)
+    reason: Mapped[FollowUpReason] = mapped_column(enum_column(FollowUpReason, "follow_up_reason"))
+    #: What the provider said ("21211 invalid number"), or how long we waited for a receipt.
+    detail: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[FollowUpStatus] = mapped_column(
+        enum_column(FollowUpStatus, "follow_up_status"), default=FollowUpStatus.OPEN, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    #: What the facilitator did and heard ("visited, told her to bring the KK to the clinic").
+    note: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship()
+    unit: Mapped[Unit] = relationship()
+    message = relationship("SmsMessage")
+    done_by: Mapped[Staff | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<FollowUp {self.id} case={self.case_id} {self.reason} {self.status}>"

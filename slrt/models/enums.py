@@ -147,6 +147,16 @@ class SmsAudience(StrEnum):
     STAFF = "staff"
 
 
+class FollowUpReason(StrEnum):
+    SMS_FAILED = "sms_failed"  # the provider could not deliver, for good
+    NO_RECEIPT = "no_receipt"  # accepted, but no delivery receipt came in time
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
 class SmsEncoding(StrEnum):
     GSM7 = "gsm7"
     UCS2 = "ucs2"

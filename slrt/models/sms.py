@@ -53,6 +53,9 @@ class SmsMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    #: A resident notice accepted by a gateway that reports delivery: by this time a receipt
+    #: should have come, else the facilitator is asked to call or visit.
+    receipt_due_at: Mapped[datetime | None] = mapped_column(index=True)
 
     resident = relationship("Resident")
     case = relationship("Case")
@@ -83,6 +86,31 @@ class SmsTemplate(Base):
 
     def __repr__(self) -> str:
         return f"<SmsTemplate {self.id} {self.key}/{self.language}>"
+
+
+class SmsPause(Base):
+    """All sending stopped because the provider suspended the account (Twilio 30002).
+
+    Managers see a banner while a pause is open and lift it once the account is back;
+    the rows stay as the history of outages.
+    """
+
+    __tablename__ = "sms_pause"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(16))
+    #: The provider's code that caused it, and its message.
+    code: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    paused_at: Mapped[datetime] = mapped_column(default=clock.now)
+    #: Empty while sending is paused.
+    resumed_at: Mapped[datetime | None] = mapped_column(index=True)
+    resumed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+
+    resumed_by = relationship("Staff")
+
+    def __repr__(self) -> str:
+        return f"<SmsPause {self.id} {self.code} {'open' if self.resumed_at is None else 'lifted'}>"
 
 
 class Heartbeat(Base):

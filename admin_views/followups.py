@@ -1,0 +1,54 @@
+"""Follow-ups: residents the SMS did not reach, for the village facilitator to call or visit."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy.orm import joinedload
+
+from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
+from admin_views.cases import FOLLOW_UP_REASONS, scoped_unit_ids
+from slrt import clock
+from slrt.codes import format_code
+from slrt.identity import mask_phone
+from slrt.models import Case, FollowUp
+from slrt.models.enums import FollowUpStatus
+
+STATUS_LABELS = {FollowUpStatus.OPEN: _l("to do"), FollowUpStatus.DONE: _l("done")}
+
+
+def _case_link(view, context, model, name):
+    url = url_for("case.details_view", id=model.case_id)
+    return Markup('<a href="{}">{}</a>').format(url, format_code(model.case.ticket))
+
+
+class FollowUpView(SecureModelView):
+    """Read here, act on the case page (the form there closes a follow-up with a note)."""
+
+    read_roles = ALL_ROLES
+    export_roles = OVERSIGHT
+    can_view_details = False
+    column_list = ["created_at", "case", "resident", "phone", "unit", "reason", "detail", "status", "note"]
+    column_labels = {"created_at": _l("Since"), "case": _l("Ticket"), "resident": _l("Resident"),
+                     "phone": _l("Phone"), "unit": _l("Unit"), "reason": _l("Why"), "detail": _l("Detail"),
+                     "status": _l("Status"), "note": _l("What was done")}
+    column_formatters = {
+        "created_at": lambda v, c, m, n: clock.to_local(m.created_at).strftime("%d-%m-%Y %H:%M"),
+        "case": _case_link,
+        "resident": lambda v, c, m, n: m.case.resident.name,
+        "phone": lambda v, c, m, n: mask_phone(m.case.resident.phone) if m.case.resident.phone else "-",
+        "unit": lambda v, c, m, n: m.unit.name,
+        "reason": lambda v, c, m, n: FOLLOW_UP_REASONS[m.reason],
+        "status": lambda v, c, m, n: STATUS_LABELS[m.status],
+    }
+    column_filters = ["status", "reason", "created_at"]
+    column_default_sort = ("created_at", False)
+    column_sortable_list = ["created_at"]
+
+    def scope(self, query):
+        return query.filter(FollowUp.unit_id.in_(scoped_unit_ids()))
+
+    def get_query(self):
+        return super().get_query().options(
+            joinedload(FollowUp.case).joinedload(Case.resident), joinedload(FollowUp.unit))
