@@ -55,6 +55,11 @@ DEFAULTS: dict[str, object] = {
     #: Messages per second for the whole cluster (shared through Redis when the broker is
     #: Redis, per worker process otherwise); 0 = as fast as the provider takes them.
     "SLRT_SMS_RATE": 0.0,
+    #: Seconds a worker holds a claimed message; a claim older than this is presumed lost
+    #: with its worker and the message goes back to pending (then looked up before a resend).
+    "SLRT_SMS_CLAIM_LEASE_SECONDS": 300.0,
+    #: First retry delay after a transient failure; doubles per attempt (capped at one hour).
+    "SLRT_SMS_RETRY_BASE_SECONDS": 30.0,
     #: Days after which message bodies are erased (the metadata stays for reports).
     "SLRT_SMS_RETENTION_DAYS": 30,
     #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
@@ -95,6 +100,8 @@ ENVIRONMENT = {
     "SLRT_SMS_TIMEOUT": "SLRT_SMS_TIMEOUT",
     "SLRT_SMS_VALIDITY_SECONDS": "SLRT_SMS_VALIDITY_SECONDS",
     "SLRT_SMS_RATE": "SLRT_SMS_RATE",
+    "SLRT_SMS_CLAIM_LEASE_SECONDS": "SLRT_SMS_CLAIM_LEASE_SECONDS",
+    "SLRT_SMS_RETRY_BASE_SECONDS": "SLRT_SMS_RETRY_BASE_SECONDS",
     "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
     "SLRT_RECEIPT_HOURS": "SLRT_RECEIPT_HOURS",
 }
@@ -129,7 +136,8 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
     for key in ("SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
-                "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS"):
+                "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS",
+                "SLRT_SMS_CLAIM_LEASE_SECONDS", "SLRT_SMS_RETRY_BASE_SECONDS"):
         try:
             settings[key] = float(settings[key])
         except (TypeError, ValueError) as exc:

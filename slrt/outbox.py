@@ -168,13 +168,16 @@ def notify_agency(referral: Referral, key: str, event: Event, context: dict[str,
 
 # ---- sending: claimed by one worker, checked, sent, recorded ------------------------------------
 
-#: A claimed message not recorded within this time is presumed lost with its worker.
-CLAIM_LEASE = timedelta(minutes=5)
 #: Transient failures are retried this many times in all, then the message fails.
 MAX_ATTEMPTS = 6
-#: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with +-25 % jitter.
-BACKOFF_BASE = timedelta(seconds=30)
+#: Backoff after the n-th failed attempt: base (SLRT_SMS_RETRY_BASE_SECONDS) * 2**(n-1),
+#: capped, with +-25 % jitter.
 BACKOFF_CAP = timedelta(hours=1)
+
+
+def claim_lease() -> timedelta:
+    """A claimed message not recorded within this time is presumed lost with its worker."""
+    return timedelta(seconds=float(current_app.config["SLRT_SMS_CLAIM_LEASE_SECONDS"]))
 
 
 def claim(message_id: int) -> SmsMessage | None:
@@ -190,7 +193,7 @@ def claim(message_id: int) -> SmsMessage | None:
             SmsMessage.status == SmsStatus.PENDING,
             or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
         )
-        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, next_attempt_at=now + claim_lease())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -278,7 +281,8 @@ def _fail(message: SmsMessage, error: GatewayError) -> None:
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
     """Exponential backoff with jitter; a provider's Retry-After is respected as a minimum."""
-    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    base = timedelta(seconds=float(current_app.config["SLRT_SMS_RETRY_BASE_SECONDS"]))
+    delay = min(base * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
     delay = delay * random.uniform(0.75, 1.25)
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))

@@ -93,7 +93,7 @@ def test_a_callback_reconciles_a_message_whose_worker_died_after_the_provider_to
     assert _status(signed, message_id, "sent", sid="SMlost").status_code == 204
     message = _reload(db_session, message_id)
     assert message.status == SmsStatus.SENT and message.provider_id == "SMlost"
-    frozen.shift(outbox.CLAIM_LEASE * 2)
+    frozen.shift(outbox.claim_lease() * 2)
     assert message_id not in outbox.due_ids()  # the sweep does not send it again
 
 

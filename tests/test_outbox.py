@@ -186,5 +186,5 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
     outbox.claim(first)  # a worker took it and died
     db_session.commit()
     assert outbox.due_ids() == [second]
-    frozen.shift(outbox.CLAIM_LEASE + timedelta(seconds=1))
+    frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
     assert sorted(outbox.due_ids()) == [first, second]

@@ -1,0 +1,300 @@
+"""The Twilio gateway: sends through the official client, maps Twilio's error codes in one table.
+
+``ERRORS`` and :func:`classify` are shared with the status-callback webhook: a callback for an
+undelivered or failed message carries the same error codes as a refused API request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from urllib3.exceptions import ConnectTimeoutError
+
+from slrt.ports import GatewayError
+
+log = logging.getLogger("slrt.sms.twilio")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one provider error code means for the message and for sending as a whole."""
+
+    #: Short English meaning, used as the error message when Twilio gives none.
+    meaning: str
+    #: Worth sending again later (with backoff); otherwise the message fails for good.
+    transient: bool
+    #: A lower cap on attempts for this code (see GatewayError.max_attempts).
+    max_attempts: int | None = None
+    #: "opt_out", "pause" or "flag_template" (see GatewayError.effect).
+    effect: str | None = None
+
+
+#: Twilio error codes -> policy. API errors (2xxxx) come from a refused create; delivery
+#: errors (3xxxx) from a status callback or the Message resource's ``error_code``.
+ERRORS: dict[int, Policy] = {
+    # Credentials or account state: nothing can be sent until a person acts, so every
+    # message waits (transient) while sending is paused; a manager sees a banner.
+    10001: Policy("account is not active", transient=True, effect="pause"),
+    20003: Policy("authentication failed (account SID or auth token)", transient=True, effect="pause"),
+    20403: Policy("account lacks permission (suspended or closed)", transient=True, effect="pause"),
+    # Rate limits and full queues: Twilio's capacity, not the message; back off and retry.
+    20429: Policy("too many requests", transient=True),
+    30001: Policy("queue overflow (too many messages queued for the sender)", transient=True),
+    21611: Policy("the sender's outgoing message queue is full", transient=True),
+    # Suspended after the message was queued: retry once the account is back, pause meanwhile.
+    30002: Policy("account suspended", transient=True, effect="pause"),
+    # The handset may come back (switched off, out of coverage); a few tries only.
+    30003: Policy("unreachable destination handset", transient=True, max_attempts=3),
+    30008: Policy("unknown error from the carrier", transient=True, max_attempts=3),
+    # The number itself is wrong for SMS: sending again cannot help.
+    21211: Policy("invalid 'To' phone number", transient=False),
+    21610: Policy("the recipient unsubscribed (replied STOP)", transient=False, effect="opt_out"),
+    21614: Policy("'To' number is not a mobile number", transient=False),
+    30005: Policy("unknown destination handset (number does not exist)", transient=False),
+    30006: Policy("landline or unreachable carrier", transient=False),
+    # The carrier filtered the text as spam: its template needs a person's review.
+    30007: Policy("message filtered by the carrier (spam)", transient=False, effect="flag_template"),
+}
+
+#: Message statuses that mean the message did not go out; lookup() skips them.
+_NOT_SENT = frozenset({"failed", "undelivered", "canceled"})
+#: How many recent messages to one number lookup() reads (one page, newest first).
+_LOOKUP_LIMIT = 20
+#: Connections kept per host: one per sending thread of a Celery worker process.
+_POOL_SIZE = 64
+#: Digit runs that may be phone numbers in a provider message (Twilio quotes the To number).
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+#: The client's own prefix on every error message ("Unable to create record: ...").
+_CLIENT_PREFIX = re.compile(r"^Unable to \w+ record:?\s*")
+
+
+def classify(code: int | str | None, http_status: int | None = None, message: str = "",
+             retry_after: float | None = None) -> GatewayError:
+    """Turn a Twilio error code (and the HTTP status, if any) into a GatewayError.
+
+    Known codes follow ``ERRORS`` and carry its meaning as their message (stable, in our
+    words); ``message`` (the provider's) describes unknown codes. For those the HTTP status
+    decides: 429 and 5xx are transient, anything else permanent (a callback's unknown code
+    has no status: permanent).
+    """
+    number = _as_code(code)
+    policy = ERRORS.get(number) if number is not None else None
+    if policy is not None:
+        return GatewayError(code=str(number), message=policy.meaning, transient=policy.transient,
+                            retry_after=retry_after if policy.transient else None,
+                            max_attempts=policy.max_attempts, effect=policy.effect)
+    transient = http_status is not None and (http_status == 429 or http_status >= 500)
+    if number is None or (http_status is not None and number == http_status):
+        # Twilio's client puts the HTTP status in ``code`` when the body had none.
+        label = f"http-{http_status}" if http_status is not None else "unknown"
+    else:
+        label = str(number)
+    return GatewayError(code=label, message=message or "unknown provider error", transient=transient,
+                        retry_after=retry_after if transient else None)
+
+
+def _as_code(code: int | str | None) -> int | None:
+    if code is None or isinstance(code, bool):
+        return None
+    text = str(code).strip()
+    return int(text) if text.isdigit() else None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """Refuse every cookie: the shared session then holds no state between threads."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+
+class PooledHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client with a timeout, a pool for many threads and the last response per thread.
+
+    Twilio's exceptions carry no response headers, so the headers of the last response
+    (Retry-After on a 429) are kept per thread, where the failed call can read them.
+    """
+
+    def __init__(self, timeout: float, pool_size: int = _POOL_SIZE, trust_env: bool = True) -> None:
+        super().__init__(pool_connections=True, timeout=timeout, logger=log)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.cookies.set_policy(_NoCookies())
+        self.session.trust_env = trust_env
+        self._local = threading.local()
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False) -> Response:
+        self._local.headers = None
+        response = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                   timeout=timeout, allow_redirects=allow_redirects)
+        self._local.headers = response.headers
+        return response
+
+    def last_headers(self) -> Mapping[str, str]:
+        """Headers of this thread's last response (empty if it got none)."""
+        return getattr(self._local, "headers", None) or {}
+
+    # The stock client logs URLs with query strings (lookup's To number) at INFO: log nothing.
+    def log_request(self, kwargs) -> None:
+        pass
+
+    def log_response(self, status_code, response) -> None:
+        pass
+
+
+class TwilioGateway:
+    """Sends SMS through Twilio's Messages API (official client) and finds earlier sends again."""
+
+    name = "twilio"
+
+    def __init__(self, account_sid: str, auth_token: str, *, from_number: str | None = None,
+                 messaging_service_sid: str | None = None, timeout: float = 10.0,
+                 validity_period: int = 14400, api_base: str | None = None) -> None:
+        if bool(from_number) == bool(messaging_service_sid):
+            raise ValueError("give exactly one of from_number and messaging_service_sid")
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.validity_period = validity_period
+        # A local api_base (the test server) must not go through proxies from the environment.
+        self.http = PooledHttpClient(timeout, trust_env=api_base is None)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        if api_base:
+            self._point_at(api_base)
+        self._messages = self.client.api.v2010.account.messages
+
+    def _point_at(self, api_base: str) -> None:
+        """Send Api-domain requests (api.twilio.com) to ``api_base``, e.g. the local test server."""
+        # Domain.absolute_url() builds every URL from base_url; edge/region (which the client
+        # also reads from TWILIO_EDGE/TWILIO_REGION) would rewrite the host again: clear them.
+        self.client.api.base_url = api_base.rstrip("/")
+        self.client.edge = self.client.region = None
+
+    def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
+        """Hand one SMS to Twilio; return its Message SID, or raise GatewayError."""
+        sender = {"from_": self.from_number} if self.from_number else \
+            {"messaging_service_sid": self.messaging_service_sid}
+        if callback_url:
+            sender["status_callback"] = callback_url
+        try:
+            message = self._messages.create(to=to, body=body, validity_period=self.validity_period, **sender)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            error = self._rest_error(exc)
+        except requests.RequestException as exc:
+            error = _network_error(exc)
+        except (TwilioException, ValueError) as exc:
+            # An answer the client could not read (a 2xx that is not JSON...): maybe accepted.
+            error = GatewayError(code="bad-response", message=f"unreadable answer from Twilio ({type(exc).__name__})",
+                                 transient=True, outcome_unknown=True)
+        else:
+            log.debug("twilio accepted %s", message.sid, extra={"reference": reference, "sid": message.sid})
+            return message.sid
+        log.info("twilio refused: %s", error.code,
+                 extra={"reference": reference, "code": error.code, "transient": error.transient})
+        raise error
+
+    def _rest_error(self, exc: TwilioRestException | TwilioServiceException) -> GatewayError:
+        retry_after = parse_retry_after(self.http.last_headers().get("Retry-After"))
+        # The Messages API answers in the legacy shape (``msg``); RFC 9457 ones have title/detail.
+        text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+        error = classify(exc.code, exc.status, _scrub(text), retry_after)
+        if exc.status >= 500:
+            # A 5xx may come after Twilio stored the message (a gateway timing out behind
+            # the load balancer): look it up before sending again.
+            error.outcome_unknown = True
+        return error
+
+    def lookup(self, *, to: str, body: str, reference: str, since: datetime,
+               exclude: Collection[str] = ()) -> str | None:
+        """The SID of a message to ``to`` with this ``body`` created since ``since``, or None.
+
+        Twilio cannot search by our reference: read the newest messages to the number and
+        match body and time. Failed, undelivered and canceled messages do not count.
+        """
+        # date_created has whole seconds; DateSent filters are useless (queued messages have none).
+        floor = since.astimezone(UTC).replace(microsecond=0)
+        try:
+            recent = self._messages.list(to=to, limit=_LOOKUP_LIMIT)
+        except (TwilioException, requests.RequestException) as exc:
+            cause = _lookup_cause(exc)
+            log.info("twilio lookup failed: %s", cause, extra={"reference": reference})
+            raise GatewayError(code="lookup-failed", message=f"could not list recent messages ({cause})",
+                               transient=True, outcome_unknown=True) from exc
+        for message in recent:  # newest first
+            if message.sid in exclude or message.status in _NOT_SENT or message.body != body:
+                continue
+            if message.date_created is not None and message.date_created >= floor:
+                log.info("twilio lookup found %s", message.sid, extra={"reference": reference, "sid": message.sid})
+                return message.sid
+        return None
+
+
+def _network_error(exc: requests.RequestException) -> GatewayError:
+    """A request that got no HTTP answer: transient; outcome unknown unless it never left."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return GatewayError(code="connect-timeout", message="could not connect to Twilio in time", transient=True)
+    if isinstance(exc, requests.ReadTimeout):
+        return GatewayError(code="timeout", message="no answer from Twilio in time (may have been sent)",
+                            transient=True, outcome_unknown=True)
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+        return GatewayError(code="connect-error", message="could not connect to Twilio", transient=True)
+    # Connection dropped mid-request, broken response...: Twilio may have the message.
+    return GatewayError(code="network-error", message=f"connection to Twilio lost ({type(exc).__name__})",
+                        transient=True, outcome_unknown=True)
+
+
+def _lookup_cause(exc: Exception) -> str:
+    """HTTP status or exception name; Page raises a bare TwilioException(msg, response) on non-200."""
+    if isinstance(exc, TwilioRestException):
+        return f"HTTP {exc.status}"
+    response = exc.args[1] if isinstance(exc, TwilioException) and len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    return f"HTTP {status}" if status else type(exc).__name__
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when no request bytes can have reached Twilio (refused, DNS, TLS handshake)."""
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)  # urllib3 MaxRetryError
+    # urllib3's NewConnectionError (refused, no route, DNS) is a ConnectTimeoutError.
+    return isinstance(reason, ConnectTimeoutError)
+
+
+def _scrub(text: str | None) -> str:
+    """Twilio's message without the client's prefix, and with phone numbers masked.
+
+    Twilio quotes the number it refused ("Invalid 'To' Phone Number: +62..."), and the
+    message is stored and shown to staff.
+    """
+    return _PHONE_LIKE.sub("<number>", _CLIENT_PREFIX.sub("", text or ""))
