@@ -51,6 +51,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_webhooks(app)
 
+    @app.before_request
+    def _writers_queue_up() -> None:
+        # A request that changes things takes SQLite's write lock first (no-op elsewhere).
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            from slrt.extensions import begin_write
+
+            begin_write()
+
     from slrt.cli import slrt_cli
 
     app.cli.add_command(slrt_cli)

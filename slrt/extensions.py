@@ -44,7 +44,22 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A unit of work that reads then writes asks for the write lock up front (IMMEDIATE):
+    # a deferred one would fail at once, not wait, when another writer committed meanwhile.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("slrt_write") else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (on SQLite: BEGIN IMMEDIATE; elsewhere nothing).
+
+    Call first in a unit of work that reads and then writes while other processes write
+    (web requests that change things, worker tasks): SQLite then waits its turn
+    (busy_timeout) instead of failing with "database is locked" when the read is stale.
+    """
+    session = db.session()
+    if session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        return
+    session.connection(execution_options={"slrt_write": True})
 
 
 def persist(record, tries: int = 6) -> None:
@@ -57,6 +72,7 @@ def persist(record, tries: int = 6) -> None:
     """
     for attempt in range(tries):
         try:
+            begin_write()
             record()
             db.session.commit()
             return

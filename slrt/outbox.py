@@ -66,7 +66,7 @@ def queue(
     )
     db.session.add(message)
     db.session.info.setdefault(_QUEUED, []).append(message)
-    log.info("sms queued", extra={"template": key, "case_id": getattr(case, "id", None)})
+    log.debug("sms queued", extra={"template": key, "case_id": getattr(case, "id", None)})
     return message
 
 

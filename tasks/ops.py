@@ -5,11 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from slrt import ops
-from slrt.extensions import db
+from slrt.extensions import persist
 
 
 @shared_task(name="slrt.heartbeat")
 def heartbeat() -> None:
     """Record that a worker ran a task from beat just now."""
-    ops.beat("worker")
-    db.session.commit()
+    persist(lambda: ops.beat("worker"))

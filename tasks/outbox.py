@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from slrt import outbox
-from slrt.extensions import db, persist
+from slrt.extensions import begin_write, db, persist
 from slrt.ports import GatewayError
 from sms import callback_url, gateway, limiter
 
@@ -79,6 +79,7 @@ def _dispatch(session):
 @shared_task(name="slrt.check_receipts", ignore_result=True)
 def check_receipts() -> int:
     """Open a follow-up for each resident notice whose delivery receipt never came."""
+    begin_write()
     opened = outbox.open_receipt_follow_ups()
     db.session.commit()
     return opened
@@ -87,6 +88,7 @@ def check_receipts() -> int:
 @shared_task(name="slrt.purge_sms_bodies", ignore_result=True)
 def purge_sms_bodies() -> int:
     """Erase message texts past the retention period (the rows stay for the reports)."""
+    begin_write()
     purged = outbox.purge_bodies()
     db.session.commit()
     if purged:

@@ -1,0 +1,274 @@
+"""The whole SMS pipeline as separate processes, for the fault tests and the benchmark.
+
+``Pipeline`` runs what production runs, nothing mocked but the far end: a redis-server of
+its own (on a spare port, so the tests may stop and kill it), ``celery worker`` and
+``celery beat`` processes on the app, the app's webhooks served over HTTP, and a local
+server that speaks Twilio's Messages API (sms.twilio_mock) posting signed status
+callbacks to them. The real twilio client in the worker talks to that server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from slrt.pii import new_key
+from sms.twilio_mock import FakeTwilio
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, on_timeout: Callable[[], str] = str):
+    """Poll ``condition`` until it is truthy; fail with ``what`` (and ``on_timeout()``) after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{on_timeout()}")
+        time.sleep(0.25)
+
+
+class RedisServer:
+    """A redis-server of the test's own, that the test may stop and start again on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.answers, 15, "redis-server to answer")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+class Pipeline:
+    """Database, broker, fake Twilio, webhooks, workers and beats for one test."""
+
+    def __init__(self, workdir: Path, *, broker: str = "redis", database_url: str | None = None,
+                 settings: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.database = workdir / "slrt.sqlite"
+        self.database_url = database_url or f"sqlite:///{self.database}"
+        self.redis = RedisServer(workdir) if broker == "redis" else None
+        self.broker_url = self.redis.url if self.redis else f"sqla+sqlite:///{workdir / 'broker.sqlite'}"
+        self.fake = FakeTwilio()
+        self.webhook_port = free_port()
+        self.public_url = f"http://127.0.0.1:{self.webhook_port}"
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("DATABASE_URL", "CELERY_", "SLRT_", "TWILIO_"))}
+        self.env.update(
+            DATABASE_URL=self.database_url, CELERY_BROKER_URL=self.broker_url,
+            SLRT_PII_KEY=new_key(), SLRT_SECRET_KEY="pipeline-test", FLASK_APP="app", PYTHONPATH=str(ROOT),
+            SLRT_SMS_GATEWAY="twilio", TWILIO_ACCOUNT_SID=self.fake.account_sid,
+            TWILIO_AUTH_TOKEN=self.fake.auth_token, TWILIO_FROM_NUMBER=self.fake.number,
+            SLRT_TWILIO_API_BASE=self.fake.url, SLRT_PUBLIC_URL=self.public_url,
+            # Real time, day or night: quiet hours off. Short timers so faults heal in seconds.
+            SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00", SLRT_SWEEP_SECONDS="1",
+            SLRT_SMS_TIMEOUT="2", SLRT_SMS_CLAIM_LEASE_SECONDS="5", SLRT_SMS_RETRY_BASE_SECONDS="0.5",
+            SLRT_HEARTBEAT_SECONDS="60",
+        )
+        self.env.update(settings or {})
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, object] = {}
+        self.app = None
+        self._server = None
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def start(self) -> Pipeline:
+        if self.redis:
+            self.redis.start()
+        self.fake.start()
+        subprocess.run([BIN / "flask", "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        self.app = self._build_app()
+        self._serve_webhooks()
+        return self
+
+    def _build_app(self):
+        from app import create_app
+
+        config = {key: self.env[var] for key, var in
+                  (("SQLALCHEMY_DATABASE_URI", "DATABASE_URL"), ("CELERY_BROKER_URL", "CELERY_BROKER_URL"),
+                   ("SLRT_PII_KEY", "SLRT_PII_KEY"), ("SECRET_KEY", "SLRT_SECRET_KEY"))}
+        config.update({k: v for k, v in self.env.items() if k.startswith(("SLRT_", "TWILIO_"))
+                       and k not in ("SLRT_PII_KEY", "SLRT_SECRET_KEY")})
+        config.update(SLRT_PASSWORD_HASH="plaintext", SLRT_SMS_DISPATCH=True)
+        return create_app(config)
+
+    def _serve_webhooks(self) -> None:
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per callback otherwise
+        self._server = make_server("127.0.0.1", self.webhook_port, self.app, threaded=True)
+        threading.Thread(target=self._server.serve_forever, name="webhooks", daemon=True).start()
+
+    # ---- processes ---------------------------------------------------------------------------
+
+    def worker(self, name: str = "worker", concurrency: int = 8) -> subprocess.Popen:
+        return self._spawn(name, ["worker", "--pool", "threads", "--concurrency", str(concurrency),
+                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"])
+
+    def beat(self, name: str = "beat") -> subprocess.Popen:
+        return self._spawn(name, ["beat", "--loglevel", "INFO", "--schedule", str(self.workdir / f"{name}-schedule")])
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "a")
+        self._logs[name] = log
+        proc = subprocess.Popen([BIN / "celery", "-A", "app", *args], cwd=ROOT, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, claims left as they were."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text()[-4000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in self._logs.values():
+            log.close()
+        if self._server is not None:
+            self._server.shutdown()
+        self.fake.stop()
+        if self.redis:
+            self.redis.stop()
+        if self.app is not None:
+            from slrt.extensions import db
+
+            with self.app.app_context():
+                db.engine.dispose()
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- work and what became of it ----------------------------------------------------------
+
+    def queue_notices(self, count: int, *, dispatch: bool = True) -> list[int]:
+        """Commit ``count`` resident notices for one case (each its own phone), as the workflow would.
+
+        With ``dispatch`` the send tasks are queued after the commit; without, they wait for
+        the sweep (as when the broker was down at commit time).
+        """
+        from slrt import outbox
+        from slrt.extensions import begin_write, db
+        from slrt.models import Case
+        from slrt.models.enums import SmsAudience
+        from tests.builders import make_case, make_district
+
+        with self.app.app_context():
+            self.app.config["SLRT_SMS_DISPATCH"] = dispatch
+            begin_write()  # as a web request that changes things would
+            case = db.session.query(Case).first()
+            if case is None:
+                self.app.config["SLRT_SMS_DISPATCH"] = False
+                case = make_case(make_district())
+                db.session.commit()
+                self.app.config["SLRT_SMS_DISPATCH"] = dispatch
+            start = int(time.time() * 1000) % 10_000_000
+            context = outbox.common_context(case)
+            ids = []
+            for n in range(count):
+                message = outbox.queue(
+                    audience=SmsAudience.RESIDENT, phone=f"+62812{start + n:08d}"[:14], key="case_registered",
+                    language="id", context=context, dedupe_key=f"pipeline:{start}:{n}", resident=case.resident,
+                    case=case)
+                ids.append(message)
+            db.session.commit()
+            ids = [m.id for m in ids]
+            self.app.config["SLRT_SMS_DISPATCH"] = True
+        return ids
+
+    def statuses(self) -> dict[str, int]:
+        """The queued notices (not the case's own) per status, read straight from the database."""
+        with self.app.app_context():
+            from sqlalchemy import func, select
+
+            from slrt.extensions import db
+            from slrt.models import SmsMessage
+            from slrt.models.enums import SmsDirection
+
+            rows = db.session.execute(select(SmsMessage.status, func.count()).where(
+                SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.dedupe_key.like("pipeline:%"))
+                .group_by(SmsMessage.status)).all()
+            db.session.remove()
+        return {str(status.value): n for status, n in rows}
+
+    def all_out(self, expected: int, states=("sent", "delivered")) -> bool:
+        counts = self.statuses()
+        return sum(counts.get(s, 0) for s in states) == expected
+
+    def settle(self, quiet: float = 3.0, timeout: float = 60) -> None:
+        """Wait until the statuses stop changing for ``quiet`` seconds (callbacks drained)."""
+        deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+        while time.monotonic() < deadline:
+            now = (self.statuses(), self.fake.accepted_count(), self.fake.callbacks_posted)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.5)
+
+    def rows(self) -> list[tuple]:
+        with sqlite3.connect(self.database, timeout=10) as conn:
+            return conn.execute("SELECT id, status, attempts, provider_id FROM sms_message "
+                                "WHERE dedupe_key LIKE 'pipeline:%'").fetchall()
+
+    def diagnosis(self) -> str:
+        return (f"statuses={self.statuses()} accepted={self.fake.accepted_count()}\n"
+                + "\n".join(f"--- {name}\n{self.log(name)}" for name in list(self.procs)))
