@@ -64,6 +64,8 @@ DEFAULTS: dict[str, object] = {
     "SLRT_SMS_RETENTION_DAYS": 30,
     #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
     "SLRT_RECEIPT_HOURS": 24.0,
+    #: Database connections each process keeps open (a worker with N threads wants N or more).
+    "SLRT_DB_POOL_SIZE": 10,
     #: Password hashing (Flask-Security); tests lower the cost, production keeps argon2.
     "SLRT_PASSWORD_HASH": "argon2",
     #: Failed sign-ins before an account locks, and for how long.
@@ -100,6 +102,7 @@ ENVIRONMENT = {
     "SLRT_SMS_TIMEOUT": "SLRT_SMS_TIMEOUT",
     "SLRT_SMS_VALIDITY_SECONDS": "SLRT_SMS_VALIDITY_SECONDS",
     "SLRT_SMS_RATE": "SLRT_SMS_RATE",
+    "SLRT_DB_POOL_SIZE": "SLRT_DB_POOL_SIZE",
     "SLRT_SMS_CLAIM_LEASE_SECONDS": "SLRT_SMS_CLAIM_LEASE_SECONDS",
     "SLRT_SMS_RETRY_BASE_SECONDS": "SLRT_SMS_RETRY_BASE_SECONDS",
     "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
@@ -167,7 +170,11 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         raise ConfigError(f"unknown SLRT_TIMEZONE {settings['SLRT_TIMEZONE']!r}") from exc
     if settings["SLRT_DEFAULT_LOCALE"] not in ("id", "en"):
         raise ConfigError("SLRT_DEFAULT_LOCALE must be 'id' or 'en'")
-    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    try:
+        pool_size = int(settings["SLRT_DB_POOL_SIZE"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("SLRT_DB_POOL_SIZE must be a whole number") from exc
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": 20}
     settings["BABEL_DEFAULT_LOCALE"] = settings["SLRT_DEFAULT_LOCALE"]
     settings["BABEL_DEFAULT_TIMEZONE"] = settings["SLRT_TIMEZONE"]
     return settings

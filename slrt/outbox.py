@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import case as sql_case
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -183,10 +185,11 @@ def claim_lease() -> timedelta:
 def claim(message_id: int) -> SmsMessage | None:
     """Atomically take one due pending message for sending; None when it is not ours to send.
 
-    A conditional UPDATE: of two workers handed the same id, exactly one changes the row.
+    A conditional UPDATE: of two workers handed the same id, exactly one changes the row
+    (and gets it back in the same statement, RETURNING).
     """
     now = clock.now()
-    result = db.session.execute(
+    return db.session.scalars(
         update(SmsMessage)
         .where(
             SmsMessage.id == message_id,
@@ -194,16 +197,14 @@ def claim(message_id: int) -> SmsMessage | None:
             or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
         )
         .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, next_attempt_at=now + claim_lease())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    return db.session.get(SmsMessage, message_id, populate_existing=True)
+        .returning(SmsMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
 
 
 def hold_reason(message: SmsMessage) -> str | None:
     """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
-    if active_pause() is not None:
+    if sending_paused():
         return _defer(message, clock.now() + PAUSE_RECHECK, "paused")
     if message.audience == SmsAudience.RESIDENT and message.resident is not None \
             and message.resident.is_sms_opted_out:
@@ -238,20 +239,21 @@ def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bo
     A status callback may have come first (the provider is fast, or this worker slow):
     what it recorded stands, only the provider id is filled in.
     """
-    message = db.session.get(SmsMessage, message_id, populate_existing=True)
-    message.gateway = gateway
-    if message.status not in (SmsStatus.PENDING, SmsStatus.SENDING):
-        message.provider_id = message.provider_id or provider_id
-        return
     now = clock.now()
-    message.status = SmsStatus.SENT
-    message.provider_id = provider_id
-    message.sent_at = now
-    message.next_attempt_at = None
-    message.error_code = message.error_message = None
-    if receipts and message.audience == SmsAudience.RESIDENT:
-        hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
-        message.receipt_due_at = now + timedelta(hours=hours)
+    receipt_due = now + timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"])) if receipts else None
+    # One statement, no load: this runs once per SMS on the busiest path.
+    done = db.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status.in_([SmsStatus.PENDING, SmsStatus.SENDING]))
+        .values(status=SmsStatus.SENT, gateway=gateway, provider_id=provider_id, sent_at=now,
+                next_attempt_at=None, error_code=None, error_message=None,
+                receipt_due_at=sql_case((SmsMessage.audience == SmsAudience.RESIDENT, receipt_due), else_=None))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        db.session.execute(
+            update(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.provider_id.is_(None))
+            .values(provider_id=provider_id, gateway=gateway).execution_options(synchronize_session=False))
 
 
 def record_failure(message_id: int, gateway: str, error: GatewayError) -> None:
@@ -396,12 +398,31 @@ def active_pause() -> SmsPause | None:
     return db.session.scalar(select(SmsPause).where(SmsPause.resumed_at.is_(None)).limit(1))
 
 
+#: Whether sending is paused, as last read by this process: (paused, read at monotonic time).
+_pause_seen: list = [False, -1e9]
+#: Workers re-read the pause at most this often (it is checked before every send).
+PAUSE_CACHE_SECONDS = 2.0
+
+
+def sending_paused() -> bool:
+    """Is sending paused? Read at most every couple of seconds per process (the hot path)."""
+    now = time.monotonic()
+    if now - _pause_seen[1] > PAUSE_CACHE_SECONDS:
+        _pause_seen[:] = [active_pause() is not None, now]
+    return _pause_seen[0]
+
+
+def _forget_pause() -> None:
+    _pause_seen[1] = -1e9
+
+
 def pause_sending(gateway: str, code: str, reason: str | None) -> SmsPause:
     """Stop all sending: the provider suspended the account. A manager resumes it."""
     pause = active_pause()
     if pause is None:
         pause = SmsPause(gateway=gateway, code=code, reason=(reason or "")[:255] or None)
         db.session.add(pause)
+        _forget_pause()
         log.error("sms sending paused: the provider suspended the account", extra={"code": code})
     return pause
 
@@ -416,6 +437,7 @@ def resume_sending(*, actor: Actor) -> int:
         return 0
     pause.resumed_at = clock.now()
     pause.resumed_by = actor if isinstance(actor, Staff) else None
+    _forget_pause()
     waiting = db.session.execute(
         update(SmsMessage)
         .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND)

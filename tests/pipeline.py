@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -199,11 +198,12 @@ class Pipeline:
 
     # ---- work and what became of it ----------------------------------------------------------
 
-    def queue_notices(self, count: int, *, dispatch: bool = True) -> list[int]:
+    def queue_notices(self, count: int, *, dispatch: bool = True, stamp: dict | None = None) -> list[int]:
         """Commit ``count`` resident notices for one case (each its own phone), as the workflow would.
 
         With ``dispatch`` the send tasks are queued after the commit; without, they wait for
-        the sweep (as when the broker was down at commit time).
+        the sweep (as when the broker was down at commit time). ``stamp["commit"]`` gets the
+        time the commit began.
         """
         from slrt import outbox
         from slrt.extensions import begin_write, db
@@ -229,6 +229,9 @@ class Pipeline:
                     language="id", context=context, dedupe_key=f"pipeline:{start}:{n}", resident=case.resident,
                     case=case)
                 ids.append(message)
+            if stamp is not None:
+                db.session.flush()
+                stamp["commit"] = time.time()  # the send tasks are queued inside commit()
             db.session.commit()
             ids = [m.id for m in ids]
             self.app.config["SLRT_SMS_DISPATCH"] = True
@@ -265,9 +268,18 @@ class Pipeline:
             time.sleep(0.5)
 
     def rows(self) -> list[tuple]:
-        with sqlite3.connect(self.database, timeout=10) as conn:
-            return conn.execute("SELECT id, status, attempts, provider_id FROM sms_message "
-                                "WHERE dedupe_key LIKE 'pipeline:%'").fetchall()
+        """(id, status, attempts, provider id) of every queued notice."""
+        from sqlalchemy import select
+
+        from slrt.extensions import db
+        from slrt.models import SmsMessage
+
+        with self.app.app_context():
+            rows = db.session.execute(select(
+                SmsMessage.id, SmsMessage.status, SmsMessage.attempts, SmsMessage.provider_id,
+            ).where(SmsMessage.dedupe_key.like("pipeline:%"))).all()
+            db.session.remove()
+        return [(i, str(s.value), a, p) for i, s, a, p in rows]
 
     def diagnosis(self) -> str:
         return (f"statuses={self.statuses()} accepted={self.fake.accepted_count()}\n"

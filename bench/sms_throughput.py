@@ -1,0 +1,138 @@
+"""SMS throughput: N notices through Celery workers to a Twilio-speaking server with 100 ms latency.
+
+Runs the production path on one host: a burst of notices committed in one transaction by
+the app (the commit queues their send tasks on Redis), worker processes with threads claiming, sending through the
+real twilio client and recording, and a local server speaking Twilio's Messages API that
+answers each create after ``--latency`` seconds (status callbacks off: they are not on the
+path measured). The database is PostgreSQL when it answers (a fresh ``slrt_bench_sms``),
+else SQLite.
+
+Two runs side by side: unthrottled, then with the cluster rate limit at ``--limit`` R
+(shared through Redis). Each prints messages per second, p50/p95 from commit to the
+provider's acceptance, the busiest one-second window, lost and duplicated, and ends with
+
+    sms_throughput rate=<msg/s> limit=<R> p50_ms=<n> p95_ms=<n> lost=<n> duplicated=<n>
+
+(limit=0 for the unthrottled run; the last line is the limited run).
+
+Usage: .venv/bin/python bench/sms_throughput.py [--messages 3000] [--limit 100] [--workers 2] [--threads 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench_sms")
+
+
+def fresh_postgres(url: str) -> str | None:
+    """Drop and create the bench database; None when PostgreSQL does not answer."""
+    import sqlalchemy as sa
+
+    from slrt.config import _normalize_db_url
+
+    base, name = _normalize_db_url(url).rsplit("/", 1)
+    try:
+        admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except sa.exc.OperationalError:
+        return None
+    return url
+
+
+def busiest_second(times: list[float]) -> int:
+    """Most acceptances in any one-second window (sliding, not aligned to whole seconds)."""
+    times = sorted(times)
+    return max((bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+
+
+def run(pipeline, count: int, limit: float) -> dict:
+    """Commit ``count`` notices in one transaction (a burst); wait until all are accepted; measure."""
+    from tests.pipeline import wait_for
+
+    pipeline.fake.clear()
+    stamp: dict[str, float] = {}
+    ids = pipeline.queue_notices(count, stamp=stamp)
+    started = stamp["commit"]
+    committed = {message_id: started for message_id in ids}
+    wait_for(lambda: pipeline.fake.accepted_count() >= count, 60 + count / max(limit or 100, 1) * 2,
+             f"{count} messages accepted", pipeline.diagnosis)
+    time.sleep(1.0)  # anything sent twice would arrive now
+    accepted: dict[int, list[float]] = {}
+    for message in pipeline.fake.messages:
+        message_id = int((message.status_callback or "/0").rsplit("/", 1)[1])
+        if message_id in committed:
+            accepted.setdefault(message_id, []).append(message.accepted_wall)
+    firsts = [min(times) for times in accepted.values()]
+    latencies = sorted((min(times) - committed[mid]) * 1000 for mid, times in accepted.items())
+    span = max(firsts) - started
+    return {
+        "rate": len(firsts) / span,
+        "limit": limit,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "lost": count - len(accepted),
+        "duplicated": sum(len(times) - 1 for times in accepted.values()),
+        "busiest_second": busiest_second(firsts),
+        "span_s": span,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--limit", type=float, default=100.0, help="rate limit R for the second run (msg/s)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
+    parser.add_argument("--latency", type=float, default=0.1, help="provider latency per create (s)")
+    parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers")
+    args = parser.parse_args()
+
+    from tests.pipeline import Pipeline, wait_for
+
+    database = None if args.sqlite else fresh_postgres(PG)
+    results = []
+    for limit in ((0.0, args.limit) if args.limit else (0.0,)):
+        workdir = Path(tempfile.mkdtemp(prefix="sms-bench-"))
+        if database:
+            fresh_postgres(database)
+        settings = {"SLRT_SMS_RATE": str(limit), "SLRT_DB_POOL_SIZE": str(args.threads + 4),
+                    "SLRT_SWEEP_SECONDS": "5", "SLRT_SMS_TIMEOUT": "10"}
+        with Pipeline(workdir, database_url=database, settings=settings) as pipeline:
+            pipeline.fake.latency = args.latency
+            pipeline.fake.callbacks_enabled = False
+            for n in range(args.workers):
+                pipeline.worker(f"worker-{n}", concurrency=args.threads)
+            # Warm-up: workers connected, pools filled, code paths loaded; then measure.
+            pipeline.queue_notices(args.workers * args.threads)
+            wait_for(lambda: pipeline.fake.accepted_count() >= args.workers * args.threads, 90, "warm-up",
+                     pipeline.diagnosis)
+            result = run(pipeline, args.messages, limit)
+        result["database"] = "postgresql" if database else "sqlite"
+        results.append(result)
+        print(f"# {'unthrottled' if not limit else f'limit {limit:g}/s'}: {args.messages} messages, "
+              f"{args.workers} workers x {args.threads} threads, {args.latency * 1000:.0f} ms provider latency, "
+              f"{result['database']}, Redis broker: {result['rate']:.1f} msg/s over {result['span_s']:.1f} s, "
+              f"busiest second {result['busiest_second']}"
+              + (f" ({result['busiest_second'] / limit:.2f} R), rate {result['rate'] / limit:.1%} of R"
+                 if limit else ""), flush=True)
+    for result in results:
+        print(f"sms_throughput rate={result['rate']:.1f} limit={result['limit']:g} p50_ms={result['p50_ms']:.0f} "
+              f"p95_ms={result['p95_ms']:.0f} lost={result['lost']} duplicated={result['duplicated']}")
+
+
+if __name__ == "__main__":
+    main()
