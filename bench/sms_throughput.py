@@ -59,17 +59,29 @@ def busiest_second(times: list[float]) -> int:
     return max((bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run(pipeline, count: int, limit: float) -> dict:
     """Commit ``count`` notices in one transaction (a burst); wait until all are accepted; measure."""
     from tests.pipeline import wait_for
 
     pipeline.fake.clear()
+    workers = [proc.pid for name, proc in pipeline.procs.items() if name.startswith("worker")]
+    cpu_before = cpu_seconds(workers)
     stamp: dict[str, float] = {}
     ids = pipeline.queue_notices(count, stamp=stamp)
     started = stamp["commit"]
     committed = {message_id: started for message_id in ids}
     wait_for(lambda: pipeline.fake.accepted_count() >= count, 60 + count / max(limit or 100, 1) * 2,
              f"{count} messages accepted", pipeline.diagnosis)
+    cpu_used = cpu_seconds(workers) - cpu_before
     time.sleep(1.0)  # anything sent twice would arrive now
     accepted: dict[int, list[float]] = {}
     for message in pipeline.fake.messages:
@@ -88,6 +100,7 @@ def run(pipeline, count: int, limit: float) -> dict:
         "duplicated": sum(len(times) - 1 for times in accepted.values()),
         "busiest_second": busiest_second(firsts),
         "span_s": span,
+        "worker_cpu_ms": cpu_used * 1000 / count,
     }
 
 
@@ -126,7 +139,7 @@ def main() -> None:
         print(f"# {'unthrottled' if not limit else f'limit {limit:g}/s'}: {args.messages} messages, "
               f"{args.workers} workers x {args.threads} threads, {args.latency * 1000:.0f} ms provider latency, "
               f"{result['database']}, Redis broker: {result['rate']:.1f} msg/s over {result['span_s']:.1f} s, "
-              f"busiest second {result['busiest_second']}"
+              f"busiest second {result['busiest_second']}, worker CPU {result['worker_cpu_ms']:.1f} ms/message"
               + (f" ({result['busiest_second'] / limit:.2f} R), rate {result['rate'] / limit:.1%} of R"
                  if limit else ""), flush=True)
     for result in results:

@@ -241,19 +241,19 @@ def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bo
     """
     now = clock.now()
     receipt_due = now + timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"])) if receipts else None
-    # One statement, no load: this runs once per SMS on the busiest path.
+    # One Core statement, no load: this runs once per SMS on the busiest path.
+    table = SmsMessage.__table__
     done = db.session.execute(
-        update(SmsMessage)
-        .where(SmsMessage.id == message_id, SmsMessage.status.in_([SmsStatus.PENDING, SmsStatus.SENDING]))
+        update(table)
+        .where(table.c.id == message_id, table.c.status.in_([SmsStatus.PENDING, SmsStatus.SENDING]))
         .values(status=SmsStatus.SENT, gateway=gateway, provider_id=provider_id, sent_at=now,
                 next_attempt_at=None, error_code=None, error_message=None,
-                receipt_due_at=sql_case((SmsMessage.audience == SmsAudience.RESIDENT, receipt_due), else_=None))
-        .execution_options(synchronize_session=False)
+                receipt_due_at=sql_case((table.c.audience == SmsAudience.RESIDENT, receipt_due), else_=None))
     ).rowcount
     if not done:
         db.session.execute(
-            update(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.provider_id.is_(None))
-            .values(provider_id=provider_id, gateway=gateway).execution_options(synchronize_session=False))
+            update(table).where(table.c.id == message_id, table.c.provider_id.is_(None))
+            .values(provider_id=provider_id, gateway=gateway))
 
 
 def record_failure(message_id: int, gateway: str, error: GatewayError) -> None:
