@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import time_machine
 from sqlalchemy import func, select
 
-from slrt import cases, clock, referrals, residents, workdays
+from slrt import cases, clock, followups, outbox, referrals, residents, workdays
 from slrt import staff as staff_ops
 from slrt.access import Actor, ResidentPhone
 from slrt.extensions import db
@@ -33,6 +33,7 @@ from slrt.models import (
     AgencyContact,
     Case,
     Document,
+    FollowUp,
     Household,
     Referral,
     Region,
@@ -50,17 +51,20 @@ from slrt.models.enums import (
     CaseStatus,
     Channel,
     Domain,
+    FollowUpReason,
     Outcome,
     PhoneOwner,
     ReferralStatus,
     RegionLevel,
     Role,
     Sex,
+    SmsAudience,
     SmsDirection,
     SmsStatus,
     UnitKind,
     Urgency,
 )
+from slrt.ports import GatewayError
 
 # --------------------------------------------------------------------------- logins
 
@@ -1080,11 +1084,18 @@ class _DemoBuilder:
             message.attempts = 1
             message.next_attempt_at = None
             message.sent_at = sent_at
-            if self.rng.random() < 0.97:
+            recent = message.created_at > self.now - timedelta(days=30) and message.audience == SmsAudience.RESIDENT
+            draw = self.rng.random()
+            message.status = SmsStatus.SENT
+            if recent and draw < 0.02:
+                # A number that cannot receive: the facilitator is asked to call or visit.
+                error = GatewayError("30005", "unknown destination handset (number does not exist)")
+                outbox.record_status(message.id, "undelivered", provider_id=message.provider_id, error=error)
+            elif draw < 0.97:
                 message.status = SmsStatus.DELIVERED
                 message.delivered_at = sent_at + timedelta(seconds=self.rng.randint(2, 300))
-            else:
-                message.status = SmsStatus.SENT  # no receipt ever came
+            elif recent:  # no receipt ever came: a follow-up, not a resend
+                followups.open_for(message, FollowUpReason.NO_RECEIPT, "no delivery receipt after 24 h")
         db.session.flush()
 
     # ----------------------------------------------------------------- summary
@@ -1109,7 +1120,8 @@ class _DemoBuilder:
             "cases: " + ", ".join(f"{s.value} {case_states.get(s, 0)}" for s in CaseStatus),
             "referrals: " + ", ".join(f"{s.value} {referral_states.get(s, 0)}" for s in ReferralStatus)
             + f" ({overdue} overdue)",
-            "sms: " + ", ".join(f"{s.value} {n}" for s, n in sorted(sms.items())),
+            "sms: " + ", ".join(f"{s.value} {n}" for s, n in sorted(sms.items()))
+            + f" ({count(FollowUp)} residents to call or visit)",
         ]
 
 
