@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from flask import Flask, request, session
 from flask_babel import get_locale
@@ -87,6 +88,11 @@ def __getattr__(name: str):
     if name not in ("application", "celery"):
         raise AttributeError(name)
     if not _built:
+        # `celery -A app` imports this module with the working directory on sys.path only
+        # for the import itself; the app is built later, so make the project importable.
+        here = os.path.dirname(os.path.abspath(__file__))
+        if here not in sys.path:
+            sys.path.insert(0, here)
         _built["application"] = create_app()
         _built["celery"] = _built["application"].extensions["celery"]
     return _built[name]

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "SLRT_"))}
+    # No PYTHONPATH: `celery -A app` must find the project as `make run` starts it.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "CELERY_", "SLRT_", "PYTHONPATH"))}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'slrt.sqlite'}",
         CELERY_BROKER_URL=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
@@ -32,7 +34,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         SLRT_SECRET_KEY="worker-test",
         SLRT_HEARTBEAT_SECONDS="2",
         FLASK_APP="app",
-        PYTHONPATH=str(ROOT),
     )
     return env
 
