@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, event, literal, null, or_, select, update
 from sqlalchemy import case as sql_case
-from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from slrt import clock, followups, gsm, notices, quiet_hours, residents
@@ -240,15 +240,22 @@ def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bo
     what it recorded stands, only the provider id is filled in.
     """
     now = clock.now()
-    receipt_due = now + timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"])) if receipts else None
-    # One Core statement, no load: this runs once per SMS on the busiest path.
     table = SmsMessage.__table__
+    receipt_due = None
+    if receipts:  # only resident notices wait for a receipt (typed: PostgreSQL needs it)
+        deadline = literal(now + timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"])),
+                           type_=table.c.receipt_due_at.type)
+        receipt_due = sql_case((table.c.audience == SmsAudience.RESIDENT, deadline), else_=null())
+    # One Core statement, no load: this runs once per SMS on the busiest path. Ours while
+    # claimed, or pending with no provider id (our lease ran out); not when a callback got
+    # there first (sent, delivered, or pending again for a retry after "undelivered").
     done = db.session.execute(
         update(table)
-        .where(table.c.id == message_id, table.c.status.in_([SmsStatus.PENDING, SmsStatus.SENDING]))
+        .where(table.c.id == message_id,
+               or_(table.c.status == SmsStatus.SENDING,
+                   and_(table.c.status == SmsStatus.PENDING, table.c.provider_id.is_(None))))
         .values(status=SmsStatus.SENT, gateway=gateway, provider_id=provider_id, sent_at=now,
-                next_attempt_at=None, error_code=None, error_message=None,
-                receipt_due_at=sql_case((table.c.audience == SmsAudience.RESIDENT, receipt_due), else_=None))
+                next_attempt_at=None, error_code=None, error_message=None, receipt_due_at=receipt_due)
     ).rowcount
     if not done:
         db.session.execute(
@@ -258,7 +265,8 @@ def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bo
 
 def record_failure(message_id: int, gateway: str, error: GatewayError) -> None:
     """Retry a transient failure later (time kept in the row), or fail the message for good."""
-    message = db.session.get(SmsMessage, message_id, populate_existing=True)
+    # Locked: a status callback for this very attempt may be recording "sent" right now.
+    message = db.session.get(SmsMessage, message_id, with_for_update=True, populate_existing=True)
     message.gateway = gateway
     if message.status != SmsStatus.SENDING:
         return  # a status callback reported it meanwhile: the provider has it
@@ -343,6 +351,8 @@ def record_status(message_id: int, provider_status: str, *, provider_id: str,
         return None
     if message.provider_id and message.provider_id != provider_id:
         return message  # about an earlier attempt, already settled
+    if message.status in (SmsStatus.PENDING, SmsStatus.SENDING) and message.provider_id == provider_id:
+        return message  # this attempt failed and a retry is scheduled: late news changes nothing
     if message.status == SmsStatus.DROPPED or _RANK[status] <= _RANK[message.status] and \
             message.status not in (SmsStatus.PENDING, SmsStatus.SENDING):
         return message  # duplicate or out of order: a late "sent" never undoes "delivered"
@@ -351,6 +361,9 @@ def record_status(message_id: int, provider_status: str, *, provider_id: str,
     message.sent_at = message.sent_at or now
     if status == SmsStatus.SENT:
         message.status, message.next_attempt_at = SmsStatus.SENT, None
+        if message.audience == SmsAudience.RESIDENT and message.receipt_due_at is None:
+            hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
+            message.receipt_due_at = now + timedelta(hours=hours)
     elif status == SmsStatus.DELIVERED:
         message.status, message.next_attempt_at = SmsStatus.DELIVERED, None
         message.delivered_at, message.receipt_due_at = now, None
@@ -432,16 +445,21 @@ def resume_sending(*, actor: Actor) -> int:
     check_active(actor)
     if role_of(actor) != Role.MANAGER:
         raise PermissionDenied(_l("Only a manager may resume sending."))
-    pause = active_pause()
-    if pause is None:
+    pauses = db.session.scalars(select(SmsPause).where(SmsPause.resumed_at.is_(None))).all()
+    if not pauses:
         return 0
-    pause.resumed_at = clock.now()
-    pause.resumed_by = actor if isinstance(actor, Staff) else None
+    now = clock.now()
+    for pause in pauses:  # several workers may each have opened one at the same moment
+        pause.resumed_at = now
+        pause.resumed_by = actor if isinstance(actor, Staff) else None
     _forget_pause()
+    # What the pause held back goes now; a retry waiting out a provider's Retry-After keeps its time.
     waiting = db.session.execute(
         update(SmsMessage)
-        .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND)
-        .values(next_attempt_at=clock.now())
+        .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
+               or_(SmsMessage.next_attempt_at <= now + PAUSE_RECHECK,
+                   SmsMessage.error_code.in_([p.code for p in pauses])))
+        .values(next_attempt_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.flush()

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 @shared_task(name="slrt.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_sms(message_id: int) -> None:
     """Claim message ``message_id``, send it through the gateway, record what the provider said."""
+    # The cluster's pace first, then the claim: a wait for a slot must not eat the claim's
+    # lease (a sweep would hand the message to a second worker while this one still waits).
+    limiter().acquire()
     message = outbox.claim(message_id)
     if message is None:
         db.session.rollback()
@@ -36,8 +39,7 @@ def send_sms(message_id: int) -> None:
         provider_id = None
         if retrying:  # an earlier attempt may have reached the provider: never send twice
             provider_id = sms.lookup(to=to, body=body, reference=reference, since=since, exclude=known)
-        if provider_id is None:  # never reached the provider: (re)send, at the cluster's pace
-            limiter().acquire()
+        if provider_id is None:  # never reached the provider: (re)send
             provider_id = sms.send(to=to, body=body, reference=reference, callback_url=status_url)
     except GatewayError as error:
         persist(lambda err=error: outbox.record_failure(message_id, sms.name, err))
@@ -49,6 +51,7 @@ def send_sms(message_id: int) -> None:
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> int:
     """Queue every message that is due: never picked up (broker down), retry time come, lease lost."""
+    begin_write()
     ids = outbox.due_ids()
     db.session.commit()
     for message_id in ids:

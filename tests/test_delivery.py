@@ -292,3 +292,50 @@ def test_record_status_ignores_unknown_statuses_and_inbound_rows(district, db_se
     error = GatewayError("30008", "unknown", transient=True, max_attempts=3)
     assert outbox.record_status(999999, "failed", provider_id="SMz", error=error) is None
     assert clock.now()  # the frozen clock is in use
+
+
+def test_late_news_about_a_failed_attempt_does_not_cancel_its_retry(district, db_session, send, signed):
+    message_id = _sent_message(db_session, send, district, sid="SM1")
+    _status(signed, message_id, "undelivered", sid="SM1", ErrorCode="30003")
+    retry_at = _reload(db_session, message_id).next_attempt_at
+    _status(signed, message_id, "sent", sid="SM1")  # arrived late
+    _status(signed, message_id, "undelivered", sid="SM1", ErrorCode="30003")  # repeated
+    message = _reload(db_session, message_id)
+    assert message.status == SmsStatus.PENDING and message.next_attempt_at == retry_at and message.attempts == 1
+
+
+def test_a_failure_reported_before_the_worker_records_the_send_is_kept(district, db_session, signed):
+    make_case(district)
+    message_id = _message(db_session).id
+    outbox.claim(message_id)
+    db_session.commit()
+    _status(signed, message_id, "undelivered", sid="SMfast", ErrorCode="30003")  # the provider was quick
+    outbox.record_sent(message_id, "twilio", "SMfast", receipts=True)  # the worker, a moment later
+    db_session.commit()
+    message = _reload(db_session, message_id)
+    assert message.status == SmsStatus.PENDING and message.error_code == "30003"
+
+
+def test_a_sent_callback_before_the_worker_records_still_sets_the_receipt_deadline(district, db_session, signed):
+    make_case(district)
+    message_id = _message(db_session).id
+    outbox.claim(message_id)
+    db_session.commit()
+    _status(signed, message_id, "sent", sid="SMfast")
+    outbox.record_sent(message_id, "twilio", "SMfast", receipts=True)
+    db_session.commit()
+    message = _reload(db_session, message_id)
+    assert message.status == SmsStatus.SENT and message.receipt_due_at is not None
+
+
+def test_resume_lifts_every_open_pause_and_keeps_retry_after_times(district, db_session, frozen):
+    make_case(district)
+    message_id = _message(db_session).id
+    db_session.add_all([SmsPause(gateway="twilio", code="30002"), SmsPause(gateway="twilio", code="30002")])
+    message = _reload(db_session, message_id)
+    message.error_code, message.next_attempt_at = "20429", clock.now() + timedelta(minutes=30)
+    db_session.commit()
+    outbox.resume_sending(actor=district.user(Role.MANAGER))
+    db_session.commit()
+    assert outbox.active_pause() is None
+    assert _reload(db_session, message_id).next_attempt_at == clock.now() + timedelta(minutes=30)
