@@ -144,9 +144,9 @@ class Pipeline:
 
     # ---- processes ---------------------------------------------------------------------------
 
-    def worker(self, name: str = "worker", concurrency: int = 8) -> subprocess.Popen:
+    def worker(self, name: str = "worker", concurrency: int = 8, loglevel: str = "INFO") -> subprocess.Popen:
         return self._spawn(name, ["worker", "--pool", "threads", "--concurrency", str(concurrency),
-                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"])
+                                  "--loglevel", loglevel, "--without-gossip", "--without-mingle", "-n", f"{name}@%h"])
 
     def beat(self, name: str = "beat") -> subprocess.Popen:
         return self._spawn(name, ["beat", "--loglevel", "INFO", "--schedule", str(self.workdir / f"{name}-schedule")])
