@@ -139,9 +139,10 @@ def main() -> None:
         print(f"# {'unthrottled' if not limit else f'limit {limit:g}/s'}: {args.messages} messages, "
               f"{args.workers} workers x {args.threads} threads, {args.latency * 1000:.0f} ms provider latency, "
               f"{result['database']}, Redis broker: {result['rate']:.1f} msg/s over {result['span_s']:.1f} s, "
-              f"busiest second {result['busiest_second']}, worker CPU {result['worker_cpu_ms']:.1f} ms/message"
+              f"busiest second {result['busiest_second']}"
               + (f" ({result['busiest_second'] / limit:.2f} R), rate {result['rate'] / limit:.1%} of R"
-                 if limit else ""), flush=True)
+                 if limit else "")
+              + f", worker CPU {result['worker_cpu_ms']:.1f} ms/message", flush=True)
     for result in results:
         print(f"sms_throughput rate={result['rate']:.1f} limit={result['limit']:g} p50_ms={result['p50_ms']:.0f} "
               f"p95_ms={result['p95_ms']:.0f} lost={result['lost']} duplicated={result['duplicated']}")
