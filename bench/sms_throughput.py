@@ -13,7 +13,9 @@ provider's acceptance, the busiest one-second window, lost and duplicated, and e
 
     sms_throughput rate=<msg/s> limit=<R> p50_ms=<n> p95_ms=<n> lost=<n> duplicated=<n>
 
-(limit=0 for the unthrottled run; the last line is the limited run).
+(limit=0 for the unthrottled run; the last line is the limited run). ``--pin`` gives the
+workers one core of their own and everything else the others, to measure what a worker
+host does per core when the database, broker and provider live elsewhere.
 
 Usage: .venv/bin/python bench/sms_throughput.py [--messages 3000] [--limit 100] [--workers 2] [--threads 32]
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import os
 import statistics
 import sys
@@ -68,6 +71,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def pin(pipeline) -> None:
+    """Give the worker processes (and their threads) the last CPU and everything else the rest."""
+    cpus = sorted(os.sched_getaffinity(0))
+    mine, rest = {cpus[-1]}, set(cpus[:-1]) or {cpus[0]}
+    workers = {proc.pid for name, proc in pipeline.procs.items() if name.startswith("worker")}
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            command = (pid_dir / "cmdline").read_bytes()
+            tasks = [int(t.name) for t in (pid_dir / "task").iterdir()]
+        except OSError:
+            continue
+        pid = int(pid_dir.name)
+        target = mine if pid in workers else rest
+        if pid in workers or b"postgres" in command or b"redis-server" in command or pid == os.getpid():
+            for tid in tasks:
+                with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(tid, target)
+
+
 def run(pipeline, count: int, limit: float) -> dict:
     """Commit ``count`` notices in one transaction (a burst); wait until all are accepted; measure."""
     from tests.pipeline import wait_for
@@ -112,6 +136,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
     parser.add_argument("--latency", type=float, default=0.1, help="provider latency per create (s)")
     parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers")
+    parser.add_argument("--pin", action="store_true",
+                        help="workers on the last CPU, everything else (database, Redis, provider, producer) "
+                             "on the others: what the workers alone do with one core")
     args = parser.parse_args()
 
     from tests.pipeline import Pipeline, wait_for
@@ -129,6 +156,8 @@ def main() -> None:
             pipeline.fake.callbacks_enabled = False
             for n in range(args.workers):
                 pipeline.worker(f"worker-{n}", concurrency=args.threads)
+            if args.pin:
+                pin(pipeline)
             # Warm-up: workers connected, pools filled, code paths loaded; then measure.
             pipeline.queue_notices(args.workers * args.threads)
             wait_for(lambda: pipeline.fake.accepted_count() >= args.workers * args.threads, 90, "warm-up",
