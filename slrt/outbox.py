@@ -206,12 +206,14 @@ def hold_reason(message: SmsMessage) -> str | None:
     """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
     if sending_paused():
         return _defer(message, clock.now() + PAUSE_RECHECK, "paused")
-    if message.audience == SmsAudience.RESIDENT and message.resident is not None \
-            and message.resident.is_sms_opted_out:
+    # Single columns, not whole rows: this runs before every send.
+    if message.audience == SmsAudience.RESIDENT and message.resident_id is not None and db.session.scalar(
+            select(Resident.is_sms_opted_out).where(Resident.id == message.resident_id)):
         return _drop(message, "opted_out", "resident answered STOP")
-    if message.expected_status and message.referral is not None \
-            and message.referral.status.value != message.expected_status:
-        return _drop(message, "stale", f"referral is {message.referral.status.value} now")
+    if message.expected_status and message.referral_id is not None:
+        now_status = db.session.scalar(select(Referral.status).where(Referral.id == message.referral_id))
+        if now_status is not None and now_status.value != message.expected_status:
+            return _drop(message, "stale", f"referral is {now_status.value} now")
     window = quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
         return _defer(message, window, "deferred")
