@@ -62,7 +62,7 @@ def begin_write() -> None:
     session.connection(execution_options={"slrt_write": True})
 
 
-def persist(record, tries: int = 6) -> None:
+def persist(record, tries: int = 6):
     """Run ``record`` and commit, retrying a busy database: what the provider said must not be lost.
 
     (SQLite, the embedded default, refuses a second writer at once instead of waiting when
@@ -73,9 +73,9 @@ def persist(record, tries: int = 6) -> None:
     for attempt in range(tries):
         try:
             begin_write()
-            record()
+            result = record()
             db.session.commit()
-            return
+            return result
         except OperationalError:
             db.session.rollback()
             if attempt == tries - 1:

@@ -202,6 +202,16 @@ def claim(message_id: int) -> SmsMessage | None:
     ).one_or_none()
 
 
+def renew_claim(message_id: int, attempt: int) -> bool:
+    """Extend a claim still held by this attempt (after a long wait); False if it was lost."""
+    return db.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status == SmsStatus.SENDING, SmsMessage.attempts == attempt)
+        .values(next_attempt_at=clock.now() + claim_lease())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
 def hold_reason(message: SmsMessage) -> str | None:
     """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
     if sending_paused():

@@ -67,25 +67,40 @@ class RedisLimiter:
         self._key = key
         self._reserve = client.register_script(_RESERVE)
         self._fallback = LocalLimiter(rate)
+        self._warned_at = -1e9
 
     def acquire(self) -> float:
         """Wait for the next cluster-wide slot; with Redis unreachable, keep this process's pace."""
         try:
             wait = int(self._reserve(keys=[self._key], args=[self._width_us])) / 1_000_000
         except Exception as exc:  # noqa: BLE001  (redis down: slower, never faster, never stuck)
-            log.warning("rate limiter: redis unreachable, limiting this process only (%s)", type(exc).__name__)
+            if time.monotonic() - self._warned_at > 60:  # once a minute, not once per SMS
+                self._warned_at = time.monotonic()
+                log.warning("rate limiter: redis unreachable, limiting this process only (%s)",
+                            type(exc).__name__)
             return self._fallback.acquire()
         if wait > 0:
             time.sleep(wait)
         return wait
 
 
+#: Workers pace at this share of the purchased rate: scheduling and network jitter between
+#: a slot and the provider's clock would otherwise push some provider-side second above R.
+HEADROOM = 0.97
+
+
 def build(rate: float, broker_url: str):
     """The limiter for these settings: none, Redis-shared when the broker is Redis, else local."""
     if not rate:
         return Unlimited()
+    rate *= HEADROOM
     if broker_url.startswith(("redis://", "rediss://")):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        return RedisLimiter(redis.Redis.from_url(broker_url, socket_timeout=2), rate)
+        # No retries inside redis-py: an unreachable Redis falls back to the local pace at once.
+        client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=1,
+                                      retry=Retry(NoBackoff(), 0))
+        return RedisLimiter(client, rate)
     return LocalLimiter(rate)

@@ -20,9 +20,6 @@ log = logging.getLogger(__name__)
 @shared_task(name="slrt.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_sms(message_id: int) -> None:
     """Claim message ``message_id``, send it through the gateway, record what the provider said."""
-    # The cluster's pace first, then the claim: a wait for a slot must not eat the claim's
-    # lease (a sweep would hand the message to a second worker while this one still waits).
-    limiter().acquire()
     message = outbox.claim(message_id)
     if message is None:
         db.session.rollback()
@@ -31,9 +28,15 @@ def send_sms(message_id: int) -> None:
         db.session.commit()
         return
     to, body, reference = message.phone, message.body, f"slrt-{message.id}"
-    retrying, since, known = message.attempts > 1, message.created_at, [message.provider_id or ""]
+    attempt, since, known = message.attempts, message.created_at, [message.provider_id or ""]
+    retrying = attempt > 1
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
+    # The cluster's pace, right before the send (so the provider sees it evenly spaced). A long
+    # wait could outlast the claim's lease: then make sure the message is still ours.
+    if limiter().acquire() > outbox.claim_lease().total_seconds() / 2 and not persist(
+            lambda: outbox.renew_claim(message_id, attempt)):
+        return
     sms, status_url = gateway(), callback_url(message_id)
     try:
         provider_id = None

@@ -188,3 +188,14 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
     assert outbox.due_ids() == [second]
     frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
     assert sorted(outbox.due_ids()) == [first, second]
+
+
+def test_a_claim_outlasted_by_a_long_rate_wait_is_not_used(district, db_session, frozen):
+    make_case(district)
+    message_id = _message(db_session).id
+    claimed = outbox.claim(message_id)
+    db_session.commit()
+    assert outbox.renew_claim(message_id, claimed.attempts)  # still ours: the lease is extended
+    frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
+    assert outbox.due_ids() == [message_id]  # the sweep took it back while we waited
+    assert not outbox.renew_claim(message_id, claimed.attempts)  # so this worker must not send it
