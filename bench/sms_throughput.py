@@ -150,7 +150,7 @@ def main() -> None:
         if database:
             fresh_postgres(database)
         settings = {"SLRT_SMS_RATE": str(limit), "SLRT_DB_POOL_SIZE": str(args.threads + 4),
-                    "SLRT_SWEEP_SECONDS": "5", "SLRT_SMS_TIMEOUT": "10"}
+                    "SLRT_SWEEP_SECONDS": "5", "SLRT_SMS_TIMEOUT": "10", "SLRT_SMS_CLAIM_LEASE_SECONDS": "60"}
         with Pipeline(workdir, database_url=database, settings=settings) as pipeline:
             pipeline.fake.latency = args.latency
             pipeline.fake.callbacks_enabled = False

@@ -160,6 +160,9 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
             raise ConfigError("set one of TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
     if not 1 <= settings["SLRT_SMS_VALIDITY_SECONDS"] <= 36000:
         raise ConfigError("SLRT_SMS_VALIDITY_SECONDS must be between 1 and 36000")
+    if settings["SLRT_SMS_CLAIM_LEASE_SECONDS"] < 4 * settings["SLRT_SMS_TIMEOUT"]:
+        # A claim is renewed after half its lease; the rest must cover a lookup and a send.
+        raise ConfigError("SLRT_SMS_CLAIM_LEASE_SECONDS must be at least 4 x SLRT_SMS_TIMEOUT")
     if settings["SLRT_SMS_TIMEOUT"] <= 0 or settings["SLRT_SMS_RATE"] < 0:
         raise ConfigError("SLRT_SMS_TIMEOUT must be positive and SLRT_SMS_RATE not negative")
     if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:

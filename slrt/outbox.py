@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -183,23 +184,49 @@ def claim_lease() -> timedelta:
 
 
 def claim(message_id: int) -> SmsMessage | None:
-    """Atomically take one due pending message for sending; None when it is not ours to send.
+    """Atomically take one due pending message for sending; None when it is not ours to send."""
+    claimed = claim_many([message_id])
+    return claimed[0] if claimed else None
 
-    A conditional UPDATE: of two workers handed the same id, exactly one changes the row
-    (and gets it back in the same statement, RETURNING).
+
+def claim_many(message_ids: list[int]) -> list[SmsMessage]:
+    """Atomically take those of these messages that are due and pending, each for this worker.
+
+    A conditional UPDATE (and the rows back in the same statement, RETURNING): of two
+    workers handed the same id, exactly one changes its row. Each row is a claim of its own,
+    with its own lease and attempt count; a batch only shares the round trip.
     """
     now = clock.now()
-    return db.session.scalars(
+    claimed = db.session.scalars(
         update(SmsMessage)
         .where(
-            SmsMessage.id == message_id,
+            SmsMessage.id.in_(message_ids),
             SmsMessage.status == SmsStatus.PENDING,
             or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
         )
         .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, next_attempt_at=now + claim_lease())
         .returning(SmsMessage)
         .execution_options(synchronize_session=False, populate_existing=True)
-    ).one_or_none()
+    ).all()
+    return sorted(claimed, key=lambda m: m.id)
+
+
+@dataclass(frozen=True)
+class HoldFacts:
+    """What the send-time checks read for a batch: two queries, however many messages."""
+
+    opted_out: frozenset[int]
+    referral_status: dict[int, str]
+
+
+def hold_facts(messages: list[SmsMessage]) -> HoldFacts:
+    resident_ids = {m.resident_id for m in messages if m.audience == SmsAudience.RESIDENT and m.resident_id}
+    referral_ids = {m.referral_id for m in messages if m.expected_status and m.referral_id}
+    opted_out = frozenset(db.session.scalars(select(Resident.id).where(
+        Resident.id.in_(resident_ids), Resident.is_sms_opted_out))) if resident_ids else frozenset()
+    statuses = dict(db.session.execute(select(Referral.id, Referral.status).where(
+        Referral.id.in_(referral_ids))).all()) if referral_ids else {}
+    return HoldFacts(opted_out, {rid: status.value for rid, status in statuses.items()})
 
 
 def renew_claim(message_id: int, attempt: int) -> bool:
@@ -212,18 +239,16 @@ def renew_claim(message_id: int, attempt: int) -> bool:
     ).rowcount == 1
 
 
-def hold_reason(message: SmsMessage) -> str | None:
+def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> str | None:
     """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
     if sending_paused():
         return _defer(message, clock.now() + PAUSE_RECHECK, "paused")
-    # Single columns, not whole rows: this runs before every send.
-    if message.audience == SmsAudience.RESIDENT and message.resident_id is not None and db.session.scalar(
-            select(Resident.is_sms_opted_out).where(Resident.id == message.resident_id)):
+    facts = facts or hold_facts([message])
+    if message.audience == SmsAudience.RESIDENT and message.resident_id in facts.opted_out:
         return _drop(message, "opted_out", "resident answered STOP")
-    if message.expected_status and message.referral_id is not None:
-        now_status = db.session.scalar(select(Referral.status).where(Referral.id == message.referral_id))
-        if now_status is not None and now_status.value != message.expected_status:
-            return _drop(message, "stale", f"referral is {now_status.value} now")
+    now_status = facts.referral_status.get(message.referral_id) if message.expected_status else None
+    if now_status is not None and now_status != message.expected_status:
+        return _drop(message, "stale", f"referral is {now_status} now")
     window = quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
         return _defer(message, window, "deferred")

@@ -1,8 +1,11 @@
-"""Sending the outbox: thin tasks that claim, check, send and record one message each."""
+"""Sending the outbox: thin tasks that claim, check, send and record (one message, or a few)."""
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from celery import shared_task
 from flask import current_app
@@ -20,35 +23,79 @@ log = logging.getLogger(__name__)
 @shared_task(name="slrt.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_sms(message_id: int) -> None:
     """Claim message ``message_id``, send it through the gateway, record what the provider said."""
-    message = outbox.claim(message_id)
-    if message is None:
+    send_messages([message_id])
+
+
+@shared_task(name="slrt.send_sms_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_sms_batch(message_ids: list[int]) -> None:
+    """The same for a few messages queued together: one claim statement, one recording commit.
+
+    Each message is still claimed for itself (a message another worker holds is skipped),
+    sent once, at the cluster's pace; only the database round trips are shared.
+    """
+    send_messages(message_ids)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What a send needs, read while the claim was taken (no ORM object across the provider call)."""
+
+    id: int
+    to: str
+    body: str
+    attempt: int
+    created_at: datetime
+    provider_id: str | None
+
+
+def send_messages(message_ids: list[int]) -> None:
+    claimed = outbox.claim_many(message_ids)
+    if not claimed:
         db.session.rollback()
-        return  # sent already, not due yet, or another worker has it
-    if outbox.hold_reason(message):
-        db.session.commit()
-        return
-    to, body, reference = message.phone, message.body, f"slrt-{message.id}"
-    attempt, since, known = message.attempts, message.created_at, [message.provider_id or ""]
-    retrying = attempt > 1
+        return  # sent already, not due yet, or another worker has them
+    claimed_at = time.monotonic()
+    facts = outbox.hold_facts(claimed)
+    outgoing = [_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id)
+                for m in claimed if not outbox.hold_reason(m, facts)]
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
-    # The cluster's pace, right before the send (so the provider sees it evenly spaced). A long
-    # wait could outlast the claim's lease: then make sure the message is still ours.
-    if limiter().acquire() > outbox.claim_lease().total_seconds() / 2 and not persist(
-            lambda: outbox.renew_claim(message_id, attempt)):
-        return
-    sms, status_url = gateway(), callback_url(message_id)
+    sms, lease = gateway(), outbox.claim_lease().total_seconds()
+    results = []
+    for out in outgoing:
+        # The cluster's pace, right before the send (so the provider sees it evenly spaced).
+        # A claim held past half its lease (slow sends before it, long rate waits) is renewed
+        # before use, or given up if it was lost; the lease outlasts a lookup and a send.
+        limiter().acquire()
+        if time.monotonic() - claimed_at > lease / 2 and \
+                not persist(lambda out=out: outbox.renew_claim(out.id, out.attempt)):
+            continue
+        results.append((out.id, *_send_one(sms, out)))
+    persist(lambda: _record(sms.name, results))
+
+
+def _send_one(sms, out: _Outgoing):
+    """(provider id, None) when the provider has it, (None, error) when it refused or failed."""
+    status_url = callback_url(out.id)
     try:
         provider_id = None
-        if retrying:  # an earlier attempt may have reached the provider: never send twice
-            provider_id = sms.lookup(to=to, body=body, reference=reference, since=since, exclude=known)
-        if provider_id is None:  # never reached the provider: (re)send
-            provider_id = sms.send(to=to, body=body, reference=reference, callback_url=status_url)
+        if out.attempt > 1:  # an earlier attempt may have reached the provider: never send twice
+            provider_id = sms.lookup(to=out.to, body=out.body, reference=f"slrt-{out.id}",
+                                     since=out.created_at, exclude=[out.provider_id or ""])
+        if provider_id is None:
+            provider_id = sms.send(to=out.to, body=out.body, reference=f"slrt-{out.id}", callback_url=status_url)
     except GatewayError as error:
-        persist(lambda err=error: outbox.record_failure(message_id, sms.name, err))
-        log.info("sms failed", extra={"sms_id": message_id, "code": error.code, "transient": error.transient})
-        return
-    persist(lambda: outbox.record_sent(message_id, sms.name, provider_id, receipts=status_url is not None))
+        log.info("sms failed", extra={"sms_id": out.id, "code": error.code, "transient": error.transient})
+        return None, error
+    return provider_id, None
+
+
+def _record(gateway_name: str, results) -> None:
+    for message_id, provider_id, error in results:
+        if error is not None:
+            outbox.record_failure(message_id, gateway_name, error)
+        else:
+            outbox.record_sent(message_id, gateway_name, provider_id,
+                               receipts=callback_url(message_id) is not None)
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)
@@ -57,14 +104,23 @@ def sweep_outbox() -> int:
     begin_write()
     ids = outbox.due_ids()
     db.session.commit()
-    for message_id in ids:
-        queue_send(message_id)
+    queue_send(ids)
     return len(ids)
 
 
-def queue_send(message_id: int) -> None:
-    """Queue the send task on this app's own Celery (tests build several apps in one process)."""
-    current_app.extensions["celery"].send_task("slrt.send_sms", args=[message_id])
+#: Messages per send task when many are due at once (a burst, a sweep after an outage).
+BATCH = 10
+
+
+def queue_send(message_ids: list[int]) -> None:
+    """Queue send tasks on this app's own Celery (tests build several apps in one process)."""
+    celery = current_app.extensions["celery"]
+    for first in range(0, len(message_ids), BATCH):
+        chunk = message_ids[first:first + BATCH]
+        if len(chunk) == 1:
+            celery.send_task("slrt.send_sms", args=[chunk[0]])
+        else:
+            celery.send_task("slrt.send_sms_batch", args=[chunk])
 
 
 # After a commit that queued messages, queue their send tasks: never before the commit, so a
@@ -74,12 +130,10 @@ def _dispatch(session):
     ids = outbox.take_committed(session)
     if not ids or not current_app or not current_app.config.get("SLRT_SMS_DISPATCH"):
         return
-    for message_id in ids:
-        try:
-            queue_send(message_id)
-        except Exception:  # broker down: the sweep sends it later, nothing is lost
-            log.warning("could not queue sms; the sweep will", extra={"sms_id": message_id})
-            return
+    try:
+        queue_send(ids)
+    except Exception:  # broker down: the sweep sends them later, nothing is lost
+        log.warning("could not queue sms; the sweep will", extra={"count": len(ids)})
 
 
 @shared_task(name="slrt.check_receipts", ignore_result=True)

@@ -104,7 +104,7 @@ class Pipeline:
             SLRT_TWILIO_API_BASE=self.fake.url, SLRT_PUBLIC_URL=self.public_url,
             # Real time, day or night: quiet hours off. Short timers so faults heal in seconds.
             SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00", SLRT_SWEEP_SECONDS="1",
-            SLRT_SMS_TIMEOUT="2", SLRT_SMS_CLAIM_LEASE_SECONDS="5", SLRT_SMS_RETRY_BASE_SECONDS="0.5",
+            SLRT_SMS_TIMEOUT="2", SLRT_SMS_CLAIM_LEASE_SECONDS="8", SLRT_SMS_RETRY_BASE_SECONDS="0.5",
             SLRT_HEARTBEAT_SECONDS="60",
         )
         self.env.update(settings or {})
