@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.form import BaseForm
 from flask_admin.model import filters, typefmt
@@ -115,8 +116,39 @@ def _aware(filter_cls: type) -> type:
     return _AWARE_FILTERS[filter_cls]
 
 
+def _enum_member(enum_class, value):
+    """An enum member from a filter's URL value: its value (what the dropdown sends) or its name."""
+    if isinstance(value, enum_class):
+        return value
+    try:
+        return enum_class(value)
+    except ValueError:
+        try:
+            return enum_class[value]
+        except KeyError:
+            raise ValueError(f"not a {enum_class.__name__}") from None  # the filter is ignored, not a 500
+
+
+def _tolerant(filter_class):
+    """Flask-Admin's enum filter looking members up by value or name (it only knew names)."""
+
+    class Tolerant(filter_class):
+        def clean(self, value):
+            if getattr(self, "enum_class", None) is None:
+                return super().clean(value)
+            if isinstance(self, sqla_filters.FilterInList):
+                return [_enum_member(self.enum_class, v) for v in sqla_filters.FilterInList.clean(self, value)]
+            return _enum_member(self.enum_class, value)
+
+    Tolerant.__name__ = filter_class.__name__
+    return Tolerant
+
+
 class SlrtFilterConverter(FilterConverter):
-    """Flask-Admin's date filters also for our timezone-aware UTC columns, read in local time."""
+    """Flask-Admin's date filters also for our timezone-aware UTC columns, read in local time;
+    enum filters that take the values their own dropdowns send."""
+
+    enum = tuple(_tolerant(f) for f in FilterConverter.enum)
 
     @filters.convert("utcdatetime")
     def conv_utc_datetime(self, column, name, **kwargs):

@@ -339,3 +339,18 @@ def test_resume_lifts_every_open_pause_and_keeps_retry_after_times(district, db_
     db_session.commit()
     assert outbox.active_pause() is None
     assert _reload(db_session, message_id).next_attempt_at == clock.now() + timedelta(minutes=30)
+
+
+def test_status_filters_take_the_values_their_links_send_and_ignore_forged_ones(district, db_session, app, send):
+    make_case(district)
+    make_case(district)
+    first = _message(db_session).id
+    send(first, FlakyGateway())
+    browser = signed_in(app, district, Role.SUPERVISOR)
+    pending = browser.get("/admin/sms/?flt1_0=pending")  # the dashboard tile's link
+    assert pending.status_code == 200
+    assert f"/admin/sms/details/?id={first}" not in pending.get_data(as_text=True)
+    sent = browser.get("/admin/sms/?flt1_0=sent")
+    assert sent.status_code == 200 and f"/admin/sms/details/?id={first}" in sent.get_data(as_text=True)
+    assert browser.get("/admin/sms/?flt1_0=nonsense").status_code == 200  # ignored, not a 500
+    assert browser.get("/admin/case/?flt1_0=open").status_code == 200
