@@ -1090,7 +1090,7 @@ class _DemoBuilder:
             if recent and draw < 0.02:
                 # A number that cannot receive: the facilitator is asked to call or visit.
                 error = GatewayError("30005", "unknown destination handset (number does not exist)")
-                outbox.record_status(message.id, "undelivered", provider_id=message.provider_id, error=error)
+                outbox.record_status(message.id, SmsStatus.UNDELIVERED, provider_id=message.provider_id, error=error)
             elif draw < 0.97:
                 message.status = SmsStatus.DELIVERED
                 message.delivered_at = sent_at + timedelta(seconds=self.rng.randint(2, 300))

@@ -178,6 +178,11 @@ MAX_ATTEMPTS = 6
 BACKOFF_CAP = timedelta(hours=1)
 
 
+def receipt_wait() -> timedelta:
+    """How long a resident notice may go without a delivery receipt (SLRT_RECEIPT_HOURS)."""
+    return timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"]))
+
+
 def claim_lease() -> timedelta:
     """A claimed message not recorded within this time is presumed lost with its worker."""
     return timedelta(seconds=float(current_app.config["SLRT_SMS_CLAIM_LEASE_SECONDS"]))
@@ -280,8 +285,7 @@ def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bo
     table = SmsMessage.__table__
     receipt_due = None
     if receipts:  # only resident notices wait for a receipt (typed: PostgreSQL needs it)
-        deadline = literal(now + timedelta(hours=float(current_app.config["SLRT_RECEIPT_HOURS"])),
-                           type_=table.c.receipt_due_at.type)
+        deadline = literal(now + receipt_wait(), type_=table.c.receipt_due_at.type)
         receipt_due = sql_case((table.c.audience == SmsAudience.RESIDENT, deadline), else_=null())
     # One Core statement, no load: this runs once per SMS on the busiest path. Ours while
     # claimed, or pending with no provider id (our lease ran out); not when a callback got
@@ -363,18 +367,13 @@ def due_ids(limit: int = 500) -> list[int]:
 #: How far along a message is; a status callback never moves a message backwards.
 _RANK = {SmsStatus.PENDING: 0, SmsStatus.SENDING: 0, SmsStatus.SENT: 1,
          SmsStatus.DELIVERED: 2, SmsStatus.UNDELIVERED: 2, SmsStatus.FAILED: 2}
-#: Provider statuses (Twilio's words) -> ours.
-PROVIDER_STATUS = {
-    "accepted": SmsStatus.SENT, "scheduled": SmsStatus.SENT, "queued": SmsStatus.SENT,
-    "sending": SmsStatus.SENT, "sent": SmsStatus.SENT, "delivered": SmsStatus.DELIVERED,
-    "read": SmsStatus.DELIVERED, "undelivered": SmsStatus.UNDELIVERED, "failed": SmsStatus.FAILED,
-    "canceled": SmsStatus.FAILED,
-}
+#: What a gateway may report about a message it took (sms/ maps its provider's words to these).
+_REPORTABLE = frozenset({SmsStatus.SENT, SmsStatus.DELIVERED, SmsStatus.UNDELIVERED, SmsStatus.FAILED})
 #: While the provider has suspended the account, claimed messages wait this long and look again.
 PAUSE_RECHECK = timedelta(minutes=5)
 
 
-def record_status(message_id: int, provider_status: str, *, provider_id: str,
+def record_status(message_id: int, reported: SmsStatus | str, *, provider_id: str,
                   error: GatewayError | None = None) -> SmsMessage | None:
     """Apply one status callback; repeated and late callbacks change nothing.
 
@@ -382,7 +381,7 @@ def record_status(message_id: int, provider_status: str, *, provider_id: str,
     URL carries our id). A failed delivery with a retryable code (30003 unreachable
     handset) is sent again later; a permanent one fails and opens a follow-up.
     """
-    status = PROVIDER_STATUS.get(provider_status)
+    status = SmsStatus(reported) if reported in _REPORTABLE else None
     message = db.session.get(SmsMessage, message_id, with_for_update=True, populate_existing=True)
     if status is None or message is None or message.direction != SmsDirection.OUTBOUND:
         return None
@@ -399,14 +398,13 @@ def record_status(message_id: int, provider_status: str, *, provider_id: str,
     if status == SmsStatus.SENT:
         message.status, message.next_attempt_at = SmsStatus.SENT, None
         if message.audience == SmsAudience.RESIDENT and message.receipt_due_at is None:
-            hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
-            message.receipt_due_at = now + timedelta(hours=hours)
+            message.receipt_due_at = now + receipt_wait()
     elif status == SmsStatus.DELIVERED:
         message.status, message.next_attempt_at = SmsStatus.DELIVERED, None
         message.delivered_at, message.receipt_due_at = now, None
         message.error_code = message.error_message = None
     else:
-        failure = error or GatewayError(code=provider_status, message="no error code given")
+        failure = error or GatewayError(code=status.value, message="no error code given")
         _fail(message, failure)
         if message.status == SmsStatus.FAILED:
             message.status = status  # keep the provider's word: undelivered or failed
@@ -516,7 +514,7 @@ def open_receipt_follow_ups(limit: int = 500) -> int:
         .order_by(SmsMessage.receipt_due_at)
         .limit(limit)
     ).all()
-    hours = float(current_app.config["SLRT_RECEIPT_HOURS"])
+    hours = receipt_wait().total_seconds() / 3600
     for message in overdue:
         message.receipt_due_at = None
         followups.open_for(message, FollowUpReason.NO_RECEIPT, f"no delivery receipt after {hours:g} h")

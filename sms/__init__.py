@@ -51,8 +51,13 @@ def limiter():
     return current_app.extensions["slrt_sms_limiter"]
 
 
+def reports_delivery() -> bool:
+    """Does the gateway send delivery receipts (so a missing one means something)?"""
+    return gateway().name == "twilio"
+
+
 def callback_url(message_id: int) -> str | None:
     """Where the provider reports this message's delivery; None when the gateway reports none."""
-    if gateway().name != "twilio":
+    if not reports_delivery():
         return None
     return f"{current_app.config['SLRT_PUBLIC_URL'].rstrip('/')}/sms/twilio/status/{message_id}"

@@ -81,6 +81,14 @@ _PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 _CLIENT_PREFIX = re.compile(r"^Unable to \w+ record:?\s*")
 
 
+#: Twilio's message statuses -> what the outbox records (others, like "receiving", are ignored).
+STATUSES = {
+    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
+    "delivered": "delivered", "read": "delivered",
+    "undelivered": "undelivered", "failed": "failed", "canceled": "failed",
+}
+
+
 def classify(code: int | str | None, http_status: int | None = None, message: str = "",
              retry_after: float | None = None) -> GatewayError:
     """Turn a Twilio error code (and the HTTP status, if any) into a GatewayError.

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from slrt import identity, outbox
 from slrt.extensions import db, persist
-from sms.twilio import classify
+from sms.twilio import STATUSES, classify
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def twilio_status(message_id: int):
         abort(400)
 
     def record():
-        outbox.record_status(message_id, status, provider_id=sid, error=error)
+        outbox.record_status(message_id, STATUSES.get(status, status), provider_id=sid, error=error)
 
     persist(record)
     log.info("sms status", extra={"sms_id": message_id, "status": status, "code": code})

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from slrt import outbox
 from slrt.extensions import begin_write, db, persist
 from slrt.ports import GatewayError
-from sms import callback_url, gateway, limiter
+from sms import callback_url, gateway, limiter, reports_delivery
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def send_messages(message_ids: list[int]) -> None:
                 not persist(lambda out=out: outbox.renew_claim(out.id, out.attempt)):
             continue
         results.append((out.id, *_send_one(sms, out)))
-    persist(lambda: _record(sms.name, results))
+    persist(lambda: _record(sms.name, results, receipts=reports_delivery()))
 
 
 def _send_one(sms, out: _Outgoing):
@@ -89,13 +89,12 @@ def _send_one(sms, out: _Outgoing):
     return provider_id, None
 
 
-def _record(gateway_name: str, results) -> None:
+def _record(gateway_name: str, results, *, receipts: bool) -> None:
     for message_id, provider_id, error in results:
         if error is not None:
             outbox.record_failure(message_id, gateway_name, error)
         else:
-            outbox.record_sent(message_id, gateway_name, provider_id,
-                               receipts=callback_url(message_id) is not None)
+            outbox.record_sent(message_id, gateway_name, provider_id, receipts=receipts)
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)

@@ -115,3 +115,20 @@ def district(db_session, frozen):
 def is_postgres(app) -> bool:
     with app.app_context():
         return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def send(app):
+    """Run the send task for one message in this process, through ``gateway`` if given."""
+    task = app.extensions["celery"].tasks["slrt.send_sms"]
+
+    def run(message_id, gateway=None):
+        saved = app.extensions["slrt_sms_gateway"]
+        if gateway is not None:
+            app.extensions["slrt_sms_gateway"] = gateway
+        try:
+            task.apply(args=[message_id])
+        finally:
+            app.extensions["slrt_sms_gateway"] = saved
+
+    return run

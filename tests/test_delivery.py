@@ -25,20 +25,6 @@ PUBLIC = "https://slrt.blorakab.go.id"
 
 
 @pytest.fixture
-def send(app):
-    task = app.extensions["celery"].tasks["slrt.send_sms"]
-
-    def run(message_id, gateway):
-        app.extensions["slrt_sms_gateway"], saved = gateway, app.extensions["slrt_sms_gateway"]
-        try:
-            task.apply(args=[message_id])
-        finally:
-            app.extensions["slrt_sms_gateway"] = saved
-
-    return run
-
-
-@pytest.fixture
 def signed(app, monkeypatch):
     """Post a webhook as Twilio would: form-encoded, signed with the auth token over the public URL."""
     monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", TOKEN)

@@ -32,23 +32,6 @@ class FlakyGateway:
         return self.known.get(reference)
 
 
-@pytest.fixture
-def send(app):
-    task = app.extensions["celery"].tasks["slrt.send_sms"]
-
-    def run(message_id, gateway=None):
-        if gateway is not None:
-            app.extensions["slrt_sms_gateway"], saved = gateway, app.extensions["slrt_sms_gateway"]
-            try:
-                task.apply(args=[message_id])
-            finally:
-                app.extensions["slrt_sms_gateway"] = saved
-        else:
-            task.apply(args=[message_id])
-
-    return run
-
-
 def _message(db_session, key="case_registered"):
     return db_session.scalar(select(SmsMessage).where(SmsMessage.template_key == key).order_by(SmsMessage.id.desc()))
 
