@@ -62,6 +62,8 @@ DEFAULTS: dict[str, object] = {
     "SLRT_SMS_RETRY_BASE_SECONDS": 30.0,
     #: Days after which message bodies are erased (the metadata stays for reports).
     "SLRT_SMS_RETENTION_DAYS": 30,
+    #: Replies to SMS commands one phone may get per hour (two auto-responders cannot loop).
+    "SLRT_REPLY_CAP_PER_HOUR": 6,
     #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
     "SLRT_RECEIPT_HOURS": 24.0,
     #: Database connections each process keeps open (a worker with N threads wants N or more).
@@ -107,6 +109,7 @@ ENVIRONMENT = {
     "SLRT_SMS_RETRY_BASE_SECONDS": "SLRT_SMS_RETRY_BASE_SECONDS",
     "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
     "SLRT_RECEIPT_HOURS": "SLRT_RECEIPT_HOURS",
+    "SLRT_REPLY_CAP_PER_HOUR": "SLRT_REPLY_CAP_PER_HOUR",
 }
 
 
@@ -173,6 +176,10 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         raise ConfigError(f"unknown SLRT_TIMEZONE {settings['SLRT_TIMEZONE']!r}") from exc
     if settings["SLRT_DEFAULT_LOCALE"] not in ("id", "en"):
         raise ConfigError("SLRT_DEFAULT_LOCALE must be 'id' or 'en'")
+    try:
+        settings["SLRT_REPLY_CAP_PER_HOUR"] = int(settings["SLRT_REPLY_CAP_PER_HOUR"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("SLRT_REPLY_CAP_PER_HOUR must be a whole number") from exc
     try:
         pool_size = int(settings["SLRT_DB_POOL_SIZE"])
     except (TypeError, ValueError) as exc:

@@ -36,12 +36,14 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "en": "{office}: for {first_name}, referral {code} to {agency}, {agency_address}. Bring: {documents}.",
     },
     "referral_completed": {
-        "id": "{office}: rujukan {code} ({service}) sudah diselesaikan {agency}. Info: {reply_to}.",
-        "en": "{office}: referral {code} ({service}) was completed by {agency}. Info: {reply_to}.",
+        "id": "{office}: rujukan {code} ({service}) diselesaikan {agency}. Apakah layanan sudah Anda terima? "
+              "Balas 1 Ya / 2 Belum",
+        "en": "{office}: referral {code} ({service}) was completed by {agency}. Did you receive the service? "
+              "Reply 1 Yes / 2 Not yet",
     },
     "referral_completed.proxy": {
-        "id": "{office}: rujukan {code} utk {first_name} sudah selesai. Mohon sampaikan. Info: {reply_to}.",
-        "en": "{office}: referral {code} for {first_name} is done. Please pass it on. Info: {reply_to}.",
+        "id": "{office}: rujukan {code} utk {first_name} sudah selesai. Sudah diterima? Balas 1 Ya / 2 Belum",
+        "en": "{office}: referral {code} for {first_name} is done. Received? Reply 1 Yes / 2 Not yet",
     },
     "referral_rejected": {
         "id": "{office}: rujukan {code} ditolak {agency}: {reason}. Hubungi {reply_to}.",
@@ -63,6 +65,59 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "id": "{office}: pengaduan tiket {ticket} sudah ditutup. Terima kasih. Info: {reply_to}.",
         "en": "{office}: request {ticket} is closed. Thank you. Info: {reply_to}.",
     },
+    # Replies to SMS commands (slrt.inbound); they go out at once, quiet hours or not.
+    "reply_status": {
+        "id": "{office}: tiket {ticket} {status}. Rujukan: {referrals}",
+        "en": "{office}: ticket {ticket} {status}. Referrals: {referrals}",
+    },
+    "reply_not_found": {
+        "id": "{office}: tiket {reference} tidak ditemukan untuk nomor ini. Periksa nomor tiket Anda.",
+        "en": "{office}: ticket {reference} was not found for this number. Check your ticket number.",
+    },
+    "reply_help_resident": {
+        "id": "{office}: ketik CEK <nomor tiket>, mis. CEK 48213-7. Berhenti SMS: STOP. Info: {reply_to}",
+        "en": "{office}: send CEK <ticket number>, e.g. CEK 48213-7. No more SMS: STOP. Info: {reply_to}",
+    },
+    "reply_help_agency": {
+        "id": "{office}: balas TERIMA, PROSES atau SELESAI <kode>, atau TOLAK <kode> <alasan>. "
+              "Kode = no. rujukan atau urutan di SMS pengingat.",
+        "en": "{office}: reply TERIMA, PROSES or SELESAI <code>, or TOLAK <code> <reason>. "
+              "Code = referral no. or its place in the reminder.",
+    },
+    "reply_error": {
+        "id": "{office}: {error}",
+        "en": "{office}: {error}",
+    },
+    "reply_done": {
+        "id": "{office}: rujukan {code} {service} tercatat: {status}. Terima kasih.",
+        "en": "{office}: referral {code} {service} recorded: {status}. Thank you.",
+    },
+    "reply_stopped": {
+        "id": "{office}: Anda tidak akan menerima SMS pemberitahuan lagi. Ketik MULAI untuk menerima kembali.",
+        "en": "{office}: you will get no more notices by SMS. Send MULAI to get them again.",
+    },
+    "reply_started": {
+        "id": "{office}: SMS pemberitahuan aktif kembali. Ketik STOP untuk berhenti.",
+        "en": "{office}: SMS notices are on again. Send STOP to end them.",
+    },
+    "reply_not_registered": {
+        "id": "{office}: nomor ini tidak terdaftar. Info: {reply_to}",
+        "en": "{office}: this number is not registered. Info: {reply_to}",
+    },
+    "reply_verified": {
+        "id": "{office}: terima kasih, konfirmasi rujukan {code} tercatat.",
+        "en": "{office}: thank you, your confirmation for referral {code} is recorded.",
+    },
+    "reply_reopened": {
+        "id": "{office}: maaf, rujukan {code} kami buka kembali. Petugas akan menghubungi Anda.",
+        "en": "{office}: sorry, referral {code} is reopened. Our staff will contact you.",
+    },
+    "staff_service_not_received": {
+        "id": "{office}: warga tiket {ticket} membalas belum menerima layanan rujukan {code} ({agency}). "
+              "Mohon tindak lanjut.",
+        "en": "{office}: the resident of ticket {ticket} says referral {code} ({agency}) never came. "
+              "Please follow up.",
+    },
     "agency_new_referral": {
         "id": "{office}: rujukan baru {code} {service} a.n. {resident_name}, batas {due}. Balas TERIMA {code}",
         "en": "{office}: new referral {code} {service} for {resident_name}, due {due}. Reply TERIMA {code}",
@@ -75,6 +130,8 @@ _ELASTIC = {
     "referral_made.proxy": "documents",
     "referral_rejected": "reason",
     "agency_new_referral": "resident_name",
+    "reply_status": "referrals",
+    "reply_error": "error",
 }
 
 

@@ -254,7 +254,9 @@ def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> str | No
     now_status = facts.referral_status.get(message.referral_id) if message.expected_status else None
     if now_status is not None and now_status != message.expected_status:
         return _drop(message, "stale", f"referral is {now_status} now")
-    window = quiet_hours.next_window(message.audience, clock.now())
+    # A reply answers someone who just texted us: it goes now, night or weekend.
+    is_reply = (message.template_key or "").startswith("reply_")
+    window = None if is_reply else quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
         return _defer(message, window, "deferred")
     return None
@@ -539,9 +541,14 @@ def purge_bodies(retention_days: int | None = None, batch: int = 5000) -> int:
         purged += len(chunk)
 
 
+def find_inbound(provider_id: str) -> SmsMessage | None:
+    """The inbound SMS already stored under the provider's id (the provider retried its webhook)."""
+    return db.session.scalar(select(SmsMessage).where(SmsMessage.dedupe_key == f"in:{provider_id}"))
+
+
 def store_inbound(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
-    """Keep an SMS a resident or contact sent us (its commands are read by a later step)."""
-    existing = db.session.scalar(select(SmsMessage).where(SmsMessage.dedupe_key == f"in:{provider_id}"))
+    """Keep an SMS a resident or contact sent us, once (slrt.inbound reads its command)."""
+    existing = find_inbound(provider_id)
     if existing is not None:
         return existing  # the provider retried its webhook
     contact = db.session.scalar(select(AgencyContact).where(AgencyContact.phone == phone).limit(1))

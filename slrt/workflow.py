@@ -86,6 +86,7 @@ ACTION_LABELS = {
     "complete": _l("complete"),
     "reject": _l("reject"),
     "reopen": _l("reopen"),
+    "verify": _l("verify"),
     "in_process": _l("in process"),
     "reassign": _l("reassign"),
 }

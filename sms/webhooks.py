@@ -13,7 +13,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from slrt import identity, outbox
+from slrt import identity, inbound, outbox
 from slrt.extensions import db, persist
 from sms.twilio import STATUSES, classify
 
@@ -45,7 +45,7 @@ def twilio_status(message_id: int):
 
 @bp.post("/twilio/inbound")
 def twilio_inbound():
-    """An SMS to our number: stored for the command reader; Twilio gets an empty reply."""
+    """An SMS to our number: stored and acted on (slrt.inbound); the reply goes through the outbox."""
     _verify()
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid")
@@ -57,7 +57,7 @@ def twilio_inbound():
         phone = (form.get("From") or "")[:16]
 
     def record():
-        outbox.store_inbound(phone=phone, body=form.get("Body", ""), provider_id=sid, gateway="twilio")
+        inbound.receive(phone=phone, body=form.get("Body", ""), provider_id=sid, gateway="twilio")
 
     persist(record)
     log.info("sms received", extra={"provider_id": sid})

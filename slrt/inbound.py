@@ -1,0 +1,235 @@
+"""Acting on SMS commands: residents check their case or opt out; agencies answer referrals.
+
+The webhooks store each received SMS once (slrt.outbox.store_inbound) and hand it here,
+in the same transaction. A command goes through the same slrt/ functions the screens use
+(slrt.referrals.accept, complete, ...), with the agency contact or the resident's phone as
+the actor, so the timeline shows who answered. Whatever happens, the sender gets one
+short reply through the outbox; a mistyped code or a refused move changes nothing and says
+why. Replies per phone per hour are capped, so two auto-responders cannot loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from slrt import clock, commands, outbox, referrals, residents, workflow
+from slrt.access import ResidentPhone
+from slrt.codes import format_code, parse_code
+from slrt.errors import DomainError
+from slrt.extensions import db
+from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff
+from slrt.models.enums import EventKind, ReferralStatus, Role, SmsAudience, SmsDirection
+
+log = logging.getLogger(__name__)
+
+#: Agency verbs -> the slrt.referrals function that records the answer.
+_AGENCY_ACTIONS = {"accept", "in_process", "complete", "reject"}
+#: Templates of completion notices that ask the resident "received? 1 yes / 2 not yet".
+_VERIFY_KEYS = ("referral_completed", "referral_completed.proxy")
+#: A "1"/"2" answers the verification question asked within this many days.
+VERIFY_DAYS = 14
+
+
+def receive(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
+    """Store one received SMS and act on it; a webhook retried by the provider acts once."""
+    existing = outbox.find_inbound(provider_id)
+    if existing is not None:
+        return existing
+    message = outbox.store_inbound(phone=phone, body=body, provider_id=provider_id, gateway=gateway)
+    handle(message)
+    return message
+
+
+def handle(message: SmsMessage) -> SmsMessage | None:
+    """Read and act on one stored inbound SMS; return the reply queued, if any (flushes only)."""
+    command = commands.parse(message.body)
+    message.template_key = f"cmd:{command.action}"[:48]
+    contacts = _contacts(message.phone)
+    # A phone registered for an agency speaks for it; resident commands from it are
+    # still read as a resident's when the same phone is also a resident's.
+    as_agency = bool(contacts) and (command.action in _AGENCY_ACTIONS | {"unknown"}
+                                    or not _residents(message.phone))
+    try:
+        key, context = _agency(contacts, command) if as_agency else _resident(message, command)
+    except DomainError as error:
+        key, context = "reply_error", {"error": str(error)}
+    message.error_message = key[:255]
+    audience = SmsAudience.AGENCY if as_agency else SmsAudience.RESIDENT
+    return reply(message, key, context, audience=audience)
+
+
+def reply(inbound: SmsMessage, key: str, context: dict, *, audience: SmsAudience) -> SmsMessage | None:
+    """Queue one answer to ``inbound``'s sender, unless the phone had its hourly share already."""
+    if replies_last_hour(inbound.phone) >= int(current_app.config["SLRT_REPLY_CAP_PER_HOUR"]):
+        log.warning("sms reply withheld: hourly cap reached", extra={"sms_id": inbound.id})
+        inbound.error_message = f"{key} (not sent: hourly cap)"[:255]
+        return None
+    case = context.pop("_case", None)
+    row = outbox.queue(
+        audience=audience,
+        phone=inbound.phone,
+        key=key,
+        language=_language(inbound),
+        context={"office": current_app.config["SLRT_SMS_SENDER_NAME"], "reply_to": _reply_to(), **context},
+        dedupe_key=f"reply:{inbound.id}",
+        contact=inbound.contact,
+        case=case,
+    )
+    # Back through the channel it came in on (the sending policy honours a preset gateway).
+    row.gateway = inbound.gateway
+    return row
+
+
+def replies_last_hour(phone: str) -> int:
+    since = clock.now() - timedelta(hours=1)
+    return db.session.scalar(
+        select(func.count()).select_from(SmsMessage).where(
+            SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.phone == phone,
+            SmsMessage.template_key.like("reply\\_%", escape="\\"), SmsMessage.created_at >= since)
+    ) or 0
+
+
+# ---- residents ------------------------------------------------------------------------------
+
+def _resident(message: SmsMessage, command: commands.Command) -> tuple[str, dict]:
+    people = _residents(message.phone)
+    if command.action == "check":
+        return _check(message.phone, command)
+    if command.action in ("stop", "start"):
+        for person in people:  # one phone may be registered for several family members
+            residents.set_sms_opt_out(person, command.action == "stop")
+        if not people:
+            return "reply_not_registered", {}
+        return ("reply_stopped" if command.action == "stop" else "reply_started"), {}
+    if command.action == "answer":
+        return _verify(message, command.reference == "1")
+    return "reply_help_resident", {}
+
+
+def _check(phone: str, command: commands.Command) -> tuple[str, dict]:
+    if not command.reference:
+        return "reply_help_resident", {}
+    digits = parse_code(command.reference)  # a typo or swapped digits: "not right", nothing found
+    case = db.session.scalar(select(Case).where(Case.ticket == digits))
+    if case is None:
+        referral = db.session.scalar(select(Referral).where(Referral.code == digits))
+        case = referral.case if referral is not None else None
+    # Only the phone registered on the case learns anything about it.
+    if case is None or case.resident.phone != phone:
+        return "reply_not_found", {"reference": format_code(digits)}
+    parts = []
+    for position, referral in enumerate(case.referrals, start=1):
+        parts.append(f"{position}) {referral.agency.short_name} {workflow.status_label(referral.status)}")
+    summary = " ".join(parts) or str(_l("no referrals yet"))
+    return "reply_status", {"ticket": format_code(case.ticket), "status": workflow.status_label(case.status),
+                            "referrals": summary, "_case": case}
+
+
+def _verify(message: SmsMessage, received: bool) -> tuple[str, dict]:
+    """The resident answers the completion notice's question: 1 received, 2 not yet (reopen)."""
+    since = clock.now() - timedelta(days=VERIFY_DAYS)
+    asked = db.session.scalar(
+        select(SmsMessage).where(SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.phone == message.phone,
+                                 SmsMessage.template_key.in_(_VERIFY_KEYS), SmsMessage.created_at >= since,
+                                 SmsMessage.referral_id.is_not(None))
+        .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(1))
+    referral = asked.referral if asked is not None else None
+    if referral is None or referral.status != ReferralStatus.COMPLETED:
+        return "reply_help_resident", {}
+    actor = ResidentPhone(message.phone)
+    if received:
+        workflow.record(referral, "verify", actor, kind=EventKind.NOTE,
+                        note=str(_l("The resident confirmed by SMS that the service was received.")))
+        return "reply_verified", {"code": format_code(referral.code)}
+    referrals.reopen(referral, actor=actor, note=str(_l("The resident answered by SMS: not received yet.")))
+    _alert_facilitators(referral)
+    return "reply_reopened", {"code": format_code(referral.code)}
+
+
+def _alert_facilitators(referral: Referral) -> None:
+    """Tell the case unit's facilitators (nearest unit first) that a service never came."""
+    case = referral.case
+    for unit in case.unit.lineage():
+        staff = db.session.scalars(select(Staff).where(Staff.unit_id == unit.id, Staff.role == Role.FACILITATOR,
+                                                       Staff.active.is_(True), Staff.phone.is_not(None))).all()
+        for person in staff:
+            row = outbox.queue(
+                audience=SmsAudience.STAFF, phone=person.phone, key="staff_service_not_received", language="id",
+                context={**outbox.common_context(case), "code": format_code(referral.code),
+                         "agency": referral.agency.short_name},
+                dedupe_key=f"not-received:r{referral.id}:n{referral.reopened_count}:s{person.id}",
+                case=case, referral=referral)
+            row.staff_id = person.id
+        if staff:
+            return
+
+
+# ---- agency contacts -----------------------------------------------------------------------
+
+def _agency(contacts: list[AgencyContact], command: commands.Command) -> tuple[str, dict]:
+    if command.action not in _AGENCY_ACTIONS or not command.reference:
+        return "reply_help_agency", {}
+    if command.action == "reject" and not (command.note or "").strip():
+        return "reply_error", {"error": str(_l("Write the reason: TOLAK <code> <reason>."))}
+    referral, contact = _find_referral(contacts, command)
+    note = command.note
+    if command.action == "accept":
+        referrals.accept(referral, actor=contact, note=note)
+    elif command.action == "in_process":
+        referrals.mark_in_process(referral, actor=contact, note=note)
+    elif command.action == "complete":
+        referrals.complete(referral, actor=contact, note=note)
+    else:
+        referrals.reject(referral, reason=note, actor=contact)
+    label = str(_l("in progress")) if command.action == "in_process" else workflow.status_label(referral.status)
+    return "reply_done", {"code": format_code(referral.code), "service": referral.service.short_name,
+                          "status": label}
+
+
+def _find_referral(contacts: list[AgencyContact], command: commands.Command) -> tuple[Referral, AgencyContact]:
+    """The referral a contact means: a code, or a place in the last digest that contact got."""
+    if command.is_position:
+        from slrt import reminders  # the digests' numbering lives with the reminders
+
+        position = int(command.reference)
+        for contact in contacts:
+            referral = reminders.digest_referral(contact, position)
+            if referral is not None:
+                return referral, contact
+        raise DomainError(_l("No referral number %(n)s in your last reminder. Use the referral code.",
+                             n=position))
+    digits = parse_code(command.reference)
+    referral = db.session.scalar(select(Referral).where(Referral.code == digits))
+    contact = next((c for c in contacts if referral is not None and c.agency_id == referral.agency_id), None)
+    if referral is None or contact is None:
+        # Another agency's referral is "not found" too: a contact learns nothing about it.
+        raise DomainError(_l("Referral %(code)s was not found for your agency.", code=format_code(digits)))
+    return referral, contact
+
+
+# ---- who sent it ---------------------------------------------------------------------------
+
+def _contacts(phone: str) -> list[AgencyContact]:
+    return list(db.session.scalars(select(AgencyContact).where(
+        AgencyContact.phone == phone, AgencyContact.is_active.is_(True)).order_by(AgencyContact.id)))
+
+
+def _residents(phone: str) -> list[Resident]:
+    return list(db.session.scalars(select(Resident).where(Resident.phone == phone).order_by(Resident.id)))
+
+
+def _language(message: SmsMessage) -> str:
+    if message.resident is not None and message.resident.language in ("id", "en"):
+        return message.resident.language
+    return "id"
+
+
+def _reply_to() -> str:
+    return str(current_app.config.get("SLRT_REPLY_NUMBER") or "")
+
+
