@@ -35,6 +35,7 @@ run: demo
 	@echo
 	@echo "SLRT back office: http://127.0.0.1:$(PORT)/"
 	@$(BIN)/flask slrt demo-logins
+	@$(BIN)/flask slrt demo-sms
 	@echo "(web app, Celery worker and beat are starting; Ctrl-C stops all three)"
 	@echo
 	$(BIN)/honcho start --no-colour --port $(PORT) -f Procfile

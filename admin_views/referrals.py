@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import flash, request
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
 from admin_views.cases import scoped_unit_ids, status_badge
 from slrt import clock, workdays
+from slrt.access import REFERRAL_ROLES, role_of
 from slrt.codes import format_code
+from slrt.errors import DomainError
+from slrt.extensions import db
 from slrt.models import Case, Referral, Service
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain
 
@@ -34,6 +39,14 @@ class DomainFilter(BaseSQLAFilter):
 
     def operation(self):
         return _l("equals")
+
+
+def _status(view, context, model, name):
+    badge = status_badge(model.status)
+    if model.escalated_at is not None and model.is_active:
+        return badge + Markup(' <span class="label label-danger" title="{0}">{1}</span>').format(
+            _l("Escalated to the agency head or the supervisor"), _l("escalated"))
+    return badge
 
 
 def _due(view, context, model, name):
@@ -59,7 +72,7 @@ class ReferralView(SecureModelView):
         "resident": lambda v, c, m, n: m.case.resident.name,
         "service": lambda v, c, m, n: m.service.name,
         "agency": lambda v, c, m, n: m.agency.short_name,
-        "status": lambda v, c, m, n: status_badge(m.status),
+        "status": _status,
         "sent_at": lambda v, c, m, n: clock.to_local(m.sent_at).strftime("%d-%m-%Y"),
         "due_at": _due,
     }
@@ -87,6 +100,29 @@ class ReferralView(SecureModelView):
             return q.filter(Referral.code == digits)
 
         return narrow(query), (narrow(count_query) if count_query is not None else None), joins, count_joins
+
+    def is_action_allowed(self, name):
+        if name == "remind":
+            return current_user.is_authenticated and role_of(current_user) in REFERRAL_ROLES
+        return super().is_action_allowed(name)
+
+    @action("remind", _l("Send reminder now"),
+            _l("Send the agencies an SMS reminder about the selected referrals now?"))
+    def action_remind(self, ids):
+        from slrt import reminders
+
+        numbers = [int(i) for i in ids if str(i).isdecimal()]
+        chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(numbers))).all()
+        actor, sent = current_user._get_current_object(), 0
+        for referral in chosen:
+            try:
+                reminders.send_reminder_now(referral, actor=actor)
+                sent += 1
+            except DomainError as error:
+                flash(f"{format_code(referral.code)}: {error}", "error")
+        db.session.commit()
+        if sent:
+            flash(_l("Reminders queued for %(count)s referrals.", count=sent), "success")
 
     def search_placeholder(self):
         return str(_l("Referral code"))

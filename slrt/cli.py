@@ -176,3 +176,48 @@ def _hide(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':')[0]}:***@{host}"
     return url
+
+
+@slrt_cli.command("sms-in")
+@click.option("--from", "sender", required=True, help="The sender's mobile number (08... or +62...).")
+@click.argument("text")
+def sms_in(sender: str, text: str) -> None:
+    """Hand in one SMS as if the gateway had received it, and show the reply (console gateway, demos)."""
+    import uuid
+
+    from slrt import identity, inbound
+    from slrt.models import SmsMessage
+
+    try:
+        phone = identity.normalize_mobile(sender)
+    except DomainError as exc:
+        _fail(str(exc))
+    message = inbound.receive(phone=phone, body=text, provider_id=f"console:{uuid.uuid4().hex}", gateway="console")
+    db.session.commit()
+    reply = db.session.scalar(select(SmsMessage).where(SmsMessage.dedupe_key == f"reply:{message.id}"))
+    click.echo(f"read as: {message.template_key}")
+    click.echo(f"reply:   {reply.body if reply is not None else '(none: hourly cap reached)'}")
+
+
+@slrt_cli.command("demo-sms")
+def demo_sms() -> None:
+    """Print SMS commands to try on the demo data: a resident's CEK and an agency's SELESAI."""
+    from slrt.codes import format_code
+    from slrt.models import AgencyContact, Case, Referral, Resident
+    from slrt.models.enums import ReferralStatus
+
+    row = db.session.execute(
+        select(Referral, Resident.phone, AgencyContact.phone)
+        .join(Referral.case).join(Case.resident)
+        .join(AgencyContact, (AgencyContact.agency_id == Referral.agency_id) & AgencyContact.is_active)
+        .where(Referral.status == ReferralStatus.SENT, Resident.phone.is_not(None))
+        .order_by(Referral.sent_at.desc()).limit(1)
+    ).first()
+    if row is None:
+        click.echo("demo SMS: no pending referral with a resident phone and an agency contact")
+        return
+    referral, resident_phone, contact_phone = row
+    click.echo(f"try SMS (resident): flask --app app slrt sms-in --from {resident_phone} "
+               f"'CEK {format_code(referral.case.ticket)}'")
+    click.echo(f"try SMS (agency):   flask --app app slrt sms-in --from {contact_phone} "
+               f"'SELESAI {format_code(referral.code)} sudah dilayani'")

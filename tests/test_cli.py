@@ -55,3 +55,21 @@ def test_check_reports_the_worker_state(runner, db_session):
     result = runner.invoke(args=["slrt", "check"])
     assert result.exit_code == 0
     assert "worker   : NOT RUNNING" in result.output
+
+
+def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, district, db_session):
+    from slrt.codes import format_code
+    from slrt.models import Referral
+    from slrt.models.enums import ReferralStatus
+    from tests.builders import make_referral
+
+    referral = make_referral(district)
+    db_session.commit()
+    printed = runner.invoke(args=["slrt", "demo-sms"]).output
+    assert f"'CEK {format_code(referral.case.ticket)}'" in printed
+    result = runner.invoke(args=["slrt", "sms-in", "--from", "0812-2555-0101",
+                                 f"SELESAI {format_code(referral.code)} sudah aktif"])
+    assert result.exit_code == 0, result.output
+    assert "read as: cmd:complete" in result.output and "tercatat: selesai" in result.output
+    assert db_session.get(Referral, referral.id, populate_existing=True).status == ReferralStatus.COMPLETED
+    assert runner.invoke(args=["slrt", "sms-in", "--from", "021-555", "CEK 1"]).exit_code == 1
