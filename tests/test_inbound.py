@@ -245,3 +245,20 @@ def test_handle_is_the_same_for_any_gateway(district, db_session):
     assert answer.gateway == "android" and row.gateway == "android"
     assert db_session.scalar(select(Referral).where(Referral.id == referral.id)).accepted_at is not None
     assert db_session.scalar(select(Resident).limit(1)) is not None
+
+
+def test_the_reply_reaches_the_sender_through_the_real_twilio_client(district, db_session, text, send):
+    from sms.twilio import TwilioGateway
+    from sms.twilio_mock import FakeTwilio
+
+    case = make_referral(district).case
+    phone, ticket = case.resident.phone, format_code(case.ticket)
+    text(phone, f"cek{case.ticket}")
+    answer = last_reply(db_session, phone)
+    with FakeTwilio() as fake:
+        gateway = TwilioGateway(fake.account_sid, fake.auth_token, from_number="+15005550006", timeout=2,
+                                api_base=fake.url)
+        send(answer.id, gateway)
+        delivered = [m for m in fake.messages if m.to == phone]
+    assert len(delivered) == 1 and ticket in delivered[0].body and "terkirim" in delivered[0].body
+    assert reload(db_session, answer).status == SmsStatus.SENT
