@@ -122,6 +122,21 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "id": "{office}: rujukan baru {code} {service} a.n. {resident_name}, batas {due}. Balas TERIMA {code}",
         "en": "{office}: new referral {code} {service} for {resident_name}, due {due}. Reply TERIMA {code}",
     },
+    # Reminders and escalation (slrt.reminders): the digest's numbered list is composed there.
+    "agency_reminder_digest": {
+        "id": "{office}: {body}",
+        "en": "{office}: {body}",
+    },
+    "agency_escalation": {
+        "id": "{office}: rujukan {code} {service} ke {agency}, batas {due}, belum ditangani. Balas PROSES {code}",
+        "en": "{office}: referral {code} {service} to {agency}, due {due}, not handled. Reply PROSES {code}",
+    },
+    "staff_escalation": {
+        "id": "{office}: rujukan {code} (tiket {ticket}) ke {agency}, batas {due}, belum ditangani. "
+              "Pimpinan lembaga sudah diberi tahu.",
+        "en": "{office}: referral {code} (ticket {ticket}) to {agency}, due {due}, not handled. "
+              "The agency head was told.",
+    },
 }
 
 #: Which variable gives way (is shortened) when a filled template would need two segments.

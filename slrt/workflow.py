@@ -89,6 +89,8 @@ ACTION_LABELS = {
     "verify": _l("verify"),
     "in_process": _l("in process"),
     "reassign": _l("reassign"),
+    "escalate": _l("escalated"),
+    "remind": _l("Send reminder now"),
 }
 
 

@@ -39,6 +39,7 @@ def celery_init_app(app: Flask) -> Celery:
     )
     import tasks.ops  # noqa: F401  (register the tasks on this app)
     import tasks.outbox  # noqa: F401
+    import tasks.reminders  # noqa: F401
 
     @after_setup_logger.connect(weak=False)
     def _quiet_task_lines(**_kwargs) -> None:

@@ -20,4 +20,8 @@ def beat_schedule(config) -> dict:
         "check-receipts": {"task": "slrt.check_receipts", "schedule": 300.0},
         # Erase SMS texts older than SLRT_SMS_RETENTION_DAYS (personal data kept no longer).
         "purge-sms-bodies": {"task": "slrt.purge_sms_bodies", "schedule": 3600.0},
+        # Reminder digests to agency contacts and the escalation ladder. Each run does nothing
+        # outside office hours and sends a contact at most one digest a day (dedupe key), so
+        # every 15 minutes just means the first run of the office day does the work.
+        "sweep-reminders": {"task": "slrt.sweep_reminders", "schedule": 900.0},
     }

@@ -5,6 +5,7 @@ from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
+from slrt.models.reminders import ReminderDigest, ReminderDigestItem
 from slrt.models.sms import Heartbeat, SmsMessage, SmsPause, SmsTemplate
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "Household",
     "Referral",
     "Region",
+    "ReminderDigest",
+    "ReminderDigestItem",
     "Resident",
     "Service",
     "SmsMessage",
