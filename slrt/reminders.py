@@ -450,7 +450,7 @@ def send_reminder_now(referral: Referral, actor: Actor) -> list[ReminderDigest]:
                                    status=workflow.status_label(referral.status)))
     contacts = _reminder_contacts([referral.agency_id]).get(referral.agency_id, [])
     if not contacts:
-        raise ValidationError("The agency has no active contact that takes SMS reminders.")
+        raise ValidationError(_l("The agency has no active contact that takes SMS reminders."))
     with db.session.begin_nested():
         workflow.lock(referral)
         now = clock.now()

@@ -262,3 +262,35 @@ def test_the_reply_reaches_the_sender_through_the_real_twilio_client(district, d
         delivered = [m for m in fake.messages if m.to == phone]
     assert len(delivered) == 1 and ticket in delivered[0].body and "terkirim" in delivered[0].body
     assert reload(db_session, answer).status == SmsStatus.SENT
+
+
+def test_selesai_with_a_digest_position_completes_what_that_digest_listed(district, db_session, text, frozen):
+    from slrt import reminders
+
+    made = []
+    for day in (24, 25, 26):
+        frozen.move_to(datetime(2026, 11, day, 10, 0, tzinfo=JAKARTA))
+        made.append(make_referral(district))
+    frozen.move_to(datetime(2026, 12, 1, 10, 0, tzinfo=JAKARTA))
+    assert reminders.run_sweep().referrals == 3
+    # the digest listed them oldest first: 1) 24 Nov, 2) 25 Nov, 3) 26 Nov
+    text(BPJS_ANI, "SELESAI 2 sudah aktif")
+    statuses = [reload(db_session, r).status for r in made]
+    assert statuses == [ReferralStatus.SENT, ReferralStatus.COMPLETED, ReferralStatus.SENT]
+    text(BPJS_ANI, "SELESAI 9")
+    assert "nomor 9" in last_reply(db_session, BPJS_ANI).body
+
+
+def test_back_office_sends_a_reminder_now_from_the_referral_list(district, db_session, app):
+    from tests.test_admin_matrix import signed_in
+
+    referral = make_referral(district)
+    db_session.commit()
+    for role, queued in ((Role.FRONT_OFFICE, 0), (Role.BACK_OFFICE, 2)):
+        browser = signed_in(app, district, role)
+        browser.get("/admin/referral/")
+        browser.post("/admin/referral/action/", {"action": "remind", "rowid": str(referral.id)})
+        rows = db_session.scalars(select(SmsMessage).where(
+            SmsMessage.template_key == "agency_reminder_digest")).all()
+        assert len(rows) == queued, role  # one to each active BPJS contact
+        assert all(format_code(referral.code) in row.body for row in rows)
