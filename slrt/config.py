@@ -48,6 +48,13 @@ DEFAULTS: dict[str, object] = {
     "TWILIO_MESSAGING_SERVICE_SID": "",
     #: Another address for Twilio's API (a local Twilio-speaking server in tests and benchmarks).
     "SLRT_TWILIO_API_BASE": "",
+    #: SMS Gateway for Android (local-server mode): the phone's API, e.g. http://192.168.1.20:8080.
+    #: Set, it is a gateway of its own (SLRT_SMS_GATEWAY=android) or a second one beside the first.
+    "SLRT_ANDROID_URL": "",
+    "SLRT_ANDROID_LOGIN": "",
+    "SLRT_ANDROID_PASSWORD": "",
+    #: The key the app signs its webhooks with; None = kept in the instance folder (android-signing.key).
+    "SLRT_ANDROID_SIGNING_KEY": None,
     #: Seconds a gateway call may take before it is abandoned (and looked up before a resend).
     "SLRT_SMS_TIMEOUT": 10.0,
     #: Seconds a message may wait in the provider's queue before it expires undelivered.
@@ -101,6 +108,10 @@ ENVIRONMENT = {
     "TWILIO_FROM_NUMBER": "TWILIO_FROM_NUMBER",
     "TWILIO_MESSAGING_SERVICE_SID": "TWILIO_MESSAGING_SERVICE_SID",
     "SLRT_TWILIO_API_BASE": "SLRT_TWILIO_API_BASE",
+    "SLRT_ANDROID_URL": "SLRT_ANDROID_URL",
+    "SLRT_ANDROID_LOGIN": "SLRT_ANDROID_LOGIN",
+    "SLRT_ANDROID_PASSWORD": "SLRT_ANDROID_PASSWORD",
+    "SLRT_ANDROID_SIGNING_KEY": "SLRT_ANDROID_SIGNING_KEY",
     "SLRT_SMS_TIMEOUT": "SLRT_SMS_TIMEOUT",
     "SLRT_SMS_VALIDITY_SECONDS": "SLRT_SMS_VALIDITY_SECONDS",
     "SLRT_SMS_RATE": "SLRT_SMS_RATE",
@@ -136,6 +147,8 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         from slrt.pii import new_key
 
         settings["SLRT_PII_KEY"] = _instance_secret(instance / "pii.key", new_key())
+    if settings["SLRT_ANDROID_SIGNING_KEY"] is None:
+        settings["SLRT_ANDROID_SIGNING_KEY"] = _instance_secret(instance / "android-signing.key", os.urandom(24).hex())
 
     try:
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
@@ -154,8 +167,12 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     if not all(_is_hhmm(part) for part in str(settings["SLRT_OFFICE_HOURS"]).split("-")) or \
             str(settings["SLRT_OFFICE_HOURS"]).count("-") != 1:
         raise ConfigError("SLRT_OFFICE_HOURS must look like 08:00-16:00")
-    if settings["SLRT_SMS_GATEWAY"] not in ("console", "twilio"):
-        raise ConfigError("SLRT_SMS_GATEWAY must be 'console' or 'twilio'")
+    if settings["SLRT_SMS_GATEWAY"] not in ("console", "twilio", "android"):
+        raise ConfigError("SLRT_SMS_GATEWAY must be 'console', 'twilio' or 'android'")
+    if settings["SLRT_SMS_GATEWAY"] == "android" and not settings["SLRT_ANDROID_URL"]:
+        raise ConfigError("the android gateway needs SLRT_ANDROID_URL (the phone's local server)")
+    if settings["SLRT_ANDROID_URL"] and not settings["SLRT_ANDROID_PASSWORD"]:
+        raise ConfigError("SLRT_ANDROID_URL needs SLRT_ANDROID_PASSWORD (and usually SLRT_ANDROID_LOGIN)")
     if settings["SLRT_SMS_GATEWAY"] == "twilio":
         if not (settings["TWILIO_ACCOUNT_SID"] and settings["TWILIO_AUTH_TOKEN"]):
             raise ConfigError("the twilio gateway needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")

@@ -1,4 +1,4 @@
-"""SMS gateways behind slrt.ports.SmsGateway (console, Twilio), the send rate and Twilio's webhooks."""
+"""SMS gateways behind slrt.ports.SmsGateway (console, Twilio, Android phone), the send rate and webhooks."""
 
 from __future__ import annotations
 
@@ -26,15 +26,29 @@ def init_gateways(app: Flask) -> None:
             validity_period=int(app.config["SLRT_SMS_VALIDITY_SECONDS"]),
             api_base=app.config["SLRT_TWILIO_API_BASE"] or None,
         )
+    elif name == "android":
+        gateway = _android(app)
     else:
-        raise RuntimeError(f"unknown SLRT_SMS_GATEWAY {name!r} (available: console, twilio)")
+        raise RuntimeError(f"unknown SLRT_SMS_GATEWAY {name!r} (available: console, twilio, android)")
     app.extensions["slrt_sms_gateway"] = gateway
+    # Every configured gateway by name: the primary, and the Android phone beside it when set.
+    gateways = {gateway.name: gateway}
+    if app.config.get("SLRT_ANDROID_URL") and "android" not in gateways:
+        gateways["android"] = _android(app)
+    app.extensions["slrt_sms_gateways"] = gateways
     app.extensions["slrt_sms_limiter"] = ratelimit.build(float(app.config["SLRT_SMS_RATE"]),
                                                           str(app.config["CELERY_BROKER_URL"]))
 
 
+def _android(app: Flask):
+    from sms.android import AndroidGateway
+
+    return AndroidGateway(app.config["SLRT_ANDROID_LOGIN"], app.config["SLRT_ANDROID_PASSWORD"],
+                          app.config["SLRT_ANDROID_URL"], float(app.config["SLRT_SMS_TIMEOUT"]))
+
+
 def init_webhooks(app: Flask) -> None:
-    """Mount Twilio's webhooks (signature-checked, so exempt from the forms' CSRF token)."""
+    """Mount the SMS webhooks, Twilio's and the Android phone's (signature-checked, so exempt from CSRF)."""
     from sms.webhooks import bp
 
     app.register_blueprint(bp)

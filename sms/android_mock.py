@@ -1,0 +1,318 @@
+"""A local server that speaks the SMS Gateway for Android local-server API (tests, benchmarks).
+
+Point :class:`sms.android.AndroidGateway` at ``FakeAndroid.url``. It serves what the official
+client uses: ``POST /messages`` (and the older ``/message``) and ``GET /messages/<id>``, with
+HTTP basic auth. Accepted messages go "Pending" and are kept. Knobs, settable from any thread:
+
+- ``latency``: seconds added to every send.
+- ``fail_next(kind, count, on="send"|"read")``: ``"400"`` (invalid phone number), ``"401"``,
+  ``"429"`` (with ``Retry-After: <retry_after>``), ``"500"``, ``"502"`` (an HTML page), ``"503"``,
+  ``"timeout"`` (hang ``hang`` seconds, close), ``"timeout_after_accept"`` (store, then hang),
+  ``"reset"`` (close without an answer).
+
+:meth:`deliver_inbound` posts an ``sms:received`` webhook signed like the app signs it:
+``X-Signature`` = hex HMAC-SHA256(signing key, raw body + ``X-Timestamp``), unix seconds.
+Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+#: Failure kinds -> (HTTP status, JSON message or None for an HTML page).
+API_ERRORS: dict[str, tuple[int, str | None]] = {
+    "400": (400, "invalid phone number"),
+    "401": (401, "Unauthorized"),
+    "429": (429, "Too Many Requests"),
+    "500": (500, "Internal Server Error"),
+    "502": (502, None),
+    "503": (503, "Service Unavailable"),
+}
+CONNECTION_FAILURES = frozenset({"timeout", "timeout_after_accept", "reset"})
+_SEND = re.compile(r"^/messages?/?$")
+_FETCH = re.compile(r"^/messages?/([^/?]+)$")
+
+
+@dataclass
+class FakeSms:
+    """One message the fake phone accepted (a copy: the fake keeps its own)."""
+
+    id: str
+    phone_numbers: list[str]
+    text: str
+    state: str
+    created_at: datetime
+    with_delivery_report: bool = True
+    ttl: int | None = None
+
+
+def sign(signing_key: str, raw_body: bytes, timestamp: str) -> str:
+    """X-Signature as the app computes it: hex HMAC-SHA256 over the raw body then the timestamp."""
+    return hmac.new(signing_key.encode(), raw_body + timestamp.encode(), hashlib.sha256).hexdigest()
+
+
+class FakeAndroid:
+    """The phone's local server on 127.0.0.1, with failure knobs and signed inbound webhooks."""
+
+    def __init__(self, login: str = "sms", password: str | None = None, port: int = 0, *,
+                 host: str = "127.0.0.1", device_id: str | None = None) -> None:
+        self.login = login
+        self.password = password or uuid.uuid4().hex[:12]
+        self.device_id = device_id or uuid.uuid4().hex[:21]
+        self.latency = 0.0
+        self.retry_after = 1
+        self.hang = 30.0
+        self._lock = threading.Lock()
+        self._messages: dict[str, FakeSms] = {}
+        self._failures: dict[str, deque[str]] = {"send": deque(), "read": deque()}
+        self._stopping = threading.Event()
+        self._auth = "Basic " + base64.b64encode(f"{self.login}:{self.password}".encode()).decode()
+        self._server = _Server((host, port), _Handler)
+        self._server.fake = self
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAndroid:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-android", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.close_connections()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeAndroid:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # ---- knobs and what was accepted -----------------------------------------------------------
+
+    def fail_next(self, kind: str, count: int = 1, *, on: str = "send") -> None:
+        if kind not in API_ERRORS and kind not in CONNECTION_FAILURES:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        with self._lock:
+            self._failures[on].extend([kind] * count)
+
+    def _next_failure(self, on: str) -> str | None:
+        with self._lock:
+            return self._failures[on].popleft() if self._failures[on] else None
+
+    @property
+    def messages(self) -> list[FakeSms]:
+        with self._lock:
+            return [dataclasses.replace(m) for m in self._messages.values()]
+
+    def message(self, message_id: str) -> FakeSms | None:
+        with self._lock:
+            found = self._messages.get(message_id)
+            return dataclasses.replace(found) if found else None
+
+    def set_state(self, message_id: str, state: str) -> None:
+        """Move a message on (e.g. "Sent", "Delivered", "Failed")."""
+        with self._lock:
+            self._messages[message_id].state = state
+
+    def _accept(self, payload: dict) -> tuple[FakeSms | None, int]:
+        text = (payload.get("textMessage") or {}).get("text") or payload.get("message")
+        numbers = payload.get("phoneNumbers") or []
+        if not numbers or not text:
+            return None, 400
+        message_id = payload.get("id") or uuid.uuid4().hex[:21]
+        with self._lock:
+            if message_id in self._messages:
+                return None, 409
+            message = FakeSms(id=message_id, phone_numbers=list(numbers), text=text, state="Pending",
+                              created_at=datetime.now(UTC), ttl=payload.get("ttl"),
+                              with_delivery_report=bool(payload.get("withDeliveryReport", True)))
+            self._messages[message_id] = message
+            return dataclasses.replace(message), 202
+
+    def state_json(self, m: FakeSms) -> dict:
+        """The message state as the app renders it."""
+        return {
+            "id": m.id, "deviceId": self.device_id, "state": m.state, "isHashed": False, "isEncrypted": False,
+            "recipients": [{"phoneNumber": n, "state": m.state, "error": None} for n in m.phone_numbers],
+            "states": {m.state: m.created_at.isoformat()},
+        }
+
+    # ---- inbound SMS -----------------------------------------------------------------------------
+
+    def inbound_payload(self, phone: str, text: str, *, message_id: str | None = None,
+                        received_at: datetime | None = None) -> dict:
+        """An ``sms:received`` webhook body as the app sends it."""
+        received = (received_at or datetime.now(UTC)).isoformat()
+        return {
+            "deviceId": self.device_id, "event": "sms:received", "id": uuid.uuid4().hex[:21],
+            "webhookId": "slrt-inbound",
+            "payload": {"messageId": message_id or uuid.uuid4().hex[:16], "message": text, "phoneNumber": phone,
+                        "sender": phone, "simNumber": 1, "receivedAt": received},
+        }
+
+    @staticmethod
+    def signed_headers(signing_key: str, raw_body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Content-Type, X-Signature and X-Timestamp for ``raw_body`` (timestamp: now)."""
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        return {"Content-Type": "application/json", "X-Signature": sign(signing_key, raw_body, stamp),
+                "X-Timestamp": stamp}
+
+    def deliver_inbound(self, app_url: str, phone: str, text: str, signing_key: str, *,
+                        message_id: str | None = None, timestamp: int | None = None) -> int:
+        """POST a signed ``sms:received`` webhook to ``app_url`` (the full URL); return the HTTP status."""
+        raw = json.dumps(self.inbound_payload(phone, text, message_id=message_id)).encode()
+        headers = self.signed_headers(signing_key, raw, timestamp)
+        parts = urlsplit(app_url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = kind(parts.netloc, timeout=10)
+        try:
+            connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                               body=raw, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    fake: FakeAndroid
+
+    def server_activate(self) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().server_activate()
+
+    def track(self, connection: socket.socket, is_open: bool) -> None:
+        with self._open_lock:
+            (self._open.add if is_open else self._open.discard)(connection)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            open_now, self._open = list(self._open), set()
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 60
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        super().finish()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = self.path.partition("?")[0]
+        if not _SEND.match(path):
+            return self._json(404, {"message": "not found"})
+        if not self._authorized():
+            return
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            return self._json(400, {"message": "invalid JSON"})
+        if fake.latency:
+            time.sleep(fake.latency)
+        failure = fake._next_failure("send")
+        if failure in API_ERRORS:
+            return self._api_error(failure)
+        if failure in ("timeout", "reset"):
+            return self._no_answer(failure)
+        message, status = fake._accept(payload)
+        if message is None:
+            text = "message with this id already exists" if status == 409 else "phoneNumbers and text are required"
+            return self._json(status, {"message": text})
+        if failure == "timeout_after_accept":
+            return self._no_answer("timeout")
+        self._json(status, fake.state_json(message))
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        match = _FETCH.match(self.path.partition("?")[0])
+        if match is None:
+            return self._json(404, {"message": "not found"})
+        if not self._authorized():
+            return
+        failure = fake._next_failure("read")
+        if failure in API_ERRORS:
+            return self._api_error(failure)
+        if failure in CONNECTION_FAILURES:
+            return self._no_answer("timeout" if failure != "reset" else "reset")
+        message = fake.message(match.group(1))
+        if message is None:
+            return self._json(404, {"message": "message not found"})
+        self._json(200, fake.state_json(message))
+
+    def _authorized(self) -> bool:
+        if self.headers.get("Authorization") != self.server.fake._auth:
+            self._json(401, {"message": "Unauthorized"})
+            return False
+        return True
+
+    def _api_error(self, kind: str) -> None:
+        status, text = API_ERRORS[kind]
+        headers = {"Retry-After": str(self.server.fake.retry_after)} if status == 429 else {}
+        if text is None:
+            return self._send(status, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", headers)
+        self._json(status, {"message": text}, headers)
+
+    def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _no_answer(self, failure: str) -> None:
+        if failure == "timeout":
+            self.server.fake._stopping.wait(self.server.fake.hang)
+        self.close_connection = True
