@@ -51,6 +51,11 @@ DEFAULTS: dict[str, object] = {
     #: SMS Gateway for Android (local-server mode): the phone's API, e.g. http://192.168.1.20:8080.
     #: Set, it is a gateway of its own (SLRT_SMS_GATEWAY=android) or a second one beside the first.
     "SLRT_ANDROID_URL": "",
+    #: Messages an hour the Android phone sends (its SIM and the phone's own limits).
+    "SLRT_ANDROID_RATE_PER_HOUR": 100,
+    #: Sending policy: which gateway carries which kind of message (resident, agency, staff,
+    #: digest, reply), e.g. "digest=android,reply=android"; the rest go by SLRT_SMS_GATEWAY.
+    "SLRT_SMS_ROUTES": "",
     "SLRT_ANDROID_LOGIN": "",
     "SLRT_ANDROID_PASSWORD": "",
     #: The key the app signs its webhooks with; None = kept in the instance folder (android-signing.key).
@@ -109,6 +114,8 @@ ENVIRONMENT = {
     "TWILIO_MESSAGING_SERVICE_SID": "TWILIO_MESSAGING_SERVICE_SID",
     "SLRT_TWILIO_API_BASE": "SLRT_TWILIO_API_BASE",
     "SLRT_ANDROID_URL": "SLRT_ANDROID_URL",
+    "SLRT_ANDROID_RATE_PER_HOUR": "SLRT_ANDROID_RATE_PER_HOUR",
+    "SLRT_SMS_ROUTES": "SLRT_SMS_ROUTES",
     "SLRT_ANDROID_LOGIN": "SLRT_ANDROID_LOGIN",
     "SLRT_ANDROID_PASSWORD": "SLRT_ANDROID_PASSWORD",
     "SLRT_ANDROID_SIGNING_KEY": "SLRT_ANDROID_SIGNING_KEY",
@@ -154,7 +161,8 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
-    for key in ("SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
+    for key in ("SLRT_ANDROID_RATE_PER_HOUR",
+                "SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
                 "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS",
                 "SLRT_SMS_CLAIM_LEASE_SECONDS", "SLRT_SMS_RETRY_BASE_SECONDS"):
         try:

@@ -36,8 +36,60 @@ def init_gateways(app: Flask) -> None:
     if app.config.get("SLRT_ANDROID_URL") and "android" not in gateways:
         gateways["android"] = _android(app)
     app.extensions["slrt_sms_gateways"] = gateways
-    app.extensions["slrt_sms_limiter"] = ratelimit.build(float(app.config["SLRT_SMS_RATE"]),
-                                                          str(app.config["CELERY_BROKER_URL"]))
+    broker = str(app.config["CELERY_BROKER_URL"])
+    app.extensions["slrt_sms_limiter"] = ratelimit.build(float(app.config["SLRT_SMS_RATE"]), broker)
+    # Each gateway keeps its own pace: the phone sends about 100 an hour, Twilio what was bought.
+    limiters = {gateway.name: app.extensions["slrt_sms_limiter"]}
+    if "android" in gateways and gateway.name != "android":
+        limiters["android"] = ratelimit.build(float(app.config["SLRT_ANDROID_RATE_PER_HOUR"]) / 3600, broker,
+                                              key="slrt:sms:next-slot:android")
+    app.extensions["slrt_sms_limiters"] = limiters
+    app.extensions["slrt_sms_routes"] = parse_routes(str(app.config["SLRT_SMS_ROUTES"]), set(gateways))
+
+
+#: Kinds of message a sending policy can route (SLRT_SMS_ROUTES="digest=android,reply=android").
+ROUTE_KINDS = ("resident", "agency", "staff", "digest", "reply")
+
+
+def parse_routes(spec: str, configured: set[str]) -> dict[str, str]:
+    """Read ``kind=gateway,...``; refuse a kind or gateway this deployment does not have."""
+    routes = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, name = (x.strip() for x in part.partition("="))
+        if kind not in ROUTE_KINDS or name not in configured:
+            raise RuntimeError(f"SLRT_SMS_ROUTES: {part!r} (kinds: {', '.join(ROUTE_KINDS)}; "
+                               f"gateways: {', '.join(sorted(configured))})")
+        routes[kind] = name
+    return routes
+
+
+def kind_of(template_key: str | None, audience: str) -> str:
+    key = template_key or ""
+    if key.startswith("reply_"):
+        return "reply"
+    if key == "agency_reminder_digest":
+        return "digest"
+    return str(audience)
+
+
+def route(template_key: str | None, audience: str, preset: str | None = None) -> str:
+    """The gateway a message goes out on: the one it must answer on (a reply), else the policy's."""
+    gateways = {**current_app.extensions["slrt_sms_gateways"], gateway().name: gateway()}
+    if preset in gateways:
+        return preset  # a reply goes back on the channel the message came in on
+    name = current_app.extensions["slrt_sms_routes"].get(kind_of(template_key, audience))
+    return name if name in gateways else gateway().name
+
+
+def gateway_named(name: str):
+    primary = gateway()
+    if name == primary.name:
+        return primary
+    return current_app.extensions["slrt_sms_gateways"].get(name) or primary
+
+
+def limiter_for(name: str):
+    return current_app.extensions["slrt_sms_limiters"].get(name) or limiter()
 
 
 def _android(app: Flask):
@@ -65,13 +117,13 @@ def limiter():
     return current_app.extensions["slrt_sms_limiter"]
 
 
-def reports_delivery() -> bool:
+def reports_delivery(name: str | None = None) -> bool:
     """Does the gateway send delivery receipts (so a missing one means something)?"""
-    return gateway().name == "twilio"
+    return (name or gateway().name) == "twilio"
 
 
-def callback_url(message_id: int) -> str | None:
+def callback_url(message_id: int, name: str | None = None) -> str | None:
     """Where the provider reports this message's delivery; None when the gateway reports none."""
-    if not reports_delivery():
+    if not reports_delivery(name):
         return None
     return f"{current_app.config['SLRT_PUBLIC_URL'].rstrip('/')}/sms/twilio/status/{message_id}"

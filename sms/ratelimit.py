@@ -104,7 +104,7 @@ class RedisLimiter:
 HEADROOM = 0.97
 
 
-def build(rate: float, broker_url: str):
+def build(rate: float, broker_url: str, key: str = "slrt:sms:next-slot"):
     """The limiter for these settings: none, Redis-shared when the broker is Redis, else local."""
     if not rate:
         return Unlimited()
@@ -117,5 +117,5 @@ def build(rate: float, broker_url: str):
         # No retries inside redis-py: an unreachable Redis falls back to the local pace at once.
         client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=1,
                                       retry=Retry(NoBackoff(), 0))
-        return RedisLimiter(client, rate)
+        return RedisLimiter(client, rate, key=key)
     return LocalLimiter(rate)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from slrt import outbox
 from slrt.extensions import begin_write, db, persist
 from slrt.ports import GatewayError
-from sms import callback_url, gateway, limiter, reports_delivery
+from sms import callback_url, gateway_named, limiter_for, reports_delivery, route
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class _Outgoing:
     attempt: int
     created_at: datetime
     provider_id: str | None
+    #: The gateway it goes out on (the sending policy, or the channel a reply answers).
+    gateway: str
 
 
 def send_messages(message_ids: list[int]) -> None:
@@ -55,27 +57,29 @@ def send_messages(message_ids: list[int]) -> None:
         return  # sent already, not due yet, or another worker has them
     claimed_at = time.monotonic()
     facts = outbox.hold_facts(claimed)
-    outgoing = [_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id)
+    outgoing = [_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id,
+                          route(m.template_key, m.audience, m.gateway))
                 for m in claimed if not outbox.hold_reason(m, facts)]
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
-    sms, lease = gateway(), outbox.claim_lease().total_seconds()
+    lease = outbox.claim_lease().total_seconds()
     results = []
     for out in outgoing:
-        # The cluster's pace, right before the send (so the provider sees it evenly spaced).
+        sms = gateway_named(out.gateway)
+        # The gateway's pace, right before the send (so the provider sees it evenly spaced).
         # A claim held past half its lease (slow sends before it, long rate waits) is renewed
         # before use, or given up if it was lost; the lease outlasts a lookup and a send.
-        limiter().acquire()
+        limiter_for(sms.name).acquire()
         if time.monotonic() - claimed_at > lease / 2 and \
                 not persist(lambda out=out: outbox.renew_claim(out.id, out.attempt)):
             continue
-        results.append((out.id, *_send_one(sms, out)))
-    persist(lambda: _record(sms.name, results, receipts=reports_delivery()))
+        results.append((out.id, sms.name, *_send_one(sms, out)))
+    persist(lambda: _record(results))
 
 
 def _send_one(sms, out: _Outgoing):
     """(provider id, None) when the provider has it, (None, error) when it refused or failed."""
-    status_url = callback_url(out.id)
+    status_url = callback_url(out.id, sms.name)
     try:
         provider_id = None
         if out.attempt > 1:  # an earlier attempt may have reached the provider: never send twice
@@ -89,12 +93,12 @@ def _send_one(sms, out: _Outgoing):
     return provider_id, None
 
 
-def _record(gateway_name: str, results, *, receipts: bool) -> None:
-    for message_id, provider_id, error in results:
+def _record(results) -> None:
+    for message_id, gateway_name, provider_id, error in results:
         if error is not None:
             outbox.record_failure(message_id, gateway_name, error)
         else:
-            outbox.record_sent(message_id, gateway_name, provider_id, receipts=receipts)
+            outbox.record_sent(message_id, gateway_name, provider_id, receipts=reports_delivery(gateway_name))
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)
