@@ -38,21 +38,22 @@ def _referrals_in_units(query, unit_ids):
 
 
 def headline(unit_ids: list[int] | None) -> dict[str, int]:
-    """Open cases, active and overdue referrals, residents to call or visit."""
+    """Open cases, active, overdue and escalated referrals, residents to call or visit."""
     now = clock.now()
     open_cases = db.session.scalar(_in_units(
         select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
         Case.unit_id, unit_ids))
     referrals = _referrals_in_units(
-        select(func.count(), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
+        select(func.count(), func.sum(sql_case((Referral.due_at < now, 1), else_=0)),
+               func.sum(sql_case((Referral.escalated_at.is_not(None), 1), else_=0)))
         .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
         unit_ids)
-    active, overdue = db.session.execute(referrals).one()
+    active, overdue, escalated = db.session.execute(referrals).one()
     follow_ups = db.session.scalar(_in_units(
         select(func.count()).select_from(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN),
         FollowUp.unit_id, unit_ids))
     return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0),
-            "open_follow_ups": follow_ups or 0}
+            "escalated_referrals": int(escalated or 0), "open_follow_ups": follow_ups or 0}
 
 
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:

@@ -303,3 +303,18 @@ def test_the_task_sweeps_and_commits(app, district, db_session, frozen):
     from tasks.schedule import beat_schedule
 
     assert beat_schedule(app.config)["sweep-reminders"]["task"] == "slrt.sweep_reminders"
+
+
+def test_escalated_referrals_are_flagged_in_the_list_and_on_the_dashboard(district, db_session, frozen, app):
+    import re
+
+    from tests.test_admin_matrix import signed_in
+
+    make_referral(district)
+    sweep_days(frozen, date(2026, 11, 25), date(2026, 12, 2))
+    db_session.commit()
+    browser = signed_in(app, district, Role.SUPERVISOR)
+    listing = browser.get("/admin/referral/").get_data(as_text=True)
+    assert listing.count(">eskalasi</span>") == 1
+    dashboard = browser.get("/admin/").get_data(as_text=True)
+    assert re.search(r'<span class="n">1</span>rujukan dieskalasi', dashboard)
