@@ -46,6 +46,9 @@ def _status(view, context, model, name):
     if model.escalated_at is not None and model.is_active:
         return badge + Markup(' <span class="label label-danger" title="{0}">{1}</span>').format(
             _l("Escalated to the agency head or the supervisor"), _l("escalated"))
+    if model.is_unverified:
+        return badge + Markup(' <span class="label label-warning" title="{0}">{1}</span>').format(
+            _l("The resident was asked by SMS whether the service came and has not confirmed"), _l("unverified"))
     return badge
 
 

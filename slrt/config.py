@@ -74,6 +74,8 @@ DEFAULTS: dict[str, object] = {
     "SLRT_SMS_RETRY_BASE_SECONDS": 30.0,
     #: Days after which message bodies are erased (the metadata stays for reports).
     "SLRT_SMS_RETENTION_DAYS": 30,
+    #: Days a resident has to answer "sudah Anda terima?" before the referral shows as unverified.
+    "SLRT_VERIFY_DAYS": 7,
     #: Replies to SMS commands one phone may get per hour (two auto-responders cannot loop).
     "SLRT_REPLY_CAP_PER_HOUR": 6,
     #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
@@ -128,6 +130,7 @@ ENVIRONMENT = {
     "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
     "SLRT_RECEIPT_HOURS": "SLRT_RECEIPT_HOURS",
     "SLRT_REPLY_CAP_PER_HOUR": "SLRT_REPLY_CAP_PER_HOUR",
+    "SLRT_VERIFY_DAYS": "SLRT_VERIFY_DAYS",
 }
 
 
@@ -161,7 +164,7 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
         settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
     except (TypeError, ValueError) as exc:
         raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
-    for key in ("SLRT_ANDROID_RATE_PER_HOUR",
+    for key in ("SLRT_ANDROID_RATE_PER_HOUR", "SLRT_VERIFY_DAYS",
                 "SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
                 "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS",
                 "SLRT_SMS_CLAIM_LEASE_SECONDS", "SLRT_SMS_RETRY_BASE_SECONDS"):

@@ -143,6 +143,7 @@ def _verify(message: SmsMessage, received: bool) -> tuple[str, dict]:
         return "reply_help_resident", {}
     actor = ResidentPhone(message.phone)
     if received:
+        referral.resident_verification = "confirmed"
         workflow.record(referral, "verify", actor, kind=EventKind.NOTE,
                         note=str(_l("The resident confirmed by SMS that the service was received.")))
         return "reply_verified", {"code": format_code(referral.code)}

@@ -180,6 +180,7 @@ def _answer(referral: Referral, name: str, actor: Actor, note: str | None, casca
             referral.due_at = workdays.due_at(clock.to_local(event.at).date(), referral.service.sla_days)
             referral.accepted_at = referral.completed_at = referral.in_process_at = None
             referral.reminders_sent, referral.last_reminded_at, referral.escalated_at = 0, None, None
+            referral.resident_verification = referral.verification_asked_at = None
         if cascade:
             cases.after_referral_change(case, actor)
             _notify_answer(referral, name, event)
@@ -226,7 +227,7 @@ def _notify_answer(referral: Referral, name: str, event) -> None:
     key = _ANSWER_NOTICES.get(name)
     if key is None:
         return
-    outbox.notify_resident(
+    asked = outbox.notify_resident(
         referral.case,
         key,
         event,
@@ -238,5 +239,7 @@ def _notify_answer(referral: Referral, name: str, event) -> None:
         },
         referral=referral,
     )
+    if name == "complete" and asked is not None:  # its text asks "sudah Anda terima? 1 Ya / 2 Belum"
+        referral.resident_verification, referral.verification_asked_at = "asked", event.at
 
 

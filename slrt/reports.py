@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
 from slrt import clock
 from slrt.extensions import db
 from slrt.models import Agency, Case, CaseNeed, FollowUp, Referral, Service, SmsMessage
-from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Domain, FollowUpStatus, SmsDirection, SmsStatus
+from slrt.models.enums import (
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    Domain,
+    FollowUpStatus,
+    ReferralStatus,
+    SmsDirection,
+    SmsStatus,
+)
 
 
 def month_starts(months: int, today: date | None = None) -> list[date]:
@@ -49,11 +58,18 @@ def headline(unit_ids: list[int] | None) -> dict[str, int]:
         .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
         unit_ids)
     active, overdue, escalated = db.session.execute(referrals).one()
+    asked_before = now - timedelta(days=float(current_app.config["SLRT_VERIFY_DAYS"]))
+    unverified = db.session.scalar(_referrals_in_units(
+        select(func.count()).select_from(Referral).where(
+            Referral.status == ReferralStatus.COMPLETED, Referral.resident_verification == "asked",
+            Referral.verification_asked_at < asked_before),
+        unit_ids))
     follow_ups = db.session.scalar(_in_units(
         select(func.count()).select_from(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN),
         FollowUp.unit_id, unit_ids))
     return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0),
-            "escalated_referrals": int(escalated or 0), "open_follow_ups": follow_ups or 0}
+            "escalated_referrals": int(escalated or 0), "unverified_referrals": unverified or 0,
+            "open_follow_ups": follow_ups or 0}
 
 
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:

@@ -294,3 +294,27 @@ def test_back_office_sends_a_reminder_now_from_the_referral_list(district, db_se
             SmsMessage.template_key == "agency_reminder_digest")).all()
         assert len(rows) == queued, role  # one to each active BPJS contact
         assert all(format_code(referral.code) in row.body for row in rows)
+
+
+def test_no_answer_in_time_leaves_it_completed_but_unverified_on_the_screens(district, db_session, text, app,
+                                                                             frozen):
+    import re
+
+    from tests.test_admin_matrix import signed_in
+
+    asked, confirmed = make_referral(district), make_referral(district)
+    for referral in (asked, confirmed):
+        text(BPJS_ANI, f"SELESAI {referral.code}")
+    text(confirmed.case.resident.phone, "1")
+    assert reload(db_session, asked).resident_verification == "asked"
+    assert reload(db_session, confirmed).resident_verification == "confirmed"
+    db_session.commit()
+    browser = signed_in(app, district, Role.SUPERVISOR)
+    assert ">belum dikonfirmasi</span>" not in browser.get("/admin/referral/").get_data(as_text=True)
+    frozen.move_to(clock.now() + timedelta(days=app.config["SLRT_VERIFY_DAYS"] + 1))
+    assert reload(db_session, asked).is_unverified and not reload(db_session, confirmed).is_unverified
+    browser = signed_in(app, district, Role.SUPERVISOR)  # a week later: a new session
+    listing = browser.get("/admin/referral/").get_data(as_text=True)
+    assert listing.count(">belum dikonfirmasi</span>") == 1
+    dashboard = browser.get("/admin/").get_data(as_text=True)
+    assert re.search(r'<span class="n">1</span>layanan belum dikonfirmasi warga', dashboard)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -128,6 +128,10 @@ class Referral(Base):
     reminders_sent: Mapped[int] = mapped_column(default=0)
     last_reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Resident-verified closure: empty (not asked), "asked" (the completion SMS asked
+    #: "1 Ya / 2 Belum"), "confirmed" (the resident answered 1).
+    resident_verification: Mapped[str | None] = mapped_column(String(16))
+    verification_asked_at: Mapped[datetime | None]
     #: Optimistic lock: two concurrent answers to one referral cannot both be saved.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -145,6 +149,16 @@ class Referral(Base):
     @property
     def is_active(self) -> bool:
         return self.status in REFERRAL_ACTIVE
+
+    @property
+    def is_unverified(self) -> bool:
+        """Completed, the resident was asked whether the service came, and never confirmed in time."""
+        from flask import current_app
+
+        days = float(current_app.config["SLRT_VERIFY_DAYS"])
+        return (self.status == ReferralStatus.COMPLETED and self.resident_verification == "asked"
+                and self.verification_asked_at is not None
+                and clock.now() - clock.as_utc(self.verification_asked_at) > timedelta(days=days))
 
     @property
     def is_overdue(self) -> bool:
