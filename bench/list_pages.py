@@ -46,6 +46,35 @@ def ensure_database(url: str, rebuild: bool) -> bool:
     return not exists
 
 
+def residents_sql(count: int, created_at: str = "now()") -> str:
+    """``count`` residents spread over the demo's villages: placeholder ciphertext (lists show only the mask)."""
+    return f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
+                village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
+            SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
+                   'Warga ' || g, 'warga ' || g, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
+                   DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
+                   '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', {created_at}
+            FROM generate_series(1, {count}) g,
+                 LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
+                          [1 + g % 10] AS id) v"""
+
+
+def bench_app(url: str, key_name: str, rebuild: bool, **config):
+    """(app on the bench database, whether it must be filled); the PII key is kept beside the data."""
+    os.environ["DATABASE_URL"] = url
+    must_fill = ensure_database(url, rebuild)
+    from app import create_app
+    from slrt.pii import new_key
+
+    key_file = ROOT / "instance" / key_name
+    key_file.parent.mkdir(exist_ok=True)
+    if must_fill or not key_file.exists():
+        key_file.write_text(new_key())
+    app = create_app({"SLRT_PII_KEY": key_file.read_text().strip(), "SECRET_KEY": "bench",
+                      "SLRT_PASSWORD_HASH": "plaintext", **config})
+    return app, must_fill
+
+
 def fill(app, cases: int) -> None:
     """Demo district, then bulk rows with INSERT ... SELECT generate_series (seconds, not hours)."""
     from flask_migrate import upgrade
@@ -61,15 +90,7 @@ def fill(app, cases: int) -> None:
         started = time.perf_counter()
         sql = [
             # residents: placeholder ciphertext (lists show only the masked form)
-            f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
-                    village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
-                SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
-                       'Warga ' || g, 'warga ' || g, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
-                       DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
-                       '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', now()
-                FROM generate_series(1, {residents}) g,
-                     LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
-                              [1 + g % 10] AS id) v""",
+            residents_sql(residents),
             f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
                     opened_at, version)
                 SELECT (9000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
@@ -130,17 +151,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = URL
-    must_fill = ensure_database(URL, args.rebuild)
-    from app import create_app
-    from slrt.pii import new_key
-
-    key_file = ROOT / "instance" / "bench-pii.key"
-    key_file.parent.mkdir(exist_ok=True)
-    if must_fill or not key_file.exists():
-        key_file.write_text(new_key())
-    app = create_app({"SLRT_PII_KEY": key_file.read_text().strip(), "SECRET_KEY": "bench",
-                      "SLRT_PASSWORD_HASH": "plaintext"})
+    app, must_fill = bench_app(URL, "bench-pii.key", args.rebuild)
     if must_fill:
         fill(app, args.cases)
     with app.app_context():

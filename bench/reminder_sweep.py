@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from list_pages import ensure_database  # noqa: E402
+from list_pages import bench_app, residents_sql  # noqa: E402
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench_reminders")
 #: The sweep runs at Tuesday 24 November 2026, 10:00 in Jakarta: a working day, office hours.
@@ -57,15 +57,7 @@ def fill(app, referrals: int, due: int) -> None:
         at = f"TIMESTAMPTZ '{SWEEP_AT.isoformat()}'"
         started = time.perf_counter()
         sql = [
-            f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
-                    village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
-                SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
-                       'Warga ' || g, 'warga ' || g, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
-                       DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
-                       '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', {at}
-                FROM generate_series(1, {residents}) g,
-                     LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
-                              [1 + g % 10] AS id) v""",
+            residents_sql(residents, created_at=at),
             f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
                     opened_at, version)
                 SELECT (90000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
@@ -132,17 +124,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = URL
-    must_fill = ensure_database(URL, args.rebuild)
-    from app import create_app
-    from slrt.pii import new_key
-
-    key_file = ROOT / "instance" / "bench-reminders-pii.key"
-    key_file.parent.mkdir(exist_ok=True)
-    if must_fill or not key_file.exists():
-        key_file.write_text(new_key())
-    app = create_app({"SLRT_PII_KEY": key_file.read_text().strip(), "SECRET_KEY": "bench",
-                      "SLRT_PASSWORD_HASH": "plaintext", "SLRT_SMS_DISPATCH": False})
+    app, must_fill = bench_app(URL, "bench-reminders-pii.key", args.rebuild, SLRT_SMS_DISPATCH=False)
     if must_fill:
         fill(app, args.referrals, args.due)
     with app.app_context():

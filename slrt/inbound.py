@@ -17,20 +17,18 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from slrt import clock, commands, outbox, referrals, residents, workflow
+from slrt import clock, commands, notices, outbox, referrals, residents, staff, workflow
 from slrt.access import ResidentPhone
 from slrt.codes import format_code, parse_code
 from slrt.errors import DomainError
 from slrt.extensions import db
-from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff
+from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage
 from slrt.models.enums import EventKind, ReferralStatus, Role, SmsAudience, SmsDirection
 
 log = logging.getLogger(__name__)
 
 #: Agency verbs -> the slrt.referrals function that records the answer.
 _AGENCY_ACTIONS = {"accept", "in_process", "complete", "reject"}
-#: Templates of completion notices that ask the resident "received? 1 yes / 2 not yet".
-_VERIFY_KEYS = ("referral_completed", "referral_completed.proxy")
 #: A "1"/"2" answers the verification question asked within this many days.
 VERIFY_DAYS = 14
 
@@ -49,13 +47,12 @@ def handle(message: SmsMessage) -> SmsMessage | None:
     """Read and act on one stored inbound SMS; return the reply queued, if any (flushes only)."""
     command = commands.parse(message.body)
     message.template_key = f"cmd:{command.action}"[:48]
-    contacts = _contacts(message.phone)
+    contacts, people = _contacts(message.phone), _residents(message.phone)
     # A phone registered for an agency speaks for it; resident commands from it are
     # still read as a resident's when the same phone is also a resident's.
-    as_agency = bool(contacts) and (command.action in _AGENCY_ACTIONS | {"unknown"}
-                                    or not _residents(message.phone))
+    as_agency = bool(contacts) and (command.action in _AGENCY_ACTIONS | {"unknown"} or not people)
     try:
-        key, context = _agency(contacts, command) if as_agency else _resident(message, command)
+        key, context = _agency(contacts, command) if as_agency else _resident(message, people, command)
     except DomainError as error:
         key, context = "reply_error", {"error": str(error)}
     message.error_message = key[:255]
@@ -90,14 +87,13 @@ def replies_last_hour(phone: str) -> int:
     return db.session.scalar(
         select(func.count()).select_from(SmsMessage).where(
             SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.phone == phone,
-            SmsMessage.template_key.like("reply\\_%", escape="\\"), SmsMessage.created_at >= since)
+            SmsMessage.template_key.startswith(notices.REPLY_PREFIX, autoescape=True), SmsMessage.created_at >= since)
     ) or 0
 
 
 # ---- residents ------------------------------------------------------------------------------
 
-def _resident(message: SmsMessage, command: commands.Command) -> tuple[str, dict]:
-    people = _residents(message.phone)
+def _resident(message: SmsMessage, people: list[Resident], command: commands.Command) -> tuple[str, dict]:
     if command.action == "check":
         return _check(message.phone, command)
     if command.action in ("stop", "start"):
@@ -133,13 +129,12 @@ def _check(phone: str, command: commands.Command) -> tuple[str, dict]:
 def _verify(message: SmsMessage, received: bool) -> tuple[str, dict]:
     """The resident answers the completion notice's question: 1 received, 2 not yet (reopen)."""
     since = clock.now() - timedelta(days=VERIFY_DAYS)
-    asked = db.session.scalar(
-        select(SmsMessage).where(SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.phone == message.phone,
-                                 SmsMessage.template_key.in_(_VERIFY_KEYS), SmsMessage.created_at >= since,
-                                 SmsMessage.referral_id.is_not(None))
-        .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(1))
-    referral = asked.referral if asked is not None else None
-    if referral is None or referral.status != ReferralStatus.COMPLETED:
+    referral = db.session.scalar(
+        select(Referral).join(Referral.case).join(Case.resident)
+        .where(Resident.phone == message.phone, Referral.status == ReferralStatus.COMPLETED,
+               Referral.resident_verification.is_not(None), Referral.verification_asked_at >= since)
+        .order_by(Referral.verification_asked_at.desc(), Referral.id.desc()).limit(1))
+    if referral is None:
         return "reply_help_resident", {}
     actor = ResidentPhone(message.phone)
     if received:
@@ -155,19 +150,14 @@ def _verify(message: SmsMessage, received: bool) -> tuple[str, dict]:
 def _alert_facilitators(referral: Referral) -> None:
     """Tell the case unit's facilitators (nearest unit first) that a service never came."""
     case = referral.case
-    for unit in case.unit.lineage():
-        staff = db.session.scalars(select(Staff).where(Staff.unit_id == unit.id, Staff.role == Role.FACILITATOR,
-                                                       Staff.active.is_(True), Staff.phone.is_not(None))).all()
-        for person in staff:
-            row = outbox.queue(
-                audience=SmsAudience.STAFF, phone=person.phone, key="staff_service_not_received", language="id",
-                context={**outbox.common_context(case), "code": format_code(referral.code),
-                         "agency": referral.agency.short_name},
-                dedupe_key=f"not-received:r{referral.id}:n{referral.reopened_count}:s{person.id}",
-                case=case, referral=referral)
-            row.staff_id = person.id
-        if staff:
-            return
+    for person in staff.nearest_with_phone(case.unit, Role.FACILITATOR):
+        row = outbox.queue(
+            audience=SmsAudience.STAFF, phone=person.phone, key="staff_service_not_received", language="id",
+            context={**outbox.common_context(case), "code": format_code(referral.code),
+                     "agency": referral.agency.short_name},
+            dedupe_key=f"not-received:r{referral.id}:n{referral.reopened_count}:s{person.id}",
+            case=case, referral=referral)
+        row.staff_id = person.id
 
 
 # ---- agency contacts -----------------------------------------------------------------------

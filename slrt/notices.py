@@ -150,6 +150,15 @@ _ELASTIC = {
 }
 
 
+#: Templates whose key starts so answer an SMS command (slrt.inbound): they go out at once.
+REPLY_PREFIX = "reply_"
+
+
+def is_reply(key: str | None) -> bool:
+    """Is this the answer to someone who just texted us (no quiet hours, capped per phone)?"""
+    return (key or "").startswith(REPLY_PREFIX)
+
+
 @dataclass(frozen=True)
 class Rendered:
     key: str

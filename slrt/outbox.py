@@ -255,7 +255,7 @@ def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> str | No
     if now_status is not None and now_status != message.expected_status:
         return _drop(message, "stale", f"referral is {now_status} now")
     # A reply answers someone who just texted us: it goes now, night or weekend.
-    is_reply = (message.template_key or "").startswith("reply_")
+    is_reply = notices.is_reply(message.template_key)
     window = None if is_reply else quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
         return _defer(message, window, "deferred")
@@ -547,10 +547,7 @@ def find_inbound(provider_id: str) -> SmsMessage | None:
 
 
 def store_inbound(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
-    """Keep an SMS a resident or contact sent us, once (slrt.inbound reads its command)."""
-    existing = find_inbound(provider_id)
-    if existing is not None:
-        return existing  # the provider retried its webhook
+    """Keep an SMS a resident or contact sent us (slrt.inbound.receive checks find_inbound first)."""
     contact = db.session.scalar(select(AgencyContact).where(AgencyContact.phone == phone).limit(1))
     resident = None if contact else db.session.scalar(select(Resident).where(Resident.phone == phone).limit(1))
     encoding, segments = gsm.segments(body)

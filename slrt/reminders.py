@@ -20,8 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
-from slrt import clock, gsm, notices, outbox, quiet_hours, workdays, workflow
+from slrt import clock, gsm, notices, outbox, quiet_hours, staff, workdays, workflow
 from slrt.access import REFERRAL_ROLES, SYSTEM_ACTOR, Actor, check_referral_scope, role_of
 from slrt.codes import format_code
 from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
@@ -29,6 +30,7 @@ from slrt.extensions import db
 from slrt.models import (
     Agency,
     AgencyContact,
+    Case,
     Event,
     Referral,
     ReminderDigest,
@@ -323,6 +325,16 @@ def needs_escalation(referral: Referral, now: datetime | None = None, days=None)
     return last is None or (days or workdays.working_days_between)(clock.to_local(last).date(), today) >= every
 
 
+#: What an escalation notice reads of each referral (its agency's contacts, its case, resident and
+#: unit), loaded with the referrals rather than one query per referral.
+_ESCALATION_LOADS = (
+    selectinload(Referral.agency).selectinload(Agency.contacts),
+    joinedload(Referral.service),
+    joinedload(Referral.case).joinedload(Case.resident),
+    joinedload(Referral.case).joinedload(Case.unit),
+)
+
+
 def _escalate(now: datetime, today: date, counter: _DayCounter) -> int:
     most = func.coalesce(Agency.reminder_max, Service.reminder_max)
     first_rung = db.session.scalars(
@@ -332,6 +344,7 @@ def _escalate(now: datetime, today: date, counter: _DayCounter) -> int:
         .where(Referral.status.in_(_ACTIVE), Referral.escalated_at.is_(None), Referral.in_process_at.is_(None),
                or_(Referral.due_at < now,
                    (Referral.status == ReferralStatus.SENT) & (Referral.reminders_sent >= most)))
+        .options(*_ESCALATION_LOADS)
         .order_by(Referral.id)
     ).all()
     count = 0
@@ -343,6 +356,7 @@ def _escalate(now: datetime, today: date, counter: _DayCounter) -> int:
         select(Referral)
         .where(Referral.status.in_(_ACTIVE), Referral.escalated_at.is_not(None),
                Referral.escalated_at < _local_midnight(today), Referral.in_process_at.is_(None))
+        .options(*_ESCALATION_LOADS)
         .order_by(Referral.id)
     ).all()
     climbed = _climbed_to_supervisor([r.id for r in second_rung])
@@ -405,13 +419,7 @@ def _to_head(referral: Referral, now: datetime) -> None:
 
 def supervisors_for(referral: Referral) -> list[Staff]:
     """The supervisors of the nearest unit above (or at) the case's unit that has any with a phone."""
-    for unit in referral.case.unit.lineage():
-        found = [s for s in db.session.scalars(
-            select(Staff).where(Staff.unit_id == unit.id, Staff.role == Role.SUPERVISOR, Staff.active,
-                                Staff.phone.is_not(None)).order_by(Staff.id)) if s.phone]
-        if found:
-            return found
-    return []
+    return staff.nearest_with_phone(referral.case.unit, Role.SUPERVISOR)
 
 
 def _to_supervisor(referral: Referral, now: datetime) -> None:
@@ -422,20 +430,20 @@ def _to_supervisor(referral: Referral, now: datetime) -> None:
     at = max(now, referral.escalated_at + timedelta(microseconds=1))
     workflow.record(referral, "escalate", SYSTEM_ACTOR, kind=EventKind.NOTE, at=at,
                     note=f"Eskalasi ke supervisor: {names}")
-    for staff in supervisors:
-        suffix = "" if len(supervisors) == 1 else f":s{staff.id}"
+    for person in supervisors:
+        suffix = "" if len(supervisors) == 1 else f":s{person.id}"
         message = outbox.queue(
             audience=SmsAudience.STAFF,
-            phone=staff.phone,
+            phone=person.phone,
             key="staff_escalation",
-            language=staff.language or "id",
+            language=person.language or "id",
             context=_context(referral),
             dedupe_key=f"escalate:r{referral.id}{_rung_suffix(referral)}:supervisor{suffix}",
             case=referral.case,
             referral=referral,
             expected_status=referral.status.value,
         )
-        message.staff_id = staff.id
+        message.staff_id = person.id
 
 
 # ---- from the screens ---------------------------------------------------------------------------

@@ -106,3 +106,18 @@ def record_failed_login(user: Staff) -> None:
 def unlock(user: Staff) -> None:
     user.failed_login_count = 0
     user.locked_until = None
+
+
+def nearest_with_phone(unit: Unit, role: Role) -> list[Staff]:
+    """Active staff of ``role`` with a mobile number in the nearest unit, from ``unit`` upwards, that has any.
+
+    Who is told when a case's unit must act: its facilitators, its supervisor, else the
+    secretariat's.
+    """
+    for candidate in unit.lineage():
+        found = list(db.session.scalars(
+            select(Staff).where(Staff.unit_id == candidate.id, Staff.role == role, Staff.active.is_(True),
+                                Staff.phone.is_not(None), Staff.phone != "").order_by(Staff.id)))
+        if found:
+            return found
+    return []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from slrt import notices
+from slrt.reminders import DIGEST_KEY
+
 
 def init_gateways(app: Flask) -> None:
     """Build the configured gateway and send-rate limiter once per app (SLRT_SMS_GATEWAY, SLRT_SMS_RATE)."""
@@ -64,28 +67,23 @@ def parse_routes(spec: str, configured: set[str]) -> dict[str, str]:
 
 
 def kind_of(template_key: str | None, audience: str) -> str:
-    key = template_key or ""
-    if key.startswith("reply_"):
+    if notices.is_reply(template_key):
         return "reply"
-    if key == "agency_reminder_digest":
+    if template_key == DIGEST_KEY:
         return "digest"
     return str(audience)
 
 
 def route(template_key: str | None, audience: str, preset: str | None = None) -> str:
     """The gateway a message goes out on: the one it must answer on (a reply), else the policy's."""
-    gateways = {**current_app.extensions["slrt_sms_gateways"], gateway().name: gateway()}
-    if preset in gateways:
-        return preset  # a reply goes back on the channel the message came in on
-    name = current_app.extensions["slrt_sms_routes"].get(kind_of(template_key, audience))
-    return name if name in gateways else gateway().name
+    if preset in current_app.extensions["slrt_sms_gateways"]:
+        return preset  # a reply goes back on the channel the message came in on; a retry stays put
+    # Routes name configured gateways only (parse_routes checked them at start-up).
+    return current_app.extensions["slrt_sms_routes"].get(kind_of(template_key, audience)) or gateway().name
 
 
 def gateway_named(name: str):
-    primary = gateway()
-    if name == primary.name:
-        return primary
-    return current_app.extensions["slrt_sms_gateways"].get(name) or primary
+    return current_app.extensions["slrt_sms_gateways"].get(name) or gateway()
 
 
 def limiter_for(name: str):

@@ -18,22 +18,21 @@ Only the standard library is used.
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import hmac
 import http.client
 import json
 import re
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from sms.mock_http import FakeHandler, TrackingServer
 
 #: Failure kinds -> (HTTP status, JSON message or None for an HTML page).
 API_ERRORS: dict[str, tuple[int, str | None]] = {
@@ -202,45 +201,12 @@ class FakeAndroid:
             connection.close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class _Server(TrackingServer):
     fake: FakeAndroid
 
-    def server_activate(self) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().server_activate()
 
-    def track(self, connection: socket.socket, is_open: bool) -> None:
-        with self._open_lock:
-            (self._open.add if is_open else self._open.discard)(connection)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            open_now, self._open = list(self._open), set()
-        for connection in open_now:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 60
+class _Handler(FakeHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        self.server.track(self.connection, False)
-        super().finish()
-
-    def log_message(self, format, *args) -> None:
-        pass
 
     def do_POST(self) -> None:
         fake = self.server.fake
@@ -299,20 +265,3 @@ class _Handler(BaseHTTPRequestHandler):
         if text is None:
             return self._send(status, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", headers)
         self._json(status, {"message": text}, headers)
-
-    def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _no_answer(self, failure: str) -> None:
-        if failure == "timeout":
-            self.server.fake._stopping.wait(self.server.fake.hang)
-        self.close_connection = True

@@ -24,15 +24,12 @@ Only the standard library serves; ``twilio.request_validator`` signs the callbac
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import heapq
 import http.client
 import itertools
-import json
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -40,10 +37,11 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
+
+from sms.mock_http import FakeHandler, TrackingServer
 
 API_VERSION = "2010-04-01"
 
@@ -426,50 +424,13 @@ class _Poster:
             self._drop(key)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(TrackingServer):
     request_queue_size = 1024
-    allow_reuse_address = True
     fake: FakeTwilio
 
-    def server_activate(self) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().server_activate()
 
-    def track(self, connection: socket.socket, is_open: bool) -> None:
-        with self._open_lock:
-            (self._open.add if is_open else self._open.discard)(connection)
-
-    def close_connections(self) -> None:
-        """Shut every kept-alive connection, so no pooled client talks to a stopped fake."""
-        with self._open_lock:
-            open_now, self._open = list(self._open), set()
-        for connection in open_now:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the client's pool reuses connections
-    disable_nagle_algorithm = True
-    timeout = 60  # idle kept-alive connections close after this
+class _Handler(FakeHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        self.server.track(self.connection, False)
-        super().finish()
-
-    def log_request(self, code="-", size="-") -> None:
-        pass  # no per-request logging: it costs throughput and would print numbers
-
-    def log_message(self, format, *args) -> None:
-        pass
 
     def do_POST(self) -> None:
         fake = self.server.fake
@@ -550,21 +511,3 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._json(status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
                             "status": status}, headers)
-
-    def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _no_answer(self, failure: str) -> None:
-        """Hang (``timeout``) or not, then close the connection without a response."""
-        if failure == "timeout":
-            self.server.fake._stopping.wait(self.server.fake.hang)
-        self.close_connection = True

@@ -123,12 +123,13 @@ def send(app):
     task = app.extensions["celery"].tasks["slrt.send_sms"]
 
     def run(message_id, gateway=None):
-        saved = app.extensions["slrt_sms_gateway"]
-        if gateway is not None:
+        saved = app.extensions["slrt_sms_gateway"], app.extensions["slrt_sms_gateways"]
+        if gateway is not None:  # the primary gateway, as sms.init_gateways registers one
             app.extensions["slrt_sms_gateway"] = gateway
+            app.extensions["slrt_sms_gateways"] = {**saved[1], gateway.name: gateway}
         try:
             task.apply(args=[message_id])
         finally:
-            app.extensions["slrt_sms_gateway"] = saved
+            app.extensions["slrt_sms_gateway"], app.extensions["slrt_sms_gateways"] = saved
 
     return run
