@@ -6,6 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
+from markupsafe import Markup
 from wtforms import ValidationError as FormError
 
 from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
@@ -25,18 +26,22 @@ class SmsMessageView(SecureModelView):
     column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "segments", "error_code"]
     column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
                      "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
-                     "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text")}
+                     "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text"),
+                     "failed_attempts": _l("Failed attempts")}
     column_formatters = {
         "created_at": lambda v, c, m, n: clock.to_local(m.created_at).strftime("%d-%m-%Y %H:%M"),
         "phone": lambda v, c, m, n: mask_phone(m.phone),
         "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
+        "failed_attempts": lambda v, c, m, n: Markup("<br>").join(
+            f"{a.attempt}. {clock.to_local(a.at).strftime('%d-%m-%Y %H:%M')} {a.gateway or ''} "
+            f"{a.error_code or ''}: {a.error_message or ''}" for a in m.failed_attempts) or "-",
     }
     column_filters = ["status", "direction", "audience", "template_key", "created_at"]
     column_default_sort = ("created_at", True)
     column_sortable_list = ["created_at"]
     column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
                            "segments", "status", "gateway", "provider_id", "error_code", "error_message",
-                           "attempts", "sent_at", "delivered_at"]
+                           "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
     def scope(self, query):
         if current_user.role == Role.MANAGER:

@@ -24,7 +24,8 @@ from slrt.access import Actor, check_active, role_of
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
-from slrt.models import AgencyContact, Case, Event, Referral, Resident, SmsMessage, SmsPause, SmsTemplate, Staff
+from slrt.models import (AgencyContact, Case, Event, Referral, Resident, SmsAttempt, SmsMessage, SmsPause,
+                         SmsTemplate, Staff)
 from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, SmsDirection, SmsStatus
 from slrt.ports import GatewayError
 
@@ -73,26 +74,64 @@ def queue(
     return message
 
 
-#: session.info keys: messages queued in this transaction, then their ids once flushed.
+#: session.info keys: messages queued but not flushed yet; then, once flushed, their ids per
+#: transaction (the innermost SAVEPOINT or the root transaction that inserted them).
 _QUEUED, _QUEUED_IDS = "slrt_outbox_queued", "slrt_outbox_queued_ids"
+
+
+# SQLAlchemy fires ``after_commit`` when a SAVEPOINT is released as well as at the real
+# commit, and ``after_rollback`` for a SAVEPOINT's rollback too. So queued ids are kept per
+# transaction: released with a savepoint they move to the enclosing transaction, rolled
+# back with it they are gone, and only the outermost commit hands them to the dispatcher.
+
+
+def _innermost(session: Session):
+    """The transaction an INSERT lands in now: the newest SAVEPOINT, else the root (not a flush's)."""
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 @event.listens_for(Session, "after_flush")
 def _note_queued_ids(session, _context) -> None:
     queued = session.info.pop(_QUEUED, [])
-    if queued:
-        session.info.setdefault(_QUEUED_IDS, set()).update(m.id for m in queued if m.id is not None)
+    ids = {m.id for m in queued if m.id is not None}
+    if ids:
+        session.info.setdefault(_QUEUED_IDS, {}).setdefault(_innermost(session), set()).update(ids)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_queued(session) -> None:
-    session.info.pop(_QUEUED, None)
-    session.info.pop(_QUEUED_IDS, None)
+@event.listens_for(Session, "after_commit")
+def _release_savepoint(session) -> None:
+    """A SAVEPOINT was released: what it queued now stands or falls with the enclosing transaction."""
+    savepoint = session.get_nested_transaction()
+    pending = session.info.get(_QUEUED_IDS)
+    if savepoint is None or not pending or savepoint not in pending:
+        return
+    enclosing = savepoint.parent
+    while enclosing is not None and not enclosing.nested and enclosing.parent is not None:
+        enclosing = enclosing.parent  # skip a flush's subtransaction
+    if enclosing is not None:
+        pending.setdefault(enclosing, set()).update(pending.pop(savepoint))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_ended(session, transaction) -> None:
+    """A transaction is over: a rolled-back savepoint's ids go; at the root, everything left goes."""
+    pending = session.info.get(_QUEUED_IDS)
+    if pending:
+        pending.pop(transaction, None)
+    if transaction.parent is None:
+        session.info.pop(_QUEUED, None)
+        session.info.pop(_QUEUED_IDS, None)
 
 
 def take_committed(session) -> list[int]:
-    """Ids of the messages the just-committed transaction queued (called once, after commit)."""
-    return sorted(session.info.pop(_QUEUED_IDS, set()))
+    """Ids of the messages the outermost transaction, just committed, queued (each once).
+
+    Called from ``after_commit``; a released SAVEPOINT is not a commit and gives nothing.
+    """
+    if session.in_nested_transaction():
+        return []
+    pending = session.info.pop(_QUEUED_IDS, {})
+    return sorted(set().union(*pending.values())) if pending else []
 
 
 def common_context(case: Case) -> dict[str, object]:
@@ -319,6 +358,9 @@ def record_failure(message_id: int, gateway: str, error: GatewayError) -> None:
 def _fail(message: SmsMessage, error: GatewayError) -> None:
     message.error_code = str(error.code)[:16]
     message.error_message = (error.message or "")[:255]
+    message.failed_attempts.append(SmsAttempt(
+        attempt=message.attempts, gateway=message.gateway, provider_id=message.provider_id,
+        error_code=message.error_code, error_message=message.error_message, at=clock.now()))
     limit = min(MAX_ATTEMPTS, error.max_attempts or MAX_ATTEMPTS)
     if error.transient and message.attempts < limit:
         message.status = SmsStatus.PENDING
@@ -399,6 +441,7 @@ def record_status(message_id: int, reported: SmsStatus | str, *, provider_id: st
     message.sent_at = message.sent_at or now
     if status == SmsStatus.SENT:
         message.status, message.next_attempt_at = SmsStatus.SENT, None
+        message.error_code = message.error_message = None  # an earlier attempt's, kept in failed_attempts
         if message.audience == SmsAudience.RESIDENT and message.receipt_due_at is None:
             message.receipt_due_at = now + receipt_wait()
     elif status == SmsStatus.DELIVERED:

@@ -57,9 +57,14 @@ def send_messages(message_ids: list[int]) -> None:
         return  # sent already, not due yet, or another worker has them
     claimed_at = time.monotonic()
     facts = outbox.hold_facts(claimed)
-    outgoing = [_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id,
-                          route(m.template_key, m.audience, m.gateway))
-                for m in claimed if not outbox.hold_reason(m, facts)]
+    outgoing = []
+    for m in claimed:
+        if outbox.hold_reason(m, facts):
+            continue
+        # The gateway is recorded with the claim: a status callback may beat this worker's
+        # own record of the send, and a retry must go out where this attempt went.
+        m.gateway = route(m.template_key, m.audience, m.gateway)
+        outgoing.append(_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id, m.gateway))
     db.session.commit()
     db.session.close()  # no database connection held while the provider answers
     lease = outbox.claim_lease().total_seconds()

@@ -6,7 +6,7 @@ from slrt.models.catalog import Agency, AgencyContact, Document, Service, servic
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
-from slrt.models.sms import Heartbeat, SmsMessage, SmsPause, SmsTemplate
+from slrt.models.sms import Heartbeat, SmsAttempt, SmsMessage, SmsPause, SmsTemplate
 
 __all__ = [
     "Agency",
@@ -25,6 +25,7 @@ __all__ = [
     "ReminderDigestItem",
     "Resident",
     "Service",
+    "SmsAttempt",
     "SmsMessage",
     "SmsPause",
     "SmsTemplate",

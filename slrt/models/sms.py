@@ -61,11 +61,35 @@ class SmsMessage(Base):
     case = relationship("Case")
     referral = relationship("Referral")
     contact = relationship("AgencyContact")
+    #: Failed attempts, oldest first (a message that went out at once has none).
+    failed_attempts = relationship("SmsAttempt", order_by="SmsAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (Index("ix_sms_message_status_next_attempt_at", "status", "next_attempt_at"),)
 
     def __repr__(self) -> str:
         return f"<SmsMessage {self.id} {self.direction} {self.template_key} {self.status}>"
+
+
+class SmsAttempt(Base):
+    """One failed attempt at sending a message: the history behind its current status.
+
+    The message row says where it stands now (a later success clears its error); what
+    went wrong on the way, and on which gateway, stays here for the outbox screen.
+    """
+
+    __tablename__ = "sms_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("sms_message.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int]
+    gateway: Mapped[str | None] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<SmsAttempt {self.message_id}#{self.attempt} {self.error_code}>"
 
 
 class SmsTemplate(Base):
