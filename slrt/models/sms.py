@@ -62,7 +62,8 @@ class SmsMessage(Base):
     referral = relationship("Referral")
     contact = relationship("AgencyContact")
     #: Failed attempts, oldest first (a message that went out at once has none).
-    failed_attempts = relationship("SmsAttempt", order_by="SmsAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
+    failed_attempts = relationship("SmsAttempt", order_by="SmsAttempt.id",
+                                   cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (Index("ix_sms_message_status_next_attempt_at", "status", "next_attempt_at"),)
 
