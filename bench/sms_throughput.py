@@ -11,9 +11,14 @@ Two runs side by side: unthrottled, then with the cluster rate limit at ``--limi
 (shared through Redis). Each prints messages per second, p50/p95 from commit to the
 provider's acceptance, the busiest one-second window, lost and duplicated, and ends with
 
-    sms_throughput rate=<msg/s> limit=<R> p50_ms=<n> p95_ms=<n> lost=<n> duplicated=<n>
+    sms_throughput rate=<msg/s> limit=<R> p50_ms=<n> p95_ms=<n> lost=<n> duplicated=<n> single_p50_ms=<n>
+        embedded_single_p50_ms=<n>
 
-(limit=0 for the unthrottled run; the last line is the limited run). ``--pin`` gives the
+(limit=0 for the unthrottled run; the last line is the limited run). ``single_p50_ms`` is
+the latency of one notice at rest: 20 notices committed one by one, each inside a
+SAVEPOINT as the domain functions write them, no beat running (so only the task queued at
+the commit can send it); ``embedded_single_p50_ms`` the same on the embedded default
+(SQLite database and SQLite-backed broker). ``--pin`` gives the
 workers one core of their own and everything else the others, to measure what a worker
 host does per core when the database, broker and provider live elsewhere.
 
@@ -128,6 +133,60 @@ def run(pipeline, count: int, limit: float) -> dict:
     }
 
 
+def single(pipeline, count: int = 20) -> float:
+    """Median ms from commit to the provider's acceptance of one notice committed at rest.
+
+    Each notice is written as the domain functions write theirs (inside a SAVEPOINT, then
+    the request's commit), one at a time, the next after the last was accepted; no beat
+    runs, so only the task queued at the commit can carry it.
+    """
+    from slrt import outbox
+    from slrt.extensions import begin_write, db
+    from slrt.models import Case
+    from slrt.models.enums import SmsAudience
+    from tests.pipeline import wait_for
+
+    latencies = []
+    with pipeline.app.app_context():
+        case = db.session.query(Case).first()
+        context = outbox.common_context(case)
+        db.session.remove()
+    for n in range(count):
+        before = pipeline.fake.accepted_count()
+        with pipeline.app.app_context():
+            begin_write()
+            case = db.session.query(Case).first()
+            with db.session.begin_nested():
+                outbox.queue(audience=SmsAudience.RESIDENT, phone=f"+62813{n:08d}", key="case_registered",
+                             language="id", context=context, dedupe_key=f"single:{time.time_ns()}:{n}",
+                             resident=case.resident, case=case)
+            committed = time.time()
+            db.session.commit()
+            db.session.remove()
+        wait_for(lambda before=before: pipeline.fake.accepted_count() > before, 120,
+                 "a single notice accepted", pipeline.diagnosis)
+        latencies.append((pipeline.fake.messages[-1].accepted_wall - committed) * 1000)
+        time.sleep(0.2)  # at rest: the workers idle again before the next one
+    return statistics.median(latencies)
+
+
+def single_on_embedded(latency: float, count: int = 20, beat: bool = False) -> float:
+    """The same on the embedded default: SQLite database and SQLite-backed broker, one worker."""
+    from tests.pipeline import Pipeline, wait_for
+
+    workdir = Path(tempfile.mkdtemp(prefix="sms-bench-embedded-"))
+    sweep = "30" if beat else "3600"
+    with Pipeline(workdir, broker="sqlite", settings={"SLRT_SWEEP_SECONDS": sweep}) as pipeline:
+        pipeline.fake.latency = latency
+        pipeline.fake.callbacks_enabled = False
+        pipeline.worker("worker-0", concurrency=4)
+        if beat:
+            pipeline.beat()
+        pipeline.queue_notices(2)  # warm-up
+        wait_for(lambda: pipeline.fake.accepted_count() >= 2, 120, "warm-up", pipeline.diagnosis)
+        return single(pipeline, count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
@@ -136,6 +195,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
     parser.add_argument("--latency", type=float, default=0.1, help="provider latency per create (s)")
     parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers")
+    parser.add_argument("--single", type=int, default=20, help="notices committed one by one for single_p50_ms")
+    parser.add_argument("--beat", action="store_true",
+                        help="also run beat with the default 30 s sweep (single_p50_ms then has a fallback)")
     parser.add_argument("--pin", action="store_true",
                         help="workers on the last CPU, everything else (database, Redis, provider, producer) "
                              "on the others: what the workers alone do with one core")
@@ -150,12 +212,14 @@ def main() -> None:
         if database:
             fresh_postgres(database)
         settings = {"SLRT_SMS_RATE": str(limit), "SLRT_DB_POOL_SIZE": str(args.threads + 4),
-                    "SLRT_SWEEP_SECONDS": "5", "SLRT_SMS_TIMEOUT": "10", "SLRT_SMS_CLAIM_LEASE_SECONDS": "60"}
+                    "SLRT_SWEEP_SECONDS": "30", "SLRT_SMS_TIMEOUT": "10", "SLRT_SMS_CLAIM_LEASE_SECONDS": "60"}
         with Pipeline(workdir, database_url=database, settings=settings) as pipeline:
             pipeline.fake.latency = args.latency
             pipeline.fake.callbacks_enabled = False
             for n in range(args.workers):
                 pipeline.worker(f"worker-{n}", concurrency=args.threads)
+            if args.beat:
+                pipeline.beat()
             if args.pin:
                 pin(pipeline)
             # Warm-up: workers connected, pools filled, code paths loaded; then measure.
@@ -163,6 +227,7 @@ def main() -> None:
             wait_for(lambda: pipeline.fake.accepted_count() >= args.workers * args.threads, 90, "warm-up",
                      pipeline.diagnosis)
             result = run(pipeline, args.messages, limit)
+            result["single_p50_ms"] = single(pipeline, args.single)
         result["database"] = "postgresql" if database else "sqlite"
         results.append(result)
         print(f"# {'unthrottled' if not limit else f'limit {limit:g}/s'}: {args.messages} messages, "
@@ -172,9 +237,13 @@ def main() -> None:
               + (f" ({result['busiest_second'] / limit:.2f} R), rate {result['rate'] / limit:.1%} of R"
                  if limit else "")
               + f", worker CPU {result['worker_cpu_ms']:.1f} ms/message", flush=True)
+    embedded = single_on_embedded(args.latency, args.single, args.beat)
+    print(f"# single notice at rest (commit to acceptance, median of {args.single}, no beat): "
+          f"Redis broker {results[-1]['single_p50_ms']:.0f} ms, embedded SQLite broker {embedded:.0f} ms", flush=True)
     for result in results:
         print(f"sms_throughput rate={result['rate']:.1f} limit={result['limit']:g} p50_ms={result['p50_ms']:.0f} "
-              f"p95_ms={result['p95_ms']:.0f} lost={result['lost']} duplicated={result['duplicated']}")
+              f"p95_ms={result['p95_ms']:.0f} lost={result['lost']} duplicated={result['duplicated']} "
+              f"single_p50_ms={result['single_p50_ms']:.0f} embedded_single_p50_ms={embedded:.0f}")
 
 
 if __name__ == "__main__":
