@@ -1,153 +1,342 @@
-"""Settings: defaults in code, then environment variables, then the test mapping."""
+"""Settings: defaults in code, then environment variables, then the test mapping.
+
+Each setting is declared once, in :data:`SETTINGS`: its key in ``app.config``, the
+environment variable it is read from, its kind (how the text becomes a value, and what it
+must look like), its default and one line of meaning. Loading, conversion, validation and
+the README's settings table (``python -m slrt.config``) all come from that tuple.
+
+An in-memory SQLite database (``sqlite://``) is accepted for tests and one-process
+experiments: its one connection is shared (StaticPool, no pool size). It lives and dies
+with the process, so migrate it in that process; ``flask db upgrade`` or a Celery worker,
+being other processes, would each see an empty database of their own.
+"""
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the app refuses to start."""
 
 
-#: Every setting the app reads, with its embedded default. ``None`` means
-#: "derived from the instance folder at start-up" (see :func:`load`).
-DEFAULTS: dict[str, object] = {
-    "SECRET_KEY": None,
-    "SQLALCHEMY_DATABASE_URI": None,
-    "CELERY_BROKER_URL": None,
-    "SLRT_PII_KEY": None,
-    "SLRT_TIMEZONE": "Asia/Jakarta",
-    "SLRT_DEFAULT_LOCALE": "id",
-    "SLRT_SMS_GATEWAY": "console",
-    "SLRT_SMS_SENDER_NAME": "SLRT",
-    #: Extra non-working days (collective leave decreed late, local holidays):
-    #: comma-separated ISO dates added to the national calendar.
-    "SLRT_EXTRA_HOLIDAYS": "",
-    #: Digits in a freshly drawn ticket/referral code before its check digit.
-    "SLRT_CODE_DIGITS": 5,
-    "SLRT_PUBLIC_URL": "http://127.0.0.1:5000",
-    #: The number residents text or call back; empty = the nearest unit's phone.
-    "SLRT_REPLY_NUMBER": "",
-    #: Residents get no SMS between these local times (the message waits for the morning).
-    "SLRT_QUIET_FROM": "20:00",
-    "SLRT_QUIET_TO": "07:00",
-    #: Agencies get SMS on working days in these local hours.
-    "SLRT_OFFICE_HOURS": "08:00-16:00",
-    #: Queue the send task right after the commit that wrote a message (off in most tests).
-    "SLRT_SMS_DISPATCH": True,
-    #: Seconds between outbox sweeps (beat): re-queues what was never picked up or is due a retry.
-    "SLRT_SWEEP_SECONDS": 30,
-    #: Seconds between worker heartbeats (beat -> worker -> database).
-    "SLRT_HEARTBEAT_SECONDS": 30,
-    #: Twilio (SLRT_SMS_GATEWAY=twilio): credentials and a sender number or Messaging Service.
-    "TWILIO_ACCOUNT_SID": "",
-    "TWILIO_AUTH_TOKEN": "",
-    "TWILIO_FROM_NUMBER": "",
-    "TWILIO_MESSAGING_SERVICE_SID": "",
-    #: Another address for Twilio's API (a local Twilio-speaking server in tests and benchmarks).
-    "SLRT_TWILIO_API_BASE": "",
-    #: SMS Gateway for Android (local-server mode): the phone's API, e.g. http://192.168.1.20:8080.
-    #: Set, it is a gateway of its own (SLRT_SMS_GATEWAY=android) or a second one beside the first.
-    "SLRT_ANDROID_URL": "",
-    #: Messages an hour the Android phone sends (its SIM and the phone's own limits).
-    "SLRT_ANDROID_RATE_PER_HOUR": 100,
-    #: Sending policy: which gateway carries which kind of message (resident, agency, staff,
-    #: digest, reply), e.g. "digest=android,reply=android"; the rest go by SLRT_SMS_GATEWAY.
-    "SLRT_SMS_ROUTES": "",
-    "SLRT_ANDROID_LOGIN": "",
-    "SLRT_ANDROID_PASSWORD": "",
-    #: The key the app signs its webhooks with; None = kept in the instance folder (android-signing.key).
-    "SLRT_ANDROID_SIGNING_KEY": None,
-    #: Seconds a gateway call may take before it is abandoned (and looked up before a resend).
-    "SLRT_SMS_TIMEOUT": 10.0,
-    #: Seconds a message may wait in the provider's queue before it expires undelivered.
-    "SLRT_SMS_VALIDITY_SECONDS": 14400,
-    #: Messages per second for the whole cluster (shared through Redis when the broker is
-    #: Redis, per worker process otherwise); 0 = as fast as the provider takes them.
-    "SLRT_SMS_RATE": 0.0,
-    #: Seconds a worker holds a claimed message; a claim older than this is presumed lost
-    #: with its worker and the message goes back to pending (then looked up before a resend).
-    "SLRT_SMS_CLAIM_LEASE_SECONDS": 300.0,
-    #: First retry delay after a transient failure; doubles per attempt (capped at one hour).
-    "SLRT_SMS_RETRY_BASE_SECONDS": 30.0,
-    #: Days after which message bodies are erased (the metadata stays for reports).
-    "SLRT_SMS_RETENTION_DAYS": 30,
-    #: Days a resident has to answer "sudah Anda terima?" before the referral shows as unverified.
-    "SLRT_VERIFY_DAYS": 7,
-    #: Replies to SMS commands one phone may get per hour (two auto-responders cannot loop).
-    "SLRT_REPLY_CAP_PER_HOUR": 6,
-    #: Hours to wait for a delivery receipt before the facilitator is asked to call or visit.
-    "SLRT_RECEIPT_HOURS": 24.0,
-    #: Database connections each process keeps open (a worker with N threads wants N or more).
-    "SLRT_DB_POOL_SIZE": 10,
-    #: Password hashing (Flask-Security); tests lower the cost, production keeps argon2.
-    "SLRT_PASSWORD_HASH": "argon2",
-    #: Failed sign-ins before an account locks, and for how long.
-    "SLRT_LOGIN_ATTEMPTS": 5,
-    "SLRT_LOCKOUT_MINUTES": 15,
-    #: Minutes of inactivity after which a staff session ends.
-    "SLRT_SESSION_MINUTES": 30,
-}
+@dataclass(frozen=True)
+class Kind:
+    """How a setting's text (or a test's value) becomes its value, and what it must look like."""
 
-#: Environment variable -> setting. Production sets these; nothing else is read.
-ENVIRONMENT = {
-    "SECRET_KEY": "SLRT_SECRET_KEY",
-    "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
-    "CELERY_BROKER_URL": "CELERY_BROKER_URL",
-    "SLRT_PII_KEY": "SLRT_PII_KEY",
-    "SLRT_TIMEZONE": "SLRT_TIMEZONE",
-    "SLRT_DEFAULT_LOCALE": "SLRT_DEFAULT_LOCALE",
-    "SLRT_SMS_GATEWAY": "SLRT_SMS_GATEWAY",
-    "SLRT_SMS_SENDER_NAME": "SLRT_SMS_SENDER_NAME",
-    "SLRT_EXTRA_HOLIDAYS": "SLRT_EXTRA_HOLIDAYS",
-    "SLRT_CODE_DIGITS": "SLRT_CODE_DIGITS",
-    "SLRT_PUBLIC_URL": "SLRT_PUBLIC_URL",
-    "SLRT_HEARTBEAT_SECONDS": "SLRT_HEARTBEAT_SECONDS",
-    "SLRT_REPLY_NUMBER": "SLRT_REPLY_NUMBER",
-    "SLRT_QUIET_FROM": "SLRT_QUIET_FROM",
-    "SLRT_QUIET_TO": "SLRT_QUIET_TO",
-    "SLRT_OFFICE_HOURS": "SLRT_OFFICE_HOURS",
-    "SLRT_SWEEP_SECONDS": "SLRT_SWEEP_SECONDS",
-    "TWILIO_ACCOUNT_SID": "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN": "TWILIO_AUTH_TOKEN",
-    "TWILIO_FROM_NUMBER": "TWILIO_FROM_NUMBER",
-    "TWILIO_MESSAGING_SERVICE_SID": "TWILIO_MESSAGING_SERVICE_SID",
-    "SLRT_TWILIO_API_BASE": "SLRT_TWILIO_API_BASE",
-    "SLRT_ANDROID_URL": "SLRT_ANDROID_URL",
-    "SLRT_ANDROID_RATE_PER_HOUR": "SLRT_ANDROID_RATE_PER_HOUR",
-    "SLRT_SMS_ROUTES": "SLRT_SMS_ROUTES",
-    "SLRT_ANDROID_LOGIN": "SLRT_ANDROID_LOGIN",
-    "SLRT_ANDROID_PASSWORD": "SLRT_ANDROID_PASSWORD",
-    "SLRT_ANDROID_SIGNING_KEY": "SLRT_ANDROID_SIGNING_KEY",
-    "SLRT_SMS_TIMEOUT": "SLRT_SMS_TIMEOUT",
-    "SLRT_SMS_VALIDITY_SECONDS": "SLRT_SMS_VALIDITY_SECONDS",
-    "SLRT_SMS_RATE": "SLRT_SMS_RATE",
-    "SLRT_DB_POOL_SIZE": "SLRT_DB_POOL_SIZE",
-    "SLRT_SMS_CLAIM_LEASE_SECONDS": "SLRT_SMS_CLAIM_LEASE_SECONDS",
-    "SLRT_SMS_RETRY_BASE_SECONDS": "SLRT_SMS_RETRY_BASE_SECONDS",
-    "SLRT_SMS_RETENTION_DAYS": "SLRT_SMS_RETENTION_DAYS",
-    "SLRT_RECEIPT_HOURS": "SLRT_RECEIPT_HOURS",
-    "SLRT_REPLY_CAP_PER_HOUR": "SLRT_REPLY_CAP_PER_HOUR",
-    "SLRT_VERIFY_DAYS": "SLRT_VERIFY_DAYS",
-}
+    name: str
+    #: The Python type of the value in ``app.config``.
+    type: type
+    #: Text or value -> value; raises ValueError or TypeError when it does not fit.
+    parse: Callable[[Any], Any]
+    #: Completes "<VARIABLE> must be ..." in the error message.
+    looks_like: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A bound on a converted value, e.g. "from 4 to 12"."""
+
+    test: Callable[[Any], bool]
+    text: str
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its config key, kind, default, meaning, and the variable it is read from."""
+
+    key: str
+    type: Kind
+    #: The embedded default; None = derived from the instance folder at start-up (see :func:`load`).
+    default: Any
+    #: One line for the README's "meaning" column (Markdown, no ``|``).
+    help: str
+    #: The environment variable; "" = the same as ``key``; None = never read from the environment
+    #: (tests and benchmarks pass it to ``create_app``).
+    env: str | None = ""
+    #: How the README shows the default when it is not a plain value (derived, or "the unit's phone").
+    shown: str = ""
+    rule: Rule | None = None
+    #: Never echoed in an error message.
+    secret: bool = False
+
+    def __post_init__(self) -> None:
+        if self.env == "":
+            object.__setattr__(self, "env", self.key)
+
+    @property
+    def name(self) -> str:
+        """What an operator sets: the environment variable, else the config key."""
+        return self.env or self.key
+
+    def convert(self, value: Any) -> Any:
+        """Return ``value`` (text from the environment, or a test's value) as this setting's type."""
+        try:
+            converted = self.type.parse(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(self._must(value)) from exc
+        if self.rule is not None and not self.rule.test(converted):
+            raise ConfigError(self._must(value))
+        return converted
+
+    def _must(self, value: Any) -> str:
+        bound = f" {self.rule.text}" if self.rule else ""
+        got = "" if self.secret else f", not {value!r}"
+        return f"{self.name} must be {self.type.looks_like}{bound}{got}"
+
+
+# ---- kinds ---------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"text expected, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, kind: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError(f"a number expected, got {type(value).__name__}")
+    if kind is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        return int(value.strip() if isinstance(value, str) else value)
+    number = float(value.strip() if isinstance(value, str) else value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = _text(value).strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ValueError(value)
+    return word in _TRUE
+
+
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})", re.ASCII)
+
+
+def _hhmm(value: Any) -> str:
+    match = _HHMM.fullmatch(_text(value).strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(value)
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _hhmm_range(value: Any) -> str:
+    parts = _text(value).split("-")
+    if len(parts) != 2:
+        raise ValueError(value)
+    start, end = (_hhmm(part) for part in parts)
+    if start >= end:
+        raise ValueError(value)
+    return f"{start}-{end}"
+
+
+def _dates(value: Any) -> str:
+    return ",".join(date.fromisoformat(item.strip()).isoformat() for item in _text(value).split(",") if item.strip())
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(_text(value).strip())
+    except ZoneInfoNotFoundError as exc:
+        raise ValueError(value) from exc
+    return value.strip()
+
+
+def _database_url(value: Any) -> str:
+    url = _normalize_db_url(_text(value).strip())
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise ValueError("unreadable database URL") from exc
+    return url
+
+
+def choice(*options: str) -> Kind:
+    """A kind whose value is one of ``options``."""
+
+    def parse(value: Any) -> str:
+        if _text(value).strip() not in options:
+            raise ValueError(value)
+        return value.strip()
+
+    words = [f"'{option}'" for option in options]
+    return Kind("choice", str, parse, " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words))
+
+
+STR = Kind("str", str, _text, "text")
+INT = Kind("int", int, lambda value: _number(value, int), "a whole number")
+FLOAT = Kind("float", float, lambda value: _number(value, float), "a number")
+BOOL = Kind("bool", bool, _bool, "on or off (1/0, true/false, yes/no, on/off)")
+HHMM = Kind("hh:mm", str, _hhmm, "a local time like 20:00")
+HHMM_RANGE = Kind("hh:mm-hh:mm", str, _hhmm_range, "two local times like 08:00-16:00, the first earlier")
+DATES = Kind("dates", str, _dates, "ISO dates separated by commas, like 2026-12-31,2027-01-02")
+TIMEZONE = Kind("timezone", str, _timezone, "a time zone name like Asia/Jakarta")
+DATABASE_URL = Kind("database URL", str, _database_url, "a database URL like postgresql://user@host/db")
+
+
+def between(low: float, high: float) -> Rule:
+    """A bound from ``low`` to ``high``, both allowed."""
+    return Rule(lambda value: low <= value <= high, f"from {low} to {high}")
+
+
+POSITIVE = Rule(lambda value: value > 0, "more than 0")
+NOT_NEGATIVE = Rule(lambda value: value >= 0, "0 or more")
+AT_LEAST_ONE = Rule(lambda value: value >= 1, "1 or more")
+
+
+# ---- the settings --------------------------------------------------------------------------------
+
+#: Every setting the app reads, in the order of the README's table.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SQLALCHEMY_DATABASE_URI", DATABASE_URL, None,
+            "`postgresql://user@host/db` in production; `sqlite://` (in memory) only for one-process experiments: "
+            "migrate it in that process, as `flask db upgrade` or a worker would see another, empty database",
+            env="DATABASE_URL", shown="SQLite in `instance/slrt.sqlite`", secret=True),
+    Setting("CELERY_BROKER_URL", STR, None, "`redis://...` or `amqp://...` in production",
+            shown="`sqla+sqlite:///instance/celery-broker.sqlite`", secret=True),
+    Setting("SECRET_KEY", STR, None, "Flask session key",
+            env="SLRT_SECRET_KEY", shown="random, kept in `instance/secret.key`", secret=True),
+    Setting("SLRT_PII_KEY", STR, None,
+            "master key for NIK/KK encryption and lookup hashes "
+            "(`python -c \"from slrt.pii import new_key; print(new_key())\"`); "
+            "**back it up**: without it stored NIKs cannot be read",
+            shown="random, kept in `instance/pii.key`", secret=True),
+    Setting("SLRT_TIMEZONE", TIMEZONE, "Asia/Jakarta", "local time for due dates and quiet hours"),
+    Setting("SLRT_DEFAULT_LOCALE", choice("id", "en"), "id",
+            "language of the screens until a user picks one (`?lang=en`): `id` or `en`"),
+    Setting("SLRT_SMS_SENDER_NAME", STR, "SLRT", "how SMS sign (\"SLRT Blora\")"),
+    Setting("SLRT_REPLY_NUMBER", STR, "", "number residents text or call back", shown="the unit's phone"),
+    Setting("SLRT_EXTRA_HOLIDAYS", DATES, "",
+            "extra non-working days (collective leave decreed late, local holidays), `2026-12-31,2027-01-02`"),
+    Setting("SLRT_CODE_DIGITS", INT, 5, "digits of a new ticket/referral code before its check digit",
+            rule=between(4, 12)),
+    Setting("SLRT_HEARTBEAT_SECONDS", FLOAT, 30.0, "how often beat asks a worker to prove it is alive",
+            rule=POSITIVE),
+    Setting("SLRT_SESSION_MINUTES", INT, 30, "idle minutes before a staff session ends", rule=AT_LEAST_ONE),
+    Setting("SLRT_LOGIN_ATTEMPTS", INT, 5, "failed sign-ins in a row before an account locks", rule=AT_LEAST_ONE),
+    Setting("SLRT_LOCKOUT_MINUTES", INT, 15, "how long a locked account stays locked", rule=AT_LEAST_ONE),
+    Setting("SLRT_DB_POOL_SIZE", INT, 10,
+            "database connections per process (a worker with N threads wants N or more); "
+            "ignored for in-memory SQLite", rule=AT_LEAST_ONE),
+    Setting("SLRT_SMS_GATEWAY", choice("console", "twilio", "android"), "console",
+            "`console` (logs each SMS, number masked), `twilio` or `android`"),
+    Setting("TWILIO_ACCOUNT_SID", STR, "", "required with the Twilio gateway"),
+    Setting("TWILIO_AUTH_TOKEN", STR, "",
+            "required with the Twilio gateway; also checks the signature of Twilio's callbacks", secret=True),
+    Setting("TWILIO_FROM_NUMBER", STR, "",
+            "the number Twilio sends from; with the Twilio gateway set exactly one of it and "
+            "`TWILIO_MESSAGING_SERVICE_SID`"),
+    Setting("TWILIO_MESSAGING_SERVICE_SID", STR, "",
+            "a Messaging Service to send through instead of `TWILIO_FROM_NUMBER`"),
+    Setting("SLRT_TWILIO_API_BASE", STR, "",
+            "another address for Twilio's API (the local Twilio-speaking server in tests and benchmarks); "
+            "empty = Twilio's own"),
+    Setting("SLRT_PUBLIC_URL", STR, "http://127.0.0.1:5000",
+            "the address Twilio reaches us at: status callbacks go to `<url>/sms/twilio/status/<id>`; "
+            "set the number's inbound webhook to `<url>/sms/twilio/inbound`"),
+    Setting("SLRT_ANDROID_URL", STR, "",
+            "an Android phone running SMS Gateway for Android in local-server mode, e.g. "
+            "`http://192.168.1.20:8080`; set, it is the gateway (`SLRT_SMS_GATEWAY=android`) "
+            "or a second one beside the first"),
+    Setting("SLRT_ANDROID_LOGIN", STR, "", "the local server's basic-auth user name shown in the app"),
+    Setting("SLRT_ANDROID_PASSWORD", STR, "",
+            "the local server's basic-auth password shown in the app (required with `SLRT_ANDROID_URL`)",
+            secret=True),
+    Setting("SLRT_ANDROID_SIGNING_KEY", STR, None,
+            "enter it as the app's webhook signing key; inbound webhooks go to "
+            "`<SLRT_PUBLIC_URL>/sms/android/inbound`",
+            shown="random, kept in `instance/android-signing.key`", secret=True),
+    Setting("SLRT_ANDROID_RATE_PER_HOUR", FLOAT, 100.0,
+            "the phone's own pace (its SIM's limits), apart from `SLRT_SMS_RATE`", rule=NOT_NEGATIVE),
+    Setting("SLRT_SMS_ROUTES", STR, "",
+            "sending policy: `kind=gateway,...` with kinds `resident`, `agency`, `staff`, `digest`, `reply`, "
+            "e.g. `digest=android,agency=android` (bulk notices stay on `SLRT_SMS_GATEWAY`); a reply always "
+            "answers on the gateway its SMS came in on, and a retry stays on the gateway of its first attempt. "
+            "Set `SLRT_REPLY_NUMBER` to the phone's number so notices name the number residents can text"),
+    Setting("SLRT_SMS_TIMEOUT", FLOAT, 10.0,
+            "seconds a provider call may take (the twilio client has no timeout of its own)", rule=POSITIVE),
+    Setting("SLRT_SMS_VALIDITY_SECONDS", FLOAT, 14400.0,
+            "a message stuck at the provider longer than this expires instead of arriving late",
+            rule=between(1, 36000)),
+    Setting("SLRT_SMS_RATE", FLOAT, 0.0,
+            "messages per second bought for the whole cluster (shared through Redis when the broker is Redis, "
+            "per worker process otherwise); workers pace at 97 % of it to absorb jitter",
+            shown="`0` (none)", rule=NOT_NEGATIVE),
+    Setting("SLRT_QUIET_FROM", HHMM, "20:00",
+            "no SMS to residents from this local time until `SLRT_QUIET_TO` (equal values switch quiet hours off)"),
+    Setting("SLRT_QUIET_TO", HHMM, "07:00", "the end of residents' quiet hours"),
+    Setting("SLRT_OFFICE_HOURS", HHMM_RANGE, "08:00-16:00", "agencies get SMS in these hours on working days"),
+    Setting("SLRT_SWEEP_SECONDS", FLOAT, 30.0,
+            "how often beat re-queues messages never picked up or due a retry", rule=POSITIVE),
+    Setting("SLRT_SMS_RETRY_BASE_SECONDS", FLOAT, 30.0,
+            "first retry delay; doubles per attempt, capped at 1 h, ±25 % jitter, 6 attempts", rule=NOT_NEGATIVE),
+    Setting("SLRT_SMS_CLAIM_LEASE_SECONDS", FLOAT, 300.0,
+            "a claimed message not recorded by then is presumed lost with its worker (at least 4 × "
+            "`SLRT_SMS_TIMEOUT`; a claim held past half of it is renewed before use)"),
+    Setting("SLRT_RECEIPT_HOURS", FLOAT, 24.0,
+            "no delivery receipt by then: the village facilitator gets a follow-up (no resend)", rule=POSITIVE),
+    Setting("SLRT_RECEIPT_CHECK_MINUTES", FLOAT, 15.0,
+            "a message sent this long ago with no final receipt is looked up at its provider (receipts get "
+            "lost on the way), then again at growing intervals and once more at `SLRT_RECEIPT_HOURS`, "
+            "before any follow-up", rule=POSITIVE),
+    Setting("SLRT_VERIFY_DAYS", FLOAT, 7.0,
+            "days a resident has to answer \"sudah Anda terima? 1 Ya / 2 Belum\" before the completed referral "
+            "shows as unverified (list badge, dashboard tile)", rule=NOT_NEGATIVE),
+    Setting("SLRT_REPLY_CAP_PER_HOUR", INT, 6,
+            "replies to SMS commands one phone gets per hour (two auto-responders cannot loop)", rule=NOT_NEGATIVE),
+    Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,
+            "message texts are erased after this; the rows stay for reports", rule=NOT_NEGATIVE),
+    # Not read from the environment: what tests and benchmarks change, never an operator.
+    Setting("SLRT_SMS_DISPATCH", BOOL, True,
+            "queue the send task right after the commit that wrote a message; most tests turn it off "
+            "and leave sending to the sweep", env=None),
+    Setting("SLRT_PASSWORD_HASH", STR, "argon2",
+            "Flask-Security's password hash; tests lower the cost with `plaintext`", env=None),
+)
+
+#: Setting by config key.
+BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
 
 
 def load(instance_path: str, test_config: dict | None = None) -> dict[str, object]:
     """Return the validated settings for an app whose instance folder is ``instance_path``."""
-    settings = dict(DEFAULTS)
-    for key, var in ENVIRONMENT.items():
-        if os.environ.get(var):
-            settings[key] = os.environ[var]
-    if test_config:
-        settings.update(test_config)
+    raw: dict[str, object] = {setting.key: setting.default for setting in SETTINGS}
+    for setting in SETTINGS:
+        if setting.env and os.environ.get(setting.env):
+            raw[setting.key] = os.environ[setting.env]
+    raw.update(test_config or {})
+    settings = {key: _convert(key, value) for key, value in raw.items()}
 
     instance = Path(instance_path)
     if settings["SQLALCHEMY_DATABASE_URI"] is None:
         instance.mkdir(parents=True, exist_ok=True)
         settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'slrt.sqlite'}"
-    settings["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(str(settings["SQLALCHEMY_DATABASE_URI"]))
     if settings["CELERY_BROKER_URL"] is None:
         instance.mkdir(parents=True, exist_ok=True)
         settings["CELERY_BROKER_URL"] = f"sqla+sqlite:///{instance / 'celery-broker.sqlite'}"
@@ -160,26 +349,23 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     if settings["SLRT_ANDROID_SIGNING_KEY"] is None:
         settings["SLRT_ANDROID_SIGNING_KEY"] = _instance_secret(instance / "android-signing.key", os.urandom(24).hex())
 
-    try:
-        settings["SLRT_CODE_DIGITS"] = int(settings["SLRT_CODE_DIGITS"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("SLRT_CODE_DIGITS must be a whole number") from exc
-    for key in ("SLRT_ANDROID_RATE_PER_HOUR", "SLRT_VERIFY_DAYS",
-                "SLRT_HEARTBEAT_SECONDS", "SLRT_SWEEP_SECONDS", "SLRT_SMS_TIMEOUT", "SLRT_SMS_RATE",
-                "SLRT_RECEIPT_HOURS", "SLRT_SMS_VALIDITY_SECONDS", "SLRT_SMS_RETENTION_DAYS",
-                "SLRT_SMS_CLAIM_LEASE_SECONDS", "SLRT_SMS_RETRY_BASE_SECONDS"):
-        try:
-            settings[key] = float(settings[key])
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{key} must be a number") from exc
-    for key in ("SLRT_QUIET_FROM", "SLRT_QUIET_TO"):
-        if not _is_hhmm(str(settings[key])):
-            raise ConfigError(f"{key} must look like 20:00")
-    if not all(_is_hhmm(part) for part in str(settings["SLRT_OFFICE_HOURS"]).split("-")) or \
-            str(settings["SLRT_OFFICE_HOURS"]).count("-") != 1:
-        raise ConfigError("SLRT_OFFICE_HOURS must look like 08:00-16:00")
-    if settings["SLRT_SMS_GATEWAY"] not in ("console", "twilio", "android"):
-        raise ConfigError("SLRT_SMS_GATEWAY must be 'console', 'twilio' or 'android'")
+    _check_together(settings)
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings)
+    settings["BABEL_DEFAULT_LOCALE"] = settings["SLRT_DEFAULT_LOCALE"]
+    settings["BABEL_DEFAULT_TIMEZONE"] = settings["SLRT_TIMEZONE"]
+    return settings
+
+
+def _convert(key: str, value: object) -> object:
+    """A declared setting's value converted (None stays None where the default is derived); others as given."""
+    setting = BY_KEY.get(key)
+    if setting is None or (value is None and setting.default is None):
+        return value
+    return setting.convert(value)
+
+
+def _check_together(settings: dict[str, Any]) -> None:
+    """Refuse settings that are each well-formed but do not fit together."""
     if settings["SLRT_SMS_GATEWAY"] == "android" and not settings["SLRT_ANDROID_URL"]:
         raise ConfigError("the android gateway needs SLRT_ANDROID_URL (the phone's local server)")
     if settings["SLRT_ANDROID_URL"] and not settings["SLRT_ANDROID_PASSWORD"]:
@@ -189,38 +375,24 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
             raise ConfigError("the twilio gateway needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         if bool(settings["TWILIO_FROM_NUMBER"]) == bool(settings["TWILIO_MESSAGING_SERVICE_SID"]):
             raise ConfigError("set one of TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
-    if not 1 <= settings["SLRT_SMS_VALIDITY_SECONDS"] <= 36000:
-        raise ConfigError("SLRT_SMS_VALIDITY_SECONDS must be between 1 and 36000")
     if settings["SLRT_SMS_CLAIM_LEASE_SECONDS"] < 4 * settings["SLRT_SMS_TIMEOUT"]:
         # A claim is renewed after half its lease; the rest must cover a lookup and a send.
         raise ConfigError("SLRT_SMS_CLAIM_LEASE_SECONDS must be at least 4 x SLRT_SMS_TIMEOUT")
-    if settings["SLRT_SMS_TIMEOUT"] <= 0 or settings["SLRT_SMS_RATE"] < 0:
-        raise ConfigError("SLRT_SMS_TIMEOUT must be positive and SLRT_SMS_RATE not negative")
-    if not 4 <= settings["SLRT_CODE_DIGITS"] <= 12:
-        raise ConfigError("SLRT_CODE_DIGITS must be between 4 and 12")
-    try:
-        ZoneInfo(str(settings["SLRT_TIMEZONE"]))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"unknown SLRT_TIMEZONE {settings['SLRT_TIMEZONE']!r}") from exc
-    if settings["SLRT_DEFAULT_LOCALE"] not in ("id", "en"):
-        raise ConfigError("SLRT_DEFAULT_LOCALE must be 'id' or 'en'")
-    try:
-        settings["SLRT_REPLY_CAP_PER_HOUR"] = int(settings["SLRT_REPLY_CAP_PER_HOUR"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("SLRT_REPLY_CAP_PER_HOUR must be a whole number") from exc
-    try:
-        pool_size = int(settings["SLRT_DB_POOL_SIZE"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("SLRT_DB_POOL_SIZE must be a whole number") from exc
-    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": 20}
-    settings["BABEL_DEFAULT_LOCALE"] = settings["SLRT_DEFAULT_LOCALE"]
-    settings["BABEL_DEFAULT_TIMEZONE"] = settings["SLRT_TIMEZONE"]
-    return settings
 
 
-def _is_hhmm(text: str) -> bool:
-    parts = text.strip().split(":")
-    return len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60
+def _engine_options(settings: dict[str, Any]) -> dict[str, object]:
+    """SQLAlchemy's engine arguments: a pool per process, or one shared connection for in-memory SQLite."""
+    if is_memory_sqlite(str(settings["SQLALCHEMY_DATABASE_URI"])):
+        # Each connection to ":memory:" would be a new, empty database: share one (and let
+        # other threads use it, as the test client and Flask-SQLAlchemy do). No pool to size.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": settings["SLRT_DB_POOL_SIZE"], "max_overflow": 20}
+
+
+def is_memory_sqlite(url: str) -> bool:
+    """True for ``sqlite://`` and ``sqlite:///:memory:``: a database that lives in one connection."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def _normalize_db_url(url: str) -> str:
@@ -248,3 +420,59 @@ def _instance_secret(path: Path, fresh: str) -> str:
     finally:
         tmp.unlink()
     return path.read_text().strip()
+
+
+# ---- the README's table ----------------------------------------------------------------------------
+
+#: The lines around the generated table in README.md.
+README_BEGIN = "<!-- settings: generated by `.venv/bin/python -m slrt.config README.md` from slrt/config.py -->"
+README_END = "<!-- end of settings -->"
+
+
+def shown_default(setting: Setting) -> str:
+    """The README's "default" cell."""
+    if setting.shown:
+        return setting.shown
+    value = setting.default
+    if value == "":
+        return "empty"
+    if isinstance(value, bool):
+        return "`on`" if value else "`off`"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"`{value}`"
+
+
+def readme_table() -> str:
+    """The README's settings table, and a line on the settings no environment variable sets."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{s.env}` | {shown_default(s)} | {s.help} |" for s in SETTINGS if s.env]
+    in_code = [f"`{s.key}` ({shown_default(s)}: {s.help})" for s in SETTINGS if not s.env]
+    if in_code:
+        lines += ["", "Not read from the environment (tests and benchmarks pass them to `create_app`): "
+                  + "; ".join(in_code) + "."]
+    return "\n".join(lines)
+
+
+def with_readme_table(readme: str) -> str:
+    """``readme`` with the text between its settings markers replaced by :func:`readme_table`."""
+    begin, end = readme.find(README_BEGIN), readme.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"no {README_BEGIN!r} ... {README_END!r} in the README")
+    return readme[: begin + len(README_BEGIN)] + "\n" + readme_table() + "\n" + readme[end:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the README's settings table, or write it into the README given."""
+    parser = argparse.ArgumentParser(prog="python -m slrt.config", description=main.__doc__)
+    parser.add_argument("readme", nargs="?", type=Path, help="rewrite the table between the markers in this file")
+    args = parser.parse_args(argv)
+    if args.readme is None:
+        sys.stdout.write(readme_table() + "\n")
+        return
+    text = args.readme.read_text(encoding="utf-8")
+    args.readme.write_text(with_readme_table(text), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
