@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -24,10 +25,20 @@ from slrt.access import Actor, check_active, role_of
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
-from slrt.models import (AgencyContact, Case, Event, Referral, Resident, SmsAttempt, SmsMessage, SmsPause,
-                         SmsTemplate, Staff)
+from slrt.models import (
+    AgencyContact,
+    Case,
+    Event,
+    Referral,
+    Resident,
+    SmsAttempt,
+    SmsMessage,
+    SmsPause,
+    SmsTemplate,
+    Staff,
+)
 from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, SmsDirection, SmsStatus
-from slrt.ports import GatewayError
+from slrt.ports import GatewayError, SmsGateway
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +430,7 @@ PAUSE_RECHECK = timedelta(minutes=5)
 
 def record_status(message_id: int, reported: SmsStatus | str, *, provider_id: str,
                   error: GatewayError | None = None) -> SmsMessage | None:
-    """Apply one status callback; repeated and late callbacks change nothing.
+    """Apply one status report (a callback, a webhook, a lookup); repeated and late ones change nothing.
 
     Reconciles a message whose worker died after the provider took it (the callback
     URL carries our id). A failed delivery with a retryable code (30003 unreachable
@@ -546,24 +557,177 @@ def resume_sending(*, actor: Actor) -> int:
     return waiting
 
 
-def open_receipt_follow_ups(limit: int = 500) -> int:
+def open_receipt_follow_ups(limit: int = 500, *, asked: Collection[str] = ()) -> int:
     """Resident notices accepted but never confirmed delivered in time: ask the facilitator.
 
     Not a resend: a missing receipt does not mean a missing SMS (handsets and networks
-    drop receipts), so the message is left as sent.
+    drop receipts), so the message is left as sent. Messages sent through a gateway in
+    ``asked`` are left to the reconciliation, which asks their provider once more first
+    (:func:`record_receipt_answers`); these are the ones nobody can ask.
+    """
+    overdue = select(SmsMessage).where(SmsMessage.status == SmsStatus.SENT, SmsMessage.receipt_due_at < clock.now())
+    if asked:
+        overdue = overdue.where(or_(SmsMessage.gateway.is_(None), SmsMessage.gateway.not_in(list(asked))))
+    overdue = db.session.scalars(overdue.order_by(SmsMessage.receipt_due_at).limit(limit)).all()
+    for message in overdue:
+        _open_no_receipt(message, "")
+    return len(overdue)
+
+
+def _open_no_receipt(message: SmsMessage, why: str) -> None:
+    hours = receipt_wait().total_seconds() / 3600
+    message.receipt_due_at = message.next_attempt_at = None
+    followups.open_for(message, FollowUpReason.NO_RECEIPT, f"no delivery receipt after {hours:g} h{why}")
+
+
+# ---- reconciling receipts: asking the provider what its lost callbacks would have said ------------
+
+#: Messages one reconciliation run takes; what it leaves is taken by the next run.
+RECEIPT_CHECKS_PER_RUN = 200
+#: Seconds a run spends asking (at the gateways' pace) before it hands the rest to the next run:
+#: less than the beat's interval (tasks/schedule.py), so runs do not pile up behind a slow phone.
+RECEIPT_CHECK_BUDGET_SECONDS = 240.0
+#: Provider statuses that settle a message (anything else: it is still on its way, or unknown).
+_SETTLED = frozenset({SmsStatus.DELIVERED.value, SmsStatus.UNDELIVERED.value, SmsStatus.FAILED.value})
+
+
+def receipt_check_wait() -> timedelta:
+    """How long a sent message waits for its receipt before its provider is asked (SLRT_RECEIPT_CHECK_MINUTES)."""
+    return timedelta(minutes=float(current_app.config["SLRT_RECEIPT_CHECK_MINUTES"]))
+
+
+@dataclass(frozen=True, order=True)
+class ReceiptCheck:
+    """One sent message to look up at its provider (plain values: no ORM object outlives the read)."""
+
+    id: int
+    gateway: str
+    provider_id: str
+
+
+@dataclass(frozen=True)
+class ReceiptAnswer:
+    """What the provider said of one message."""
+
+    check: ReceiptCheck
+    #: Our word for the provider's status ("sent", "delivered", ...), or None if it cannot tell.
+    status: str | None = None
+    #: Why it failed, when the provider says undelivered or failed.
+    error: GatewayError | None = None
+    #: The provider could not be asked (network, 5xx): the message is asked again later.
+    lookup_error: GatewayError | None = None
+    #: False when the run's time was up before this message's turn (asked at the next run).
+    asked: bool = True
+
+
+@dataclass(frozen=True)
+class ReceiptTally:
+    """What a reconciliation run did: receipts recorded, follow-ups opened, messages to ask again."""
+
+    settled: int = 0
+    followed_up: int = 0
+    waiting: int = 0
+
+
+def take_receipt_checks(gateways: Collection[str], limit: int = RECEIPT_CHECKS_PER_RUN) -> list[ReceiptCheck]:
+    """Take the sent messages whose provider is due a question: no final receipt yet, sent through a
+    gateway in ``gateways`` (those that report delivery) at least SLRT_RECEIPT_CHECK_MINUTES ago.
+
+    Asked about: resident notices until their receipt deadline and once past it (before any
+    follow-up), other messages within SLRT_RECEIPT_HOURS of sending. A sent message's
+    ``next_attempt_at`` is when to ask next (None: not asked yet); taking one moves it on, like
+    a claim (one conditional UPDATE), so a run alongside takes other messages.
+    """
+    if not gateways:
+        return []
+    now = clock.now()
+    wait = receipt_check_wait()
+    due = (SmsMessage.status == SmsStatus.SENT, SmsMessage.direction == SmsDirection.OUTBOUND,
+           SmsMessage.gateway.in_(list(gateways)), SmsMessage.provider_id.is_not(None),
+           SmsMessage.sent_at <= now - wait,
+           or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
+           or_(SmsMessage.receipt_due_at.is_not(None), SmsMessage.sent_at > now - receipt_wait()))
+    ids = list(db.session.scalars(select(SmsMessage.id).where(*due).order_by(SmsMessage.sent_at).limit(limit)))
+    if not ids:
+        return []
+    taken = db.session.execute(
+        update(SmsMessage).where(SmsMessage.id.in_(ids), *due)
+        .values(next_attempt_at=now + wait)
+        .returning(SmsMessage.id, SmsMessage.gateway, SmsMessage.provider_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(ReceiptCheck(*row) for row in taken)
+
+
+def ask_providers(checks: list[ReceiptCheck], gateways: Mapping[str, SmsGateway],
+                  pace: Callable[[str], object] = lambda name: None,
+                  budget: float = RECEIPT_CHECK_BUDGET_SECONDS) -> list[ReceiptAnswer]:
+    """Ask each message's provider for its status, each question at its gateway's ``pace``.
+
+    No database work: call it with no transaction open (the provider may be slow). Once
+    ``budget`` seconds are spent no more are asked (the first always is): the rest are
+    answered "not asked" and are taken again by the next run.
+    """
+    started = time.monotonic()
+    answers = []
+    for check in checks:
+        gateway = gateways.get(check.gateway)
+        if gateway is None or (answers and time.monotonic() - started > budget):
+            answers.append(ReceiptAnswer(check, asked=False))
+            continue
+        pace(check.gateway)
+        try:
+            status, error = gateway.status(check.provider_id)
+        except GatewayError as exc:
+            log.info("receipt lookup failed", extra={"sms_id": check.id, "code": exc.code})
+            answers.append(ReceiptAnswer(check, lookup_error=exc))
+        else:
+            answers.append(ReceiptAnswer(check, status, error))
+    return answers
+
+
+def record_receipt_answers(answers: list[ReceiptAnswer]) -> ReceiptTally:
+    """Apply what the providers said: a final status as a receipt (:func:`record_status`: never
+    backwards, a failure retried or followed up); otherwise ask again later, at growing intervals.
+
+    Past its receipt deadline, a resident notice the provider cannot confirm either (still
+    "sent", unknown, or the provider could not be asked) becomes a follow-up, once.
     """
     now = clock.now()
-    overdue = db.session.scalars(
-        select(SmsMessage)
-        .where(SmsMessage.status == SmsStatus.SENT, SmsMessage.receipt_due_at < now)
-        .order_by(SmsMessage.receipt_due_at)
-        .limit(limit)
-    ).all()
-    hours = receipt_wait().total_seconds() / 3600
-    for message in overdue:
-        message.receipt_due_at = None
-        followups.open_for(message, FollowUpReason.NO_RECEIPT, f"no delivery receipt after {hours:g} h")
-    return len(overdue)
+    settled = followed_up = waiting = 0
+    for answer in answers:
+        check = answer.check
+        if answer.status in _SETTLED:
+            record_status(check.id, answer.status, provider_id=check.provider_id, error=answer.error)
+            settled += 1
+            continue
+        message = db.session.get(SmsMessage, check.id, with_for_update=True, populate_existing=True)
+        if message is None or message.status != SmsStatus.SENT or message.provider_id != check.provider_id:
+            continue  # a receipt came meanwhile
+        if not answer.asked:
+            message.next_attempt_at = None  # due again at once: the next run takes it
+        elif message.receipt_due_at is not None and message.receipt_due_at <= now:
+            said = f"could not be asked ({answer.lookup_error.code})" if answer.lookup_error else \
+                f"says {answer.status!r}" if answer.status else "cannot tell"
+            _open_no_receipt(message, f"; the provider {said}")
+            followed_up += 1
+        else:
+            message.next_attempt_at = next_receipt_check(message, now, failed=answer.lookup_error is not None)
+            waiting += 1
+    if settled or followed_up:
+        log.info("receipts reconciled", extra={"settled": settled, "followed_up": followed_up})
+    return ReceiptTally(settled, followed_up, waiting)
+
+
+def next_receipt_check(message: SmsMessage, now: datetime, *, failed: bool = False) -> datetime:
+    """When to ask about a message still unconfirmed: after as long again as it has been on its way
+    (15 min, 30 min, 1 h, 2 h, ...), soon after a failed lookup, and never later than its receipt deadline."""
+    wait = receipt_check_wait()
+    after = wait if failed else max(wait, now - (message.sent_at or now))
+    at = now + after
+    if message.receipt_due_at is not None and message.receipt_due_at > now:
+        at = min(at, message.receipt_due_at)
+    return at
 
 
 def purge_bodies(retention_days: int | None = None, batch: int = 5000) -> int:

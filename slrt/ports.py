@@ -49,3 +49,12 @@ class SmsGateway(Protocol):
         provider that cannot search by our reference matches on recipient, body and time;
         ``exclude`` lists provider ids already recorded (an earlier, undelivered attempt).
         """
+
+    def status(self, provider_id: str) -> tuple[str | None, GatewayError | None]:
+        """What the provider knows now of the message it took as ``provider_id``, in our words.
+
+        ("sent" | "delivered" | "undelivered" | "failed", the failure's error or None), or
+        (None, None) when the provider cannot tell (an unknown id, a state we do not record).
+        Asked when a delivery receipt is late: receipts are dropped on the way. Raises
+        GatewayError when the provider could not be asked (network, 5xx, 429).
+        """

@@ -115,13 +115,25 @@ def limiter():
     return current_app.extensions["slrt_sms_limiter"]
 
 
+#: Gateways that report delivery, and how: Twilio by a status callback to a URL that carries
+#: our id; the Android phone by its sms:sent / sms:delivered / sms:failed webhooks (registered
+#: on the phone, see sms/webhooks.py). The console reports nothing.
+_RECEIPTS = {"twilio": "callback", "android": "webhook"}
+
+
 def reports_delivery(name: str | None = None) -> bool:
     """Does the gateway send delivery receipts (so a missing one means something)?"""
-    return (name or gateway().name) == "twilio"
+    return (name or gateway().name) in _RECEIPTS
 
 
 def callback_url(message_id: int, name: str | None = None) -> str | None:
-    """Where the provider reports this message's delivery; None when the gateway reports none."""
-    if not reports_delivery(name):
-        return None
+    """Where the provider reports this message's delivery; None when it takes no per-message URL."""
+    if _RECEIPTS.get(name or gateway().name) != "callback":
+        return None  # the phone posts to the webhooks registered on it
     return f"{current_app.config['SLRT_PUBLIC_URL'].rstrip('/')}/sms/twilio/status/{message_id}"
+
+
+def receipt_gateways() -> dict:
+    """The configured gateways that report delivery, by name: those asked about late receipts."""
+    return {name: each for name, each in current_app.extensions["slrt_sms_gateways"].items()
+            if reports_delivery(name)}

@@ -9,6 +9,7 @@ that message instead of matching bodies. Errors map through one table, like sms/
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Collection
 from datetime import datetime
@@ -50,6 +51,8 @@ STATUSES = {
     "Failed": "failed", "Cancelled": "failed", "Cancelling": "failed",
 }
 _POOL_SIZE = 64
+#: The reference tasks/outbox.py gives each send, which the phone keeps as the message's id.
+_REFERENCE = re.compile(r"^slrt-(\d{1,18})$")
 
 
 def classify(status: int | None, message: str = "", retry_after: float | None = None) -> GatewayError:
@@ -63,6 +66,21 @@ def classify(status: int | None, message: str = "", retry_after: float | None = 
     return GatewayError(code=f"http-{status}" if status is not None else "unknown",
                         message=message or "unknown error from the phone", transient=transient,
                         retry_after=retry_after if transient else None)
+
+
+def message_id_of(reference: object) -> int | None:
+    """Our message id in an id the phone reports ("slrt-12" -> 12); None for any other id."""
+    match = _REFERENCE.match(str(reference or ""))
+    return int(match.group(1)) if match else None
+
+
+def failure(reason: object = None) -> GatewayError:
+    """A message the phone could not send (``sms:failed``, or state Failed), with the phone's reason.
+
+    Final, not retried: a resend would carry the same id, which the phone refuses (409).
+    """
+    text = _scrub(str(reason or ""))[:200]
+    return GatewayError(code="phone-failed", message=text or "the phone could not send the message")
 
 
 class _TimeoutSession(requests.Session):
@@ -144,6 +162,29 @@ class AndroidGateway:
         log.info("android lookup failed: %s", cause, extra={"reference": reference})
         raise GatewayError(code="lookup-failed", message=f"could not ask the phone for the message ({cause})",
                            transient=True, outcome_unknown=True)
+
+    def status(self, provider_id: str) -> tuple[str | None, GatewayError | None]:
+        """The phone's state of message ``provider_id`` (get_state), in our words (``STATUSES``).
+
+        A failed one comes with the phone's reason; (None, None) when the phone does not know
+        the id. Raises GatewayError when the phone cannot be asked.
+        """
+        try:
+            state = self.client.get_state(provider_id)
+        except APIError as exc:
+            if exc.status_code == 404:
+                return None, None
+            cause = f"HTTP {exc.status_code}"
+        except (requests.RequestException, KeyError, TypeError, ValueError) as exc:
+            cause = type(exc).__name__
+        else:
+            status = STATUSES.get(state.state.value)
+            if status == "failed":
+                return status, failure(next((r.error for r in state.recipients if r.error), None))
+            return status, None
+        log.info("android status fetch failed: %s", cause, extra={"sid": provider_id})
+        raise GatewayError(code="lookup-failed", message=f"could not ask the phone for the message's state ({cause})",
+                           transient=True)
 
 
 def _api_error(exc: APIError, retry_after: float | None = None) -> GatewayError:

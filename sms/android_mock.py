@@ -12,6 +12,9 @@ HTTP basic auth. Accepted messages go "Pending" and are kept. Knobs, settable fr
 
 :meth:`deliver_inbound` posts an ``sms:received`` webhook signed like the app signs it:
 ``X-Signature`` = hex HMAC-SHA256(signing key, raw body + ``X-Timestamp``), unix seconds.
+:meth:`deliver_status` moves a message on (``sms:sent``, ``sms:delivered``, ``sms:failed``)
+and posts that event's webhook the same way; :meth:`set_state` moves it without a webhook
+(the phone's webhook was lost: ``GET /messages/<id>`` still tells the state).
 Only the standard library is used.
 """
 
@@ -45,6 +48,9 @@ API_ERRORS: dict[str, tuple[int, str | None]] = {
 }
 CONNECTION_FAILURES = frozenset({"timeout", "timeout_after_accept", "reset"})
 _SEND = re.compile(r"^/messages?/?$")
+#: Webhook events about a message the phone sent -> (its state then, the payload's time field).
+_STATUS_EVENTS = {"sms:sent": ("Sent", "sentAt"), "sms:delivered": ("Delivered", "deliveredAt"),
+                  "sms:failed": ("Failed", "failedAt")}
 _FETCH = re.compile(r"^/messages?/([^/?]+)$")
 
 
@@ -59,6 +65,8 @@ class FakeSms:
     created_at: datetime
     with_delivery_report: bool = True
     ttl: int | None = None
+    #: The phone's reason when it could not send the message (state "Failed").
+    error: str | None = None
 
 
 def sign(signing_key: str, raw_body: bytes, timestamp: str) -> str:
@@ -135,10 +143,11 @@ class FakeAndroid:
             found = self._messages.get(message_id)
             return dataclasses.replace(found) if found else None
 
-    def set_state(self, message_id: str, state: str) -> None:
-        """Move a message on (e.g. "Sent", "Delivered", "Failed")."""
+    def set_state(self, message_id: str, state: str, error: str | None = None) -> None:
+        """Move a message on (e.g. "Sent", "Delivered", "Failed" with the phone's reason)."""
         with self._lock:
             self._messages[message_id].state = state
+            self._messages[message_id].error = error
 
     def _accept(self, payload: dict) -> tuple[FakeSms | None, int]:
         text = (payload.get("textMessage") or {}).get("text") or payload.get("message")
@@ -159,7 +168,7 @@ class FakeAndroid:
         """The message state as the app renders it."""
         return {
             "id": m.id, "deviceId": self.device_id, "state": m.state, "isHashed": False, "isEncrypted": False,
-            "recipients": [{"phoneNumber": n, "state": m.state, "error": None} for n in m.phone_numbers],
+            "recipients": [{"phoneNumber": n, "state": m.state, "error": m.error} for n in m.phone_numbers],
             "states": {m.state: m.created_at.isoformat()},
         }
 
@@ -186,7 +195,36 @@ class FakeAndroid:
     def deliver_inbound(self, app_url: str, phone: str, text: str, signing_key: str, *,
                         message_id: str | None = None, timestamp: int | None = None) -> int:
         """POST a signed ``sms:received`` webhook to ``app_url`` (the full URL); return the HTTP status."""
-        raw = json.dumps(self.inbound_payload(phone, text, message_id=message_id)).encode()
+        return self.post(app_url, self.inbound_payload(phone, text, message_id=message_id), signing_key, timestamp)
+
+    def status_payload(self, message_id: str, event: str, *, phone: str | None = None, reason: str | None = None,
+                       at: datetime | None = None) -> dict:
+        """An ``sms:sent`` / ``sms:delivered`` / ``sms:failed`` webhook body as the app sends it."""
+        if event not in _STATUS_EVENTS:
+            raise ValueError(f"not a status event: {event!r}")
+        if phone is None:
+            known = self.message(message_id)
+            phone = known.phone_numbers[0] if known else ""
+        payload = {"messageId": message_id, "recipient": phone, "phoneNumber": phone, "simNumber": 1,
+                   _STATUS_EVENTS[event][1]: (at or datetime.now(UTC)).isoformat()}
+        if event == "sms:sent":
+            payload["partsCount"] = 1
+        if event == "sms:failed":
+            payload["reason"] = reason or "RESULT_ERROR_GENERIC_FAILURE"
+        return {"deviceId": self.device_id, "event": event, "id": uuid.uuid4().hex[:21],
+                "webhookId": "slrt-status", "payload": payload}
+
+    def deliver_status(self, app_url: str, message_id: str, event: str, signing_key: str, *,
+                       reason: str | None = None, timestamp: int | None = None) -> int:
+        """Move message ``message_id`` on as ``event`` says, then POST its signed webhook; return the status."""
+        body = self.status_payload(message_id, event, reason=reason)
+        if self.message(message_id) is not None:
+            self.set_state(message_id, _STATUS_EVENTS[event][0], body["payload"].get("reason"))
+        return self.post(app_url, body, signing_key, timestamp)
+
+    def post(self, app_url: str, body: dict, signing_key: str, timestamp: int | None = None) -> int:
+        """POST ``body`` as a webhook signed with ``signing_key`` to ``app_url``; return the HTTP status."""
+        raw = json.dumps(body).encode()
         headers = self.signed_headers(signing_key, raw, timestamp)
         parts = urlsplit(app_url)
         kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection

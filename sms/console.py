@@ -26,3 +26,11 @@ class ConsoleGateway:
     def lookup(self, *, to, body, reference, since, exclude=()) -> str | None:
         found = self._sent.get(reference)
         return None if found in exclude else found
+
+    def status(self, provider_id: str) -> tuple[str | None, None]:
+        """Nothing leaves the machine, so nothing is ever confirmed delivered: (None, None).
+
+        The console reports no delivery (sms.reports_delivery), so nobody waits for a receipt
+        from it and the reconciliation never asks it; saying "delivered" would be untrue.
+        """
+        return None, None

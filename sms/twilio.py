@@ -266,6 +266,31 @@ class TwilioGateway:
                 return message.sid
         return None
 
+    def status(self, provider_id: str) -> tuple[str | None, GatewayError | None]:
+        """Fetch Message ``provider_id``: its status in our words (``STATUSES``), and its error if it failed.
+
+        Twilio keeps a message's status even when the callback reporting it was lost. (None, None)
+        for a SID Twilio does not know (404) or a status we do not record; a failure without an
+        error code gets None (the outbox names it). Raises GatewayError if Twilio cannot be asked.
+        """
+        try:
+            message = self._messages(provider_id).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None, None
+            cause, retry_header = f"HTTP {exc.status}", self.http.last_headers().get("Retry-After")
+        except (TwilioException, requests.RequestException, ValueError) as exc:
+            cause, retry_header = _lookup_cause(exc), None
+        else:
+            status = STATUSES.get(str(message.status or ""))
+            error = None
+            if status in ("undelivered", "failed") and message.error_code:
+                error = classify(message.error_code, message=_scrub(message.error_message))
+            return status, error
+        log.info("twilio status fetch failed: %s", cause, extra={"sid": provider_id})
+        raise GatewayError(code="lookup-failed", message=f"could not fetch the message's status ({cause})",
+                           transient=True, retry_after=parse_retry_after(retry_header))
+
 
 def _network_error(exc: requests.RequestException) -> GatewayError:
     """A request that got no HTTP answer: transient; outcome unknown unless it never left."""

@@ -15,8 +15,11 @@ like Twilio does. Knobs, settable from any thread at any time, make it slow, fai
   ``"30002"`` (account suspended) is one of these: Twilio reports it for a message queued before
   the suspension, as status "failed"; a suspended account's API requests get 10001 instead.
 - ``undeliverable[to] = "30003"``: messages to that number end "undelivered" with that code.
-- ``callback_delay``, ``drop_receipts`` (ratio of messages whose final receipt never comes; they
-  stay "sent"), ``duplicate_callbacks``, ``reorder_callbacks``, ``callbacks_enabled``.
+- ``unconfirmed``: numbers whose handsets never confirm delivery: their messages stay "sent",
+  at Twilio too (a fetch says "sent").
+- ``callback_delay``, ``drop_receipts`` (ratio of messages whose final status callback is lost
+  on the way: Twilio still moves the message on, and a fetch of it tells the final status),
+  ``duplicate_callbacks``, ``reorder_callbacks``, ``callbacks_enabled``.
 
 Only the standard library serves; ``twilio.request_validator`` signs the callbacks.
 """
@@ -113,6 +116,7 @@ class FakeTwilio:
         self.reorder_callbacks = False
         self.callbacks_enabled = True
         self.undeliverable: dict[str, str] = {}
+        self.unconfirmed: set[str] = set()
         # Counters.
         self.callback_errors = 0
         self.callbacks_posted = 0
@@ -123,7 +127,7 @@ class FakeTwilio:
         self._failures: dict[str, deque[str]] = {"create": deque(), "read": deque()}
         self._rates: dict[str, dict[str, float]] = {"create": {}, "read": {}}
         self._stopping = threading.Event()
-        self._jobs: list[tuple[float, int, str, list[tuple[str, int | None]], str | None]] = []
+        self._jobs: list[tuple[float, int, str, list[tuple[str, int | None, bool]], str | None]] = []
         self._jobs_ready = threading.Condition(self._lock)
         self._seq = itertools.count()
         self._workers: list[threading.Thread] = []
@@ -267,14 +271,15 @@ class FakeTwilio:
             self._jobs_ready.notify()
         return dataclasses.replace(message)
 
-    def _plan(self, message: FakeMessage, error: str | None) -> list[tuple[str, int | None]]:
-        """The statuses this message will go through, in the order their callbacks are posted."""
+    def _plan(self, message: FakeMessage, error: str | None) -> list[tuple[str, int | None, bool]]:
+        """The statuses this message will go through, in order: (status, error code, callback posted)."""
         final_status = DELIVERY_ERRORS.get(error, "undelivered") if error else "delivered"
         if final_status == "failed":
-            return [("failed", int(error))]
-        steps = [("sent", None)]
-        if random.random() >= self.drop_receipts:
-            steps.append((final_status, int(error) if error else None))
+            return [("failed", int(error), True)]
+        steps = [("sent", None, True)]
+        if message.to not in self.unconfirmed:
+            # A dropped receipt is lost between Twilio and us: Twilio itself knows the outcome.
+            steps.append((final_status, int(error) if error else None, random.random() >= self.drop_receipts))
         if self.reorder_callbacks:
             steps.reverse()
         return steps
@@ -318,8 +323,9 @@ class FakeTwilio:
                     return
             self._run_steps(poster, sid, steps, url)
 
-    def _run_steps(self, poster: _Poster, sid: str, steps: list[tuple[str, int | None]], url: str | None) -> None:
-        for status, error_code in steps:
+    def _run_steps(self, poster: _Poster, sid: str, steps: list[tuple[str, int | None, bool]],
+                   url: str | None) -> None:
+        for status, error_code, posted in steps:
             with self._lock:
                 message = self._messages.get(sid)
                 if message is None:
@@ -327,7 +333,7 @@ class FakeTwilio:
                 if _RANK[status] > _RANK[message.status]:
                     message.status, message.error_code = status, error_code
                 snapshot = dataclasses.replace(message)
-            if url is None or self._stopping.is_set():
+            if url is None or not posted or self._stopping.is_set():
                 continue
             params = self._callback_params(snapshot, status, error_code)
             for _ in range(2 if self.duplicate_callbacks else 1):

@@ -1,4 +1,4 @@
-"""Twilio's webhooks (delivery status callbacks, inbound SMS) and SMS Gateway for Android's inbound SMS.
+"""Twilio's webhooks (delivery status callbacks, inbound SMS) and SMS Gateway for Android's (inbound SMS, receipts).
 
 Every request must carry a valid X-Twilio-Signature (HMAC of the URL and form under
 the auth token); anything else is refused with 403 and changes nothing. Nothing personal
@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from slrt import clock, identity, inbound, outbox
 from slrt.extensions import db, persist
+from sms import android
 from sms.twilio import STATUSES, classify
 
 log = logging.getLogger(__name__)
@@ -85,19 +86,32 @@ def _verify() -> None:
 ANDROID_MAX_SKEW = 300
 
 
+#: SMS Gateway for Android's events about a message the phone sent -> what the outbox records.
+ANDROID_RECEIPTS = {"sms:sent": "sent", "sms:delivered": "delivered", "sms:failed": "failed"}
+
+
 @bp.post("/android/inbound")
+@bp.post("/android/status")
 def android_inbound():
-    """An SMS to the Android phone (SMS Gateway for Android, ``sms:received``): stored and acted on."""
+    """A webhook from the Android phone (SMS Gateway for Android): an SMS it received, or a receipt.
+
+    ``sms:received`` is stored and acted on; ``sms:sent``, ``sms:delivered`` and ``sms:failed``
+    are delivery receipts for messages the phone sent for us. Either URL takes every event.
+    """
     _verify_android()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400)
-    if data.get("event") != "sms:received":
-        return Response(status=204)  # sms:sent, system:ping...: nothing to do
+    event = data.get("event")
+    if event != "sms:received" and event not in ANDROID_RECEIPTS:
+        return Response(status=204)  # system:ping, mms:...: nothing to do
     payload = data.get("payload")
     if not isinstance(payload, dict) or not payload.get("messageId"):
         abort(400)
-    sender = str(payload.get("phoneNumber") or payload.get("sender") or "")
+    if event in ANDROID_RECEIPTS:
+        return _android_receipt(ANDROID_RECEIPTS[event], payload)
+    # ``phoneNumber`` is deprecated in favour of ``sender`` (older app versions send only it).
+    sender = str(payload.get("sender") or payload.get("phoneNumber") or "")
     try:
         phone = identity.normalize_mobile(sender)
     except Exception:  # noqa: BLE001  (a foreign or odd sender is still kept, as given)
@@ -110,6 +124,22 @@ def android_inbound():
 
     persist(record)
     log.info("sms received", extra={"provider_id": provider_id})
+    return Response(status=204)
+
+
+def _android_receipt(status: str, payload: dict) -> Response:
+    """Record what the phone says of a message it sent for us; its id is our reference ("slrt-<id>")."""
+    reference = str(payload["messageId"])
+    message_id = android.message_id_of(reference)
+    if message_id is None:
+        return Response(status=204)  # not one of ours (sent from the phone's own screen, ...)
+    error = android.failure(payload.get("reason")) if status == "failed" else None
+
+    def record():
+        outbox.record_status(message_id, status, provider_id=reference, error=error)
+
+    persist(record)
+    log.info("sms status", extra={"sms_id": message_id, "status": status, "gateway": "android"})
     return Response(status=204)
 
 

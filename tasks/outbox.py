@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from slrt import outbox
 from slrt.extensions import begin_write, db, persist
 from slrt.ports import GatewayError
-from sms import callback_url, gateway_named, limiter_for, reports_delivery, route
+from sms import callback_url, gateway_named, limiter_for, receipt_gateways, reports_delivery, route
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,33 @@ def _dispatch(session):
 
 @shared_task(name="slrt.check_receipts", ignore_result=True)
 def check_receipts() -> int:
-    """Open a follow-up for each resident notice whose delivery receipt never came."""
+    """Open a follow-up for each resident notice whose receipt never came and whose provider nobody can ask.
+
+    Those whose provider can be asked are the reconciliation's (it asks once more first).
+    """
     begin_write()
-    opened = outbox.open_receipt_follow_ups()
+    opened = outbox.open_receipt_follow_ups(asked=receipt_gateways())
     db.session.commit()
     return opened
+
+
+@shared_task(name="slrt.reconcile_receipts", ignore_result=True)
+def reconcile_receipts() -> dict[str, int]:
+    """Ask the providers about sent messages whose receipt is late, and record what they say.
+
+    Like a send: take the messages and commit, ask with no database connection held (each
+    question at its gateway's pace), then record in one unit of work.
+    """
+    gateways = receipt_gateways()
+    begin_write()
+    checks = outbox.take_receipt_checks(gateways)
+    db.session.commit()
+    db.session.close()
+    if not checks:
+        return {"asked": 0, "settled": 0, "followed_up": 0}
+    answers = outbox.ask_providers(checks, gateways, pace=lambda name: limiter_for(name).acquire())
+    tally = persist(lambda: outbox.record_receipt_answers(answers))
+    return {"asked": len(answers), "settled": tally.settled, "followed_up": tally.followed_up}
 
 
 @shared_task(name="slrt.purge_sms_bodies", ignore_result=True)

@@ -16,7 +16,13 @@ def beat_schedule(config) -> dict:
         # Re-queue outbox messages never picked up (broker down at commit, worker killed) and
         # those whose retry time has come; retry times live in the rows, not in Celery countdowns.
         "sweep-outbox": {"task": "slrt.sweep_outbox", "schedule": float(config["SLRT_SWEEP_SECONDS"])},
-        # Resident notices with no delivery receipt in SLRT_RECEIPT_HOURS: a follow-up each.
+        # Sent messages whose receipt is late (SLRT_RECEIPT_CHECK_MINUTES, then at growing
+        # intervals): ask the provider, which knows what a lost callback would have said; past
+        # SLRT_RECEIPT_HOURS, what it cannot confirm either becomes a follow-up. A run asks for at
+        # most 4 minutes (slrt.outbox.RECEIPT_CHECK_BUDGET_SECONDS), so runs do not pile up.
+        "reconcile-receipts": {"task": "slrt.reconcile_receipts", "schedule": 300.0},
+        # Resident notices with no delivery receipt in SLRT_RECEIPT_HOURS on a gateway nobody can
+        # ask (no longer configured): a follow-up each.
         "check-receipts": {"task": "slrt.check_receipts", "schedule": 300.0},
         # Erase SMS texts older than SLRT_SMS_RETENTION_DAYS (personal data kept no longer).
         "purge-sms-bodies": {"task": "slrt.purge_sms_bodies", "schedule": 3600.0},

@@ -394,14 +394,25 @@ def test_a_suspended_account_fails_the_queued_message(gateway, fake, receiver):
     assert classify(got["params"]["ErrorCode"]).effect == "pause"
 
 
-def test_dropped_receipts_leave_the_message_sent(gateway, fake, receiver):
+def test_dropped_receipts_are_lost_on_the_way_but_twilio_knows(gateway, fake, receiver):
     fake.drop_receipts = 1.0
     sid = send(gateway, callback_url=receiver.url())
 
     receiver.wait_for(2, timeout=0.5)
 
     assert receiver.statuses() == ["sent"]
-    assert fake.message(sid).status == "sent"
+    assert fake.message(sid).status == "delivered"  # a fetch tells what the lost callback would have
+    assert gateway.status(sid) == ("delivered", None)
+
+
+def test_unconfirmed_handsets_leave_the_message_sent_at_twilio_too(gateway, fake, receiver):
+    fake.unconfirmed.add(TO)
+    sid = send(gateway, callback_url=receiver.url())
+
+    receiver.wait_for(2, timeout=0.5)
+
+    assert receiver.statuses() == ["sent"]
+    assert fake.message(sid).status == "sent" and gateway.status(sid) == ("sent", None)
 
 
 def test_duplicate_callbacks(gateway, fake, receiver):

@@ -39,7 +39,8 @@ class SmsMessage(Base):
     error_code: Mapped[str | None] = mapped_column(String(16))
     error_message: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)
-    #: When a pending message may next be tried; the sweep picks it up then.
+    #: When a pending message may next be tried; the sweep picks it up then. For a sent one
+    #: with no final receipt: when to ask its provider next (None: not asked yet).
     next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     #: Makes queuing idempotent: one message per (notice, subject, recipient, event).
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
