@@ -269,9 +269,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the local server's basic-auth password shown in the app (required with `SLRT_ANDROID_URL`)",
             secret=True),
     Setting("SLRT_ANDROID_SIGNING_KEY", STR, None,
-            "enter it as the app's webhook signing key; inbound webhooks go to "
-            "`<SLRT_PUBLIC_URL>/sms/android/inbound`",
-            shown="random, kept in `instance/android-signing.key`", secret=True),
+            "enter it as the app's webhook signing key; received SMS go to "
+            "`<SLRT_PUBLIC_URL>/sms/android/inbound`, sent/delivered/failed to `.../sms/android/status`",
+            shown="with `SLRT_ANDROID_URL`: random, kept in `instance/android-signing.key`; "
+                  "without: none (the phone's webhooks are refused)", secret=True),
     Setting("SLRT_ANDROID_RATE_PER_HOUR", FLOAT, 100.0,
             "the phone's own pace (its SIM's limits), apart from `SLRT_SMS_RATE`", rule=NOT_NEGATIVE),
     Setting("SLRT_SMS_ROUTES", STR, "",
@@ -347,7 +348,9 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
 
         settings["SLRT_PII_KEY"] = _instance_secret(instance / "pii.key", new_key())
     if settings["SLRT_ANDROID_SIGNING_KEY"] is None:
-        settings["SLRT_ANDROID_SIGNING_KEY"] = _instance_secret(instance / "android-signing.key", os.urandom(24).hex())
+        # Only a deployment with a phone needs (and keeps) one; without, every phone webhook is refused.
+        settings["SLRT_ANDROID_SIGNING_KEY"] = _instance_secret(
+            instance / "android-signing.key", os.urandom(24).hex()) if settings["SLRT_ANDROID_URL"] else ""
 
     _check_together(settings)
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings)

@@ -133,3 +133,17 @@ def send(app):
             app.extensions["slrt_sms_gateway"], app.extensions["slrt_sms_gateways"] = saved
 
     return run
+
+
+@pytest.fixture
+def pipeline_database():
+    """For tests.pipeline.Pipeline: None (SQLite in its folder), or a fresh PostgreSQL database of
+    its own on the TEST_DATABASE_URL server (the session's app empties that one when it starts)."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    from tests.pipeline import postgres_database
+
+    with postgres_database(server) as url:
+        yield url

@@ -9,6 +9,7 @@ callbacks to them. The real twilio client in the worker talks to that server.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -18,7 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slrt.pii import new_key
@@ -26,6 +28,32 @@ from sms.twilio_mock import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+_databases = itertools.count(1)
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on ``server_url``'s PostgreSQL server for one pipeline; dropped afterwards.
+
+    The pipeline's own (``slrt_pipeline_<pid>_<n>``), not the one ``server_url`` names: the
+    test session's app uses that one, and empties it when it starts.
+    """
+    import sqlalchemy as sa
+
+    from slrt.config import _normalize_db_url
+
+    server = sa.engine.make_url(_normalize_db_url(server_url))
+    name = f"slrt_pipeline_{os.getpid()}_{next(_databases)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:  # a killed worker's connections may linger: FORCE ends them
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 def free_port() -> int:

@@ -40,7 +40,8 @@ def test_intake_registers_a_new_resident_and_opens_the_case(clerk, district, db_
     assert case.resident.household.kk_masked == "3316********0007"
     page = clerk.get(response.headers["Location"]).get_data(as_text=True)
     assert "dibuka untuk Sumarni" in page and "Surat Keterangan Tidak Mampu" in page
-    assert "Buka kasus" in page or "Riwayat" in page
+    timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
+    assert "Membuka kasus" in timeline and "Petugas Front Office" in timeline  # the opening, and who opened it
 
 
 def test_intake_finds_a_registered_resident_by_nik(app, district, db_session):

@@ -37,6 +37,8 @@ def live_url(tmp_path_factory):
         "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
         "SLRT_PII_KEY": new_key(), "SECRET_KEY": "browser-test", "SLRT_PASSWORD_HASH": "plaintext",
         "SLRT_SMS_SENDER_NAME": "SLRT Blora",
+        # given, so nothing is kept in the repository's instance/ folder (screenshots alone go to test-artifacts/)
+        "SLRT_ANDROID_SIGNING_KEY": "browser-test",
     })
     with app.app_context():
         from flask_migrate import upgrade

@@ -9,17 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import select
 
+from app import create_app
 from slrt import inbound, reminders
+from slrt.extensions import db
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsAudience, SmsStatus
-from sms import kind_of, parse_routes, ratelimit
+from slrt.pii import new_key
+from sms import kind_of, parse_routes, ratelimit, route
 from sms.android import AndroidGateway
 from sms.android_mock import FakeAndroid
 from sms.twilio import TwilioGateway
 from sms.twilio_mock import FakeTwilio
-from tests.builders import make_referral
+from tests.builders import make_district, make_referral
 from tests.conftest import JAKARTA
 
 BPJS_ANI = "+6281225550101"
@@ -66,7 +70,7 @@ def test_notices_go_by_twilio_digests_and_replies_by_the_phone(district, db_sess
     rows = db_session.scalars(select(SmsMessage).where(SmsMessage.status == SmsStatus.SENT)).all()
     assert {m.gateway for m in rows if m.template_key == "agency_reminder_digest"} == {"android"}
     assert {m.gateway for m in rows if m.template_key == "referral_made"} == {"twilio"}
-    # the phone gives no delivery receipts: nothing waits for one
+    # these are agency messages (digests, a reply to a contact): none waits for a receipt
     assert all(m.receipt_due_at is None for m in rows if m.gateway == "android")
 
 
@@ -97,7 +101,123 @@ def test_a_route_to_a_gateway_or_kind_not_configured_is_refused(spec):
         parse_routes(spec, {"twilio"})
 
 
-def test_each_gateway_has_its_own_pace():
+def test_each_gateway_has_its_own_pace(monkeypatch):
+    slept = []
+    monkeypatch.setattr(ratelimit.time, "sleep", slept.append)  # the waits are recorded, not slept
     phone = ratelimit.build(100 / 3600, "sqla+sqlite:///x")
     bought = ratelimit.build(50, "sqla+sqlite:///x")
-    assert phone is not bought and isinstance(phone, ratelimit.LocalLimiter)
+    assert phone.rate == pytest.approx(100 / 3600 * ratelimit.HEADROOM)
+    assert bought.rate == pytest.approx(50 * ratelimit.HEADROOM)
+    assert phone.acquire() == 0
+    # Twilio's sends do not take the phone's slots, nor wait for them
+    waits = [bought.acquire() for _ in range(3)]
+    assert waits[0] == 0 and max(waits) < 0.1
+    # the phone's next slot is still 37 s away (100 an hour, less the headroom)
+    assert phone.acquire() == pytest.approx(3600 / 100 / ratelimit.HEADROOM, abs=1)
+
+
+# ---- the same policy from the settings alone: sms.init_gateways as create_app runs it --------
+
+
+def _settings(tmp_path, twilio, phone, **overrides):
+    """An app's settings: Twilio as SLRT_SMS_GATEWAY, the phone beside it, digests and replies by the phone."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'wired.sqlite'}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        "SECRET_KEY": "test-secret", "SLRT_PII_KEY": new_key(), "SLRT_ANDROID_SIGNING_KEY": "test-signing-key",
+        "SLRT_PASSWORD_HASH": "plaintext", "SLRT_SMS_DISPATCH": False,
+        "SLRT_SMS_GATEWAY": "twilio", "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token, "TWILIO_FROM_NUMBER": twilio.number,
+        "SLRT_TWILIO_API_BASE": twilio.url, "SLRT_SMS_TIMEOUT": 2,
+        "SLRT_ANDROID_URL": phone.url, "SLRT_ANDROID_LOGIN": phone.login, "SLRT_ANDROID_PASSWORD": phone.password,
+        # One a second for the phone, no limit for Twilio: the phone's second message waits for its slot.
+        "SLRT_ANDROID_RATE_PER_HOUR": 3600, "SLRT_SMS_RATE": 0,
+        "SLRT_SMS_ROUTES": "digest=android,reply=android",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def wired(tmp_path):
+    """An app built by create_app from those settings, on its own migrated database."""
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        twilio.callbacks_enabled = False  # nothing listens at SLRT_PUBLIC_URL
+        app = create_app(_settings(tmp_path, twilio, phone))
+        app.instance_path = str(tmp_path)
+        with app.app_context():
+            upgrade()
+            try:
+                yield app, twilio, phone
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
+def test_the_settings_alone_send_digests_by_the_phone_at_its_pace_and_notices_by_twilio(wired, frozen,
+                                                                                          monkeypatch):
+    app, twilio, phone = wired
+    gateways, limiters = app.extensions["slrt_sms_gateways"], app.extensions["slrt_sms_limiters"]
+    assert app.extensions["slrt_sms_gateway"].name == "twilio" and set(gateways) == {"twilio", "android"}
+    assert route("reply_status", SmsAudience.RESIDENT) == "android"  # when the SMS came in on neither
+    # the phone keeps its own pace (SLRT_ANDROID_RATE_PER_HOUR), Twilio none (SLRT_SMS_RATE=0)
+    assert isinstance(limiters["android"], ratelimit.LocalLimiter)
+    assert limiters["android"].rate == pytest.approx(ratelimit.HEADROOM)  # 3600 an hour
+    assert isinstance(limiters["twilio"], ratelimit.Unlimited)
+    waited = {"twilio": [], "android": []}
+    for name, limiter in limiters.items():
+        monkeypatch.setattr(limiter, "acquire", _recording(limiter.acquire, waited[name]))
+
+    district = make_district()
+    db.session.commit()
+    resident_phone = make_referral(district).case.resident.phone
+    db.session.commit()
+    _send_pending(app)  # the resident's and the agency's notices of the referral
+    frozen.move_to(datetime(2026, 12, 1, 10, 0, tzinfo=JAKARTA))  # no answer for a week: digests
+    assert reminders.run_sweep().digests == 2  # one to each of the agency's two contacts
+    db.session.commit()
+    _send_pending(app)
+
+    rows = db.session.scalars(select(SmsMessage).where(SmsMessage.status == SmsStatus.SENT)).all()
+    assert sorted((m.template_key, m.gateway) for m in rows if m.template_key != "case_registered") == [
+        ("agency_new_referral", "twilio"), ("agency_new_referral", "twilio"),  # agencies: SLRT_SMS_GATEWAY
+        ("agency_reminder_digest", "android"), ("agency_reminder_digest", "android"),
+        ("referral_made", "twilio")]
+    assert len(phone.messages) == 2 and all("rujukan menunggu" in m.text for m in phone.messages)
+    assert any(m.to == resident_phone and "rujukan" in m.body for m in twilio.messages)
+    assert not any("rujukan menunggu" in m.body for m in twilio.messages)
+    # every send took a slot from its own gateway's limiter; the phone's second digest waited for it
+    assert len(waited["android"]) == 2 and len(waited["twilio"]) == len(twilio.messages) == 4
+    assert waited["android"][0] == 0 and waited["android"][1] > 0.5
+
+
+def _recording(acquire, waits: list):
+    """The limiter's own ``acquire``, noting each wait."""
+
+    def recorded() -> float:
+        waits.append(acquire())
+        return waits[-1]
+
+    return recorded
+
+
+def _send_pending(app):
+    """Run the send task in this process for every pending message, as a worker would."""
+    send = app.extensions["celery"].tasks["slrt.send_sms"]
+    for message_id in db.session.scalars(select(SmsMessage.id).where(SmsMessage.status == SmsStatus.PENDING)).all():
+        send.apply(args=[message_id])
+
+
+@pytest.mark.parametrize(("overrides", "refused", "gateways"), [
+    ({"SLRT_SMS_ROUTES": "bulk=android"}, "'bulk=android'", "android, twilio"),  # no such kind
+    ({"SLRT_SMS_ROUTES": "digest=android", "SLRT_ANDROID_URL": ""}, "'digest=android'", "twilio"),  # no phone
+    ({"SLRT_SMS_ROUTES": "digest=console"}, "'digest=console'", "android, twilio"),  # not configured
+])
+def test_a_policy_naming_a_kind_or_gateway_it_does_not_have_refuses_to_start(tmp_path, overrides, refused,
+                                                                              gateways):
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        with pytest.raises(RuntimeError, match="SLRT_SMS_ROUTES") as refusal:
+            create_app(_settings(tmp_path, twilio, phone, **overrides))
+    # the setting, the part refused, and what this deployment has
+    assert refused in str(refusal.value) and f"gateways: {gateways})" in str(refusal.value)
+    assert "kinds: resident, agency, staff, digest, reply" in str(refusal.value)

@@ -229,3 +229,16 @@ def test_an_in_memory_sqlite_database_works_in_one_process(url, environ, tmp_pat
     assert browser.get("/admin/").status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_phone_signing_key_is_kept_only_when_a_phone_is_configured(environ, tmp_path):
+    """Tests and phone-less deployments leave no key behind (tests once wrote one into the repository)."""
+    plain = config.load(str(tmp_path / "plain"), {"SECRET_KEY": "k", "SLRT_PII_KEY": new_key(),
+                                                   "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                                                   "CELERY_BROKER_URL": "memory://"})
+    assert plain["SLRT_ANDROID_SIGNING_KEY"] == "" and not (tmp_path / "plain").exists()
+    environ.setenv("SLRT_ANDROID_URL", "http://192.168.1.20:8080")
+    environ.setenv("SLRT_ANDROID_PASSWORD", "sandi")
+    first = config.load(str(tmp_path / "phone"))["SLRT_ANDROID_SIGNING_KEY"]
+    assert len(first) == 48 and (tmp_path / "phone" / "android-signing.key").read_text().strip() == first
+    assert config.load(str(tmp_path / "phone"))["SLRT_ANDROID_SIGNING_KEY"] == first  # kept across restarts

@@ -1,24 +1,35 @@
 """The SMS pipeline under faults: real worker and beat processes, a real redis-server broker
 (the test's own, on a spare port), the real twilio client against a local Twilio-speaking
 server, signed status callbacks into the app's webhooks. Nothing lost, nothing sent twice.
+
+On SQLite by default; with TEST_DATABASE_URL, on a PostgreSQL database of the pipeline's own
+on that server, where workers really race for the same rows (row locks, SKIP LOCKED).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 import requests
 
+from slrt.extensions import db
 from tests.pipeline import Pipeline, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pipeline(tmp_path):
-    with Pipeline(tmp_path) as running:
+def pipeline(tmp_path, pipeline_database):
+    with Pipeline(tmp_path, database_url=pipeline_database) as running:
         yield running
+
+
+def test_the_pipeline_runs_on_the_database_the_suite_runs_on(pipeline):
+    assert pipeline.env["DATABASE_URL"] == pipeline.database_url  # what the workers and beats use
+    with pipeline.app.app_context():
+        assert db.engine.dialect.name == ("postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite")
 
 
 def _exactly_once(pipeline: Pipeline, count: int) -> None:
@@ -112,8 +123,8 @@ def test_the_provider_failing_for_a_while_500_429_and_timeouts(pipeline):
     assert any(attempts > 1 for _id, _s, attempts, _p in rows)  # there were retries
 
 
-def test_the_embedded_sqlite_broker_carries_the_same_pipeline(tmp_path):
-    with Pipeline(tmp_path, broker="sqlite") as pipeline:
+def test_the_embedded_sqlite_broker_carries_the_same_pipeline(tmp_path, database_url):
+    with Pipeline(tmp_path, broker="sqlite", database_url=database_url) as pipeline:
         pipeline.worker(concurrency=4)
         pipeline.beat()
         pipeline.queue_notices(80)
