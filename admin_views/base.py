@@ -23,9 +23,11 @@ from flask_babel import Domain
 from flask_security import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from sqlalchemy import Integer
 from wtforms.i18n import messages_path
 
 from slrt import clock
+from slrt.models.base import MAX_ROW_ID
 from slrt.models.enums import Role
 
 ALL_ROLES = frozenset(Role)
@@ -235,6 +237,8 @@ class SecureModelView(SecureMixin, ModelView):
             ident = int(id)
         except (TypeError, ValueError):
             abort(404)
+        if isinstance(pk.type, Integer) and not 0 < ident <= MAX_ROW_ID:
+            abort(404)  # PostgreSQL would refuse the number with an error
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)

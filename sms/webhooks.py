@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from slrt import clock, identity, inbound, outbox
 from slrt.extensions import db, persist
+from slrt.models.base import MAX_ROW_ID
 from sms import android
 from sms.twilio import STATUSES, classify
 
@@ -31,6 +32,8 @@ _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def twilio_status(message_id: int):
     """A message's status changed at Twilio; the URL carries our id (see sms.callback_url)."""
     _verify()
+    if not 0 < message_id <= MAX_ROW_ID:
+        abort(404)  # signed, but no message of ours has such an id
     form = request.form
     status, sid = form.get("MessageStatus", ""), form.get("MessageSid", "")
     code = form.get("ErrorCode") or None

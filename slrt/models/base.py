@@ -51,6 +51,11 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
+#: The largest id an INTEGER primary key holds; PostgreSQL answers a larger one with an error,
+#: so ids read from outside (URLs, webhooks) are checked against it first.
+MAX_ROW_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
