@@ -123,8 +123,8 @@ def test_the_provider_failing_for_a_while_500_429_and_timeouts(pipeline):
     assert any(attempts > 1 for _id, _s, attempts, _p in rows)  # there were retries
 
 
-def test_the_embedded_sqlite_broker_carries_the_same_pipeline(tmp_path, database_url):
-    with Pipeline(tmp_path, broker="sqlite", database_url=database_url) as pipeline:
+def test_the_embedded_sqlite_broker_carries_the_same_pipeline(tmp_path, pipeline_database):
+    with Pipeline(tmp_path, broker="sqlite", database_url=pipeline_database) as pipeline:
         pipeline.worker(concurrency=4)
         pipeline.beat()
         pipeline.queue_notices(80)
