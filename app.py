@@ -60,6 +60,24 @@ def create_app(test_config: dict | None = None) -> Flask:
 
             begin_write()
 
+    from sqlalchemy.exc import OperationalError
+
+    @app.errorhandler(OperationalError)
+    def _database_busy(exc: OperationalError):
+        # SQLite's write lock held past the busy timeout by another process (a long import or
+        # sweep): nothing was saved, and the clerk is asked to send again, not shown a crash.
+        from flask_babel import gettext
+        from markupsafe import escape
+
+        from slrt.extensions import db
+
+        db.session.rollback()
+        if "database is locked" not in str(exc):
+            raise exc
+        message = gettext("The system is busy and nothing was saved. Please go back and send the form again.")
+        page = f"<!doctype html><title>503</title><p>{escape(message)}</p><p><a href=\"/admin/\">Dashboard</a></p>"
+        return page, 503, {"Retry-After": "5", "Cache-Control": "no-store"}
+
     from slrt.cli import slrt_cli
 
     app.cli.add_command(slrt_cli)

@@ -384,12 +384,16 @@ def _check_together(settings: dict[str, Any]) -> None:
 
 
 def _engine_options(settings: dict[str, Any]) -> dict[str, object]:
-    """SQLAlchemy's engine arguments: a pool per process, or one shared connection for in-memory SQLite."""
+    """SQLAlchemy's engine arguments: a pool per process, or one shared connection for in-memory SQLite.
+
+    SQL parameters (names, NIK hashes, case summaries) are never put into errors or logs.
+    """
     if is_memory_sqlite(str(settings["SQLALCHEMY_DATABASE_URI"])):
         # Each connection to ":memory:" would be a new, empty database: share one (and let
         # other threads use it, as the test client and Flask-SQLAlchemy do). No pool to size.
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": settings["SLRT_DB_POOL_SIZE"], "max_overflow": 20}
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": settings["SLRT_DB_POOL_SIZE"], "max_overflow": 20,
+            "hide_parameters": True}
 
 
 def is_memory_sqlite(url: str) -> bool:

@@ -57,8 +57,17 @@ def begin_write() -> None:
     (busy_timeout) instead of failing with "database is locked" when the read is stale.
     """
     session = db.session()
-    if session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite":
         return
+    if session.in_transaction():
+        if session.connection().get_execution_options().get("slrt_write"):
+            return  # a writer already
+        if session.new or session.dirty or session.deleted or session.in_nested_transaction():
+            return  # in the middle of a change: not ours to end
+        # A read-only snapshot (the signed-in user, loaded before the view ran). Written to
+        # later, it could not take the lock once another process had committed since it
+        # began: SQLite fails that at once ("database is locked"), whatever the busy timeout.
+        session.commit()
     session.connection(execution_options={"slrt_write": True})
 
 

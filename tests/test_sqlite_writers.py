@@ -1,0 +1,148 @@
+"""The embedded default shares one SQLite file between the web app and the worker: a clerk's
+request never fails with "database is locked" while the worker writes, and SQL parameters
+(names, case summaries) never appear in an error or a log line.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from app import create_app
+from slrt.extensions import db
+from slrt.models import Case, Resident
+from slrt.models.enums import Role
+from slrt.pii import new_key
+from tests.builders import make_district, make_nik
+from tests.web import Browser
+
+
+@pytest.fixture
+def shared_file(tmp_path):
+    """An app on a SQLite file of its own, migrated, with a district; the file's path."""
+    path = tmp_path / "shared.sqlite"
+    app = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        "SECRET_KEY": "test-secret", "SLRT_PII_KEY": new_key(), "SLRT_PASSWORD_HASH": "plaintext",
+        "SLRT_SMS_DISPATCH": False,
+    })
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        upgrade()
+        district = make_district()
+        db.session.commit()
+        users = {role: district.user(role, district.puskesos[0]).username for role in Role}
+        ids = {"village": district.villages[0].id, "unit": district.puskesos[0].id,
+               "service": district.services["bpjs_pbi"].id}
+        db.session.remove()
+    yield app, path, users, ids
+    with app.app_context():
+        db.engine.dispose()
+
+
+class BusyWorker(threading.Thread):
+    """Another process's writer: short write transactions on the same file, busy 40 % of the time."""
+
+    def __init__(self, path, hold: float = 0.02, pause: float = 0.03) -> None:
+        super().__init__(daemon=True)
+        self.path, self.hold, self.pause, self.stop, self.writes = path, hold, pause, threading.Event(), 0
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA busy_timeout=30000")
+        while not self.stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE unit SET phone = phone")
+            time.sleep(self.hold)
+            conn.execute("COMMIT")
+            self.writes += 1
+            time.sleep(self.pause)
+        conn.close()
+
+
+def test_intake_never_fails_while_the_worker_writes(shared_file):
+    app, path, users, ids = shared_file
+    clerk = Browser(app)
+    clerk.login(users[Role.FRONT_OFFICE])
+    worker = BusyWorker(path)
+    worker.start()
+    statuses = []
+    try:
+        for n in range(12):
+            nik = make_nik("F")
+            clerk.get("/admin/intake/")
+            clerk.post("/admin/intake/", {"step": "find", "nik": nik})
+            response = clerk.post("/admin/intake/", {
+                "nik": nik, "name": f"Warga Uji {'ABCDEFGHIJKL'[n]}", "sex": "F",
+                "birth_date": "1980-05-17", "village_id": ids["village"], "address": "RT 01 RW 01",
+                "phone": f"0813-2555-{n:04d}", "kk_number": f"331601200510{n + 1:04d}", "phone_owner": "own",
+                "unit_id": ids["unit"], "channel": "walk_in",
+                "urgency": "normal", "summary": "KIS tidak aktif", "needs": [str(ids["service"])]})
+            statuses.append(response.status_code)
+    finally:
+        worker.stop.set()
+        worker.join()
+    assert worker.writes > 5, statuses  # the worker really was writing throughout
+    assert statuses == [302] * 12
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 12
+        assert db.session.scalar(select(func.count()).select_from(Resident)) == 12
+        db.session.remove()
+
+
+def test_sql_parameters_stay_out_of_errors(shared_file, caplog):
+    app, _path, _users, _ids = shared_file
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE probe (name TEXT UNIQUE)"))
+        db.session.execute(text("INSERT INTO probe VALUES (:name)"), {"name": "Siti Aminah 3316015708800001"})
+        with pytest.raises(IntegrityError) as caught:
+            db.session.execute(text("INSERT INTO probe VALUES (:name)"), {"name": "Siti Aminah 3316015708800001"})
+        db.session.rollback()
+    assert "Siti Aminah" not in str(caught.value) and "3316015708800001" not in str(caught.value)
+    assert "Siti Aminah" not in caplog.text
+
+
+def test_a_lock_held_past_the_busy_timeout_asks_to_send_again_and_saves_nothing(shared_file, monkeypatch):
+    """A long import holds the write lock: the clerk sees 503 'send again' in Indonesian, not a crash."""
+    from slrt import extensions
+
+    app, path, users, ids = shared_file
+    clerk = Browser(app)
+    clerk.login(users[Role.FRONT_OFFICE])
+    clerk.get("/admin/intake/")
+    connect = extensions._sqlite_connect
+
+    def impatient(dbapi_connection, record):  # a busy timeout of 0.2 s instead of 15 s
+        connect(dbapi_connection, record)
+        dbapi_connection.execute("PRAGMA busy_timeout=200")
+
+    with app.app_context():
+        db.engine.dispose()
+        monkeypatch.setattr(extensions, "_sqlite_connect", impatient)
+        from sqlalchemy import event
+
+        event.remove(db.engine, "connect", connect)
+        event.listen(db.engine, "connect", impatient)
+    importer = sqlite3.connect(path, isolation_level=None)
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        response = clerk.post("/admin/intake/", {
+            "nik": make_nik("F"), "name": "Warga Sibuk", "sex": "F", "birth_date": "1980-05-17",
+            "village_id": ids["village"], "address": "RT 01 RW 01", "phone": "0813-2555-0999",
+            "phone_owner": "own", "unit_id": ids["unit"], "channel": "walk_in", "urgency": "normal",
+            "summary": "KIS tidak aktif", "needs": [str(ids["service"])]})
+    finally:
+        importer.execute("ROLLBACK")
+        importer.close()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "Sistem sedang sibuk" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Resident)) == 0
+        db.session.remove()
