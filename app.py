@@ -26,6 +26,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app = Flask("slrt", instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    from admin_views.errors import init_errors
+
+    init_errors(app)  # first: a request holding NUL is refused before anything reads it
+    if app.config["SLRT_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The browser's address, as the TLS proxy saw it: sign-in locks count per client address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["SLRT_PROXY_HOPS"])
 
     db.init_app(app)
     with app.app_context():

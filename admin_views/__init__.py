@@ -16,10 +16,12 @@ HERE = os.path.dirname(__file__)
 
 def init_admin(app: Flask) -> Admin:
     """Sign-in, then every screen; all of them require a signed-in staff member."""
+    from admin_views.base import RowIdConverter
     from admin_views.cases import CaseView, IntakeView
     from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
     from admin_views.dashboard import DashboardView
     from admin_views.followups import FollowUpView
+    from admin_views.headers import csp_nonce, init_headers
     from admin_views.home import bp as home_bp
     from admin_views.messages import SmsMessageView, SmsTemplateView
     from admin_views.people import HouseholdView, ResidentView
@@ -42,8 +44,10 @@ def init_admin(app: Flask) -> Admin:
         Staff,
     )
 
+    app.url_map.converters["id"] = RowIdConverter  # before any route uses <id:...>
     # Our templates first: they override Flask-Admin's and Flask-Security's where named alike.
     app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(HERE, "templates")), app.jinja_loader])
+    init_headers(app)  # first: it takes Cache-Control over from Flask-Security
     init_security(app)
     _template_helpers(app)
     admin = Admin(
@@ -52,6 +56,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
         theme=Bootstrap4Theme(fluid=True),
         translations_path=os.path.join(HERE, "translations"),
+        csp_nonce_generator=csp_nonce,
     )
     work, people, catalogue, sms = _l("Work"), _l("People"), _l("Catalogue"), _l("SMS")
     admin.add_view(IntakeView(name=_l("Intake"), endpoint="intake", category=work))
@@ -81,14 +86,16 @@ def _template_helpers(app: Flask) -> None:
     @app.context_processor
     def sms_pause_banner():
         def sms_pause():
-            """The open sending pause, for managers (who can lift it); None for everyone else."""
+            """The open sending pause, for the district's managers (who can lift it); None for everyone else."""
             from flask_security import current_user
 
             from slrt import outbox
+            from slrt.access import keeps_settings
 
             if not current_user.is_authenticated or current_user.role != Role.MANAGER:
                 return None
-            return outbox.active_pause()
+            pause = outbox.active_pause()
+            return pause if pause is not None and keeps_settings(current_user) else None
 
         return {"sms_pause": sms_pause}
 

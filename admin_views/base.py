@@ -9,25 +9,33 @@ Lists use Flask-Admin's simple pager: no COUNT(*) of a large table on every page
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, date, datetime
 
-from flask import abort, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.form import BaseForm
 from flask_admin.model import filters, typefmt
 from flask_babel import Domain
+from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import Integer
+from sqlalchemy import Enum, Integer, String, Text
+from werkzeug.routing import IntegerConverter
+from wtforms import PasswordField
 from wtforms.i18n import messages_path
 
-from slrt import clock
-from slrt.models.base import MAX_ROW_ID
+from admin_views.search import TokenSearchMixin
+from slrt import clock, csvout, text
+from slrt.access import keeps_settings
+from slrt.errors import DomainError
+from slrt.models.base import MAX_ROW_ID, row_id, row_ids
 from slrt.models.enums import Role
 
 ALL_ROLES = frozenset(Role)
@@ -41,6 +49,25 @@ def staff_role() -> Role | None:
     if not current_user.is_authenticated or not current_user.is_active:
         return None
     return Role(current_user.role)
+
+
+class RowIdConverter(IntegerConverter):
+    """``<id:case_id>`` in a route: a row id, 1 to MAX_ROW_ID; any other number is not found (404)
+    before the view runs (PostgreSQL answers a number beyond INTEGER with an error)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
+
+
+class RowIdAjaxLoader(QueryAjaxModelLoader):
+    """Flask-Admin's lookup for a form's related record (a contact's agency, a staff member's unit)
+    that takes only a row id: anything else posted in the field is no record (the field says so)."""
+
+    def get_one(self, pk):
+        try:
+            return super().get_one(row_id(pk))
+        except ValueError:
+            return None
 
 
 class SecureMixin:
@@ -163,7 +190,7 @@ TYPE_FORMATTERS[date] = lambda view, value, name=None: value.strftime("%d-%m-%Y"
 TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.to_local(value).strftime("%d-%m-%Y %H:%M")
 
 
-class SecureModelView(SecureMixin, ModelView):
+class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
     """A model screen whose verbs and rows depend on the signed-in staff member."""
 
     form_base_class = AdminForm
@@ -184,18 +211,42 @@ class SecureModelView(SecureMixin, ModelView):
     #: Keep the list free of the auto-added "delete" checkbox column for views that cannot delete.
     column_display_actions = True
 
-    # Flask-Admin reads these flags per request; they follow the signed-in role.
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        """The chosen (or default) order, then the primary key: equal sort values (cases opened
+        the same minute, a status column) would otherwise come back in any order, and a row
+        would repeat on one page and be missing from the next."""
+        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        if sort_column is None:
+            order = list(self._get_default_order())
+            sort_desc = bool(order and order[-1][2])
+        key = self.model.__mapper__.primary_key[0]
+        return query.order_by(key.desc() if sort_desc else key.asc()), joins
+
+    #: The records apply to every unit (catalogue, agencies, templates): only staff who cover every
+    #: unit change them (slrt.access.keeps_settings), whatever the roles above say.
+    applies_everywhere = False
+
+    def _may_change(self, roles: frozenset) -> bool:
+        if staff_role() not in roles:
+            return False
+        if not self.applies_everywhere:
+            return True
+        if "slrt_keeps_settings" not in g:  # asked once per row of a list: once per request is enough
+            g.slrt_keeps_settings = keeps_settings(current_user)
+        return g.slrt_keeps_settings
+
+    # Flask-Admin reads these flags per request; they follow the signed-in role (and unit).
     @property
     def can_create(self) -> bool:
-        return staff_role() in self.create_roles
+        return self._may_change(self.create_roles)
 
     @property
     def can_edit(self) -> bool:
-        return staff_role() in self.edit_roles
+        return self._may_change(self.edit_roles)
 
     @property
     def can_delete(self) -> bool:
-        return staff_role() in self.delete_roles
+        return self._may_change(self.delete_roles)
 
     @property
     def can_export(self) -> bool:
@@ -226,19 +277,27 @@ class SecureModelView(SecureMixin, ModelView):
         value = super().get_export_value(model, name)
         if isinstance(value, Markup):
             value = value.striptags()
-        # A cell starting like a formula would run in the spreadsheet that opens the export.
-        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            value = "'" + value
         return value
+
+    def _export_csv(self, return_url):
+        """The rows through the one CSV writer of every export (formula-safe, one format)."""
+        _count, data = self._export_data()
+        columns = self._export_columns
+        rows = itertools.chain([[str(title) for _name, title in columns]],
+                               ([self.get_export_value(row, name) for name, _title in columns] for row in data))
+        return csvout.response(rows, self.get_export_name(export_type="csv"))
+
+    def get_invalid_value_msg(self, value, filter):
+        """Flask-Admin's message with the value cut short: flashed messages travel in the session cookie."""
+        return super().get_invalid_value_msg(value if len(value) <= 40 else f"{value[:40]}...", filter)
 
     def get_one(self, id):
         pk = self.model.__mapper__.primary_key[0]
         try:
-            ident = int(id)
-        except (TypeError, ValueError):
+            # Not an id ("abc", "٧", a number beyond INTEGER, which PostgreSQL answers with an error): 404.
+            ident = row_id(id) if isinstance(pk.type, Integer) else id
+        except ValueError:
             abort(404)
-        if isinstance(pk.type, Integer) and not 0 < ident <= MAX_ROW_ID:
-            abort(404)  # PostgreSQL would refuse the number with an error
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)
@@ -247,6 +306,14 @@ class SecureModelView(SecureMixin, ModelView):
     #: Which flag guards which Flask-Admin endpoint.
     _VERB_FLAGS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
                    "export": "can_export"}
+
+    def _create_ajax_loader(self, name, options):
+        loader = create_ajax_loader(self.model, self.session, name, name, options)
+        return RowIdAjaxLoader(name, self.session, loader.model, **options)
+
+    #: Numbers Flask-Admin reads from the query string itself (``type=int``) and gives the database as
+    #: OFFSET or LIMIT, per endpoint: beyond 0..MAX_ROW_ID (PostgreSQL errors, SQLite overflows), 404.
+    _PAGING_ARGS = {"index_view": ("page",), "ajax_lookup": ("offset", "limit")}
 
     def _handle_view(self, name, **kwargs):
         """Refuse on the server the verbs the role may not use (not only hide their buttons)."""
@@ -258,4 +325,35 @@ class SecureModelView(SecureMixin, ModelView):
             abort(403)
         if name == "ajax_lookup" and not (self.can_create or self.can_edit):
             abort(403)  # lookups serve the create and edit forms only
+        for arg in self._PAGING_ARGS.get(name, ()):
+            number = request.args.get(arg, type=int)
+            if number is not None and not 0 <= number <= MAX_ROW_ID:
+                abort(404)
+        if name == "action_view" and len(row_ids(request.form.getlist("rowid"))) != len(request.form.getlist("rowid")):
+            abort(400)  # an action's rows are row ids (Flask-Admin's own delete action gives them to the database)
         return None
+
+    def validate_form(self, form):
+        """WTForms' checks, then the domain's for what is stored in a column: text (slrt.text: the
+        column's length, no control characters) and numbers an INTEGER holds; said beside each field."""
+        valid = super().validate_form(form)
+        columns = self.model.__mapper__.column_attrs
+        for field in form:
+            prop = columns.get(field.name) if field.name in columns else None
+            if prop is None or isinstance(field, PasswordField) or field.errors:
+                continue  # not stored as typed, or already refused (WTForms' own length check, ...)
+            column = prop.columns[0]
+            error = None
+            if isinstance(column.type, String) and not isinstance(column.type, Enum) and isinstance(field.data, str):
+                try:
+                    field.data = text.clean(field.data, column, field=field.name, label=field.label.text,
+                                            multiline=isinstance(column.type, Text))
+                except DomainError as exc:
+                    error = str(exc)
+            elif isinstance(column.type, Integer) and isinstance(field.data, int) and \
+                    not -MAX_ROW_ID <= field.data <= MAX_ROW_ID:
+                error = str(_l("%(label)s: the number is too large.", label=field.label.text))
+            if error:
+                field.errors = [*field.errors, error]
+                valid = False
+        return valid

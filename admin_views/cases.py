@@ -16,11 +16,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
 from admin_views.people import resident_search
 from slrt import cases, followups, referrals, residents, workdays, workflow
-from slrt.access import covered_units, covered_village_ids
+from slrt.access import covered_units, covered_village_ids, covers_village, in_scope
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Agency, Case, CaseNeed, Event, FollowUp, Referral, Region, Resident, Service, SmsMessage, Staff
+from slrt.models.base import row_id
 from slrt.models.enums import (
     DOMAIN_LABELS,
     REFERRAL_ACTIVE,
@@ -44,10 +45,6 @@ OUTCOME_LABELS = {Outcome.FULFILLED: _l("fulfilled"), Outcome.PARTIAL: _l("partl
 
 FOLLOW_UP_REASONS = {FollowUpReason.SMS_FAILED: _l("the SMS could not be delivered"),
                      FollowUpReason.NO_RECEIPT: _l("no delivery report for the SMS")}
-
-
-def scoped_unit_ids() -> list[int]:
-    return [u.id for u in covered_units(current_user)]
 
 
 def status_badge(status) -> Markup:
@@ -97,7 +94,7 @@ class CaseView(SecureModelView):
     ]
 
     def scope(self, query):
-        return query.filter(Case.unit_id.in_(scoped_unit_ids()))
+        return query.filter(in_scope(current_user, Case))
 
     def get_query(self):
         return super().get_query().options(
@@ -172,7 +169,7 @@ class CaseView(SecureModelView):
             return exc
         return None
 
-    @expose("/follow-up/<int:follow_up_id>/done", methods=["POST"])
+    @expose("/follow-up/<id:follow_up_id>/done", methods=["POST"])
     def follow_up_done_view(self, follow_up_id):
         follow_up = db.session.get(FollowUp, follow_up_id)
         if follow_up is None:
@@ -183,14 +180,15 @@ class CaseView(SecureModelView):
                   _l("Follow-up noted on the case."))
         return self._back(case.id)
 
-    @expose("/<int:case_id>/refer", methods=["POST"])
+    @expose("/<id:case_id>/refer", methods=["POST"])
     def refer_view(self, case_id):
         case = self.get_one(case_id)
-        service = db.session.get(Service, request.form.get("service_id", type=int) or 0)
-        agency_id = request.form.get("agency_id", type=int)
-        agency = db.session.get(Agency, agency_id) if agency_id else None
-        if service is None:
-            flash(_l("Choose the service to refer."), "error")
+        service = db.session.get(Service, request.form.get("service_id", type=row_id) or 0)
+        chosen = request.form.get("agency_id")  # empty: the service's default agency
+        agency = db.session.get(Agency, request.form.get("agency_id", type=row_id) or 0) if chosen else None
+        if service is None or (chosen and agency is None):
+            flash(_l("Choose the service to refer.") if service is None else _l("Choose the agency to refer to."),
+                  "error")
             return self._back(case.id)
         error = self._run(case.id, lambda: referrals.refer(
             case, service=service, agency=agency, actor=current_user,
@@ -201,7 +199,7 @@ class CaseView(SecureModelView):
             flash(_l("Tick \"refer again\" and send once more if this referral is really needed."), "warning")
         return self._back(case.id)
 
-    @expose("/referral/<int:referral_id>/<move>", methods=["POST"])
+    @expose("/referral/<id:referral_id>/<move>", methods=["POST"])
     def referral_move_view(self, referral_id, move):
         referral = db.session.get(Referral, referral_id)
         if referral is None:
@@ -222,7 +220,7 @@ class CaseView(SecureModelView):
                                           action=workflow.ACTION_LABELS[move]))
         return self._back(case.id)
 
-    @expose("/<int:case_id>/<move>", methods=["POST"])
+    @expose("/<id:case_id>/<move>", methods=["POST"])
     def case_move_view(self, case_id, move):
         case = self.get_one(case_id)
         note = request.form.get("note", "").strip() or None
@@ -233,7 +231,7 @@ class CaseView(SecureModelView):
             self._run(case.id, lambda: cases.cancel_case(case, reason=note or "", actor=current_user),
                       _l("Case cancelled."))
         elif move == "reassign":
-            assignee = db.session.get(Staff, request.form.get("assignee_id", type=int) or 0)
+            assignee = db.session.get(Staff, request.form.get("assignee_id", type=row_id) or 0)
             if assignee is None:
                 flash(_l("Choose who follows the case."), "error")
             else:
@@ -304,7 +302,7 @@ class IntakeView(SecureView):
         errors: dict[str, str] = {}
         try:
             if resident is None:
-                village = db.session.get(Region, form.get("village_id", type=int) or 0)
+                village = db.session.get(Region, form.get("village_id", type=row_id) or 0)
                 if village is not None and not _village_in_scope(village):
                     village = None
                 birth = _parse_date(form.get("birth_date"))
@@ -314,9 +312,9 @@ class IntakeView(SecureView):
                     village=village, address=form.get("address", ""), actor=current_user,
                     phone=form.get("phone"), phone_owner=form.get("phone_owner") or PhoneOwner.OWN,
                     phone_owner_name=form.get("phone_owner_name"), household=household)
-            unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=int)), None)
+            unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=row_id)), None)
             needs = list(db.session.scalars(select(Service).where(
-                Service.id.in_(form.getlist("needs", type=int)))))
+                Service.id.in_(form.getlist("needs", type=row_id)))))
             case = cases.open_case(resident=resident, unit=unit or current_user.unit,
                                    channel=form.get("channel", ""), summary=form.get("summary", ""),
                                    needs=needs, actor=current_user, urgency=form.get("urgency") or Urgency.NORMAL)
@@ -364,10 +362,8 @@ def _household(kk_number: str | None, address: str, village: Region | None):
 
 
 def _village_in_scope(village: Region) -> bool:
-    villages = covered_village_ids(current_user)
-    return villages is None or village.id in villages
+    return covers_village(current_user, village.id)
 
 
 def _resident_in_scope(resident: Resident) -> bool:
-    villages = covered_village_ids(current_user)
-    return villages is None or resident.village_id in villages
+    return covers_village(current_user, resident.village_id)

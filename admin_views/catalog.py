@@ -1,4 +1,4 @@
-"""The service catalogue, documents, agencies and their contacts: read by all, kept by managers."""
+"""The service catalogue, documents, agencies and their contacts: read by all, kept by the district's managers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def _domain(view, context, model, name):
 class ServiceView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = MANAGERS
+    applies_everywhere = True
     column_list = ["code", "name", "domain", "default_agency", "sla_days", "is_active"]
     column_labels = {"code": _l("Code"), "name": _l("Name"), "short_name": _l("Name in SMS"), "domain": _l("Domain"),
                      "default_agency": _l("Default agency"), "sla_days": _l("SLA (working days)"),
@@ -39,6 +40,7 @@ class ServiceView(SecureModelView):
 class DocumentView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = MANAGERS
+    applies_everywhere = True
     column_list = ["code", "name", "sms_name"]
     column_labels = {"code": _l("Code"), "name": _l("Name"), "sms_name": _l("Name in SMS")}
     form_columns = ["code", "name", "sms_name"]
@@ -47,6 +49,7 @@ class DocumentView(SecureModelView):
 class AgencyView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = MANAGERS
+    applies_everywhere = True
     column_list = ["name", "short_name", "kind", "level", "phone", "is_active"]
     column_labels = {"name": _l("Name"), "short_name": _l("Name in SMS"), "kind": _l("Kind"), "level": _l("Level"),
                      "address": _l("Address"), "phone": _l("Phone"), "is_active": _l("Takes referrals"),
@@ -63,6 +66,7 @@ class AgencyView(SecureModelView):
 class AgencyContactView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = MANAGERS
+    applies_everywhere = True
     column_list = ["agency", "name", "phone", "is_head", "receives_reminders", "is_active"]
     column_labels = {"agency": _l("Agency"), "agency.name": _l("Agency"), "name": _l("Name"), "phone": _l("Phone"),
                      "is_head": _l("Head"),

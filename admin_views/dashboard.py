@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, stream_with_context
 from flask_admin import expose
 from flask_babel import format_date
 from flask_security import current_user
 
 from admin_views.base import SecureIndexView
-from slrt import clock, ops, reports
-from slrt.access import covered_units
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain, UnitKind
+from slrt import clock, csvout, ops, reports
+from slrt.access import unit_scope
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
 
 #: Hex values of the card colours on the chart (readable on white, printable in greyscale).
 CHART_COLOURS = {"blue": "#2f6fb3", "pink": "#d95f93", "yellow": "#e0b000"}
 
 
 def _scope() -> list[int] | None:
-    units = covered_units(current_user)
-    if any(u.kind == UnitKind.SECRETARIAT and u.parent_id is None for u in units):
-        return None
-    return [u.id for u in units]
+    """The units whose figures the signed-in staff member sees (None: every unit)."""
+    return unit_scope(current_user)
 
 
 def bar_chart(table) -> dict:
@@ -65,7 +59,7 @@ class DashboardView(SecureIndexView):
             table=table,
             chart=bar_chart(table),
             sms=reports.sms_totals(scope),
-            domains=[(d, DOMAIN_LABELS[d], CHART_COLOURS[DOMAIN_COLOURS[d]]) for d in Domain],
+            domains=[(d, DOMAIN_LABELS[d], DOMAIN_COLOURS[d]) for d in Domain],  # legend swatches: slrt.css
             worker_alive=ops.is_alive("worker"),
             worker_at=clock.to_local(worker_at) if worker_at else None,
         )
@@ -73,17 +67,4 @@ class DashboardView(SecureIndexView):
     @expose("/report.csv")
     def report_csv(self):
         """The monthly report per domain and service, streamed row by row."""
-        scope = _scope()
-
-        def rows():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            for row in reports.monthly_rows(scope):
-                writer.writerow(row)
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-
-        filename = f"slrt-laporan-{clock.today():%Y-%m}.csv"
-        return Response(stream_with_context(rows()), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={filename}"})
+        return csvout.response(reports.monthly_rows(_scope()), f"slrt-laporan-{clock.today():%Y-%m}.csv")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
-from admin_views.cases import FOLLOW_UP_REASONS, scoped_unit_ids
+from admin_views.cases import FOLLOW_UP_REASONS
 from slrt import clock
+from slrt.access import in_scope
 from slrt.codes import format_code
 from slrt.identity import mask_phone
 from slrt.models import Case, FollowUp
@@ -47,7 +49,7 @@ class FollowUpView(SecureModelView):
     column_sortable_list = ["created_at"]
 
     def scope(self, query):
-        return query.filter(FollowUp.unit_id.in_(scoped_unit_ids()))
+        return query.filter(in_scope(current_user, FollowUp))
 
     def get_query(self):
         return super().get_query().options(

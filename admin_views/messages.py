@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -10,14 +10,13 @@ from markupsafe import Markup
 from wtforms import ValidationError as FormError
 
 from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
-from admin_views.cases import scoped_unit_ids
 from slrt import clock, gsm, notices, outbox
+from slrt.access import in_scope
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.identity import mask_phone
-from slrt.models import Case, SmsMessage
-from slrt.models.enums import Role
+from slrt.models import SmsMessage
 
 
 class SmsMessageView(SecureModelView):
@@ -44,9 +43,8 @@ class SmsMessageView(SecureModelView):
                            "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
     def scope(self, query):
-        if current_user.role == Role.MANAGER:
-            return query
-        return query.filter(SmsMessage.case.has(Case.unit_id.in_(scoped_unit_ids())))
+        """SMS of the cases the staff member covers; those of no case for who covers every unit."""
+        return query.filter(in_scope(current_user, SmsMessage))
 
     def get_query(self):
         from sqlalchemy.orm import joinedload
@@ -55,7 +53,10 @@ class SmsMessageView(SecureModelView):
 
     @expose("/resume", methods=["POST"])
     def resume_view(self):
-        """A manager lifts the pause the provider's suspension caused (the banner's button)."""
+        """A manager lifts the pause the provider's suspension caused (the banner's button).
+
+        Back to the outbox, a fixed page of ours: never where the Referer header points.
+        """
         try:
             waiting = outbox.resume_sending(actor=current_user._get_current_object())
             db.session.commit()
@@ -63,7 +64,7 @@ class SmsMessageView(SecureModelView):
         except DomainError as exc:
             db.session.rollback()
             flash(str(exc), "error")
-        return redirect(request.referrer or url_for("admin.index"))
+        return redirect(url_for(".index_view"))
 
 
 def _gsm_body(form, field):
@@ -82,6 +83,7 @@ def _gsm_body(form, field):
 class SmsTemplateView(SecureModelView):
     read_roles = ALL_ROLES
     create_roles = edit_roles = delete_roles = MANAGERS
+    applies_everywhere = True
     edit_template = "admin/sms_template_edit.html"
     create_template = "admin/sms_template_create.html"
     column_list = ["key", "language", "body", "is_flagged", "updated_at"]

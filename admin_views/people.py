@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
 from slrt import identity
-from slrt.access import covered_village_ids
+from slrt.access import covers_village, in_scope
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
 from slrt.models.enums import PhoneOwner
@@ -58,6 +58,17 @@ def resident_search(query, text: str):
     return query.filter(Resident.name_key >= prefix, Resident.name_key < upper)
 
 
+def household_search(query, text: str):
+    """Families by KK number or a member's NIK (keyed hashes), or by DTKS id; all through indexes."""
+    kind, value = classify_search(text)
+    if kind == "id16":
+        members = select(Resident.household_id).where(Resident.nik_hash == vault.lookup_hash("nik", value))
+        return query.filter(or_(Household.kk_hash == vault.lookup_hash("kk", value), Household.id.in_(members)))
+    if not value.strip():
+        return query
+    return query.filter(Household.dtks_id == value.strip()) if kind == "name" else query.filter(false())
+
+
 def _phone(view, context, model, name):
     if not model.phone:
         return "-"
@@ -69,8 +80,7 @@ class ScopedByVillage:
     """Residents of the villages the staff member's units serve (all for the secretariat)."""
 
     def scope(self, query):
-        villages = covered_village_ids(current_user)
-        return query if villages is None else query.filter(Resident.village_id.in_(villages))
+        return query.filter(in_scope(current_user, Resident))
 
 
 class ResidentView(ScopedByVillage, SecureModelView):
@@ -127,8 +137,7 @@ class ResidentView(ScopedByVillage, SecureModelView):
 
 
 def _visible(resident: Resident) -> bool:
-    villages = covered_village_ids(current_user)
-    return villages is None or resident.village_id in villages
+    return covers_village(current_user, resident.village_id)
 
 
 class HouseholdView(SecureModelView):
@@ -143,9 +152,19 @@ class HouseholdView(SecureModelView):
         "members": lambda v, c, m, n: Markup("<br>").join(escape(r.name) for r in m.members if _visible(r)),
     }
 
+    column_searchable_list = ["dtks_id"]  # replaced by household_search below (indexed lookups)
+
     def scope(self, query):
-        villages = covered_village_ids(current_user)
-        return query if villages is None else query.filter(Household.village_id.in_(villages))
+        return query.filter(in_scope(current_user, Household))
 
     def get_query(self):
         return super().get_query().options(joinedload(Household.village))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        query = household_search(query, search)
+        if count_query is not None:
+            count_query = household_search(count_query, search)
+        return query, count_query, joins, count_joins
+
+    def search_placeholder(self):
+        return str(_l("KK number, a member's NIK or DTKS id"))

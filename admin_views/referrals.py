@@ -12,13 +12,14 @@ from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
-from admin_views.cases import scoped_unit_ids, status_badge
+from admin_views.cases import status_badge
 from slrt import clock, workdays
-from slrt.access import REFERRAL_ROLES, role_of
+from slrt.access import REFERRAL_ROLES, in_scope, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Case, Referral, Service
+from slrt.models.base import row_ids
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain
 
 
@@ -34,6 +35,11 @@ class OverdueFilter(BaseSQLAFilter):
 
 
 class DomainFilter(BaseSQLAFilter):
+    """Referrals for a service of a domain (health, social, education)."""
+
+    def validate(self, value):
+        return value in {d.value for d in Domain}  # anything else: said and ignored, not a database error
+
     def apply(self, query, value, alias=None):
         return query.filter(Referral.service.has(Service.domain == value))
 
@@ -89,7 +95,7 @@ class ReferralView(SecureModelView):
     ]
 
     def scope(self, query):
-        return query.filter(Referral.case.has(Case.unit_id.in_(scoped_unit_ids())))
+        return query.filter(in_scope(current_user, Referral))
 
     def get_query(self):
         return super().get_query().options(
@@ -114,8 +120,7 @@ class ReferralView(SecureModelView):
     def action_remind(self, ids):
         from slrt import reminders
 
-        numbers = [int(i) for i in ids if str(i).isdecimal()]
-        chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(numbers))).all()
+        chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(row_ids(ids)))).all()
         actor, sent = current_user._get_current_object(), 0
         for referral in chosen:
             try:

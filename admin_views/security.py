@@ -1,32 +1,46 @@
 """Sign-in for staff: Flask-Security-Too with usernames, argon2, TOTP, lockout and idle timeout.
 
-Managers must use an authenticator app (TOTP); anyone may. Five failed sign-ins lock
-an account for 15 minutes (settings SLRT_LOGIN_ATTEMPTS, SLRT_LOCKOUT_MINUTES). A
-session ends after SLRT_SESSION_MINUTES without a request. Every form carries a CSRF
-token (Flask-WTF's CSRFProtect covers Flask-Security, Flask-Admin and our own forms).
+Managers must use an authenticator app (TOTP); anyone may. Failed passwords and codes lock
+the account, and the client address, for a while (slrt.sign_in); while locked, an attempt is
+refused before its password or code is checked. An authenticator code signs in once. There is
+no "remember me". A session ends after SLRT_SESSION_MINUTES without a request, or at sign-out:
+each signed-in session carries a random token, and a signed-out token is kept in the database
+so a copy of the old cookie signs no one in (the cookie itself is only signed, not stored).
+Deactivating an account, changing its role, unit or password change its ``fs_uniquifier`` and
+so end all its sessions. Every form carries a CSRF token (Flask-WTF's CSRFProtect covers
+Flask-Security, Flask-Admin and our own forms).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
-from flask_security import LoginForm, Security, SQLAlchemyUserDatastore
+from flask_login.signals import user_logged_out
+from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm
 from flask_security.signals import user_authenticated, user_failed_authn
+from flask_security.tf_plugin import tf_clean_session
+from flask_security.totp import Totp
 from flask_wtf.csrf import CSRFProtect
+from passlib.exc import UsedTokenError
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired
 
+from slrt import sign_in
 from slrt import staff as staff_ops
 from slrt.extensions import db
 from slrt.models import Staff
 
 csrf = CSRFProtect()
+
+#: The session key of the signed-in session's token (see :func:`_session_is_live`).
+SESSION_TOKEN = "slrt_session"
 
 
 class _NoRole:
@@ -42,19 +56,58 @@ class StaffLoginForm(LoginForm):
     email = HiddenField()
     username = StringField(_l("Username"), validators=[DataRequired(message=_l("Enter your username."))],
                            render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"})
+    #: No "remember me": a posted ``remember=y`` is ignored (Flask-Security then uses
+    #: SECURITY_DEFAULT_REMEMBER_ME, off), so no remember cookie is ever set.
+    remember = None
 
     def validate(self, **kwargs) -> bool:
-        if self.username.data:
-            self.ifield = self.username
-            datastore = current_app.extensions["security"].datastore
-            self.user = datastore.find_user(case_insensitive=True, username=self.username.data.strip())
+        if not super(LoginForm, self).validate(**kwargs):  # the fields and the CSRF token alone
+            return False
+        self.ifield = self.username
+        datastore = current_app.extensions["security"].datastore
+        self.user = datastore.find_user(case_insensitive=True, username=self.username.data.strip())
+        refused = sign_in.refusal(self.user, _client_address())
+        if refused:
+            # Before the password is checked: the same answer whatever was typed, and not counted.
+            self.form_errors.append(refused)
+            return False
         valid = super().validate(**kwargs)
-        if not valid and self.user_authenticated and self.user is not None:
-            # Right password on a locked account: say why (generic errors would hide it).
-            message = staff_ops.lock_message(self.user)
-            if message:
-                self.form_errors.append(message)
+        if not valid and self.user is None:
+            # A wrong password of an account is counted through user_failed_authn (_failed);
+            # an unknown username counts against the client address alone.
+            _failed(current_app, None)
         return valid
+
+
+class StaffCodeForm(TwoFactorVerifyCodeForm):
+    """The authenticator code at sign-in: refused while the account or address is locked, like a password."""
+
+    def validate(self, **kwargs) -> bool:
+        if self.user is not None and not self.is_setup:
+            if not super(TwoFactorVerifyCodeForm, self).validate(**kwargs):  # the fields and the CSRF token
+                return False
+            refused = sign_in.refusal(self.user, _client_address())
+            if refused:
+                self.code.errors.append(refused)
+                tf_clean_session()  # once the lock is over, sign-in starts again from the password
+                return False
+        return super().validate(**kwargs)
+
+
+class StaffTotp(Totp):
+    """Authenticator codes with replay protection: each code's 30-second step is accepted once per account."""
+
+    def get_last_counter(self, user: Staff) -> int | None:
+        return user.tf_totp_last_step
+
+    def set_last_counter(self, user: Staff, tmatch) -> None:
+        # Called on a match, inside Flask-Security's verify: a TokenError here makes it a mismatch.
+        if not sign_in.claim_totp_step(user, tmatch.counter):
+            raise UsedTokenError()
+
+
+def _client_address() -> str | None:
+    return request.remote_addr if has_request_context() else None
 
 
 def _derive(secret: str, label: bytes) -> str:
@@ -113,22 +166,62 @@ def init_security(app: Flask) -> None:
         SESSION_COOKIE_SECURE=str(app.config["SLRT_PUBLIC_URL"]).startswith("https://"),
     )
     # One Security object per app: its password context follows that app's settings.
-    Security(app, SQLAlchemyUserDatastore(db, Staff, _NoRole), login_form=StaffLoginForm)
+    Security(app, SQLAlchemyUserDatastore(db, Staff, _NoRole), login_form=StaffLoginForm,
+             two_factor_verify_code_form=StaffCodeForm, totp_cls=StaffTotp)
     csrf.init_app(app)
+
+    # A session is the only way in: a user is loaded from a session whose token was not signed
+    # out (so neither a remember cookie nor a signed-out session's cookie signs anyone in), never
+    # from a bearer token (Flask-Security's auth tokens would outlive sign-out).
+    manager = app.login_manager
+    by_uniquifier = manager.user_callback
+    manager.user_loader(lambda user_id: by_uniquifier(user_id) if _session_is_live() else None)
+    manager.request_loader(lambda _request: None)
 
     @app.before_request
     def _idle_timeout() -> None:
         # A permanent session expires PERMANENT_SESSION_LIFETIME after the last request.
         session.permanent = True
+        # Every request, not only those that load the user: a signed-out session's cookie is
+        # emptied in every answer, so no refreshed copy of it outlives its EndedSession row.
+        _session_is_live()
 
     user_failed_authn.connect(_failed, app)
     user_authenticated.connect(_succeeded, app)
+    user_logged_out.connect(_signed_out, app)
 
 
-def _failed(app, user: Staff, **_extra) -> None:
-    staff_ops.record_failed_login(user)
+def _session_is_live() -> bool:
+    """Whether the request's signed-in session may go on: it carries a token that was not signed out.
+
+    A signed-in session that may not (signed out, or from before tokens, or a remember cookie's)
+    is emptied, and the emptied cookie goes back with the answer.
+    """
+    if "_user_id" not in session:
+        return True  # nobody signed in: nothing to end
+    token = session.get(SESSION_TOKEN)
+    if token and g.get("slrt_live_session") == token:
+        return True
+    if token and not sign_in.session_ended(token):
+        g.slrt_live_session = token
+        return True
+    session.clear()
+    return False
+
+
+def _failed(app, user: Staff | None, **_extra) -> None:
+    sign_in.record_failure(user, _client_address())
     db.session.commit()
 
 
 def _succeeded(app, user: Staff, **_extra) -> None:
     staff_ops.unlock(user)
+    session[SESSION_TOKEN] = secrets.token_urlsafe(32)
+
+
+def _signed_out(app, user: Staff, **_extra) -> None:
+    token = session.pop(SESSION_TOKEN, None)
+    if token:
+        # Kept until every copy of the cookie has expired, with a day to spare.
+        sign_in.end_session(token, keep_for=app.permanent_session_lifetime + timedelta(days=1))
+        db.session.commit()

@@ -5,33 +5,62 @@ from __future__ import annotations
 from flask import flash
 from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from admin_views.base import MANAGERS, SecureModelView
+from admin_views.base import MANAGERS, RowIdAjaxLoader, SecureModelView
+from slrt import clock, sign_in
 from slrt import staff as staff_ops
+from slrt.access import covered_units, in_scope, may_grant
 from slrt.errors import DomainError
 from slrt.extensions import db
-from slrt.identity import normalize_mobile
-from slrt.models import Staff
-from slrt.models.enums import ROLE_LABELS
+from slrt.models import Staff, Unit
+from slrt.models.base import row_ids
+from slrt.models.enums import ROLE_LABELS, Role
+
+
+class CoveredUnitLoader(RowIdAjaxLoader):
+    """The unit lookup offers only the units the signed-in manager covers."""
+
+    def get_query(self):
+        return super().get_query().filter(Unit.id.in_([u.id for u in covered_units(current_user)]))
 
 
 class StaffView(SecureModelView):
     read_roles = edit_roles = create_roles = MANAGERS
-    column_list = ["username", "full_name", "role", "unit", "active", "tf_primary_method", "last_login_at"]
+    column_list = ["username", "full_name", "role", "unit", "active", "locked_until", "tf_primary_method",
+                   "last_login_at"]
     column_labels = {"username": _l("Username"), "full_name": _l("Name"), "role": _l("Role"), "unit": _l("Unit"),
                      "active": _l("Active"), "tf_primary_method": _l("Authenticator app"),
-                     "last_login_at": _l("Last sign-in"), "phone": _l("Phone"), "language": _l("Language")}
+                     "last_login_at": _l("Last sign-in"), "phone": _l("Phone"), "language": _l("Language"),
+                     "locked_until": _l("Locked until")}
     column_formatters = {"role": lambda v, c, m, n: ROLE_LABELS[m.role], "unit": lambda v, c, m, n: m.unit.name,
-                         "tf_primary_method": lambda v, c, m, n: "✓" if m.tf_primary_method else "-"}
+                         "tf_primary_method": lambda v, c, m, n: "✓" if m.tf_primary_method else "-",
+                         "locked_until": lambda v, c, m, n: _locked_until(m)}
     column_searchable_list = ["username", "full_name"]
     column_filters = ["role", "active"]
     form_columns = ["full_name", "role", "unit", "phone", "language"]
-    form_choices = {"language": [("id", "Bahasa Indonesia"), ("en", "English")]}
-    form_ajax_refs = {"unit": {"fields": ["name"], "page_size": 10}}
+    form_choices = {"language": [("id", "Bahasa Indonesia"), ("en", "English")],
+                    "role": [(r.value, ROLE_LABELS[r]) for r in Role]}
+    form_ajax_refs = {"unit": CoveredUnitLoader("unit", db, Unit, fields=["name"], page_size=10)}
     can_view_details = False
+
+    def scope(self, query):
+        """Accounts of the units the manager covers (slrt.access: the one scope rule)."""
+        return query.filter(in_scope(current_user, Staff))
+
+    def _grantable_roles(self, form, current=None):
+        form.role.choices = [(value, label) for value, label in form.role.choices
+                             if value == current or may_grant(current_user, value)]
+        return form
+
+    def create_form(self, obj=None):
+        return self._grantable_roles(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._grantable_roles(super().edit_form(obj), current=obj.role.value if obj else None)
 
     form_create_rules = ["username", "full_name", "role", "unit", "phone", "language", "password"]
     def get_create_form(self):
@@ -45,7 +74,7 @@ class StaffView(SecureModelView):
         try:
             user = staff_ops.create_staff(username=form.username.data, full_name=form.full_name.data,
                                           role=form.role.data, unit=form.unit.data, phone=form.phone.data,
-                                          password=form.password.data)
+                                          password=form.password.data, actor=current_user._get_current_object())
             user.language = form.language.data or "id"
             db.session.commit()
         except DomainError as exc:
@@ -54,40 +83,62 @@ class StaffView(SecureModelView):
             return False
         return user
 
-    def on_model_change(self, form, model, is_created):
-        """Normalize as the domain does; a new role or unit takes effect at the next sign-in."""
-        from sqlalchemy import inspect as sa_inspect
-
-        from slrt.identity import validate_name
-
-        model.full_name = validate_name(form.full_name.data, field="full_name")
-        model.phone = normalize_mobile(form.phone.data) if form.phone.data else None
-        state = sa_inspect(model)
-        if not is_created and (state.attrs.role.history.has_changes() or state.attrs.unit.history.has_changes()):
-            staff_ops.sign_out_everywhere(model)  # e.g. a new manager must pass the second factor first
+    def update_model(self, form, model):
+        """Changes go through the domain (the manager's units and rank; a new role or unit signs the
+        account out everywhere, e.g. a new manager must pass the second factor first)."""
+        try:
+            staff_ops.update_staff(model, actor=current_user._get_current_object(), full_name=form.full_name.data,
+                                   role=form.role.data, unit=form.unit.data, phone=form.phone.data,
+                                   language=form.language.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True
 
     def _users(self, ids):
-        numbers = [int(i) for i in ids if str(i).isdecimal()]
-        return db.session.scalars(select(Staff).where(Staff.id.in_(numbers))).all()
+        """The selected accounts the manager may see (another unit's account is not even found)."""
+        return db.session.scalars(self.scope(select(Staff)).where(Staff.id.in_(row_ids(ids)))).all()
+
+    def _each(self, ids, change, success):
+        """Apply ``change`` to each selected account; one refused is said and skipped, the rest done."""
+        done = 0
+        for user in self._users(ids):
+            try:
+                with db.session.begin_nested():
+                    change(user, current_user._get_current_object())
+                done += 1
+            except DomainError as exc:
+                flash(f"{user.username}: {exc}", "error")
+        db.session.commit()
+        if done:
+            flash(success, "success")
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected accounts?"))
     def action_deactivate(self, ids):
-        for user in self._users(ids):
-            staff_ops.set_active(user, False)
-        db.session.commit()
-        flash(_l("Accounts deactivated."), "success")
+        self._each(ids, lambda user, actor: staff_ops.set_active(user, False, actor=actor),
+                   _l("Accounts deactivated."))
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids):
-        for user in self._users(ids):
-            staff_ops.set_active(user, True)
+        def activate(user, actor):
+            staff_ops.set_active(user, True, actor=actor)
             staff_ops.unlock(user)
-        db.session.commit()
-        flash(_l("Accounts activated."), "success")
+
+        self._each(ids, activate, _l("Accounts activated."))
+
+    @action("unlock", _l("Unlock sign-in"))
+    def action_unlock(self, ids):
+        self._each(ids, lambda user, actor: sign_in.unlock_account(user, actor=actor), _l("Accounts unlocked."))
 
     @action("reset_2fa", _l("Reset authenticator app"), _l("They will set up a new one at next sign-in. Continue?"))
     def action_reset_2fa(self, ids):
-        for user in self._users(ids):
-            staff_ops.reset_second_factor(user)
-        db.session.commit()
-        flash(_l("Authenticator apps reset."), "success")
+        self._each(ids, lambda user, actor: staff_ops.reset_second_factor(user, actor=actor),
+                   _l("Authenticator apps reset."))
+
+
+def _locked_until(user: Staff) -> str:
+    """Local time the account's sign-in lock ends, or "-" when it is not locked."""
+    until = sign_in.locked_until(user)
+    return clock.to_local(until).strftime("%d-%m-%Y %H:%M") if until else "-"

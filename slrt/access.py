@@ -2,6 +2,30 @@
 
 An actor is a staff account, an agency contact answering by SMS, a resident answering
 from their phone, or the system itself (automatic moves such as resolving a case).
+
+The scope rule is one rule for every staff role, managers included:
+
+- A staff member works on the records of their own unit and of every unit below it:
+  a Puskesos account on that Puskesos, a secretariat account on the secretariat and all
+  its Puskesos. The role says *what* they may do, the unit says *where*. A manager for
+  the whole district sits in the secretariat; a manager placed in a Puskesos manages
+  that Puskesos and nothing else.
+- Where a record is: a case at its unit; its referrals, follow-ups and SMS with it; a
+  resident or household in its village (a Puskesos covers its village, a secretariat
+  every village of its area); a staff account at its unit.
+- What belongs to no unit (SMS without a case: agency digests, texts from unknown phones)
+  and what applies everywhere (services, documents, agencies and their contacts, SMS
+  templates, the sending pause) is for staff who cover every unit; only managers among
+  them change it (:func:`keeps_settings`).
+- Staff accounts are kept by managers, only in units they cover, and nobody gives an
+  account a role above their own (:data:`ROLE_RANK`: front office = facilitator = back
+  office < supervisor < manager), nor changes an account that outranks them.
+- The system actor (scheduled work, the operator's CLI on the server, demo data) is not
+  scoped.
+
+Every list, export, dashboard figure and domain function asks here: :func:`in_scope` (an
+SQL condition per kind of record), :func:`unit_scope` (the report figures),
+:func:`staff_covers` and the ``check_*`` functions (one record).
 """
 
 from __future__ import annotations
@@ -9,11 +33,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select, true
 
 from slrt.errors import PermissionDenied
-from slrt.models import AgencyContact, Case, Referral, Staff, Unit
-from slrt.models.enums import Role, UnitKind
+from slrt.models import (
+    AgencyContact,
+    Case,
+    FollowUp,
+    Household,
+    Referral,
+    Region,
+    Resident,
+    SmsMessage,
+    Staff,
+    Unit,
+)
+from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -43,6 +78,9 @@ Actor = Staff | AgencyContact | ResidentPhone | System
 INTAKE_ROLES = frozenset(Role)  # every staff role may register residents and open cases
 REFERRAL_ROLES = frozenset({Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER})
 OVERSIGHT_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER})
+
+#: Authority of each staff role: nobody gives an account a role ranked above their own.
+ROLE_RANK = {Role.FRONT_OFFICE: 1, Role.FACILITATOR: 1, Role.BACK_OFFICE: 1, Role.SUPERVISOR: 2, Role.MANAGER: 3}
 
 
 def role_of(actor: Actor) -> str:
@@ -99,9 +137,122 @@ def covered_units(staff: Staff) -> list[Unit]:
     return found
 
 
-def covered_village_ids(staff: Staff) -> set[int] | None:
-    """Villages whose residents the staff member may see; None means the whole district."""
+def _every_unit(units: list[Unit]) -> bool:
+    from slrt.extensions import db
+
+    return len(units) >= db.session.scalar(select(func.count()).select_from(Unit))
+
+
+def covers_all_units(staff: Staff) -> bool:
+    """True when every unit is the staff member's own or below it (the district secretariat's staff)."""
+    return _every_unit(covered_units(staff))
+
+
+def unit_scope(staff: Staff) -> list[int] | None:
+    """Ids of the units whose records the staff member sees; None when that is every unit (no filter)."""
     units = covered_units(staff)
-    if any(u.kind == UnitKind.SECRETARIAT for u in units):
+    return None if _every_unit(units) else [u.id for u in units]
+
+
+def covered_village_ids(staff: Staff, units: list[Unit] | None = None) -> set[int] | None:
+    """Villages whose residents and households the staff member may see; None means every village.
+
+    A Puskesos covers its village, a secretariat every village of its area (by Kemendagri code).
+    """
+    from slrt.extensions import db
+
+    units = covered_units(staff) if units is None else units
+    if _every_unit(units):
         return None
-    return {u.region_id for u in units}
+    villages = {u.region_id for u in units if u.kind == UnitKind.PUSKESOS}
+    areas = [u.region.code for u in units if u.kind == UnitKind.SECRETARIAT]
+    if areas:
+        villages.update(db.session.scalars(select(Region.id).where(
+            Region.level == RegionLevel.VILLAGE,
+            or_(*(Region.code.startswith(f"{code}.", autoescape=True) for code in areas)))))
+    return villages
+
+
+def covers_village(staff: Staff, village_id: int | None) -> bool:
+    villages = covered_village_ids(staff)
+    return villages is None or village_id in villages
+
+
+def in_scope(staff: Staff, model: type) -> ColumnElement[bool]:
+    """An SQL condition on ``model``: the rows the staff member may see (the rule above).
+
+    For Case, Referral, FollowUp, SmsMessage, Staff, Resident and Household.
+    """
+    units = covered_units(staff)
+    if model in (Resident, Household):
+        villages = covered_village_ids(staff, units)
+        return true() if villages is None else model.village_id.in_(villages)
+    if _every_unit(units):
+        return true()
+    ids = [u.id for u in units]
+    if model is Case:
+        return Case.unit_id.in_(ids)
+    if model is Referral:
+        return Referral.case.has(Case.unit_id.in_(ids))
+    if model is FollowUp:
+        return FollowUp.unit_id.in_(ids)
+    if model is SmsMessage:  # an SMS without a case belongs to no unit: for those who cover every unit
+        return SmsMessage.case.has(Case.unit_id.in_(ids))
+    if model is Staff:
+        return Staff.unit_id.in_(ids)
+    raise TypeError(f"no scope rule for {model!r}")
+
+
+def check_unit_scope(actor: Actor, unit: Unit) -> None:
+    """Refuse a staff member acting in a unit that is neither theirs nor below theirs."""
+    check_active(actor)
+    if isinstance(actor, Staff) and not staff_covers(actor, unit):
+        raise PermissionDenied(_l("%(unit)s is not one of your units.", unit=unit.name))
+
+
+def check_village_scope(actor: Actor, village: Region | None) -> None:
+    """Refuse a staff member registering people in a village their units do not serve."""
+    check_active(actor)
+    if isinstance(actor, Staff) and village is not None and not covers_village(actor, village.id):
+        raise PermissionDenied(_l("%(village)s is not served by your unit.", village=village.name))
+
+
+def keeps_settings(staff: Staff) -> bool:
+    """Managers who cover every unit keep what applies everywhere (catalogue, templates, sending)."""
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) == Role.MANAGER
+            and covers_all_units(staff))
+
+
+def check_keeps_settings(actor: Actor) -> None:
+    check_active(actor)
+    if isinstance(actor, System):
+        return
+    if not (isinstance(actor, Staff) and keeps_settings(actor)):
+        raise PermissionDenied(_l("Only a manager of the whole district may do this."))
+
+
+def may_grant(staff: Staff, role: Role | str) -> bool:
+    """Whether ``staff`` may give an account ``role``, or change an account that holds it.
+
+    Roles ranked below their own; the manager role only by a manager who covers every unit.
+    """
+    own, wanted = Role(staff.role), Role(role)
+    if ROLE_RANK[wanted] < ROLE_RANK[own]:
+        return True
+    return own == wanted == Role.MANAGER and covers_all_units(staff)
+
+
+def check_manages_staff(actor: Actor, *, unit: Unit, role: Role | str) -> None:
+    """Refuse an account change (create, edit, (de)activate, reset) outside the actor's units or rank.
+
+    Called with the account's unit and role before the change and again with the new ones.
+    """
+    if isinstance(actor, System):
+        return
+    check_active(actor)
+    if not isinstance(actor, Staff) or Role(actor.role) != Role.MANAGER:
+        raise PermissionDenied(_l("Only a manager may manage staff accounts."))
+    if not staff_covers(actor, unit):
+        raise PermissionDenied(_l("%(unit)s is not one of your units.", unit=unit.name))
+    if not may_grant(actor, role):
+        raise PermissionDenied(_l("You may not give or change the role %(role)s.", role=ROLE_LABELS[Role(role)]))

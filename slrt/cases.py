@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
-from slrt import clock, codes, outbox, workflow
+from slrt import clock, codes, outbox, text, workflow
 from slrt.access import INTAKE_ROLES, OVERSIGHT_ROLES, SYSTEM_ACTOR, Actor, check_case_scope, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -48,7 +48,9 @@ def open_case(
             channel, urgency = Channel(channel), Urgency(urgency)
         except ValueError:
             raise ValidationError(_l("Choose the channel and urgency.")) from None
-        if not (summary or "").strip():
+        summary = text.clean(summary, Case.summary, field="summary", label=_l("What the resident says"),
+                             multiline=True)
+        if not summary:
             raise ValidationError(_l("Write what the resident needs."), field="summary")
         services = list(dict.fromkeys(needs))
         if not services:
@@ -62,7 +64,7 @@ def open_case(
             resident=resident,
             unit=unit,
             channel=channel,
-            summary=summary.strip(),
+            summary=summary,
             urgency=urgency,
             status=CaseStatus.OPEN,
             opened_at=clock.now(),
@@ -84,6 +86,7 @@ def cancel_case(case: Case, *, reason: str, actor: Actor) -> Case:
     from slrt import referrals
 
     check_case_scope(actor, case)
+    reason = text.clean(reason, Case.outcome_note, field="note", label=_l("reason"), multiline=True)
     with db.session.begin_nested():
         workflow.lock(case)
         workflow.check(CASE_MOVES, "cancel", case, actor, reason)
@@ -91,13 +94,14 @@ def cancel_case(case: Case, *, reason: str, actor: Actor) -> Case:
             if referral.status in REFERRAL_ACTIVE:
                 referrals.cancel_referral(referral, reason=reason, actor=actor, _with_case=True)
         workflow.apply(CASE_MOVES, "cancel", case, actor, note=reason)
-        case.outcome_note = reason.strip()
+        case.outcome_note = reason
     return case
 
 
 def close_case(case: Case, *, outcome: Outcome | str, actor: Actor, note: str | None = None) -> Case:
     """Close a resolved case with its outcome and tell the resident."""
     check_case_scope(actor, case)
+    note = text.clean(note, Case.outcome_note, field="note", label=_l("closing note"), multiline=True)
     with db.session.begin_nested():
         workflow.lock(case)
         workflow.check(CASE_MOVES, "close", case, actor)
@@ -107,7 +111,7 @@ def close_case(case: Case, *, outcome: Outcome | str, actor: Actor, note: str | 
             raise ValidationError(_l("Choose the outcome of the case."), field="outcome") from None
         event = workflow.apply(CASE_MOVES, "close", case, actor, note=note)
         case.outcome = outcome
-        case.outcome_note = (note or "").strip() or None
+        case.outcome_note = note or None
         outbox.notify_resident(case, "case_closed", event, {})
     return case
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from slrt.access import SYSTEM_ACTOR
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Staff, Unit
@@ -52,7 +53,7 @@ def create_user(username, full_name, role, unit_name, phone, password):
             _fail("the passwords differ")
     try:
         user = staff_ops.create_staff(username=username, full_name=full_name, role=role, unit=unit,
-                                      phone=phone, password=password)
+                                      phone=phone, password=password, actor=SYSTEM_ACTOR)
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
@@ -75,7 +76,7 @@ def set_password(username, password):
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
-    staff_ops.set_active(user, True)
+    staff_ops.set_active(user, True, actor=SYSTEM_ACTOR)
     db.session.commit()
     click.echo(f"password set for {username}")
 
@@ -87,7 +88,7 @@ def deactivate_user(username):
     from slrt import staff as staff_ops
 
     user = _staff(username)
-    staff_ops.set_active(user, False)
+    staff_ops.set_active(user, False, actor=SYSTEM_ACTOR)
     db.session.commit()
     click.echo(f"deactivated {username}")
 
@@ -99,7 +100,7 @@ def reset_2fa(username):
     from slrt import staff as staff_ops
 
     user = _staff(username)
-    staff_ops.reset_second_factor(user)
+    staff_ops.reset_second_factor(user, actor=SYSTEM_ACTOR)
     staff_ops.unlock(user)
     db.session.commit()
     click.echo(f"second factor reset for {username}")

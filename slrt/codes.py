@@ -15,9 +15,13 @@ from flask_babel import lazy_gettext as _l
 from stdnum import verhoeff
 
 from slrt.errors import ValidationError
+from slrt.models import Case, Referral
+from slrt.text import max_length
 
 #: Characters people put between digits; ignored when reading a code.
 _SEPARATORS = " -./_"
+#: The most digits a code has: what the ticket and referral code columns hold.
+MAX_DIGITS = min(max_length(Case.ticket), max_length(Referral.code))
 
 
 def with_check_digit(body: str) -> str:
@@ -39,13 +43,18 @@ def parse_code(text: str | None, field: str = "code") -> str:
     digits = "".join(ch for ch in raw if ch not in _SEPARATORS)
     if not digits:
         raise ValidationError(_l("Enter a code."), field=field)
-    if not digits.isdigit():
+    # ASCII digits only: str.isdigit() also takes other scripts' digits ("٤٨٢١٣٧").
+    if not (digits.isascii() and digits.isdigit()):
         raise ValidationError(_l("A code has digits only, like 48213-7."), field=field)
     if len(digits) < 5:
         raise ValidationError(_l("A code has at least 5 digits, like 48213-7."), field=field)
+    if len(digits) > MAX_DIGITS:  # not repeated back: whatever was typed, the answer stays short
+        raise ValidationError(_l("A code has at most %(count)s digits, like 48213-7.", count=MAX_DIGITS),
+                              field=field)
     if not verhoeff.is_valid(digits):
         raise ValidationError(
-            _l("Code %(code)s is not right: a digit is mistyped or two digits are swapped.", code=raw),
+            _l("Code %(code)s is not right: a digit is mistyped or two digits are swapped.",
+               code=format_code(digits)),
             field=field,
         )
     return digits

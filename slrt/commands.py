@@ -43,7 +43,8 @@ MAX_POSITION_DIGITS = 2
 
 # A reference: digits with the separators people type ("48213-7", "48213.7"), or a body and
 # its check digit split by one space ("48213 7").
-_REFERENCE = re.compile(r"^(\d[\d\-./]*\d|\d)(?:\s(\d)(?!\d))?")
+# ASCII digits only ([0-9], not \d): other scripts' digits are no code of ours.
+_REFERENCE = re.compile(r"^([0-9][0-9\-./]*[0-9]|[0-9])(?:\s([0-9])(?![0-9]))?")
 _SPACES = re.compile(r"\s+")
 
 
@@ -104,7 +105,7 @@ def _reference(text: str) -> tuple[str | None, str]:
     match = _REFERENCE.match(text)
     if match is None:
         return None, text
-    digits = "".join(ch for ch in match.group(1) if ch.isdigit()) + (match.group(2) or "")
+    digits = "".join(ch for ch in match.group(1) if ch in "0123456789") + (match.group(2) or "")
     return digits, text[match.end():].strip()
 
 

@@ -240,7 +240,14 @@ SETTINGS: tuple[Setting, ...] = (
             rule=POSITIVE),
     Setting("SLRT_SESSION_MINUTES", INT, 30, "idle minutes before a staff session ends", rule=AT_LEAST_ONE),
     Setting("SLRT_LOGIN_ATTEMPTS", INT, 5, "failed sign-ins in a row before an account locks", rule=AT_LEAST_ONE),
-    Setting("SLRT_LOCKOUT_MINUTES", INT, 15, "how long a locked account stays locked", rule=AT_LEAST_ONE),
+    Setting("SLRT_LOCKOUT_MINUTES", INT, 15, "how long a locked account (or client address) stays locked",
+            rule=AT_LEAST_ONE),
+    Setting("SLRT_LOGIN_ADDRESS_ATTEMPTS", INT, 10,
+            "failed sign-ins from one client address, whatever the accounts, before that address is refused "
+            "for `SLRT_LOCKOUT_MINUTES`", rule=AT_LEAST_ONE),
+    Setting("SLRT_PROXY_HOPS", INT, 0,
+            "reverse proxies in front of the app (the TLS proxy: 1) whose `X-Forwarded-For` gives the client "
+            "address that sign-in locks count; 0 when browsers connect directly", rule=NOT_NEGATIVE),
     Setting("SLRT_DB_POOL_SIZE", INT, 10,
             "database connections per process (a worker with N threads wants N or more); "
             "ignored for in-memory SQLite", rule=AT_LEAST_ONE),

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from slrt import cases, clock, followups, outbox, referrals, residents, workdays
 from slrt import staff as staff_ops
-from slrt.access import Actor, ResidentPhone
+from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone
 from slrt.extensions import db
 from slrt.identity import normalize_mobile
 from slrt.models import (
@@ -620,11 +620,11 @@ class _DemoBuilder:
         for role, username, password, full_name, unit in DEMO_LOGINS:
             self.staff[username] = staff_ops.create_staff(
                 username=username, full_name=full_name, role=role, unit=self.units[unit], password=password,
-                phone=self.new_phone(staff_rng))
+                phone=self.new_phone(staff_rng), actor=SYSTEM_ACTOR)
         for role, username, full_name, unit in EXTRA_STAFF:
             self.staff[username] = staff_ops.create_staff(
                 username=username, full_name=full_name, role=role, unit=self.units[unit],
-                password=secrets.token_urlsafe(16), phone=self.new_phone(staff_rng))
+                password=secrets.token_urlsafe(16), phone=self.new_phone(staff_rng), actor=SYSTEM_ACTOR)
 
     def staff_of(self, unit: str, *roles: Role) -> list[Staff]:
         """Return the staff of ``unit`` with one of ``roles``, in a stable order."""

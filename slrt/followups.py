@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock
+from slrt import clock, text
 from slrt.access import Actor, check_active, check_case_scope, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -39,7 +39,7 @@ def complete(follow_up: FollowUp, *, actor: Actor, note: str) -> FollowUp:
     if role_of(actor) not in CLOSERS:
         raise PermissionDenied(_l("You may not close follow-ups."))
     check_case_scope(actor, follow_up.case)
-    note = (note or "").strip()
+    note = text.clean(note, FollowUp.note, field="note", label=_l("note"), multiline=True)
     if not note:
         raise ValidationError(_l("Say what was done: called, visited, message passed on."), field="note")
     if follow_up.status == FollowUpStatus.DONE:

@@ -45,6 +45,20 @@ def length_units(text: str, encoding: SmsEncoding) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def truncate(text: str, max_segments: int, ellipsis: str = "..") -> str:
+    """``text`` as is if it is billed as at most ``max_segments``, else its longest start that is, with ``ellipsis``."""
+    if segments(text)[1] <= max_segments:
+        return text
+    shortest, longest = 0, len(text)
+    while shortest < longest:  # a shorter start never takes more segments: search the longest that fits
+        middle = (shortest + longest + 1) // 2
+        if segments(text[:middle].rstrip() + ellipsis)[1] <= max_segments:
+            shortest = middle
+        else:
+            longest = middle - 1
+    return text[:shortest].rstrip() + ellipsis
+
+
 def segments(text: str) -> tuple[SmsEncoding, int]:
     """Return the encoding and the number of segments ``text`` is billed as."""
     encoding = encoding_of(text)

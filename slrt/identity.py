@@ -34,7 +34,7 @@ def validate_nik(value: str | None, birth_date: date | None = None, sex: Sex | s
     number = _digits_only(value)
     if not number:
         raise ValidationError(_l("NIK is required."), field="nik")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # not other scripts' digits ("٣٣١٦...")
         raise ValidationError(_l("NIK may contain digits only."), field="nik")
     if len(number) != 16:
         raise ValidationError(
@@ -101,7 +101,7 @@ def validate_kk(value: str | None) -> str:
     number = _digits_only(value)
     if not number:
         raise ValidationError(_l("KK number is required."), field="kk_number")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # not other scripts' digits
         raise ValidationError(_l("KK number may contain digits only."), field="kk_number")
     if len(number) != 16:
         raise ValidationError(

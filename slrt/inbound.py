@@ -17,10 +17,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from slrt import clock, commands, notices, outbox, referrals, residents, staff, workflow
+from slrt import clock, commands, notices, outbox, referrals, residents, staff, text, workflow
 from slrt.access import ResidentPhone
 from slrt.codes import format_code, parse_code
-from slrt.errors import DomainError
+from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage
 from slrt.models.enums import EventKind, ReferralStatus, Role, SmsAudience, SmsDirection
@@ -34,7 +34,14 @@ VERIFY_DAYS = 14
 
 
 def receive(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
-    """Store one received SMS and act on it; a webhook retried by the provider acts once."""
+    """Store one received SMS and act on it; a webhook retried by the provider acts once.
+
+    The text is kept whatever it holds: control characters become spaces and it is cut to
+    what the column holds (slrt.text.scrub); a provider id longer than its column is refused.
+    """
+    if not provider_id or len(provider_id) > text.max_length(SmsMessage.provider_id):
+        raise ValidationError(_l("The provider's message id is missing or too long."), field="provider_id")
+    phone, body = text.scrub(phone, SmsMessage.phone, multiline=False), text.scrub(body, SmsMessage.body)
     existing = outbox.find_inbound(provider_id)
     if existing is not None:
         return existing

@@ -152,6 +152,8 @@ _ELASTIC = {
 
 #: Templates whose key starts so answer an SMS command (slrt.inbound): they go out at once.
 REPLY_PREFIX = "reply_"
+#: A reply is never billed as more than this, whatever the SMS it answers held.
+MAX_REPLY_SEGMENTS = 2
 
 
 def is_reply(key: str | None) -> bool:
@@ -192,6 +194,8 @@ def render(key: str, language: str, context: dict[str, object]) -> Rendered:
             values[elastic] = values[elastic][: max(len(values[elastic]) - 10, 8)].rstrip(" ,") + ".."
             text = gsm.normalize(body.format(**values))
             encoding, count = gsm.segments(text)
+    if is_reply(key):
+        text = gsm.truncate(text, MAX_REPLY_SEGMENTS)
     encoding, count = gsm.segments(text)
     return Rendered(key=key, body=text, encoding=encoding, segments=count)
 

@@ -21,7 +21,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from slrt import clock, followups, gsm, notices, quiet_hours, residents
-from slrt.access import Actor, check_active, role_of
+from slrt.access import Actor, check_active, check_keeps_settings, role_of
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
@@ -532,10 +532,12 @@ def pause_sending(gateway: str, code: str, reason: str | None) -> SmsPause:
 
 
 def resume_sending(*, actor: Actor) -> int:
-    """A manager lifts the pause; waiting messages go out at the next sweep. Returns how many wait."""
+    """A manager of the whole district lifts the pause (it stops every unit's SMS); waiting messages
+    go out at the next sweep. Returns how many wait."""
     check_active(actor)
     if role_of(actor) != Role.MANAGER:
         raise PermissionDenied(_l("Only a manager may resume sending."))
+    check_keeps_settings(actor)
     pauses = db.session.scalars(select(SmsPause).where(SmsPause.resumed_at.is_(None))).all()
     if not pauses:
         return 0

@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import cases, clock, notices, outbox, workdays, workflow
+from slrt import cases, clock, notices, outbox, text, workdays, workflow
 from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Agency, Case, Referral, Service
+from slrt.models import Agency, Case, Event, Referral, Service
 from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, EventKind, ReferralStatus
 from slrt.workflow import REFERRAL_MOVES
 
@@ -145,6 +145,7 @@ def mark_in_process(referral: Referral, *, actor: Actor, note: str | None = None
     On a referral not yet accepted, the answer accepts it first.
     """
     check_referral_scope(actor, referral)
+    note = text.clean(note, Event.note, field="note", label=_l("note"), multiline=True)
     if role_of(actor) not in workflow.ANSWER_ROLES:
         raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["in_process"]))
     with db.session.begin_nested():
@@ -163,6 +164,9 @@ def mark_in_process(referral: Referral, *, actor: Actor, note: str | None = None
 
 def _answer(referral: Referral, name: str, actor: Actor, note: str | None, cascade: bool = True) -> Referral:
     check_referral_scope(actor, referral)
+    # The same words become the event's note and the referral's reason or completion note.
+    note = text.clean(note, Referral.reason, field="note", label=_l("reason") if name in ("reject", "cancel")
+                      else _l("note"), multiline=True)
     with db.session.begin_nested():
         workflow.lock(referral)
         case = referral.case
@@ -171,10 +175,10 @@ def _answer(referral: Referral, name: str, actor: Actor, note: str | None, casca
                                        status=workflow.status_label(case.status)))
         event = workflow.apply(REFERRAL_MOVES, name, referral, actor, note=note)
         if name == "complete":
-            referral.completion_note = (note or "").strip() or None
+            referral.completion_note = note or None
             referral.accepted_at = referral.accepted_at or event.at
         elif name in ("reject", "cancel"):
-            referral.reason = note.strip()
+            referral.reason = note
         elif name == "reopen":
             referral.reopened_count += 1
             referral.due_at = workdays.due_at(clock.to_local(event.at).date(), referral.service.sla_days)

@@ -448,8 +448,24 @@ def _to_supervisor(referral: Referral, now: datetime) -> None:
 
 # ---- from the screens ---------------------------------------------------------------------------
 
+def reminded_on(referral: Referral, day: date) -> bool:
+    """Whether the agency was reminded of ``referral`` (by the sweep or by staff) on local ``day``."""
+    return referral.last_reminded_at is not None and clock.to_local(referral.last_reminded_at).date() == day
+
+
+def _already_reminded(referral: Referral) -> IllegalTransition:
+    return IllegalTransition(_l("The agency was already reminded of this referral today at %(time)s; "
+                                "the next reminder can go tomorrow.",
+                                time=clock.to_local(referral.last_reminded_at).strftime("%H:%M")))
+
+
 def send_reminder_now(referral: Referral, actor: Actor) -> list[ReminderDigest]:
-    """Staff send the agency's contacts a digest of just this referral, now (office hours permitting)."""
+    """Staff send the agency's contacts a digest of just this referral, now (office hours permitting).
+
+    At most once per referral per office day (the local date): a second click, a second clerk,
+    or the day's sweep having listed it already, is refused. The outbox key carries the day too,
+    so two requests racing past the check still queue one SMS per contact.
+    """
     if role_of(actor) not in REFERRAL_ROLES:
         raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["remind"]))
     check_referral_scope(actor, referral)
@@ -462,11 +478,18 @@ def send_reminder_now(referral: Referral, actor: Actor) -> list[ReminderDigest]:
     with db.session.begin_nested():
         workflow.lock(referral)
         now = clock.now()
-        event = workflow.record(referral, "remind", actor, kind=EventKind.NOTE, at=now,
-                                note=f"Pengingat dikirim ke {', '.join(c.name for c in contacts)}")
+        today = clock.to_local(now).date()
+        if reminded_on(referral, today):
+            raise _already_reminded(referral)
+        workflow.record(referral, "remind", actor, kind=EventKind.NOTE, at=now,
+                        note=f"Pengingat dikirim ke {', '.join(c.name for c in contacts)}")
         item = _Item(referral.id, format_code(referral.code), referral.service.short_name,
-                     days_waiting(referral, clock.to_local(now).date()))
-        digests = [d for d in (_write_digest(c, [item], f"digest:c{c.id}:e{event.id}") for c in contacts) if d]
+                     days_waiting(referral, today))
+        day_key = f"r{referral.id}{_rung_suffix(referral)}:{today.isoformat()}"
+        digests = [d for d in (_write_digest(c, [item], f"digest:c{c.id}:{day_key}") for c in contacts) if d]
+        if not digests:  # each contact has today's reminder of it already
+            raise IllegalTransition(_l("The agency was already reminded of this referral today; "
+                                       "the next reminder can go tomorrow."))
         referral.reminders_sent += 1
         referral.last_reminded_at = now
         db.session.flush()

@@ -7,8 +7,8 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock
-from slrt.access import INTAKE_ROLES, Actor, check_active, role_of
+from slrt import clock, text
+from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
@@ -17,10 +17,11 @@ from slrt.models.enums import PhoneOwner, RegionLevel, Sex
 from slrt.pii import vault
 
 
-def _check_staff(actor: Actor) -> None:
+def _check_staff(actor: Actor, village: Region | None) -> None:
     check_active(actor)
     if role_of(actor) not in INTAKE_ROLES:
         raise PermissionDenied(_l("Only staff may register residents."))
+    check_village_scope(actor, village)  # a Puskesos registers people of its own village
 
 
 def _village(village: Region | None) -> Region:
@@ -43,13 +44,15 @@ def find_household_by_kk(kk_number: str) -> Household | None:
 def register_household(*, kk_number: str, address: str, village: Region, actor: Actor,
                        dtks_id: str | None = None) -> Household:
     """Register a family by its KK number; a KK already registered is refused."""
-    _check_staff(actor)
+    _check_staff(actor, village)
     number = validate_kk(kk_number)
     if find_household_by_kk(number) is not None:
         raise ValidationError(_l("This KK number is already registered."), field="kk_number")
-    if not (address or "").strip():
+    address = text.clean(address, Household.address, field="address", label=_l("Address"))
+    if not address:
         raise ValidationError(_l("Address is required."), field="address")
-    household = Household(address=address.strip(), village=_village(village), dtks_id=(dtks_id or None))
+    household = Household(address=address, village=_village(village),
+                          dtks_id=text.clean(dtks_id, Household.dtks_id, field="dtks_id", label="DTKS") or None)
     household.kk_number = number
     db.session.add(household)
     db.session.flush()
@@ -72,7 +75,7 @@ def register_resident(
     language: str = "id",
 ) -> Resident:
     """Register a resident after checking every field; nothing is saved if one is wrong."""
-    _check_staff(actor)
+    _check_staff(actor, village)
     try:
         sex = Sex(sex)
     except ValueError:
@@ -82,14 +85,15 @@ def register_resident(
     number = validate_nik(nik, birth_date=birth_date, sex=sex)
     if find_by_nik(number) is not None:
         raise ValidationError(_l("A resident with this NIK is already registered."), field="nik")
-    if not (address or "").strip():
+    address = text.clean(address, Resident.address, field="address", label=_l("Address"))
+    if not address:
         raise ValidationError(_l("Address is required."), field="address")
     resident = Resident(
         name=validate_name(name),
         sex=sex,
         birth_date=birth_date,
         village=_village(village),
-        address=address.strip(),
+        address=address,
         household=household,
         language=language if language in ("id", "en") else "id",
     )
@@ -110,11 +114,12 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
         owner = PhoneOwner(owner)
     except ValueError:
         raise ValidationError(_l("Say whose phone this is."), field="phone_owner") from None
-    if owner != PhoneOwner.OWN and not (owner_name or "").strip():
+    owner_name = text.clean(owner_name, Resident.phone_owner_name, field="phone_owner_name", label=_l("Phone holder"))
+    if owner != PhoneOwner.OWN and not owner_name:
         raise ValidationError(_l("Give the name of the phone's holder."), field="phone_owner_name")
     resident.phone = normalize_mobile(phone)
     resident.phone_owner = owner
-    resident.phone_owner_name = (owner_name or "").strip() or None if owner != PhoneOwner.OWN else None
+    resident.phone_owner_name = owner_name or None if owner != PhoneOwner.OWN else None
 
 
 def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:

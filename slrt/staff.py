@@ -1,17 +1,15 @@
-"""Staff accounts: creation, passwords, second factor and lockout rules."""
+"""Staff accounts: creation, passwords, second factor (lockout rules: slrt.sign_in)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock
-from slrt.errors import ValidationError
+from slrt.access import Actor, check_manages_staff
+from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_name
 from slrt.models import Staff, Unit
@@ -32,24 +30,58 @@ def _hash(password: str) -> str:
     return hash_password(password)
 
 
-def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit, password: str,
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValidationError(_l("Choose a role."), field="role") from None
+
+
+def _is_self(actor: Actor, user: Staff) -> bool:
+    return isinstance(actor, Staff) and actor.id == user.id
+
+
+def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit, password: str, actor: Actor,
                  phone: str | None = None, email: str | None = None) -> Staff:
-    """Create a staff account (checked: username free and well-formed, strong password)."""
+    """Create a staff account (checked: the actor's units and rank, username free and well-formed, strong password)."""
+    check_manages_staff(actor, unit=unit, role=_role(role))
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise ValidationError(_l("A username is 3-64 lowercase letters, digits, dots, dashes or underscores, "
                                  "starting with a letter."), field="username")
     if db.session.scalar(select(Staff.id).where(Staff.username == username)):
         raise ValidationError(_l("The username %(name)s is taken.", name=username), field="username")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ValidationError(_l("Choose a role."), field="role") from None
+    role = _role(role)
     check_password_strength(password)
     user = Staff(username=username, full_name=validate_name(full_name, field="full_name"), role=role, unit=unit,
                  phone=normalize_mobile(phone) if phone else None, email=(email or "").strip() or None,
                  active=True, password=_hash(password), fs_uniquifier=uuid.uuid4().hex)
     db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def update_staff(user: Staff, *, actor: Actor, full_name: str, role: Role | str, unit: Unit,
+                 phone: str | None = None, language: str | None = None) -> Staff:
+    """Change an account's name, role, unit, phone or language (checked like creating it).
+
+    A new role or unit signs the account out everywhere (a new manager must pass the second
+    factor first). Nobody changes their own role or unit.
+    """
+    role = _role(role)
+    moved = role != user.role or unit.id != user.unit_id
+    if moved and _is_self(actor, user):
+        raise PermissionDenied(_l("You cannot change your own role or unit; ask another manager."))
+    if not _is_self(actor, user):
+        check_manages_staff(actor, unit=user.unit, role=user.role)  # the account as it is
+    if moved:
+        check_manages_staff(actor, unit=unit, role=role)  # and as it would be
+        sign_out_everywhere(user)
+    user.full_name = validate_name(full_name, field="full_name")
+    user.phone = normalize_mobile(phone) if phone else None
+    user.role, user.unit = role, unit
+    if language:
+        user.language = language
     db.session.flush()
     return user
 
@@ -67,15 +99,19 @@ def sign_out_everywhere(user: Staff) -> None:
     user.fs_uniquifier = uuid.uuid4().hex
 
 
-def set_active(user: Staff, active: bool) -> None:
+def set_active(user: Staff, active: bool, *, actor: Actor) -> None:
     """Activate or deactivate an account; deactivating signs it out everywhere."""
+    if not active and _is_self(actor, user):
+        raise PermissionDenied(_l("You cannot deactivate your own account."))
+    check_manages_staff(actor, unit=user.unit, role=user.role)
     user.active = active
     if not active:
         user.fs_uniquifier = uuid.uuid4().hex
 
 
-def reset_second_factor(user: Staff) -> None:
+def reset_second_factor(user: Staff, *, actor: Actor) -> None:
     """Forget the authenticator app (a lost phone); a manager must set one up at next sign-in."""
+    check_manages_staff(actor, unit=user.unit, role=user.role)
     user.tf_primary_method = None
     user.tf_totp_secret = None
     user.fs_uniquifier = uuid.uuid4().hex
@@ -86,24 +122,8 @@ def second_factor_required(user: Staff) -> bool:
     return user.role == Role.MANAGER
 
 
-def lock_message(user: Staff) -> str | None:
-    """The reason sign-in is refused now, or None when the account is not locked."""
-    if user.locked_until is not None and user.locked_until > clock.now():
-        minutes = max(1, int((user.locked_until - clock.now()).total_seconds() // 60) + 1)
-        return str(_l("Too many failed sign-ins. Try again in %(minutes)s minutes or ask a manager.",
-                      minutes=minutes))
-    return None
-
-
-def record_failed_login(user: Staff) -> None:
-    """Count a failed password or code; at the limit, lock the account for a while."""
-    user.failed_login_count = (user.failed_login_count or 0) + 1
-    if user.failed_login_count >= current_app.config["SLRT_LOGIN_ATTEMPTS"]:
-        user.locked_until = clock.now() + timedelta(minutes=current_app.config["SLRT_LOCKOUT_MINUTES"])
-        user.failed_login_count = 0
-
-
 def unlock(user: Staff) -> None:
+    """Clear the failed sign-ins and any lock (slrt.sign_in counts and locks)."""
     user.failed_login_count = 0
     user.locked_until = None
 

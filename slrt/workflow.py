@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from slrt import clock
+from slrt import clock, text
 from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, Actor, role_of
 from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -142,6 +142,7 @@ def record(
     at=None,
 ) -> Event:
     """Add one timeline Event for ``obj`` and flush it, so its id can key the SMS it causes."""
+    note = text.clean(note, Event.note, field="note", label=_l("note"), multiline=True)
     is_referral = isinstance(obj, Referral)
     event = Event(
         case=obj.case if is_referral else obj,
@@ -150,7 +151,7 @@ def record(
         action=action,
         from_status=getattr(from_status, "value", from_status),
         to_status=getattr(to_status, "value", to_status),
-        note=(note or "").strip() or None,
+        note=note or None,
         at=at or clock.now(),
     )
     _set_actor(event, actor)

@@ -53,7 +53,7 @@ STATUSES = {
 }
 _POOL_SIZE = 64
 #: The reference tasks/outbox.py gives each send, which the phone keeps as the message's id.
-_REFERENCE = re.compile(r"^slrt-(\d{1,18})$")
+_REFERENCE = re.compile(r"^slrt-([0-9]{1,18})$")
 
 
 def classify(status: int | None, message: str = "", retry_after: float | None = None) -> GatewayError:

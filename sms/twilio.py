@@ -118,7 +118,7 @@ def _as_code(code: int | str | None) -> int | None:
     if code is None or isinstance(code, bool):
         return None
     text = str(code).strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -7,6 +7,7 @@ from datetime import date
 from itertools import count
 
 from slrt import cases, referrals, residents, staff
+from slrt.access import SYSTEM_ACTOR
 from slrt.extensions import db
 from slrt.models import (
     Agency,
@@ -61,7 +62,7 @@ def make_district() -> District:
         d.staff[unit.name] = {
             role: staff.create_staff(username=f"{slug}.{role.value}",
                                      full_name=f"Petugas {role.value.replace('_', ' ').title()}",
-                                     role=role, unit=unit, password="rahasia-demo-1")
+                                     role=role, unit=unit, password="rahasia-demo-1", actor=SYSTEM_ACTOR)
             for role in Role
         }
 

@@ -134,6 +134,7 @@ def test_deactivated_account_cannot_sign_in(browser, db_session):
 def test_passwords_are_hashed_with_argon2_by_default(tmp_path):
     from app import create_app
     from slrt import staff
+    from slrt.access import SYSTEM_ACTOR
     from slrt.extensions import db
     from slrt.models import Unit
     from slrt.models.enums import UnitKind
@@ -149,7 +150,7 @@ def test_passwords_are_hashed_with_argon2_by_default(tmp_path):
         unit = Unit(name="U", kind=UnitKind.SECRETARIAT,
                     region=Region(code="33.16", name="Blora", level=RegionLevel.REGENCY))
         user = staff.create_staff(username="rina", full_name="Rina P", role=Role.MANAGER, unit=unit,
-                                  password="panjang-sekali-1")
+                                  password="panjang-sekali-1", actor=SYSTEM_ACTOR)
         assert user.password.startswith("$argon2")
         assert user.check_password("panjang-sekali-1") and not user.check_password("panjang-sekali-2")
         db.engine.dispose()

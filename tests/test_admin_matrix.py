@@ -76,15 +76,17 @@ def world(app, district, db_session):
     return ids
 
 
-def signed_in(app, district, role) -> Browser:
+def signed_in(app, district, role, unit=None) -> Browser:
+    """A browser signed in as ``district.user(role, unit)`` (a manager through the authenticator app)."""
     browser = Browser(app)
-    username = district.user(role).username
+    username = district.user(role, unit).username
     if role == MA:
         security = current_app.extensions["security"]
         secret = security.totp_factory.generate_totp_secret()
         from slrt.extensions import db
 
-        security.datastore.tf_set(db.session.get(Staff, district.user(MA).id), "authenticator", totp_secret=secret)
+        security.datastore.tf_set(db.session.get(Staff, district.user(MA, unit).id), "authenticator",
+                                  totp_secret=secret)
         db.session.commit()
         browser.login(username, code=security.totp_factory.generate_totp_password(secret))
     else:

@@ -273,7 +273,7 @@ def test_send_reminder_now(district, db_session, frozen, contacts):
     assert event.actor_staff_id == clerk.id
     for contact in (ani, bambang):
         [sms] = digests_to(db_session, contact)
-        assert sms.dedupe_key == f"digest:c{contact.id}:e{event.id}"
+        assert sms.dedupe_key == f"digest:c{contact.id}:r{referral.id}:2026-11-24"  # one per office day
         assert sms.body.startswith(f"SLRT Blora: 1 rujukan menunggu: 1) {format_code(referral.code)} ")
     assert referral.reminders_sent == 1 and referral.last_reminded_at is not None
     # the sweep the same day does not remind it again

@@ -50,3 +50,11 @@ class Browser:
             response = self.post("/tf-validate", {"code": code})
         self.get("/admin/")
         return response
+
+    def search(self, list_url: str, term: str):
+        """Type ``term`` into the search box of the list at ``list_url``; the result page."""
+        self.get(list_url)
+        response = self.post(f"{list_url.rstrip('/')}/search/", {"search": term})
+        if response.status_code != 302:
+            return response
+        return self.get(response.headers["Location"])

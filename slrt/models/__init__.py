@@ -6,6 +6,7 @@ from slrt.models.catalog import Agency, AgencyContact, Document, Service, servic
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
+from slrt.models.sign_in import EndedSession, SignInAddress
 from slrt.models.sms import Heartbeat, SmsAttempt, SmsMessage, SmsPause, SmsTemplate
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Case",
     "CaseNeed",
     "Document",
+    "EndedSession",
     "Event",
     "FollowUp",
     "Heartbeat",
@@ -25,6 +27,7 @@ __all__ = [
     "ReminderDigestItem",
     "Resident",
     "Service",
+    "SignInAddress",
     "SmsAttempt",
     "SmsMessage",
     "SmsPause",

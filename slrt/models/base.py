@@ -56,6 +56,31 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
 MAX_ROW_ID = 2**31 - 1
 
 
+def row_id(value: object) -> int:
+    """Read a row id given from outside (a form, a query string, a webhook), or raise ValueError.
+
+    Only ASCII digits, 1 to MAX_ROW_ID: ``int()`` would also take " 7", "+7", "٧" (Arabic-Indic)
+    and numbers no INTEGER column holds. Works as werkzeug's ``type=``:
+    ``request.form.get("service_id", type=row_id)`` is None for anything else, and
+    ``getlist("needs", type=row_id)`` skips what is not an id.
+    """
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) else ""
+    if not (0 < len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ROW_ID):
+        raise ValueError(f"not a row id: {text[:20]!r}")
+    return int(text)
+
+
+def row_ids(values) -> list[int]:
+    """The row ids among ``values`` (an admin action's selected rows); anything else is left out."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(row_id(value))
+        except ValueError:
+            continue
+    return ids
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),

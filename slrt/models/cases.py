@@ -36,8 +36,8 @@ class Case(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"), index=True)
-    #: What the resident said, in their words as noted at intake.
-    summary: Mapped[str] = mapped_column(Text)
+    #: What the resident said, in their words as noted at intake (``max_length``: see slrt.text).
+    summary: Mapped[str] = mapped_column(Text, info={"max_length": 2000})
     urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency, "case_urgency"), default=Urgency.NORMAL)
     status: Mapped[CaseStatus] = mapped_column(
         enum_column(CaseStatus, "case_status"), default=CaseStatus.OPEN, index=True
@@ -51,7 +51,7 @@ class Case(Base):
     cancelled_at: Mapped[datetime | None]
     outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "case_outcome"))
     #: Closing remarks, or why the case was cancelled.
-    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_note: Mapped[str | None] = mapped_column(Text, info={"max_length": 1000})
     #: Optimistic lock: two concurrent moves on one case cannot both be saved.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -120,9 +120,9 @@ class Referral(Base):
     #: Last time it came back from completed; ``sent_at`` keeps the first sending.
     reopened_at: Mapped[datetime | None]
     #: Why it was rejected or cancelled.
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text, info={"max_length": 1000})
     #: The agency's or staff's note on completion.
-    completion_note: Mapped[str | None] = mapped_column(Text)
+    completion_note: Mapped[str | None] = mapped_column(Text, info={"max_length": 1000})
     #: Times it came back from completed (the service never arrived).
     reopened_count: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
@@ -188,7 +188,7 @@ class Event(Base):
     actor_contact_id: Mapped[int | None] = mapped_column(ForeignKey("agency_contact.id"), index=True)
     #: The phone an SMS command came from (E.164), for residents and contacts.
     actor_phone: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, info={"max_length": 1000})
     at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
     case: Mapped[Case] = relationship(back_populates="events")
@@ -221,7 +221,7 @@ class FollowUp(Base):
     done_at: Mapped[datetime | None]
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     #: What the facilitator did and heard ("visited, told her to bring the KK to the clinic").
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, info={"max_length": 1000})
 
     case: Mapped[Case] = relationship()
     unit: Mapped[Unit] = relationship()

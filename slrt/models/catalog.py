@@ -99,7 +99,7 @@ class Service(Base):
     #: Short name for SMS ("Aktivasi BPJS PBI").
     short_name: Mapped[str] = mapped_column(String(30))
     domain: Mapped[Domain] = mapped_column(enum_column(Domain, "service_domain"), index=True)
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, info={"max_length": 2000})
     default_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     #: Working days the agency has to handle a referral: due date = sent + SLA.
     sla_days: Mapped[int] = mapped_column(default=5)

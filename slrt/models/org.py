@@ -99,8 +99,11 @@ class Staff(Base, UserMixin):
     #: The TOTP secret, encrypted by Flask-Security with SECURITY_TOTP_SECRETS.
     tf_totp_secret: Mapped[str | None] = mapped_column(String(255))
     tf_phone_number: Mapped[str | None] = mapped_column(String(128))
+    #: The 30-second time step of the last authenticator code accepted: a code signs in once.
+    tf_totp_last_step: Mapped[int | None]
     #: Failed sign-ins since the last success; the account locks at the limit.
     failed_login_count: Mapped[int] = mapped_column(default=0)
+    #: Every sign-in is refused until then (too many failures); a manager can unlock it sooner.
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     current_login_at: Mapped[datetime | None]
@@ -137,7 +140,7 @@ class Staff(Base, UserMixin):
 
     def is_locked(self, form_error: list[str] | None = None) -> bool:
         """Refuse sign-in while the account is locked after too many failures."""
-        from slrt.staff import lock_message
+        from slrt.sign_in import lock_message
 
         message = lock_message(self)
         if message and form_error is not None:

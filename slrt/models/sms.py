@@ -26,8 +26,9 @@ class SmsMessage(Base):
     audience: Mapped[SmsAudience] = mapped_column(enum_column(SmsAudience, "sms_audience"))
     #: The other end, E.164: recipient when outbound, sender when inbound.
     phone: Mapped[str] = mapped_column(String(16), index=True)
-    #: Emptied after the retention period; the metadata stays for reports.
-    body: Mapped[str | None] = mapped_column(Text)
+    #: Emptied after the retention period; the metadata stays for reports. A received one is cut
+    #: to ``max_length`` (ten segments' worth).
+    body: Mapped[str | None] = mapped_column(Text, info={"max_length": 1600})
     template_key: Mapped[str | None] = mapped_column(String(48), index=True)
     encoding: Mapped[SmsEncoding] = mapped_column(enum_column(SmsEncoding, "sms_encoding"))
     segments: Mapped[int]
@@ -102,7 +103,7 @@ class SmsTemplate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(48))
     language: Mapped[str] = mapped_column(String(2), default="id")
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, info={"max_length": 640})
     #: The provider filtered a message of this template as spam: review the wording.
     is_flagged: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
