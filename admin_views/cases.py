@@ -103,15 +103,12 @@ class CaseView(SecureModelView):
     def search_placeholder(self):
         return str(_l("Ticket, NIK, phone or name"))
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        def narrow(q):
-            digits = "".join(ch for ch in search if ch.isdigit())
-            if digits and len(digits) < 9 and all(ch.isdigit() or ch in " -." for ch in search.strip()):
-                return q.filter(Case.ticket == digits)
-            residents_found = resident_search(db.session.query(Resident.id), search)
-            return q.filter(Case.resident_id.in_(residents_found.scalar_subquery()))
-
-        return narrow(query), (narrow(count_query) if count_query is not None else None), joins, count_joins
+    def narrow_search(self, query, term):
+        digits = "".join(ch for ch in term if ch.isdigit())
+        if digits and len(digits) < 9 and all(ch.isdigit() or ch in " -." for ch in term.strip()):
+            return query.filter(Case.ticket == digits)
+        residents_found = resident_search(db.session.query(Resident.id), term)
+        return query.filter(Case.resident_id.in_(residents_found.scalar_subquery()))
 
     # ---- the case page -------------------------------------------------------------------
     @expose("/details/")

@@ -114,11 +114,8 @@ class ResidentView(ScopedByVillage, SecureModelView):
     def get_query(self):
         return super().get_query().options(joinedload(Resident.village))
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        query = resident_search(query, search)
-        if count_query is not None:
-            count_query = resident_search(count_query, search)
-        return query, count_query, joins, count_joins
+    def narrow_search(self, query, term):
+        return resident_search(query, term)
 
     def search_placeholder(self):
         return str(_l("NIK, KK, phone or name"))
@@ -160,11 +157,8 @@ class HouseholdView(SecureModelView):
     def get_query(self):
         return super().get_query().options(joinedload(Household.village))
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        query = household_search(query, search)
-        if count_query is not None:
-            count_query = household_search(count_query, search)
-        return query, count_query, joins, count_joins
+    def narrow_search(self, query, term):
+        return household_search(query, term)
 
     def search_placeholder(self):
         return str(_l("KK number, a member's NIK or DTKS id"))

@@ -102,13 +102,8 @@ class ReferralView(SecureModelView):
             joinedload(Referral.case).joinedload(Case.resident), joinedload(Referral.service),
             joinedload(Referral.agency))
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        digits = "".join(ch for ch in search if ch.isdigit())
-
-        def narrow(q):
-            return q.filter(Referral.code == digits)
-
-        return narrow(query), (narrow(count_query) if count_query is not None else None), joins, count_joins
+    def narrow_search(self, query, term):
+        return query.filter(Referral.code == "".join(ch for ch in term if ch.isdigit()))
 
     def is_action_allowed(self, name):
         if name == "remind":

@@ -21,7 +21,7 @@ from android_sms_gateway.errors import APIError
 from android_sms_gateway.http import RequestsHttpClient
 from requests.adapters import HTTPAdapter
 
-from slrt.models.base import MAX_ROW_ID
+from slrt.models.base import row_id
 from slrt.ports import GatewayError
 from sms.twilio import Policy, _never_connected, _scrub, parse_retry_after
 
@@ -72,8 +72,10 @@ def classify(status: int | None, message: str = "", retry_after: float | None = 
 def message_id_of(reference: object) -> int | None:
     """Our message id in an id the phone reports ("slrt-12" -> 12); None for any other id."""
     match = _REFERENCE.match(str(reference or ""))
-    number = int(match.group(1)) if match else None
-    return number if number is not None and 0 < number <= MAX_ROW_ID else None
+    try:
+        return row_id(match.group(1)) if match else None
+    except ValueError:
+        return None
 
 
 def failure(reason: object = None) -> GatewayError:
