@@ -1,16 +1,38 @@
-"""The one place the domain asks what time it is (tests freeze it with time-machine)."""
+"""The one place the domain asks what time it is.
+
+Real time by default (which the tests freeze with time-machine); :func:`stopped_at` sets
+it for a block, so the demo writes a year of history through the domain functions, each
+step at the moment it happened.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+#: The moment the clock is stopped at (set only inside ``stopped_at``), or None: real time.
+_stopped: ContextVar[datetime | None] = ContextVar("slrt_clock_stopped", default=None)
+
 
 def now() -> datetime:
     """Return the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    stopped = _stopped.get()
+    return stopped if stopped is not None else datetime.now(UTC)
+
+
+@contextmanager
+def stopped_at(moment: datetime) -> Iterator[None]:
+    """Run the block with :func:`now` (and every timestamp default) answering ``moment``."""
+    token = _stopped.set(as_utc(moment))
+    try:
+        yield
+    finally:
+        _stopped.reset(token)
 
 
 def local_zone() -> ZoneInfo:
