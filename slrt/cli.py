@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from slrt import demo
 from slrt.access import SYSTEM_ACTOR
 from slrt.errors import DomainError
 from slrt.extensions import db
@@ -120,8 +121,6 @@ def list_users():
 @click.option("--seed", "random_seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
 def seed_demo(if_empty, residents, random_seed):
     """Fill a demo district: units, staff, catalogue, agencies, residents, a year of cases."""
-    from slrt import demo
-
     if if_empty and db.session.scalar(select(func.count()).select_from(Staff)):
         click.echo("demo data: database not empty, left as it is")
         return
@@ -134,8 +133,6 @@ def seed_demo(if_empty, residents, random_seed):
 @slrt_cli.command("demo-logins")
 def demo_logins():
     """Print one line per demo login: ``login <role>: <username> / <password>``."""
-    from slrt import demo
-
     for role, username, password in demo.logins():
         click.echo(f"login {role}: {username} / {password}")
 

@@ -6,7 +6,9 @@ and commits, unlike the rolled-back session of the other tests).
 
 from __future__ import annotations
 
+import ast
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -48,6 +50,9 @@ from slrt.pii import new_key
 #: The demo is built as if today were Tuesday 24 November 2026, 10:00 in Jakarta.
 BUILT_AT = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 RESIDENTS = 60
+#: The product's code (time-machine is a test requirement: none of it may import it).
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("app.py", "slrt", "sms", "tasks", "admin_views")
 
 
 def make_app(path):
@@ -236,3 +241,16 @@ def test_another_seed_gives_other_people(demo_app, tmp_path):
         assert resident_names(db.session) != first
         db.session.rollback()
         db.engine.dispose()
+
+
+def test_no_product_module_imports_time_machine():
+    """The demo stops the domain clock itself (slrt.clock.stopped_at); time-machine is for tests."""
+    offenders = []
+    for top in PRODUCT:
+        for path in [ROOT / top] if top.endswith(".py") else sorted((ROOT / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                if any(name.split(".")[0] == "time_machine" for name in names):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

@@ -1,0 +1,416 @@
+"""The demo builder: turns the district, people and stories into rows, through the domain.
+
+Everything that has a domain function goes through it (create_staff, register_resident,
+open_case, refer, accept, ..., and for the SMS outbox record_sent and record_status), with
+the domain clock stopped at the moment each step happened (``clock.stopped_at``), so due
+dates, timelines and outbox rows are exactly what the workflow would have written. Regions,
+units, the catalogue and the agencies have no domain functions and are inserted directly.
+
+``seed`` flushes and never commits: the CLI command is the unit of work.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from slrt import cases, clock, outbox, referrals, residents
+from slrt import staff as staff_ops
+from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone
+from slrt.demo.data import (
+    AGENCIES,
+    CANCEL_REASONS,
+    CASE_CANCEL_REASONS,
+    CLOSE_NOTES,
+    DEMO_LOGINS,
+    DISTRICTS,
+    DOCUMENTS,
+    EXTRA_STAFF,
+    PROVINCE,
+    PUSKESOS,
+    REGENCY,
+    REJECT_REASONS,
+    SECRETARIAT,
+    SERVICES,
+)
+from slrt.demo.people import Family, Identifiers, Person, draw_people
+from slrt.demo.stories import UNIT_OF_VILLAGE, Calendar, Plan, Step, Storyteller
+from slrt.extensions import db
+from slrt.models import (
+    Agency,
+    AgencyContact,
+    Case,
+    Document,
+    FollowUp,
+    Household,
+    Referral,
+    Region,
+    Resident,
+    Service,
+    SmsMessage,
+    Staff,
+    Unit,
+    service_document,
+)
+from slrt.models.enums import (
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    Channel,
+    Domain,
+    Outcome,
+    ReferralStatus,
+    RegionLevel,
+    Role,
+    SmsAudience,
+    SmsDirection,
+    SmsStatus,
+    UnitKind,
+)
+from slrt.ports import GatewayError
+
+#: The gateway the demo's history went out through (the embedded default's).
+GATEWAY = "console"
+
+
+class DistrictBuilder:
+    """Builds the demo district in the current session, one step of history at a time."""
+
+    def __init__(self, residents: int, random_seed: int) -> None:
+        self.size = residents
+        #: Separate streams, so people do not change with the date the demo is built on.
+        self.ids = Identifiers(random.Random(f"{random_seed}:people"))
+        self.rng = random.Random(f"{random_seed}:history")
+        self.now = clock.now()
+        self.calendar = Calendar(self.now, self.rng)
+        #: When the district set up SLRT: units, staff and catalogue date from then.
+        self.start = self.calendar.working_day_back(380)
+        self.regions: dict[str, Region] = {}
+        self.units: dict[str, Unit] = {}
+        self.staff: dict[str, Staff] = {}
+        self.documents: dict[str, Document] = {}
+        self.agencies: dict[str, Agency] = {}
+        self.services: dict[str, Service] = {}
+        self.people: list[Person] = []
+        self.families: list[Family] = []
+        self.resident_rows: list[Resident | None] = []
+
+    # ----------------------------------------------------------------- district
+
+    def build_district(self) -> None:
+        """Add the regions, the secretariat and the Puskesos posts."""
+        province = Region(code=PROVINCE[0], name=PROVINCE[1], level=RegionLevel.PROVINCE)
+        regency = Region(code=REGENCY[0], name=REGENCY[1], level=RegionLevel.REGENCY, parent=province)
+        db.session.add_all([province, regency])
+        for code, name, villages in DISTRICTS:
+            district = Region(code=code, name=name, level=RegionLevel.DISTRICT, parent=regency)
+            self.regions[code] = district
+            for suffix, village_name, _ in villages:
+                village_code = f"{code}.{suffix}"
+                self.regions[village_code] = Region(code=village_code, name=village_name,
+                                                    level=RegionLevel.VILLAGE, parent=district)
+        db.session.add_all(self.regions.values())
+
+        name, address, phone = SECRETARIAT
+        secretariat = Unit(name=name, kind=UnitKind.SECRETARIAT, region=regency, address=address, phone=phone)
+        self.units["sekretariat"] = secretariat
+        for key, village_code, post_name, post_address, post_phone in PUSKESOS:
+            self.units[key] = Unit(name=post_name, kind=UnitKind.PUSKESOS, region=self.regions[village_code],
+                                   parent=secretariat, address=post_address, phone=post_phone)
+        db.session.add_all(self.units.values())
+        db.session.flush()
+
+    def build_staff(self) -> None:
+        """Create the demo logins and the other staff through the domain function."""
+        staff_rng = random.Random(self.ids.rng.random())
+        for role, username, password, full_name, unit in DEMO_LOGINS:
+            self.staff[username] = staff_ops.create_staff(
+                username=username, full_name=full_name, role=role, unit=self.units[unit], password=password,
+                phone=self.ids.phone(staff_rng), actor=SYSTEM_ACTOR)
+        for role, username, full_name, unit in EXTRA_STAFF:
+            self.staff[username] = staff_ops.create_staff(
+                username=username, full_name=full_name, role=role, unit=self.units[unit],
+                password=secrets.token_urlsafe(16), phone=self.ids.phone(staff_rng), actor=SYSTEM_ACTOR)
+
+    def staff_of(self, unit: str, *roles: Role) -> list[Staff]:
+        """Return the staff of ``unit`` with one of ``roles``, in a stable order."""
+        return [s for s in self.staff.values() if s.unit is self.units[unit] and s.role in roles]
+
+    # ----------------------------------------------------------------- catalogue
+
+    def build_catalogue(self) -> None:
+        """Add the documents, the agencies with their contacts, and the services."""
+        contact_rng = random.Random(self.ids.rng.random())
+        for code, name, sms_name in DOCUMENTS:
+            self.documents[code] = Document(code=code, name=name, sms_name=sms_name)
+        db.session.add_all(self.documents.values())
+        for spec in AGENCIES:
+            first, every, most = spec.reminders or (None, None, None)
+            agency = Agency(name=spec.name, short_name=spec.short_name, kind=spec.kind, level=spec.level,
+                            address=spec.address, phone=spec.phone, reminder_first_days=first,
+                            reminder_every_days=every, reminder_max=most)
+            agency.contacts = [
+                AgencyContact(name=name, phone=self.ids.phone(contact_rng), is_head=is_head,
+                              receives_reminders=receives)
+                for name, is_head, receives in spec.contacts
+            ]
+            self.agencies[spec.key] = agency
+        db.session.add_all(self.agencies.values())
+        for spec in SERVICES:
+            first, every, most = spec.reminders
+            self.services[spec.code] = Service(
+                code=spec.code, name=spec.name, short_name=spec.short_name, domain=spec.domain,
+                description=spec.description, default_agency=self.agencies[spec.agency], sla_days=spec.sla_days,
+                reminder_first_days=first, reminder_every_days=every, reminder_max=most)
+        db.session.add_all(self.services.values())
+        db.session.flush()
+        db.session.execute(service_document.insert(), [
+            {"service_id": self.services[spec.code].id, "document_id": self.documents[code].id, "position": i}
+            for spec in SERVICES for i, code in enumerate(spec.documents)
+        ])
+        for service in self.services.values():
+            db.session.expire(service, ["documents"])
+
+    # ----------------------------------------------------------------- people and stories
+
+    def draw(self) -> list[Plan]:
+        """Draw the people, then every case's story for them."""
+        self.people, self.families = draw_people(self.size, clock.to_local(self.now).year, self.ids)
+        return Storyteller(self.calendar, self.people).plan_cases(self.size)
+
+    def register_people(self) -> None:
+        """Register households and residents, each shortly before their first case."""
+        rng = self.rng
+        for person in self.people:
+            first = person.first_case_at
+            if first is not None and rng.random() < 0.7:
+                person.registered_at = first - timedelta(minutes=rng.randint(5, 40))  # in the same visit
+            else:
+                newest = (self.now - first).days + 1 if first is not None else 0
+                person.registered_at = self.calendar.working_day_back(rng.randint(newest, max(newest, 375)))
+        households: dict[int, Household] = {}
+        order = sorted(range(len(self.people)), key=lambda i: self.people[i].registered_at)
+        self.resident_rows = [None] * len(self.people)
+        for index in order:
+            person = self.people[index]
+            unit = UNIT_OF_VILLAGE.get(person.village, "sekretariat")
+            clerk = rng.choice(self.staff_of(unit, Role.FRONT_OFFICE, Role.FACILITATOR))
+            village = self.regions[person.village]
+            household = None
+            if person.household is not None:
+                household = households.get(person.household)
+                if household is None:
+                    family = self.families[person.household]
+                    with clock.stopped_at(person.registered_at - timedelta(minutes=2)):
+                        household = residents.register_household(
+                            kk_number=family.kk_number, address=family.address, village=village, actor=clerk,
+                            dtks_id=family.dtks_id)
+                    households[person.household] = household
+            with clock.stopped_at(person.registered_at):
+                self.resident_rows[index] = residents.register_resident(
+                    nik=person.nik, name=person.name, sex=person.sex, birth_date=person.birth_date,
+                    village=village, address=person.address, actor=clerk, phone=person.phone,
+                    phone_owner=person.phone_owner, phone_owner_name=person.phone_owner_name,
+                    household=household)
+
+    # ----------------------------------------------------------------- history
+
+    def run(self, plans: Sequence[Plan]) -> None:
+        """Replay every case's story through the domain functions, each step at its moment."""
+        for plan in plans:
+            case = self._open(plan)
+            made: dict[int, Referral] = {}
+            for step in plan.steps:
+                with clock.stopped_at(step.at):
+                    self._apply(plan, case, made, step)
+
+    def _open(self, plan: Plan) -> Case:
+        rng = self.rng
+        if plan.channel == Channel.OUTREACH and plan.unit != "sekretariat":
+            opener = rng.choice(self.staff_of(plan.unit, Role.FACILITATOR))
+        elif plan.unit == "sekretariat":
+            role = Role.FRONT_OFFICE if rng.random() < 0.75 else Role.BACK_OFFICE
+            opener = rng.choice(self.staff_of(plan.unit, role))
+        else:
+            opener = rng.choice(self.staff_of(plan.unit, Role.FRONT_OFFICE, Role.FACILITATOR))
+        if plan.unit == "sekretariat":
+            assignee = rng.choice(self.staff_of(plan.unit, Role.BACK_OFFICE))
+        else:
+            assignee = rng.choice(self.staff_of(plan.unit, Role.FACILITATOR))
+        with clock.stopped_at(plan.opened_at):
+            return cases.open_case(
+                resident=self.resident_rows[plan.person], unit=self.units[plan.unit], channel=plan.channel,
+                summary=plan.summary, needs=[self.services[s.code] for s in plan.services], actor=opener,
+                urgency=plan.urgency, assignee=assignee)
+
+    def _apply(self, plan: Plan, case: Case, made: dict[int, Referral], step: Step) -> None:
+        """Make one step of a case's story with the domain function that does it."""
+        rng = self.rng
+        back_office = self.staff_of("sekretariat", Role.BACK_OFFICE)
+        overseer = self.staff["supervisor"] if rng.random() < 0.8 else self.staff["manager"]
+        if step.action == "refer":
+            self._refer(plan, case, made, step.need, rng.choice(back_office) if rng.random() < 0.9 else overseer)
+            return
+        if step.action == "close":
+            outcome = _outcome(case)
+            cases.close_case(case, outcome=outcome, actor=overseer, note=rng.choice(CLOSE_NOTES[outcome]))
+            return
+        if step.action == "cancel_case":
+            if case.status in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS):
+                cases.cancel_case(case, reason=step.note or CASE_CANCEL_REASONS[0], actor=overseer)
+            return
+        if step.action == "reassign":
+            if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
+                return
+            others = [s for s in self.staff_of(plan.unit, Role.FACILITATOR, Role.BACK_OFFICE)
+                      if s is not case.assignee] or [s for s in back_office if s is not case.assignee]
+            if others:
+                cases.reassign_case(case, assignee=rng.choice(others), actor=overseer)
+            return
+        referral = made.get(step.need)
+        if referral is None or case.status == CaseStatus.CANCELLED:
+            return
+        actor = self._answerer(referral, step.by, back_office)
+        if step.action == "accept":
+            referrals.accept(referral, actor=actor)
+        elif step.action == "in_process":
+            referrals.mark_in_process(referral, actor=actor, note=step.note)
+        elif step.action == "complete":
+            referrals.complete(referral, actor=actor, note=step.note)
+        elif step.action == "reject":
+            referrals.reject(referral, reason=step.note or REJECT_REASONS[Domain.HEALTH][0], actor=actor)
+        elif step.action == "cancel":
+            referrals.cancel_referral(referral, reason=step.note or CANCEL_REASONS[0], actor=actor)
+        elif step.action == "reopen":
+            referrals.reopen(referral, actor=actor, note=step.note)
+        else:
+            raise ValueError(f"unknown demo step {step.action!r}")
+
+    def _refer(self, plan: Plan, case: Case, made: dict[int, Referral], need: int, actor: Staff) -> None:
+        rng = self.rng
+        spec = plan.services[need]
+        documents = list(spec.documents)
+        if "FC_KTP" in documents and "FC_AKTA" in documents:
+            # either is enough: most bring the KTP/KIA, children the birth certificate
+            documents.remove("FC_AKTA" if rng.random() < 0.7 else "FC_KTP")
+        if rng.random() < 0.15:
+            documents.remove(rng.choice(documents))
+        agency = None
+        if spec.other_agency and rng.random() < 0.1:
+            agency = self.agencies[spec.other_agency]
+        try:
+            made[need] = referrals.refer(case, service=self.services[spec.code], actor=actor, agency=agency,
+                                         documents_checked=documents)
+        except referrals.DuplicateReferral:
+            # the plan avoids this; should it happen, staff confirm as they would on screen
+            made[need] = referrals.refer(case, service=self.services[spec.code], actor=actor, agency=agency,
+                                         documents_checked=documents, confirm_duplicate=True)
+
+    def _answerer(self, referral: Referral, by: str, back_office: list[Staff]) -> Actor:
+        """Return who answers: a contact of the agency by SMS, back-office staff, or the resident."""
+        if by == "resident" and referral.case.resident.phone:
+            return ResidentPhone(referral.case.resident.phone)
+        if by == "contact":
+            contacts = [c for c in referral.agency.contacts if c.is_active and c.receives_reminders]
+            if contacts:
+                return self.rng.choice(contacts)
+        return self.rng.choice(back_office)
+
+    # ----------------------------------------------------------------- outbox
+
+    def settle_outbox(self) -> None:
+        """Record outbox rows older than two days as the gateway took and reported them at the time.
+
+        Through the outbox's own recording functions, each at its moment: accepted a few
+        seconds after it was queued, then (mostly) delivered, a few recent ones to a number
+        that cannot receive, a few with no receipt ever. Receipts are awaited for the last
+        month's resident notices only, so the facilitators' call list is this month's, not a
+        year's. Recent rows stay pending for the demo's own worker to send.
+        """
+        cutoff = self.now - timedelta(days=2)
+        rows = db.session.execute(
+            select(SmsMessage.id, SmsMessage.created_at, SmsMessage.audience)
+            .where(SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.status == SmsStatus.PENDING,
+                   SmsMessage.created_at < cutoff)
+            .order_by(SmsMessage.id)).all()
+        awaited: list[datetime] = []
+        for message_id, created_at, audience in rows:
+            created_at = clock.as_utc(created_at)
+            sent_at = created_at + timedelta(seconds=self.rng.randint(3, 90))
+            provider_id = f"{GATEWAY}-{message_id:07d}"
+            recent = created_at > self.now - timedelta(days=30) and audience == SmsAudience.RESIDENT
+            draw = self.rng.random()
+            with clock.stopped_at(sent_at):
+                outbox.record_sent(message_id, GATEWAY, provider_id, receipts=recent)
+            if recent and draw < 0.02:
+                # a number that cannot receive: the facilitator is asked to call or visit
+                error = GatewayError("30005", "unknown destination handset (number does not exist)")
+                with clock.stopped_at(sent_at + timedelta(seconds=self.rng.randint(2, 300))):
+                    outbox.record_status(message_id, SmsStatus.UNDELIVERED, provider_id=provider_id, error=error)
+                    db.session.flush()  # the follow-up's timestamp is taken when it is written
+            elif draw < 0.97:
+                with clock.stopped_at(sent_at + timedelta(seconds=self.rng.randint(2, 300))):
+                    outbox.record_status(message_id, SmsStatus.DELIVERED, provider_id=provider_id)
+            elif recent:  # no receipt ever came: a follow-up, not a resend
+                awaited.append(sent_at + outbox.receipt_wait())
+        for deadline in sorted(awaited):
+            # the periodic sweep, just after each receipt fell due
+            with clock.stopped_at(min(deadline + timedelta(minutes=5), self.now)):
+                outbox.open_receipt_follow_ups()
+                db.session.flush()
+
+    # ----------------------------------------------------------------- summary
+
+    def summary(self) -> list[str]:
+        """Return the lines the CLI prints: what was built, and the state it is in now."""
+        def count(model) -> int:
+            return db.session.scalar(select(func.count()).select_from(model))
+
+        puskesos = sum(1 for u in self.units.values() if u.kind == UnitKind.PUSKESOS)
+        case_states = dict(db.session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+        referral_states = dict(
+            db.session.execute(select(Referral.status, func.count()).group_by(Referral.status)).all())
+        overdue = db.session.scalar(select(func.count()).select_from(Referral).where(
+            Referral.status.in_(REFERRAL_ACTIVE), Referral.due_at < self.now))
+        sms = Counter(dict(db.session.execute(
+            select(SmsMessage.status, func.count()).group_by(SmsMessage.status)).all()))
+        return [
+            f"demo data: 1 secretariat, {puskesos} Puskesos, {count(Staff)} staff, {count(Agency)} agencies, "
+            f"{count(Service)} services, {count(Resident)} residents, {count(Case)} cases, "
+            f"{count(Referral)} referrals",
+            "cases: " + ", ".join(f"{s.value} {case_states.get(s, 0)}" for s in CaseStatus),
+            "referrals: " + ", ".join(f"{s.value} {referral_states.get(s, 0)}" for s in ReferralStatus)
+            + f" ({overdue} overdue)",
+            "sms: " + ", ".join(f"{s.value} {n}" for s, n in sorted(sms.items()))
+            + f" ({count(FollowUp)} residents to call or visit)",
+        ]
+
+
+def _outcome(case: Case) -> Outcome:
+    """Return the outcome staff record when closing: by how many referrals were completed."""
+    done = sum(1 for r in case.referrals if r.status == ReferralStatus.COMPLETED)
+    if done == len(case.referrals):
+        return Outcome.FULFILLED
+    return Outcome.PARTIAL if done else Outcome.UNFULFILLED
+
+
+def seed(residents: int = 200, random_seed: int = 2026) -> list[str]:
+    """Build the demo district in the current session (flushed, not committed); return summary lines."""
+    if residents < 20:
+        raise ValueError("the demo needs at least 20 residents")
+    if db.session.scalar(select(Region.id).where(Region.code == REGENCY[0])) is not None:
+        raise RuntimeError(f"region {REGENCY[0]} exists already: seed the demo into an empty database")
+    builder = DistrictBuilder(residents, random_seed)
+    with clock.stopped_at(builder.start):
+        builder.build_district()
+        builder.build_staff()
+        builder.build_catalogue()
+    plans = builder.draw()
+    builder.register_people()
+    builder.run(plans)
+    builder.settle_outbox()
+    return builder.summary()
