@@ -91,21 +91,20 @@ class Identifiers:
     def nik(self, district: str, birth: date, sex: Sex) -> str:
         """Return a fresh NIK: kecamatan code, birth date (day + 40 for women), sequence."""
         day = birth.day + (40 if sex == Sex.FEMALE else 0)
-        stem = f"{district.replace('.', '')}{day:02d}{birth.month:02d}{birth.year % 100:02d}"
-        while True:
-            nik = f"{stem}{self.rng.randint(1, 400):04d}"
-            if nik not in self.niks:
-                self.niks.add(nik)
-                return nik
+        return self._fresh(f"{district.replace('.', '')}{day:02d}{birth.month:02d}{birth.year % 100:02d}", 400,
+                           self.niks)
 
     def kk(self, district: str, issued: date) -> str:
         """Return a fresh KK number: kecamatan code, issue date, sequence (never 0000)."""
-        stem = f"{district.replace('.', '')}{issued:%d%m%y}"
+        return self._fresh(f"{district.replace('.', '')}{issued:%d%m%y}", 2000, self.kks)
+
+    def _fresh(self, stem: str, most: int, taken: set[str]) -> str:
+        """Return ``stem`` and a four-digit sequence number (1 to ``most``) not in ``taken``, now taken."""
         while True:
-            kk = f"{stem}{self.rng.randint(1, 2000):04d}"
-            if kk not in self.kks:
-                self.kks.add(kk)
-                return kk
+            number = f"{stem}{self.rng.randint(1, most):04d}"
+            if number not in taken:
+                taken.add(number)
+                return number
 
 
 def draw_people(size: int, this_year: int, ids: Identifiers) -> tuple[list[Person], list[Family]]:
