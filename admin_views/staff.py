@@ -141,4 +141,4 @@ class StaffView(SecureModelView):
 def _locked_until(user: Staff) -> str:
     """Local time the account's sign-in lock ends, or "-" when it is not locked."""
     until = lockout.locked_until(user)
-    return clock.to_local(until).strftime("%d-%m-%Y %H:%M") if until else "-"
+    return clock.format_date(until, "minute")
