@@ -13,25 +13,29 @@ import logging
 import os
 import sys
 
-from flask import Flask, request, session
-from flask_babel import get_locale
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale, gettext
+from markupsafe import escape
+from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import slrt.models  # noqa: F401  (register every table on the metadata)
+from admin_views import init_admin
+from admin_views.errors import init_errors
+from slrt import config
+from slrt.cli import slrt_cli
+from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
+from slrt.pii import vault
+from sms import init_gateways, init_webhooks
+from tasks import celery_init_app
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: settings, extensions, Celery, screens and CLI."""
-    import slrt.models  # noqa: F401  (register every table on the metadata)
-    from slrt import config
-    from slrt.extensions import babel, db, init_sqlite, migrate
-    from slrt.pii import vault
-
     app = Flask("slrt", instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
-    from admin_views.errors import init_errors
-
     init_errors(app)  # first: a request holding NUL is refused before anything reads it
     if app.config["SLRT_PROXY_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         # The browser's address, as the TLS proxy saw it: sign-in locks count per client address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["SLRT_PROXY_HOPS"])
 
@@ -44,49 +48,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale, default_translation_directories="translations")
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from sms import init_gateways
-
     init_gateways(app)
-
-    from tasks import celery_init_app
-
     celery_init_app(app)
-
-    from admin_views import init_admin
-
     init_admin(app)
-
-    from sms import init_webhooks
-
     init_webhooks(app)
 
     @app.before_request
     def _writers_queue_up() -> None:
         # A request that changes things takes SQLite's write lock first (no-op elsewhere).
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            from slrt.extensions import begin_write
-
             begin_write()
-
-    from sqlalchemy.exc import OperationalError
 
     @app.errorhandler(OperationalError)
     def _database_busy(exc: OperationalError):
         # SQLite's write lock held past the busy timeout by another process (a long import or
         # sweep): nothing was saved, and the clerk is asked to send again, not shown a crash.
-        from flask_babel import gettext
-        from markupsafe import escape
-
-        from slrt.extensions import db
-
         db.session.rollback()
         if "database is locked" not in str(exc):
             raise exc
         message = gettext("The system is busy and nothing was saved. Please go back and send the form again.")
         page = f"<!doctype html><title>503</title><p>{escape(message)}</p><p><a href=\"/admin/\">Dashboard</a></p>"
         return page, 503, {"Retry-After": "5", "Cache-Control": "no-store"}
-
-    from slrt.cli import slrt_cli
 
     app.cli.add_command(slrt_cli)
     logging.getLogger("slrt").setLevel(logging.INFO)
@@ -95,8 +77,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _select_locale() -> str:
     """The language chosen on screen (?lang=en, kept in the session), else the default."""
-    from flask import current_app
-
     try:
         chosen = request.args.get("lang")
     except RuntimeError:  # no request: CLI or a worker

@@ -100,8 +100,8 @@ def _template_helpers(app: Flask) -> None:
         return {"sms_pause": sms_pause}
 
     @app.template_filter("localtime")
-    def localtime(moment) -> str:
-        return clock.to_local(moment).strftime("%d-%m-%Y %H:%M") if moment else "-"
+    def localtime(moment, to: str = "minute") -> str:
+        return clock.format_date(moment, to)
 
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[Role(role)]
     app.jinja_env.globals["url_encode"] = lambda args: urlencode(args)

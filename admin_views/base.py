@@ -186,8 +186,8 @@ class SlrtFilterConverter(FilterConverter):
 
 #: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default).
 TYPE_FORMATTERS = dict(typefmt.BASE_FORMATTERS)
-TYPE_FORMATTERS[date] = lambda view, value, name=None: value.strftime("%d-%m-%Y")
-TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.to_local(value).strftime("%d-%m-%Y %H:%M")
+TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
+TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.format_date(value, "minute")
 
 
 class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):

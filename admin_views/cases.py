@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
 from admin_views.people import resident_search
-from slrt import cases, followups, referrals, residents, workdays, workflow
+from slrt import cases, clock, followups, referrals, residents, workdays, workflow
 from slrt.access import covered_units, covered_village_ids, covers_village, in_scope
 from slrt.codes import format_code
 from slrt.errors import DomainError
@@ -83,7 +83,7 @@ class CaseView(SecureModelView):
         "urgency": lambda v, c, m, n: URGENCY_LABELS[m.urgency],
         "channel": lambda v, c, m, n: CHANNEL_LABELS[m.channel],
         "assignee": lambda v, c, m, n: m.assignee.full_name if m.assignee else "-",
-        "opened_at": lambda v, c, m, n: workdays_fmt(m.opened_at),
+        "opened_at": lambda v, c, m, n: clock.format_date(m.opened_at, "minute"),
     }
     column_default_sort = ("opened_at", True)
     column_sortable_list = ["opened_at", "status"]
@@ -245,12 +245,6 @@ def _status_label(value: str) -> str:
         except ValueError:
             continue
     return value
-
-
-def workdays_fmt(moment) -> str:
-    from slrt.clock import to_local
-
-    return to_local(moment).strftime("%d-%m-%Y %H:%M")
 
 
 def _timeline(case: Case, messages: list[SmsMessage]) -> list[dict]:

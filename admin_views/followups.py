@@ -36,7 +36,7 @@ class FollowUpView(SecureModelView):
                      "phone": _l("Phone"), "unit": _l("Unit"), "reason": _l("Why"), "detail": _l("Detail"),
                      "status": _l("Status"), "note": _l("What was done")}
     column_formatters = {
-        "created_at": lambda v, c, m, n: clock.to_local(m.created_at).strftime("%d-%m-%Y %H:%M"),
+        "created_at": lambda v, c, m, n: clock.format_date(m.created_at, "minute"),
         "case": _case_link,
         "resident": lambda v, c, m, n: m.case.resident.name,
         "phone": lambda v, c, m, n: mask_phone(m.case.resident.phone) if m.case.resident.phone else "-",

@@ -28,11 +28,11 @@ class SmsMessageView(SecureModelView):
                      "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text"),
                      "failed_attempts": _l("Failed attempts")}
     column_formatters = {
-        "created_at": lambda v, c, m, n: clock.to_local(m.created_at).strftime("%d-%m-%Y %H:%M"),
+        "created_at": lambda v, c, m, n: clock.format_date(m.created_at, "minute"),
         "phone": lambda v, c, m, n: mask_phone(m.phone),
         "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
         "failed_attempts": lambda v, c, m, n: Markup("<br>").join(
-            f"{a.attempt}. {clock.to_local(a.at).strftime('%d-%m-%Y %H:%M')} {a.gateway or ''} "
+            f"{a.attempt}. {clock.format_date(a.at, 'minute')} {a.gateway or ''} "
             f"{a.error_code or ''}: {a.error_message or ''}" for a in m.failed_attempts) or "-",
     }
     column_filters = ["status", "direction", "audience", "template_key", "created_at"]

@@ -82,7 +82,7 @@ class ReferralView(SecureModelView):
         "service": lambda v, c, m, n: m.service.name,
         "agency": lambda v, c, m, n: m.agency.short_name,
         "status": _status,
-        "sent_at": lambda v, c, m, n: clock.to_local(m.sent_at).strftime("%d-%m-%Y"),
+        "sent_at": lambda v, c, m, n: clock.format_date(m.sent_at),
         "due_at": _due,
     }
     column_default_sort = ("sent_at", True)
@@ -134,5 +134,4 @@ class ReferralView(SecureModelView):
     def slip_view(self):
         referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
         return self.render("admin/slip.html", referral=referral, colour=DOMAIN_COLOURS[referral.service.domain],
-                           domain_label=DOMAIN_LABELS[referral.service.domain], format_code=format_code,
-                           local=clock.to_local)
+                           domain_label=DOMAIN_LABELS[referral.service.domain], format_code=format_code)

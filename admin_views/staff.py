@@ -11,7 +11,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from admin_views.base import MANAGERS, RowIdAjaxLoader, SecureModelView
-from slrt import clock, sign_in
+from slrt import clock, lockout, sign_in
 from slrt import staff as staff_ops
 from slrt.access import covered_units, in_scope, may_grant
 from slrt.errors import DomainError
@@ -140,5 +140,5 @@ class StaffView(SecureModelView):
 
 def _locked_until(user: Staff) -> str:
     """Local time the account's sign-in lock ends, or "-" when it is not locked."""
-    until = sign_in.locked_until(user)
-    return clock.to_local(until).strftime("%d-%m-%Y %H:%M") if until else "-"
+    until = lockout.locked_until(user)
+    return clock.format_date(until, "minute")

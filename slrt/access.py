@@ -36,6 +36,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, func, or_, select, true
 
 from slrt.errors import PermissionDenied
+from slrt.extensions import db
 from slrt.models import (
     AgencyContact,
     Case,
@@ -126,8 +127,6 @@ def check_referral_scope(actor: Actor, referral: Referral) -> None:
 
 def covered_units(staff: Staff) -> list[Unit]:
     """The staff member's unit and every unit below it (a secretariat covers its Puskesos)."""
-    from slrt.extensions import db
-
     found, frontier = [staff.unit], [staff.unit]
     while frontier:
         children = list(db.session.scalars(select(Unit).where(Unit.parent_id.in_([u.id for u in frontier]))))
@@ -138,8 +137,6 @@ def covered_units(staff: Staff) -> list[Unit]:
 
 
 def _every_unit(units: list[Unit]) -> bool:
-    from slrt.extensions import db
-
     return len(units) >= db.session.scalar(select(func.count()).select_from(Unit))
 
 
@@ -159,8 +156,6 @@ def covered_village_ids(staff: Staff, units: list[Unit] | None = None) -> set[in
 
     A Puskesos covers its village, a secretariat every village of its area (by Kemendagri code).
     """
-    from slrt.extensions import db
-
     units = covered_units(staff) if units is None else units
     if _every_unit(units):
         return None

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
 
-from slrt import clock, codes, outbox, text, workflow
-from slrt.access import INTAKE_ROLES, OVERSIGHT_ROLES, SYSTEM_ACTOR, Actor, check_case_scope, role_of
+from slrt import clock, codes, outbox, referrals, text, workflow
+from slrt.access import INTAKE_ROLES, OVERSIGHT_ROLES, Actor, check_case_scope, role_of, staff_covers
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Case, CaseNeed, Referral, Resident, Service, Staff, Unit
-from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, Channel, EventKind, Outcome, Urgency
+from slrt.models import Case, CaseNeed, Resident, Service, Staff, Unit
+from slrt.models.enums import CaseStatus, Channel, EventKind, Outcome, Urgency
 from slrt.workflow import CASE_MOVES
-
-
-def code_taken(code: str) -> bool:
-    """True when ``code`` is a ticket or a referral code already: the two never overlap."""
-    return bool(
-        db.session.scalar(select(exists().where(Case.ticket == code)))
-        or db.session.scalar(select(exists().where(Referral.code == code)))
-    )
-
-
-def new_code() -> str:
-    return codes.new_code(code_taken, digits=current_app.config["SLRT_CODE_DIGITS"])
 
 
 def open_case(
@@ -60,7 +46,7 @@ def open_case(
             raise ValidationError(_l("Service no longer offered: %(names)s.", names=", ".join(inactive)),
                                   field="needs")
         case = Case(
-            ticket=new_code(),
+            ticket=codes.new_code(),
             resident=resident,
             unit=unit,
             channel=channel,
@@ -83,16 +69,12 @@ def open_case(
 
 def cancel_case(case: Case, *, reason: str, actor: Actor) -> Case:
     """Cancel a case (withdrawn, duplicate); its referrals still open are cancelled too."""
-    from slrt import referrals
-
     check_case_scope(actor, case)
     reason = text.clean(reason, Case.outcome_note, field="note", label=_l("reason"), multiline=True)
     with db.session.begin_nested():
         workflow.lock(case)
         workflow.check(CASE_MOVES, "cancel", case, actor, reason)
-        for referral in case.referrals:
-            if referral.status in REFERRAL_ACTIVE:
-                referrals.cancel_referral(referral, reason=reason, actor=actor, _with_case=True)
+        referrals.cancel_with_case(case, reason=reason, actor=actor)
         workflow.apply(CASE_MOVES, "cancel", case, actor, note=reason)
         case.outcome_note = reason
     return case
@@ -135,20 +117,7 @@ def reassign_case(case: Case, *, assignee: Staff, actor: Actor, note: str | None
 
 
 def _check_assignee(case: Case, staff: Staff) -> None:
-    from slrt.access import staff_covers
-
     if not staff.is_active or not staff_covers(staff, case.unit):
         raise ValidationError(_l("%(name)s cannot follow this case (inactive or another unit).",
                                  name=staff.full_name), field="assignee")
 
-
-def after_referral_change(case: Case, actor: Actor) -> None:
-    """Move the case with its referrals: in progress while one is active, resolved when none is."""
-    if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
-        return
-    any_active = any(r.status in REFERRAL_ACTIVE for r in case.referrals)
-    if any_active and case.status in (CaseStatus.OPEN, CaseStatus.RESOLVED):
-        workflow.apply(CASE_MOVES, "start", case, actor if role_of(actor) in CASE_MOVES["start"].roles
-                       else SYSTEM_ACTOR)
-    elif not any_active and case.referrals and case.status == CaseStatus.IN_PROGRESS:
-        workflow.apply(CASE_MOVES, "resolve", case, SYSTEM_ACTOR)

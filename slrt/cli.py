@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import getpass
 import sys
+import uuid
+from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from slrt import demo
+from slrt import clock, demo, identity, inbound, ops, workdays
+from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
+from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
-from slrt.models import Staff, Unit
-from slrt.models.enums import Role
+from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff, Unit
+from slrt.models.enums import ReferralStatus, Role
 
 slrt_cli = AppGroup("slrt", help="SLRT operator commands.")
 
@@ -42,8 +46,6 @@ def _staff(username: str) -> Staff:
 @click.option("--password", default=None, help="Asked for when omitted (not echoed).")
 def create_user(username, full_name, role, unit_name, phone, password):
     """Create a staff account."""
-    from slrt import staff as staff_ops
-
     unit = db.session.scalar(select(Unit).where(func.lower(Unit.name) == unit_name.lower()))
     if unit is None:
         names = ", ".join(db.session.scalars(select(Unit.name).order_by(Unit.name)))
@@ -67,8 +69,6 @@ def create_user(username, full_name, role, unit_name, phone, password):
 @click.option("--password", default=None, help="Asked for when omitted (not echoed).")
 def set_password(username, password):
     """Set a staff member's password (and reactivate the account)."""
-    from slrt import staff as staff_ops
-
     user = _staff(username)
     if password is None:
         password = getpass.getpass("Password: ")
@@ -86,8 +86,6 @@ def set_password(username, password):
 @click.argument("username")
 def deactivate_user(username):
     """Block a staff account from signing in and acting (its history stays)."""
-    from slrt import staff as staff_ops
-
     user = _staff(username)
     staff_ops.set_active(user, False, actor=SYSTEM_ACTOR)
     db.session.commit()
@@ -98,8 +96,6 @@ def deactivate_user(username):
 @click.argument("username")
 def reset_2fa(username):
     """Forget a staff member's authenticator app (lost phone); they set a new one at next sign-in."""
-    from slrt import staff as staff_ops
-
     user = _staff(username)
     staff_ops.reset_second_factor(user, actor=SYSTEM_ACTOR)
     staff_ops.unlock(user)
@@ -140,10 +136,6 @@ def demo_logins():
 @slrt_cli.command("check")
 def check():
     """Check the settings, the database schema and the worker heartbeat."""
-    from flask_migrate import current as _unused  # noqa: F401  (import proves Alembic is set up)
-
-    from slrt import ops
-
     cfg = current_app.config
     click.echo(f"database : {db.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"broker   : {_hide(cfg['CELERY_BROKER_URL'])}")
@@ -160,10 +152,6 @@ def check():
 @click.option("--from", "start", default=None, help="Start date YYYY-MM-DD (default today).")
 def due_date(sla_days, start):
     """Show the due date of an SLA in working days, skipping weekends and holidays."""
-    from datetime import date
-
-    from slrt import clock, workdays
-
     day = date.fromisoformat(start) if start else clock.today()
     click.echo(workdays.add_working_days(day, sla_days).isoformat())
 
@@ -181,11 +169,6 @@ def _hide(url: str) -> str:
 @click.argument("text")
 def sms_in(sender: str, text: str) -> None:
     """Hand in one SMS as if the gateway had received it, and show the reply (console gateway, demos)."""
-    import uuid
-
-    from slrt import identity, inbound
-    from slrt.models import SmsMessage
-
     try:
         phone = identity.normalize_mobile(sender)
     except DomainError as exc:
@@ -200,10 +183,6 @@ def sms_in(sender: str, text: str) -> None:
 @slrt_cli.command("demo-sms")
 def demo_sms() -> None:
     """Print SMS commands to try on the demo data: a resident's CEK and an agency's SELESAI."""
-    from slrt.codes import format_code
-    from slrt.models import AgencyContact, Case, Referral, Resident
-    from slrt.models.enums import ReferralStatus
-
     row = db.session.execute(
         select(Referral, Resident.phone, AgencyContact.phone)
         .join(Referral.case).join(Case.resident)

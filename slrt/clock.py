@@ -11,12 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 #: The moment the clock is stopped at (set only inside ``stopped_at``), or None: real time.
 _stopped: ContextVar[datetime | None] = ContextVar("slrt_clock_stopped", default=None)
+
+#: How screens, slips, exports and messages write a date: day first, as Indonesians do, then the
+#: local time of day to the minute or the second.
+_FORMATS = {"day": "%d-%m-%Y", "minute": "%d-%m-%Y %H:%M", "second": "%d-%m-%Y %H:%M:%S"}
 
 
 def now() -> datetime:
@@ -43,6 +48,18 @@ def local_zone() -> ZoneInfo:
 def to_local(moment: datetime) -> datetime:
     """Convert an aware UTC timestamp to the deployment's local time."""
     return as_utc(moment).astimezone(local_zone())
+
+
+def format_date(value: date | datetime | None, to: Literal["day", "minute", "second"] = "day") -> str:
+    """Write ``value`` day first: 24-11-2026, to="minute" 24-11-2026 10:15; None as "-".
+
+    A timestamp is written in the deployment's local time.
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        value = to_local(value)
+    return value.strftime(_FORMATS[to])
 
 
 def today() -> date:

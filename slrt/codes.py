@@ -11,10 +11,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
 from stdnum import verhoeff
 
 from slrt.errors import ValidationError
+from slrt.extensions import db
 from slrt.models import Case, Referral
 from slrt.text import max_length
 
@@ -60,14 +63,24 @@ def parse_code(text: str | None, field: str = "code") -> str:
     return digits
 
 
-def new_code(is_taken: Callable[[str], bool], digits: int = 5, tries_per_length: int = 8) -> str:
+def code_taken(code: str) -> bool:
+    """True when ``code`` is a ticket or a referral code already: the two never overlap."""
+    return bool(
+        db.session.scalar(select(exists().where(Case.ticket == code)))
+        or db.session.scalar(select(exists().where(Referral.code == code)))
+    )
+
+
+def new_code(is_taken: Callable[[str], bool] = code_taken, digits: int | None = None,
+             tries_per_length: int = 8) -> str:
     """Draw a random code not yet taken, growing one digit when a length gets crowded.
 
+    By default a new ticket or referral code: free among both, SLRT_CODE_DIGITS long at least.
     Codes stay as short as the table allows: a district with a few thousand cases keeps
     six-character codes; a crowded length costs a few lookups, then a longer code.
     The body never starts with 0, so a code keeps its length when read as a number.
     """
-    length = digits
+    length = current_app.config["SLRT_CODE_DIGITS"] if digits is None else digits
     while True:
         for _ in range(tries_per_length):
             body = str(secrets.randbelow(9 * 10 ** (length - 1)) + 10 ** (length - 1))

@@ -36,8 +36,6 @@ VERBS: dict[str, str] = {
     "STOP": "stop",
     "CEK": "check",
 }
-#: Actions that need a referral code or a digest position, and whether free text follows.
-NEEDS_REFERENCE = {"accept", "in_process", "complete", "reject", "check"}
 #: Digest positions are short; codes have at least five digits.
 MAX_POSITION_DIGITS = 2
 
@@ -66,10 +64,6 @@ class Command:
     def is_position(self) -> bool:
         """The reference is a place in the last digest ("SELESAI 2"), not a code."""
         return self.reference is not None and len(self.reference) <= MAX_POSITION_DIGITS
-
-    @property
-    def needs_reference(self) -> bool:
-        return self.action in NEEDS_REFERENCE
 
 
 UNKNOWN = Command("unknown")

@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
+from slrt.pii import new_key
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the app refuses to start."""
@@ -351,8 +353,6 @@ def load(instance_path: str, test_config: dict | None = None) -> dict[str, objec
     if settings["SECRET_KEY"] is None:
         settings["SECRET_KEY"] = _instance_secret(instance / "secret.key", os.urandom(32).hex())
     if settings["SLRT_PII_KEY"] is None:
-        from slrt.pii import new_key
-
         settings["SLRT_PII_KEY"] = _instance_secret(instance / "pii.key", new_key())
     if settings["SLRT_ANDROID_SIGNING_KEY"] is None:
         # Only a deployment with a phone needs (and keeps) one; without, every phone webhook is refused.

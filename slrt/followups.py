@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock, text
+from slrt import clock, text, workflow
 from slrt.access import Actor, check_active, check_case_scope, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Event, FollowUp, SmsMessage
+from slrt.models import FollowUp, SmsMessage
 from slrt.models.enums import EventKind, FollowUpReason, FollowUpStatus, Role
 
 #: Who may mark a follow-up done: the people who work the case in the village and above.
@@ -48,7 +48,5 @@ def complete(follow_up: FollowUp, *, actor: Actor, note: str) -> FollowUp:
     follow_up.done_at = clock.now()
     follow_up.done_by = actor
     follow_up.note = note
-    db.session.add(Event(case=follow_up.case, kind=EventKind.NOTE, action="follow_up",
-                         actor_staff=actor, note=note))
-    db.session.flush()
+    workflow.record(follow_up.case, "follow_up", actor, kind=EventKind.NOTE, note=note, at=follow_up.done_at)
     return follow_up

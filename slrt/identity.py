@@ -15,6 +15,7 @@ from stdnum import numdb
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
+from slrt import clock
 from slrt.errors import ValidationError
 from slrt.models.enums import Sex
 
@@ -69,7 +70,7 @@ def validate_nik(value: str | None, birth_date: date | None = None, sex: Sex | s
             raise ValidationError(
                 _l("The birth date in the NIK (%(nik_date)s) differs from the birth date entered "
                    "(%(entered)s).",
-                   nik_date=f"{day:02d}-{month:02d}-{year:02d}", entered=birth_date.strftime("%d-%m-%Y")),
+                   nik_date=f"{day:02d}-{month:02d}-{year:02d}", entered=clock.format_date(birth_date)),
                 field="nik",
             )
     return number

@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from slrt import clock, commands, notices, outbox, referrals, residents, staff, text, workflow
+from slrt import clock, commands, notices, outbox, referrals, reminders, residents, staff, text, workflow
 from slrt.access import ResidentPhone
 from slrt.codes import format_code, parse_code
 from slrt.errors import DomainError, ValidationError
@@ -192,8 +192,6 @@ def _agency(contacts: list[AgencyContact], command: commands.Command) -> tuple[s
 def _find_referral(contacts: list[AgencyContact], command: commands.Command) -> tuple[Referral, AgencyContact]:
     """The referral a contact means: a code, or a place in the last digest that contact got."""
     if command.is_position:
-        from slrt import reminders  # the digests' numbering lives with the reminders
-
         position = int(command.reference)
         for contact in contacts:
             referral = reminders.digest_referral(contact, position)

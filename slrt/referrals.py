@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import cases, clock, notices, outbox, text, workdays, workflow
+from slrt import clock, notices, outbox, text, workdays, workflow
 from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
-from slrt.codes import format_code
+from slrt.codes import format_code, new_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import Agency, Case, Event, Referral, Service
@@ -93,7 +93,7 @@ def refer(
 
         now = clock.now()
         referral = Referral(
-            code=cases.new_code(),
+            code=new_code(),
             case=case,
             service=service,
             agency=agency,
@@ -105,7 +105,7 @@ def refer(
         )
         db.session.add(referral)
         event = workflow.record(referral, "refer", actor, to_status=ReferralStatus.SENT, at=now)
-        cases.after_referral_change(case, actor)
+        workflow.after_referral_change(case, actor)
         _notify_referral_made(referral, event)
     return referral
 
@@ -125,13 +125,19 @@ def reject(referral: Referral, *, reason: str, actor: Actor) -> Referral:
     return _answer(referral, "reject", actor, reason)
 
 
-def cancel_referral(referral: Referral, *, reason: str, actor: Actor, _with_case: bool = False) -> Referral:
-    """Staff withdraw a referral (wrong agency, duplicate, resident withdrew).
+def cancel_referral(referral: Referral, *, reason: str, actor: Actor) -> Referral:
+    """Staff withdraw a referral (wrong agency, duplicate, resident withdrew)."""
+    return _answer(referral, "cancel", actor, reason)
 
-    ``_with_case`` is for slrt.cases.cancel_case: the case moves itself and the
-    resident is not sent one SMS per referral.
+
+def cancel_with_case(case: Case, *, reason: str, actor: Actor) -> None:
+    """Cancel the case's active referrals as part of cancelling the case (slrt.cases.cancel_case).
+
+    The case moves itself, and the resident is not sent one SMS per referral.
     """
-    return _answer(referral, "cancel", actor, reason, cascade=not _with_case)
+    for referral in case.referrals:
+        if referral.status in REFERRAL_ACTIVE:
+            _answer(referral, "cancel", actor, reason, cascade=False)
 
 
 def reopen(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:
@@ -186,7 +192,7 @@ def _answer(referral: Referral, name: str, actor: Actor, note: str | None, casca
             referral.reminders_sent, referral.last_reminded_at, referral.escalated_at = 0, None, None
             referral.resident_verification = referral.verification_asked_at = None
         if cascade:
-            cases.after_referral_change(case, actor)
+            workflow.after_referral_change(case, actor)
             _notify_answer(referral, name, event)
     return referral
 

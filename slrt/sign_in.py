@@ -17,11 +17,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from slrt import clock
+from slrt import clock, lockout
 from slrt.access import Actor, check_manages_staff
 from slrt.extensions import db
 from slrt.models import EndedSession, SignInAddress, Staff
@@ -41,35 +40,17 @@ def _insert(model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-def _message(until: datetime) -> str:
-    minutes = max(1, int((until - clock.now()).total_seconds() // 60) + 1)
-    return str(_l("Too many failed sign-ins. Try again in %(minutes)s minutes or ask a manager.", minutes=minutes))
-
-
-def locked_until(user: Staff) -> datetime | None:
-    """When the account's lock ends, or None when it is not locked."""
-    if user.locked_until is not None and user.locked_until > clock.now():
-        return user.locked_until
-    return None
-
-
-def lock_message(user: Staff) -> str | None:
-    """Why the account may not sign in now, or None when it is not locked."""
-    until = locked_until(user)
-    return _message(until) if until else None
-
-
 def refusal(user: Staff | None, address: str | None) -> str | None:
     """The one answer to any sign-in attempt while the account or the client address is locked, else None.
 
     ``user`` is None for a username that matches no account: only the address counts then.
     """
-    ends = [locked_until(user) if user is not None else None]
+    ends = [lockout.locked_until(user) if user is not None else None]
     if address:
         ends.append(db.session.scalar(select(SignInAddress.locked_until).where(
             SignInAddress.address == address, SignInAddress.locked_until > clock.now())))
     ends = [end for end in ends if end is not None]
-    return _message(max(ends)) if ends else None
+    return lockout.message(max(ends)) if ends else None
 
 
 def record_failure(user: Staff | None, address: str | None) -> None:

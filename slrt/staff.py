@@ -6,6 +6,7 @@ import re
 import uuid
 
 from flask_babel import lazy_gettext as _l
+from flask_security import hash_password
 from sqlalchemy import select
 
 from slrt.access import Actor, check_manages_staff
@@ -25,8 +26,6 @@ def check_password_strength(password: str) -> None:
 
 
 def _hash(password: str) -> str:
-    from flask_security import hash_password
-
     return hash_password(password)
 
 
@@ -115,11 +114,6 @@ def reset_second_factor(user: Staff, *, actor: Actor) -> None:
     user.tf_primary_method = None
     user.tf_totp_secret = None
     user.fs_uniquifier = uuid.uuid4().hex
-
-
-def second_factor_required(user: Staff) -> bool:
-    """Managers hold every key (staff, catalogue, templates): they must use an authenticator app."""
-    return user.role == Role.MANAGER
 
 
 def unlock(user: Staff) -> None:

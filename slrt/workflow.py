@@ -15,12 +15,12 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from slrt import clock, text
-from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, Actor, role_of
+from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, SYSTEM_ACTOR, Actor, role_of
 from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Staff
+from slrt.models.enums import REFERRAL_ACTIVE, EventKind
 from slrt.models.enums import CaseStatus as C
-from slrt.models.enums import EventKind
 from slrt.models.enums import ReferralStatus as R
 
 
@@ -162,6 +162,17 @@ def record(
         # Someone else saved this case or referral since it was read (the version column).
         raise ConcurrentChange(_l("Someone else changed this record just now. Reload it and try again.")) from None
     return event
+
+
+def after_referral_change(case: Case, actor: Actor) -> None:
+    """Move the case with its referrals: in progress while one is active, resolved when none is."""
+    if case.status in (C.CLOSED, C.CANCELLED):
+        return
+    any_active = any(r.status in REFERRAL_ACTIVE for r in case.referrals)
+    if any_active and case.status in (C.OPEN, C.RESOLVED):
+        apply(CASE_MOVES, "start", case, actor if role_of(actor) in CASE_MOVES["start"].roles else SYSTEM_ACTOR)
+    elif not any_active and case.referrals and case.status == C.IN_PROGRESS:
+        apply(CASE_MOVES, "resolve", case, SYSTEM_ACTOR)
 
 
 def _set_actor(event: Event, actor: Actor) -> None:

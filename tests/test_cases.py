@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from slrt import cases, referrals
+from slrt import cases, codes, referrals
 from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
 from slrt.models import Event, SmsMessage
 from slrt.models.enums import CaseStatus, Outcome, ReferralStatus, Role, SmsStatus
@@ -150,5 +150,5 @@ def test_inactive_staff_cannot_act(district, db_session):
 
 def test_case_ticket_and_referral_codes_never_collide(district, db_session):
     referral = make_referral(district)
-    assert cases.code_taken(referral.code) and cases.code_taken(referral.case.ticket)
+    assert codes.code_taken(referral.code) and codes.code_taken(referral.case.ticket)
     assert referral.code != referral.case.ticket

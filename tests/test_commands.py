@@ -52,4 +52,3 @@ def test_commands_are_read_as_people_type_them(typed, expected):
 def test_positions_and_codes_are_told_apart():
     assert parse("SELESAI 2").is_position
     assert not parse("SELESAI 48213-7").is_position
-    assert parse("TERIMA 48213-7").needs_reference and not parse("STOP").needs_reference

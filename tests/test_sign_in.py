@@ -13,7 +13,7 @@ from flask import current_app
 from flask_login.utils import encode_cookie
 from sqlalchemy import select
 
-from slrt import staff
+from slrt import lockout, sign_in, staff
 from slrt.errors import PermissionDenied
 from slrt.models import Staff
 from slrt.models.enums import Role
@@ -147,18 +147,16 @@ def test_a_manager_sees_a_locked_account_and_unlocks_it(app, people, db_session)
 
 
 def test_only_a_manager_covering_the_unit_unlocks(app, district, db_session, frozen):
-    from slrt import sign_in
-
     locked = district.user(Role.FRONT_OFFICE, district.puskesos[0])
     for _ in range(5):
         sign_in.record_failure(locked, "203.0.113.9")
-    assert sign_in.locked_until(locked) is not None
+    assert lockout.locked_until(locked) is not None
     for actor in (district.user(Role.MANAGER, district.puskesos[1]), district.user(Role.SUPERVISOR)):
         with pytest.raises(PermissionDenied):
             sign_in.unlock_account(locked, actor=actor)
-    assert sign_in.locked_until(locked) is not None
+    assert lockout.locked_until(locked) is not None
     sign_in.unlock_account(locked, actor=district.user(Role.MANAGER, district.puskesos[0]))
-    assert sign_in.locked_until(locked) is None
+    assert lockout.locked_until(locked) is None
 
 
 # ---- 2. authenticator codes --------------------------------------------------------------------

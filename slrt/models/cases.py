@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -153,8 +154,6 @@ class Referral(Base):
     @property
     def is_unverified(self) -> bool:
         """Completed, the resident was asked whether the service came, and never confirmed in time."""
-        from flask import current_app
-
         days = float(current_app.config["SLRT_VERIFY_DAYS"])
         return (self.status == ReferralStatus.COMPLETED and self.resident_verification == "asked"
                 and self.verification_asked_at is not None

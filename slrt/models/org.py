@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask_security import UserMixin
+from flask_security import UserMixin, verify_password
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from slrt import clock
+from slrt import clock, lockout
 from slrt.models.base import Base, enum_column
 from slrt.models.enums import RegionLevel, Role, UnitKind
 
@@ -120,29 +120,26 @@ class Staff(Base, UserMixin):
     def is_active(self) -> bool:  # both Flask-Login and the domain ask this
         return bool(self.active)
 
-    def check_password(self, password: str) -> bool:
-        from flask_security import verify_password
+    @property
+    def second_factor_required(self) -> bool:
+        """Managers hold every key (staff, catalogue, templates): they must use an authenticator app."""
+        return self.role == Role.MANAGER
 
+    def check_password(self, password: str) -> bool:
         return verify_password(password, self.password)
 
     def check_tf_required(self, tf_setup_methods, tf_fresh):
         """Managers must use a second factor; anyone who set one up uses it."""
-        from slrt.staff import second_factor_required
-
-        if second_factor_required(self) or tf_setup_methods:
+        if self.second_factor_required or tf_setup_methods:
             return True, tf_setup_methods
         return False, tf_setup_methods
 
     def check_tf_required_setup(self) -> bool:
-        from slrt.staff import second_factor_required
-
-        return second_factor_required(self)
+        return self.second_factor_required
 
     def is_locked(self, form_error: list[str] | None = None) -> bool:
         """Refuse sign-in while the account is locked after too many failures."""
-        from slrt.sign_in import lock_message
-
-        message = lock_message(self)
+        message = lockout.lock_message(self)
         if message and form_error is not None:
             form_error.append(message)
         return message is not None
