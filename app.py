@@ -38,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         init_sqlite(db.engine)
+    from slrt import outbox
+
+    outbox.init_app(app)  # the queued-message hooks and this app's sending-pause reader
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"),
                      render_as_batch=True, compare_type=True)
     vault.init_app(app)
@@ -51,6 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tasks import celery_init_app
 
     celery_init_app(app)
+    from tasks.outbox import init_dispatch
+
+    init_dispatch(app)  # send tasks queued after each commit that wrote messages
 
     from admin_views import init_admin
 

@@ -16,6 +16,10 @@ class FlakyGateway:
     """A provider double: fails the first ``failures`` sends with ``error``, then accepts."""
 
     name = "flaky"
+    receipts = None  # reports no delivery
+
+    def callback_path(self, message_id):
+        return None
 
     def __init__(self, error: GatewayError | None = None, failures: int = 0) -> None:
         self.error, self.failures, self.sent, self.known = error, failures, [], {}
@@ -39,8 +43,8 @@ def _message(db_session, key="case_registered"):
 def test_a_message_is_claimed_by_one_worker_only(district, db_session):
     make_case(district)
     message = _message(db_session)
-    assert outbox.claim(message.id) is not None
-    assert outbox.claim(message.id) is None
+    assert outbox.claim_many([message.id]) == [message]
+    assert outbox.claim_many([message.id]) == []
     assert message.status == SmsStatus.SENDING and message.attempts == 1
 
 
@@ -166,7 +170,7 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
     make_case(district)
     make_case(district)
     first, second = db_session.scalars(select(SmsMessage.id).order_by(SmsMessage.id)).all()[:2]
-    outbox.claim(first)  # a worker took it and died
+    outbox.claim_many([first])  # a worker took it and died
     db_session.commit()
     assert outbox.due_ids() == [second]
     frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
@@ -176,7 +180,7 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
 def test_a_claim_outlasted_by_a_long_rate_wait_is_not_used(district, db_session, frozen):
     make_case(district)
     message_id = _message(db_session).id
-    claimed = outbox.claim(message_id)
+    [claimed] = outbox.claim_many([message_id])
     db_session.commit()
     assert outbox.renew_claim(message_id, claimed.attempts)  # still ours: the lease is extended
     frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
