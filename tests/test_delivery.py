@@ -156,6 +156,21 @@ def test_suspended_account_pauses_all_sending_until_a_manager_resumes(district, 
     assert "Pengiriman SMS dihentikan" not in manager.get("/admin/").get_data(as_text=True)
 
 
+def test_a_pause_opened_elsewhere_is_seen_once_this_apps_cache_runs_out(app, district, db_session, monkeypatch):
+    """Each app reads the pause at most every PAUSE_CACHE_SECONDS of its own timer (here the test's)."""
+    now = [0.0]
+    monkeypatch.setitem(app.extensions, "slrt_sending_paused", outbox.pause_reader(timer=lambda: now[0]))
+    assert not outbox.sending_paused()
+    db_session.add(SmsPause(gateway="twilio", code="30002"))  # by another worker process
+    db_session.flush()
+    now[0] += outbox.PAUSE_CACHE_SECONDS / 2
+    assert not outbox.sending_paused()  # as read a moment ago
+    now[0] += outbox.PAUSE_CACHE_SECONDS
+    assert outbox.sending_paused()
+    assert outbox.resume_sending(actor=district.user(Role.MANAGER)) == 0
+    assert not outbox.sending_paused()  # this app's own change is seen at once
+
+
 def test_spam_filtered_message_flags_its_template_for_review(district, db_session, send, app):
     make_case(district)
     message_id = _message(db_session).id

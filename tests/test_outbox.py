@@ -97,6 +97,22 @@ def test_permanent_errors_fail_at_once(district, db_session, send):
     assert message.status == SmsStatus.FAILED and message.error_code == "21211" and message.attempts == 1
 
 
+def test_an_unknown_outcome_is_looked_up_not_failed_even_with_a_permanent_code(district, db_session, send, frozen):
+    """A 5xx carrying a permanent code may come after the provider stored the message: ask before failing it."""
+    make_case(district)
+    message_id = _message(db_session).id
+    gateway = FlakyGateway(GatewayError("21211", "invalid number", outcome_unknown=True), failures=1)
+    gateway.known[f"slrt-{message_id}"] = "stored-anyway"  # the provider kept it despite the error
+    send(message_id, gateway)
+    message = db_session.get(SmsMessage, message_id, populate_existing=True)
+    assert message.status == SmsStatus.PENDING and message.error_code == "21211"  # not failed: asked first
+    frozen.shift(timedelta(hours=1))
+    send(message_id, gateway)
+    message = db_session.get(SmsMessage, message_id, populate_existing=True)
+    assert message.status == SmsStatus.SENT and message.provider_id == "stored-anyway" and message.attempts == 2
+    assert gateway.sent == []  # found at the provider, not sent twice
+
+
 def test_unknown_outcome_is_looked_up_before_sending_again(district, db_session, send, frozen):
     make_case(district)
     message_id = _message(db_session).id

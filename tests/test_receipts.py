@@ -24,8 +24,8 @@ from slrt.models.enums import FollowUpReason, SmsAudience, SmsDirection, SmsStat
 from slrt.sending import Gateways, callback_url
 from sms import ratelimit
 from sms.android import AndroidGateway, message_id_of
-from sms.console import ConsoleGateway
 from sms.android_mock import FakeAndroid
+from sms.console import ConsoleGateway
 from sms.twilio import TwilioGateway
 from sms.twilio_mock import FakeTwilio
 from tests.builders import make_case

@@ -223,3 +223,18 @@ def test_a_policy_naming_a_kind_or_gateway_it_does_not_have_refuses_to_start(tmp
     # the setting, the part refused, and what this deployment has
     assert refused in str(refusal.value) and f"gateways: {gateways})" in str(refusal.value)
     assert "kinds: resident, agency, staff, digest, reply" in str(refusal.value)
+
+
+def test_the_phone_is_given_the_validity_period(tmp_path):
+    """SLRT_SMS_VALIDITY_SECONDS applies to the phone too: a message stuck on it expires, not arrives late."""
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        app = create_app(_settings(tmp_path, twilio, phone, SLRT_SMS_VALIDITY_SECONDS=600))
+        android = app.extensions["slrt_sms"].by_name["android"]
+        android.send(to="+6281225550199", body="Tes", reference="slrt-1", callback_url=None)
+        assert phone.message("slrt-1").ttl == 600
+
+
+def test_each_app_reads_the_sending_pause_for_itself(tmp_path, app):
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        other = create_app(_settings(tmp_path, twilio, phone))
+    assert other.extensions["slrt_sending_paused"] is not app.extensions["slrt_sending_paused"]
