@@ -22,12 +22,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import slrt.models  # noqa: F401  (register every table on the metadata)
 from admin_views import init_admin
 from admin_views.errors import init_errors
-from slrt import config
+from slrt import config, outbox
 from slrt.cli import slrt_cli
 from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
 from slrt.pii import vault
 from sms import init_gateways, init_webhooks
 from tasks import celery_init_app
+from tasks.outbox import init_dispatch
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         init_sqlite(db.engine)
+    outbox.init_app(app)  # the queued-message hooks and this app's sending-pause reader
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"),
                      render_as_batch=True, compare_type=True)
     vault.init_app(app)
@@ -50,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_gateways(app)
     celery_init_app(app)
+    init_dispatch(app)  # send tasks queued after each commit that wrote messages
     init_admin(app)
     init_webhooks(app)
 

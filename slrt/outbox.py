@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from cachetools import TTLCache, cached
+from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, literal, null, or_, select, update
 from sqlalchemy import case as sql_case
@@ -41,6 +43,20 @@ from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, Sms
 from slrt.ports import GatewayError, SmsGateway
 
 log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its sending-pause reader, and track queued messages per transaction.
+
+    The session hooks are attached once per process to SQLAlchemy's Session class, so
+    every session sees them (Flask-SQLAlchemy's and the tests' own); they keep their
+    state in ``session.info``, nothing across apps.
+    """
+    app.extensions["slrt_sending_paused"] = pause_reader()
+    for name, hook in (("after_flush", _note_queued_ids), ("after_commit", _release_savepoint),
+                       ("after_transaction_end", _forget_ended)):
+        if not event.contains(Session, name, hook):
+            event.listen(Session, name, hook)
 
 
 def queue(
@@ -101,7 +117,6 @@ def _innermost(session: Session):
     return session.get_nested_transaction() or session.get_transaction()
 
 
-@event.listens_for(Session, "after_flush")
 def _note_queued_ids(session, _context) -> None:
     queued = session.info.pop(_QUEUED, [])
     ids = {m.id for m in queued if m.id is not None}
@@ -109,7 +124,6 @@ def _note_queued_ids(session, _context) -> None:
         session.info.setdefault(_QUEUED_IDS, {}).setdefault(_innermost(session), set()).update(ids)
 
 
-@event.listens_for(Session, "after_commit")
 def _release_savepoint(session) -> None:
     """A SAVEPOINT was released: what it queued now stands or falls with the enclosing transaction."""
     savepoint = session.get_nested_transaction()
@@ -123,7 +137,6 @@ def _release_savepoint(session) -> None:
         pending.setdefault(enclosing, set()).update(pending.pop(savepoint))
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_ended(session, transaction) -> None:
     """A transaction is over: a rolled-back savepoint's ids go; at the root, everything left goes."""
     pending = session.info.get(_QUEUED_IDS)
@@ -236,12 +249,6 @@ def receipt_wait() -> timedelta:
 def claim_lease() -> timedelta:
     """A claimed message not recorded within this time is presumed lost with its worker."""
     return timedelta(seconds=float(current_app.config["SLRT_SMS_CLAIM_LEASE_SECONDS"]))
-
-
-def claim(message_id: int) -> SmsMessage | None:
-    """Atomically take one due pending message for sending; None when it is not ours to send."""
-    claimed = claim_many([message_id])
-    return claimed[0] if claimed else None
 
 
 def claim_many(message_ids: list[int]) -> list[SmsMessage]:
@@ -373,7 +380,10 @@ def _fail(message: SmsMessage, error: GatewayError) -> None:
         attempt=message.attempts, gateway=message.gateway, provider_id=message.provider_id,
         error_code=message.error_code, error_message=message.error_message, at=clock.now()))
     limit = min(MAX_ATTEMPTS, error.max_attempts or MAX_ATTEMPTS)
-    if error.transient and message.attempts < limit:
+    # An error whose outcome is unknown (a timeout after the request went out) may hide a
+    # message the provider took: not final while attempts remain, for the next one looks it up
+    # at the provider before sending again (slrt.sending), even if the code alone is permanent.
+    if (error.transient or error.outcome_unknown) and message.attempts < limit:
         message.status = SmsStatus.PENDING
         message.next_attempt_at = clock.now() + retry_delay(message.attempts, error.retry_after)
     else:
@@ -502,22 +512,23 @@ def active_pause() -> SmsPause | None:
     return db.session.scalar(select(SmsPause).where(SmsPause.resumed_at.is_(None)).limit(1))
 
 
-#: Whether sending is paused, as last read by this process: (paused, read at monotonic time).
-_pause_seen: list = [False, -1e9]
 #: Workers re-read the pause at most this often (it is checked before every send).
 PAUSE_CACHE_SECONDS = 2.0
 
 
+def pause_reader(timer: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """Whether sending is paused, read at most every PAUSE_CACHE_SECONDS of ``timer`` (one per app)."""
+    return cached(TTLCache(maxsize=1, ttl=PAUSE_CACHE_SECONDS, timer=timer),
+                  lock=threading.Lock())(lambda: active_pause() is not None)
+
+
 def sending_paused() -> bool:
-    """Is sending paused? Read at most every couple of seconds per process (the hot path)."""
-    now = time.monotonic()
-    if now - _pause_seen[1] > PAUSE_CACHE_SECONDS:
-        _pause_seen[:] = [active_pause() is not None, now]
-    return _pause_seen[0]
+    """Is sending paused? Read at most every couple of seconds per app (the hot path)."""
+    return current_app.extensions["slrt_sending_paused"]()
 
 
 def _forget_pause() -> None:
-    _pause_seen[1] = -1e9
+    current_app.extensions["slrt_sending_paused"].cache_clear()
 
 
 def pause_sending(gateway: str, code: str, reason: str | None) -> SmsPause:

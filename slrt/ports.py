@@ -1,4 +1,4 @@
-"""The SMS gateway interface the domain needs; sms/ implements it (Twilio, console, ...)."""
+"""The SMS gateway interface the domain needs; sms/ implements it (Twilio, Android phone, console) and the send rate."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ class GatewayError(Exception):
 
     ``transient`` errors are retried with backoff; permanent ones fail the message with
     the provider's ``code``. ``outcome_unknown`` means the request may have reached the
-    provider (a timeout after sending): look the message up before sending it again.
+    provider (a timeout after sending): the message is never failed for good on such an
+    error before its last attempt, since the next attempt looks it up before sending again
+    (slrt.outbox.record_failure, slrt.sending).
     """
 
     code: str
@@ -37,6 +39,13 @@ class SmsGateway(Protocol):
 
     #: Short name stored on each message (twilio, android, console).
     name: str
+    #: How the provider reports delivery: "callback" (to the URL given with each message,
+    #: :meth:`callback_path`), "webhook" (to URLs registered with the provider once), or None
+    #: (it does not: nobody waits for a receipt from it, nobody asks it about one).
+    receipts: str | None
+
+    def callback_path(self, message_id: int) -> str | None:
+        """The path on our server where the provider reports this message's status, if it takes one per message."""
 
     def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
         """Hand one SMS to the provider; return the provider's id for it, or raise GatewayError."""
@@ -58,3 +67,10 @@ class SmsGateway(Protocol):
         Asked when a delivery receipt is late: receipts are dropped on the way. Raises
         GatewayError when the provider could not be asked (network, 5xx, 429).
         """
+
+
+class RateLimiter(Protocol):
+    """A gateway's send rate (sms/ratelimit.py): each send waits for its slot."""
+
+    def acquire(self) -> float:
+        """Wait for the next free slot; return the seconds waited."""

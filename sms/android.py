@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from slrt.models.base import row_id
 from slrt.ports import GatewayError
-from sms.twilio import Policy, _never_connected, _scrub, parse_retry_after
+from sms.errors import Policy, mask_phones, network_error, parse_retry_after, unknown_error
 
 log = logging.getLogger("slrt.sms.android")
 
@@ -52,7 +52,7 @@ STATUSES = {
     "Failed": "failed", "Cancelled": "failed", "Cancelling": "failed",
 }
 _POOL_SIZE = 64
-#: The reference tasks/outbox.py gives each send, which the phone keeps as the message's id.
+#: The reference slrt/sending.py gives each send, which the phone keeps as the message's id.
 _REFERENCE = re.compile(r"^slrt-([0-9]{1,18})$")
 
 
@@ -60,13 +60,9 @@ def classify(status: int | None, message: str = "", retry_after: float | None = 
     """Turn an HTTP status from the phone's API into a GatewayError (unknown 5xx: transient)."""
     policy = ERRORS.get(status) if status is not None else None
     if policy is not None:
-        return GatewayError(code=f"http-{status}", message=policy.meaning, transient=policy.transient,
-                            retry_after=retry_after if policy.transient else None,
-                            max_attempts=policy.max_attempts, effect=policy.effect)
-    transient = status is not None and (status == 429 or status >= 500)
-    return GatewayError(code=f"http-{status}" if status is not None else "unknown",
-                        message=message or "unknown error from the phone", transient=transient,
-                        retry_after=retry_after if transient else None)
+        return policy.error(f"http-{status}", retry_after)
+    return unknown_error(f"http-{status}" if status is not None else "unknown",
+                         message or "unknown error from the phone", status, retry_after)
 
 
 def message_id_of(reference: object) -> int | None:
@@ -83,7 +79,7 @@ def failure(reason: object = None) -> GatewayError:
 
     Final, not retried: a resend would carry the same id, which the phone refuses (409).
     """
-    text = _scrub(str(reason or ""))[:200]
+    text = mask_phones(str(reason or ""))[:200]
     return GatewayError(code="phone-failed", message=text or "the phone could not send the message")
 
 
@@ -116,6 +112,9 @@ class AndroidGateway:
     """Sends SMS through the SMS Gateway for Android app's local server (official client)."""
 
     name = "android"
+    #: The phone reports delivery by the sms:sent / sms:delivered / sms:failed webhooks registered
+    #: on it (sms/webhooks.py), not to a URL sent with each message.
+    receipts = "webhook"
 
     def __init__(self, login: str, password: str, base_url: str, timeout: float = 10.0, *,
                  ttl: int | None = None) -> None:
@@ -126,6 +125,10 @@ class AndroidGateway:
         self.client = APIClient(login or None, password, base_url=base_url.rstrip("/"),
                                 http=RequestsHttpClient(self.session))
 
+    @staticmethod
+    def callback_path(message_id: int) -> None:
+        return None
+
     def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
         """Hand one SMS to the phone under our ``reference`` as its id; return that id, or raise GatewayError."""
         message = domain.Message(phone_numbers=[to], text_message=domain.TextMessage(text=body),
@@ -135,7 +138,7 @@ class AndroidGateway:
         except APIError as exc:
             error = _api_error(exc, parse_retry_after(self.session.last_headers().get("Retry-After")))
         except requests.RequestException as exc:
-            error = _network_error(exc)
+            error = network_error(exc, "the phone")
         except (KeyError, TypeError, ValueError) as exc:
             # A 2xx the client could not read: the phone may have queued it.
             error = GatewayError(code="bad-response", transient=True, outcome_unknown=True,
@@ -194,21 +197,8 @@ class AndroidGateway:
 def _api_error(exc: APIError, retry_after: float | None = None) -> GatewayError:
     response = exc.response if isinstance(exc.response, dict) else {}
     text = str(response.get("message") or response.get("error") or "")
-    error = classify(exc.status_code, _scrub(text)[:200], retry_after)
+    error = classify(exc.status_code, mask_phones(text)[:200], retry_after)
     if exc.status_code is not None and exc.status_code >= 500:
         # A 5xx may come after the phone queued the message: look it up before sending again.
         error.outcome_unknown = True
     return error
-
-
-def _network_error(exc: requests.RequestException) -> GatewayError:
-    """A request that got no HTTP answer: transient; outcome unknown unless it never left."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return GatewayError(code="connect-timeout", message="could not connect to the phone in time", transient=True)
-    if isinstance(exc, requests.ReadTimeout):
-        return GatewayError(code="timeout", message="no answer from the phone in time (may have been sent)",
-                            transient=True, outcome_unknown=True)
-    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-        return GatewayError(code="connect-error", message="could not connect to the phone", transient=True)
-    return GatewayError(code="network-error", message=f"connection to the phone lost ({type(exc).__name__})",
-                        transient=True, outcome_unknown=True)

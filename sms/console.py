@@ -12,9 +12,15 @@ class ConsoleGateway:
     """Accepts every message; for development and the demo (nothing leaves the machine)."""
 
     name = "console"
+    #: Nothing leaves the machine, so nothing reports delivery.
+    receipts = None
 
     def __init__(self) -> None:
         self._sent: dict[str, str] = {}
+
+    @staticmethod
+    def callback_path(message_id: int) -> None:
+        return None
 
     def send(self, *, to: str, body: str, reference: str, callback_url: str | None) -> str:
         provider_id = f"console-{uuid.uuid4().hex[:16]}"
@@ -30,7 +36,7 @@ class ConsoleGateway:
     def status(self, provider_id: str) -> tuple[str | None, None]:
         """Nothing leaves the machine, so nothing is ever confirmed delivered: (None, None).
 
-        The console reports no delivery (sms.reports_delivery), so nobody waits for a receipt
+        The console reports no delivery (``receipts`` is None), so nobody waits for a receipt
         from it and the reconciliation never asks it; saying "delivered" would be untrue.
         """
         return None, None

@@ -10,9 +10,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
@@ -21,25 +19,11 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.exceptions import ConnectTimeoutError
 
 from slrt.ports import GatewayError
+from sms.errors import Policy, mask_phones, network_error, parse_retry_after, unknown_error
 
 log = logging.getLogger("slrt.sms.twilio")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What one provider error code means for the message and for sending as a whole."""
-
-    #: Short English meaning, used as the error message when Twilio gives none.
-    meaning: str
-    #: Worth sending again later (with backoff); otherwise the message fails for good.
-    transient: bool
-    #: A lower cap on attempts for this code (see GatewayError.max_attempts).
-    max_attempts: int | None = None
-    #: "opt_out", "pause" or "flag_template" (see GatewayError.effect).
-    effect: str | None = None
 
 
 #: Twilio error codes -> policy. API errors (2xxxx) come from a refused create; delivery
@@ -75,8 +59,6 @@ _NOT_SENT = frozenset({"failed", "undelivered", "canceled"})
 _LOOKUP_LIMIT = 20
 #: Connections kept per host: one per sending thread of a Celery worker process.
 _POOL_SIZE = 64
-#: Digit runs that may be phone numbers in a provider message (Twilio quotes the To number).
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 #: The client's own prefix on every error message ("Unable to create record: ...").
 _CLIENT_PREFIX = re.compile(r"^Unable to \w+ record:?\s*")
 
@@ -101,17 +83,13 @@ def classify(code: int | str | None, http_status: int | None = None, message: st
     number = _as_code(code)
     policy = ERRORS.get(number) if number is not None else None
     if policy is not None:
-        return GatewayError(code=str(number), message=policy.meaning, transient=policy.transient,
-                            retry_after=retry_after if policy.transient else None,
-                            max_attempts=policy.max_attempts, effect=policy.effect)
-    transient = http_status is not None and (http_status == 429 or http_status >= 500)
+        return policy.error(str(number), retry_after)
     if number is None or (http_status is not None and number == http_status):
         # Twilio's client puts the HTTP status in ``code`` when the body had none.
         label = f"http-{http_status}" if http_status is not None else "unknown"
     else:
         label = str(number)
-    return GatewayError(code=label, message=message or "unknown provider error", transient=transient,
-                        retry_after=retry_after if transient else None)
+    return unknown_error(label, message or "unknown provider error", http_status, retry_after)
 
 
 def _as_code(code: int | str | None) -> int | None:
@@ -119,23 +97,6 @@ def _as_code(code: int | str | None) -> int | None:
         return None
     text = str(code).strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class _NoCookies(DefaultCookiePolicy):
@@ -185,6 +146,8 @@ class TwilioGateway:
     """Sends SMS through Twilio's Messages API (official client) and finds earlier sends again."""
 
     name = "twilio"
+    #: Twilio reports each message's delivery to the status callback URL sent with it.
+    receipts = "callback"
 
     def __init__(self, account_sid: str, auth_token: str, *, from_number: str | None = None,
                  messaging_service_sid: str | None = None, timeout: float = 10.0,
@@ -200,6 +163,11 @@ class TwilioGateway:
         if api_base:
             self._point_at(api_base)
         self._messages = self.client.api.v2010.account.messages
+
+    @staticmethod
+    def callback_path(message_id: int) -> str:
+        """Where Twilio reports this message's status: sms/webhooks.py twilio_status."""
+        return f"/sms/twilio/status/{message_id}"
 
     def _point_at(self, api_base: str) -> None:
         """Send Api-domain requests (api.twilio.com) to ``api_base``, e.g. the local test server."""
@@ -219,7 +187,7 @@ class TwilioGateway:
         except (TwilioRestException, TwilioServiceException) as exc:
             error = self._rest_error(exc)
         except requests.RequestException as exc:
-            error = _network_error(exc)
+            error = network_error(exc, "Twilio")
         except (TwilioException, ValueError) as exc:
             # An answer the client could not read (a 2xx that is not JSON...): maybe accepted.
             error = GatewayError(code="bad-response", message=f"unreadable answer from Twilio ({type(exc).__name__})",
@@ -292,20 +260,6 @@ class TwilioGateway:
                            transient=True, retry_after=parse_retry_after(retry_header))
 
 
-def _network_error(exc: requests.RequestException) -> GatewayError:
-    """A request that got no HTTP answer: transient; outcome unknown unless it never left."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return GatewayError(code="connect-timeout", message="could not connect to Twilio in time", transient=True)
-    if isinstance(exc, requests.ReadTimeout):
-        return GatewayError(code="timeout", message="no answer from Twilio in time (may have been sent)",
-                            transient=True, outcome_unknown=True)
-    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-        return GatewayError(code="connect-error", message="could not connect to Twilio", transient=True)
-    # Connection dropped mid-request, broken response...: Twilio may have the message.
-    return GatewayError(code="network-error", message=f"connection to Twilio lost ({type(exc).__name__})",
-                        transient=True, outcome_unknown=True)
-
-
 def _lookup_cause(exc: Exception) -> str:
     """HTTP status or exception name; Page raises a bare TwilioException(msg, response) on non-200."""
     if isinstance(exc, TwilioRestException):
@@ -315,19 +269,10 @@ def _lookup_cause(exc: Exception) -> str:
     return f"HTTP {status}" if status else type(exc).__name__
 
 
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    """True when no request bytes can have reached Twilio (refused, DNS, TLS handshake)."""
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
-        return True
-    reason = getattr(exc.args[0] if exc.args else None, "reason", None)  # urllib3 MaxRetryError
-    # urllib3's NewConnectionError (refused, no route, DNS) is a ConnectTimeoutError.
-    return isinstance(reason, ConnectTimeoutError)
-
-
 def _scrub(text: str | None) -> str:
     """Twilio's message without the client's prefix, and with phone numbers masked.
 
     Twilio quotes the number it refused ("Invalid 'To' Phone Number: +62..."), and the
     message is stored and shown to staff.
     """
-    return _PHONE_LIKE.sub("<number>", _CLIENT_PREFIX.sub("", text or ""))
+    return mask_phones(_CLIENT_PREFIX.sub("", text or ""))

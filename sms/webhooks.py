@@ -81,7 +81,7 @@ _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 @bp.post("/twilio/status/<int:message_id>")
 def twilio_status(message_id: int):
-    """A message's status changed at Twilio; the URL carries our id (see sms.callback_url)."""
+    """A message's status changed at Twilio; the URL carries our id (TwilioGateway.callback_path)."""
     _verify()
     if not 0 < message_id <= MAX_ROW_ID:
         abort(404)  # signed, but no message of ours has such an id

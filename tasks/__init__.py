@@ -8,6 +8,12 @@ from celery import Celery, Task
 from celery.signals import after_setup_logger
 from flask import Flask, current_app, has_app_context
 
+# The task modules register their @shared_task functions on every Celery app built below.
+import tasks.ops  # noqa: F401
+import tasks.outbox  # noqa: F401
+import tasks.reminders  # noqa: F401
+from tasks.schedule import beat_schedule
+
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for ``app`` and register it as ``app.extensions['celery']``."""
@@ -20,8 +26,6 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
             with app.app_context():
                 return self.run(*args, **kwargs)
-
-    from tasks.schedule import beat_schedule
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.conf.update(
@@ -37,10 +41,6 @@ def celery_init_app(app: Flask) -> Celery:
         enable_utc=True,
         beat_schedule=beat_schedule(app.config),
     )
-    import tasks.ops  # noqa: F401  (register the tasks on this app)
-    import tasks.outbox  # noqa: F401
-    import tasks.reminders  # noqa: F401
-
     @after_setup_logger.connect(weak=False)
     def _quiet_task_lines(**_kwargs) -> None:
         # Two INFO lines per task ("received", "succeeded") cost ~1 ms of CPU per SMS and

@@ -1,109 +1,37 @@
-"""Sending the outbox: thin tasks that claim, check, send and record (one message, or a few)."""
+"""Sending the outbox: thin tasks that hand ids to slrt.sending and slrt.outbox (one message, or a few).
+
+Their retry policy is the broker's: a task is acknowledged after it ran and delivered again
+if its worker was lost (the claim's lease and the lookup before a resend keep that safe). A
+failed send is not a failed task: slrt.outbox records it and its backoff, and the sweep
+queues it again when its time comes.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
-from datetime import datetime
 
 from celery import shared_task
-from flask import current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from slrt import outbox
+from slrt import outbox, sending
 from slrt.extensions import begin_write, db, persist
-from slrt.ports import GatewayError
-from sms import callback_url, gateway_named, limiter_for, receipt_gateways, reports_delivery, route
+from sms import gateways
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="slrt.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_sms(message_id: int) -> None:
-    """Claim message ``message_id``, send it through the gateway, record what the provider said."""
-    send_messages([message_id])
+    """Claim message ``message_id``, send it through its gateway, record what the provider said."""
+    sending.deliver([message_id], gateways())
 
 
 @shared_task(name="slrt.send_sms_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_sms_batch(message_ids: list[int]) -> None:
-    """The same for a few messages queued together: one claim statement, one recording commit.
-
-    Each message is still claimed for itself (a message another worker holds is skipped),
-    sent once, at the cluster's pace; only the database round trips are shared.
-    """
-    send_messages(message_ids)
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """What a send needs, read while the claim was taken (no ORM object across the provider call)."""
-
-    id: int
-    to: str
-    body: str
-    attempt: int
-    created_at: datetime
-    provider_id: str | None
-    #: The gateway it goes out on (the sending policy, or the channel a reply answers).
-    gateway: str
-
-
-def send_messages(message_ids: list[int]) -> None:
-    claimed = outbox.claim_many(message_ids)
-    if not claimed:
-        db.session.rollback()
-        return  # sent already, not due yet, or another worker has them
-    claimed_at = time.monotonic()
-    facts = outbox.hold_facts(claimed)
-    outgoing = []
-    for m in claimed:
-        if outbox.hold_reason(m, facts):
-            continue
-        # The gateway is recorded with the claim: a status callback may beat this worker's
-        # own record of the send, and a retry must go out where this attempt went.
-        m.gateway = route(m.template_key, m.audience, m.gateway)
-        outgoing.append(_Outgoing(m.id, m.phone, m.body, m.attempts, m.created_at, m.provider_id, m.gateway))
-    db.session.commit()
-    db.session.close()  # no database connection held while the provider answers
-    lease = outbox.claim_lease().total_seconds()
-    results = []
-    for out in outgoing:
-        sms = gateway_named(out.gateway)
-        # The gateway's pace, right before the send (so the provider sees it evenly spaced).
-        # A claim held past half its lease (slow sends before it, long rate waits) is renewed
-        # before use, or given up if it was lost; the lease outlasts a lookup and a send.
-        limiter_for(sms.name).acquire()
-        if time.monotonic() - claimed_at > lease / 2 and \
-                not persist(lambda out=out: outbox.renew_claim(out.id, out.attempt)):
-            continue
-        results.append((out.id, sms.name, *_send_one(sms, out)))
-    persist(lambda: _record(results))
-
-
-def _send_one(sms, out: _Outgoing):
-    """(provider id, None) when the provider has it, (None, error) when it refused or failed."""
-    status_url = callback_url(out.id, sms.name)
-    try:
-        provider_id = None
-        if out.attempt > 1:  # an earlier attempt may have reached the provider: never send twice
-            provider_id = sms.lookup(to=out.to, body=out.body, reference=f"slrt-{out.id}",
-                                     since=out.created_at, exclude=[out.provider_id or ""])
-        if provider_id is None:
-            provider_id = sms.send(to=out.to, body=out.body, reference=f"slrt-{out.id}", callback_url=status_url)
-    except GatewayError as error:
-        log.info("sms failed", extra={"sms_id": out.id, "code": error.code, "transient": error.transient})
-        return None, error
-    return provider_id, None
-
-
-def _record(results) -> None:
-    for message_id, gateway_name, provider_id, error in results:
-        if error is not None:
-            outbox.record_failure(message_id, gateway_name, error)
-        else:
-            outbox.record_sent(message_id, gateway_name, provider_id, receipts=reports_delivery(gateway_name))
+    """The same for a few messages queued together: one claim statement, one recording commit."""
+    sending.deliver(message_ids, gateways())
 
 
 @shared_task(name="slrt.sweep_outbox", ignore_result=True)
@@ -131,12 +59,23 @@ def queue_send(message_ids: list[int]) -> None:
             celery.send_task("slrt.send_sms_batch", args=[chunk])
 
 
+def init_dispatch(app: Flask) -> None:
+    """Queue each message's send task after the commit that wrote it, for this app.
+
+    The hook is attached once per process to SQLAlchemy's Session class (the tests' own
+    sessions are plain Sessions too) and acts only for an app that asked for it here.
+    """
+    app.extensions["slrt_sms_dispatch"] = True
+    if not event.contains(Session, "after_commit", _dispatch):
+        event.listen(Session, "after_commit", _dispatch)
+
+
 # After a commit that queued messages, queue their send tasks: never before the commit, so a
 # rolled-back change sends nothing, and a committed one is sent even if this fails (sweep).
-@event.listens_for(Session, "after_commit")
-def _dispatch(session):
+def _dispatch(session: Session) -> None:
     ids = outbox.take_committed(session)
-    if not ids or not current_app or not current_app.config.get("SLRT_SMS_DISPATCH"):
+    if not ids or not has_app_context() or "slrt_sms_dispatch" not in current_app.extensions \
+            or not current_app.config.get("SLRT_SMS_DISPATCH"):
         return
     try:
         queue_send(ids)
@@ -151,7 +90,7 @@ def check_receipts() -> int:
     Those whose provider can be asked are the reconciliation's (it asks once more first).
     """
     begin_write()
-    opened = outbox.open_receipt_follow_ups(asked=receipt_gateways())
+    opened = outbox.open_receipt_follow_ups(asked=gateways().with_receipts())
     db.session.commit()
     return opened
 
@@ -163,14 +102,15 @@ def reconcile_receipts() -> dict[str, int]:
     Like a send: take the messages and commit, ask with no database connection held (each
     question at its gateway's pace), then record in one unit of work.
     """
-    gateways = receipt_gateways()
+    configured = gateways()
+    asked = configured.with_receipts()
     begin_write()
-    checks = outbox.take_receipt_checks(gateways)
+    checks = outbox.take_receipt_checks(asked)
     db.session.commit()
     db.session.close()
     if not checks:
         return {"asked": 0, "settled": 0, "followed_up": 0}
-    answers = outbox.ask_providers(checks, gateways, pace=lambda name: limiter_for(name).acquire())
+    answers = outbox.ask_providers(checks, asked, pace=lambda name: configured.pace(name).acquire())
     tally = persist(lambda: outbox.record_receipt_answers(answers))
     return {"asked": len(answers), "settled": tally.settled, "followed_up": tally.followed_up}
 

@@ -8,6 +8,7 @@ migrations, not from ``create_all``, so every run also exercises them.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -123,14 +124,14 @@ def send(app):
     task = app.extensions["celery"].tasks["slrt.send_sms"]
 
     def run(message_id, gateway=None):
-        saved = app.extensions["slrt_sms_gateway"], app.extensions["slrt_sms_gateways"]
+        saved = app.extensions["slrt_sms"]
         if gateway is not None:  # the primary gateway, as sms.init_gateways registers one
-            app.extensions["slrt_sms_gateway"] = gateway
-            app.extensions["slrt_sms_gateways"] = {**saved[1], gateway.name: gateway}
+            app.extensions["slrt_sms"] = replace(saved, primary=gateway,
+                                                 by_name={**saved.by_name, gateway.name: gateway})
         try:
             task.apply(args=[message_id])
         finally:
-            app.extensions["slrt_sms_gateway"], app.extensions["slrt_sms_gateways"] = saved
+            app.extensions["slrt_sms"] = saved
 
     return run
 

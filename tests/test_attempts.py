@@ -19,6 +19,10 @@ class FastCallbackGateway:
     """
 
     name = "fast"
+    receipts = None  # reports no delivery
+
+    def callback_path(self, message_id):
+        return None
 
     def __init__(self, error: GatewayError | None = None, failures: int = 0) -> None:
         self.error, self.failures, self.sent = error, failures, []

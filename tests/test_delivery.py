@@ -74,7 +74,7 @@ def test_a_callback_reconciles_a_message_whose_worker_died_after_the_provider_to
         district, db_session, signed, frozen):
     make_case(district)
     message_id = _message(db_session).id
-    outbox.claim(message_id)  # claimed, sent, then the worker was killed before recording
+    outbox.claim_many([message_id])  # claimed, sent, then the worker was killed before recording
     db_session.commit()
     assert _status(signed, message_id, "sent", sid="SMlost").status_code == 204
     message = _reload(db_session, message_id)
@@ -156,6 +156,21 @@ def test_suspended_account_pauses_all_sending_until_a_manager_resumes(district, 
     assert "Pengiriman SMS dihentikan" not in manager.get("/admin/").get_data(as_text=True)
 
 
+def test_a_pause_opened_elsewhere_is_seen_once_this_apps_cache_runs_out(app, district, db_session, monkeypatch):
+    """Each app reads the pause at most every PAUSE_CACHE_SECONDS of its own timer (here the test's)."""
+    now = [0.0]
+    monkeypatch.setitem(app.extensions, "slrt_sending_paused", outbox.pause_reader(timer=lambda: now[0]))
+    assert not outbox.sending_paused()
+    db_session.add(SmsPause(gateway="twilio", code="30002"))  # by another worker process
+    db_session.flush()
+    now[0] += outbox.PAUSE_CACHE_SECONDS / 2
+    assert not outbox.sending_paused()  # as read a moment ago
+    now[0] += outbox.PAUSE_CACHE_SECONDS
+    assert outbox.sending_paused()
+    assert outbox.resume_sending(actor=district.user(Role.MANAGER)) == 0
+    assert not outbox.sending_paused()  # this app's own change is seen at once
+
+
 def test_spam_filtered_message_flags_its_template_for_review(district, db_session, send, app):
     make_case(district)
     message_id = _message(db_session).id
@@ -168,7 +183,7 @@ def test_spam_filtered_message_flags_its_template_for_review(district, db_sessio
 def test_no_receipt_in_time_opens_a_follow_up_and_never_resends(district, db_session, app, frozen):
     make_case(district)
     message_id = _message(db_session).id
-    outbox.claim(message_id)
+    outbox.claim_many([message_id])
     outbox.record_sent(message_id, "twilio", "SMx", receipts=True)
     db_session.commit()
     assert outbox.open_receipt_follow_ups() == 0
@@ -185,7 +200,7 @@ def test_no_receipt_in_time_opens_a_follow_up_and_never_resends(district, db_ses
 def test_agency_messages_and_console_sends_wait_for_no_receipt(district, db_session):
     make_case(district)
     message_id = _message(db_session).id
-    outbox.claim(message_id)
+    outbox.claim_many([message_id])
     outbox.record_sent(message_id, "console", "c-1", receipts=False)
     assert _reload(db_session, message_id).receipt_due_at is None
 
@@ -293,7 +308,7 @@ def test_late_news_about_a_failed_attempt_does_not_cancel_its_retry(district, db
 def test_a_failure_reported_before_the_worker_records_the_send_is_kept(district, db_session, signed):
     make_case(district)
     message_id = _message(db_session).id
-    outbox.claim(message_id)
+    outbox.claim_many([message_id])
     db_session.commit()
     _status(signed, message_id, "undelivered", sid="SMfast", ErrorCode="30003")  # the provider was quick
     outbox.record_sent(message_id, "twilio", "SMfast", receipts=True)  # the worker, a moment later
@@ -305,7 +320,7 @@ def test_a_failure_reported_before_the_worker_records_the_send_is_kept(district,
 def test_a_sent_callback_before_the_worker_records_still_sets_the_receipt_deadline(district, db_session, signed):
     make_case(district)
     message_id = _message(db_session).id
-    outbox.claim(message_id)
+    outbox.claim_many([message_id])
     db_session.commit()
     _status(signed, message_id, "sent", sid="SMfast")
     outbox.record_sent(message_id, "twilio", "SMfast", receipts=True)

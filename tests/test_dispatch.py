@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+import tasks.outbox
 from slrt import outbox
 from slrt.extensions import db
 from slrt.models import Case, Resident, SmsMessage
@@ -24,8 +25,6 @@ from tests.pipeline import Pipeline, wait_for
 @pytest.fixture
 def queued(app, monkeypatch):
     """The ids handed to the broker, one list per queue_send call (dispatch on for this test)."""
-    import tasks.outbox
-
     calls: list[list[int]] = []
     monkeypatch.setattr(tasks.outbox, "queue_send", lambda ids: calls.append(list(ids)))
     monkeypatch.setitem(app.config, "SLRT_SMS_DISPATCH", True)

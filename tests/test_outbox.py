@@ -16,6 +16,10 @@ class FlakyGateway:
     """A provider double: fails the first ``failures`` sends with ``error``, then accepts."""
 
     name = "flaky"
+    receipts = None  # reports no delivery
+
+    def callback_path(self, message_id):
+        return None
 
     def __init__(self, error: GatewayError | None = None, failures: int = 0) -> None:
         self.error, self.failures, self.sent, self.known = error, failures, [], {}
@@ -39,8 +43,8 @@ def _message(db_session, key="case_registered"):
 def test_a_message_is_claimed_by_one_worker_only(district, db_session):
     make_case(district)
     message = _message(db_session)
-    assert outbox.claim(message.id) is not None
-    assert outbox.claim(message.id) is None
+    assert outbox.claim_many([message.id]) == [message]
+    assert outbox.claim_many([message.id]) == []
     assert message.status == SmsStatus.SENDING and message.attempts == 1
 
 
@@ -91,6 +95,22 @@ def test_permanent_errors_fail_at_once(district, db_session, send):
     send(message_id, FlakyGateway(GatewayError("21211", "invalid number"), failures=1))
     message = db_session.get(SmsMessage, message_id, populate_existing=True)
     assert message.status == SmsStatus.FAILED and message.error_code == "21211" and message.attempts == 1
+
+
+def test_an_unknown_outcome_is_looked_up_not_failed_even_with_a_permanent_code(district, db_session, send, frozen):
+    """A 5xx carrying a permanent code may come after the provider stored the message: ask before failing it."""
+    make_case(district)
+    message_id = _message(db_session).id
+    gateway = FlakyGateway(GatewayError("21211", "invalid number", outcome_unknown=True), failures=1)
+    gateway.known[f"slrt-{message_id}"] = "stored-anyway"  # the provider kept it despite the error
+    send(message_id, gateway)
+    message = db_session.get(SmsMessage, message_id, populate_existing=True)
+    assert message.status == SmsStatus.PENDING and message.error_code == "21211"  # not failed: asked first
+    frozen.shift(timedelta(hours=1))
+    send(message_id, gateway)
+    message = db_session.get(SmsMessage, message_id, populate_existing=True)
+    assert message.status == SmsStatus.SENT and message.provider_id == "stored-anyway" and message.attempts == 2
+    assert gateway.sent == []  # found at the provider, not sent twice
 
 
 def test_unknown_outcome_is_looked_up_before_sending_again(district, db_session, send, frozen):
@@ -166,7 +186,7 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
     make_case(district)
     make_case(district)
     first, second = db_session.scalars(select(SmsMessage.id).order_by(SmsMessage.id)).all()[:2]
-    outbox.claim(first)  # a worker took it and died
+    outbox.claim_many([first])  # a worker took it and died
     db_session.commit()
     assert outbox.due_ids() == [second]
     frozen.shift(outbox.claim_lease() + timedelta(seconds=1))
@@ -176,7 +196,7 @@ def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen
 def test_a_claim_outlasted_by_a_long_rate_wait_is_not_used(district, db_session, frozen):
     make_case(district)
     message_id = _message(db_session).id
-    claimed = outbox.claim(message_id)
+    [claimed] = outbox.claim_many([message_id])
     db_session.commit()
     assert outbox.renew_claim(message_id, claimed.attempts)  # still ours: the lease is extended
     frozen.shift(outbox.claim_lease() + timedelta(seconds=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,9 +21,11 @@ from sqlalchemy import func, select
 from slrt import clock, outbox
 from slrt.models import FollowUp, SmsMessage
 from slrt.models.enums import FollowUpReason, SmsAudience, SmsDirection, SmsStatus
-from sms import callback_url, ratelimit, receipt_gateways, reports_delivery
+from slrt.sending import Gateways, callback_url
+from sms import ratelimit
 from sms.android import AndroidGateway, message_id_of
 from sms.android_mock import FakeAndroid
+from sms.console import ConsoleGateway
 from sms.twilio import TwilioGateway
 from sms.twilio_mock import FakeTwilio
 from tests.builders import make_case
@@ -72,14 +75,18 @@ def gateways(app, monkeypatch, fake, phone):
     """Twilio as the primary gateway, the phone beside it, both reporting delivery; no pace."""
     twilio = TwilioGateway(fake.account_sid, fake.auth_token, from_number=fake.number, timeout=2, api_base=fake.url)
     android = AndroidGateway(phone.login, phone.password, phone.url, 2)
-    monkeypatch.setitem(app.extensions, "slrt_sms_gateway", twilio)
-    monkeypatch.setitem(app.extensions, "slrt_sms_gateways", {"twilio": twilio, "android": android})
-    monkeypatch.setitem(app.extensions, "slrt_sms_limiters", {"twilio": ratelimit.Unlimited(),
-                                                              "android": ratelimit.Unlimited()})
+    monkeypatch.setitem(app.extensions, "slrt_sms", Gateways(
+        primary=twilio, by_name={"twilio": twilio, "android": android}, limiter=ratelimit.Unlimited(),
+        limiters={"android": ratelimit.Unlimited()}))
     monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", fake.auth_token)
     monkeypatch.setitem(app.config, "SLRT_PUBLIC_URL", NOWHERE)
     monkeypatch.setitem(app.config, "SLRT_ANDROID_SIGNING_KEY", KEY)
     return {"twilio": twilio, "android": android}
+
+
+def receipt_gateways(app) -> dict:
+    """The configured gateways that report delivery (those the reconciliation asks)."""
+    return app.extensions["slrt_sms"].with_receipts()
 
 
 def run(app, task: str, *args):
@@ -274,8 +281,8 @@ def test_lookups_are_paced_by_their_gateways_limiter(app, district, db_session, 
     twilio = gateways["twilio"]
     ask = twilio.status
     monkeypatch.setattr(twilio, "status", lambda sid: (events.append("ask"), ask(sid))[1])
-    monkeypatch.setitem(app.extensions, "slrt_sms_limiters", {"twilio": RecordingLimiter(events, "twilio"),
-                                                              "android": NeverLimiter()})
+    monkeypatch.setitem(app.extensions, "slrt_sms", replace(
+        app.extensions["slrt_sms"], limiter=RecordingLimiter(events, "twilio"), limiters={"android": NeverLimiter()}))
     frozen.shift(check_wait(app))
     run(app, "slrt.reconcile_receipts")
     assert events == ["pace:twilio", "ask"] * 3  # each question waits for its slot first
@@ -286,20 +293,20 @@ def test_a_run_out_of_time_hands_the_rest_to_the_next_run(app, district, db_sess
     messages = [sent(app, db_session, notice(district, db_session)) for _ in range(3)]
     wait_until(lambda: all(fake.message(m.provider_id).status == "delivered" for m in messages))
     frozen.shift(check_wait(app))
-    checks = outbox.take_receipt_checks(receipt_gateways())
+    checks = outbox.take_receipt_checks(receipt_gateways(app))
     db_session.commit()
-    answers = outbox.ask_providers(checks, receipt_gateways(), budget=0)
+    answers = outbox.ask_providers(checks, receipt_gateways(app), budget=0)
     assert [a.asked for a in answers] == [True, False, False]  # the first is always asked
     assert outbox.record_receipt_answers(answers).settled == 1
     db_session.commit()
-    assert [c.id for c in outbox.take_receipt_checks(receipt_gateways())] == [m.id for m in messages[1:]]
+    assert [c.id for c in outbox.take_receipt_checks(receipt_gateways(app))] == [m.id for m in messages[1:]]
 
 
 def test_two_runs_at_once_ask_about_different_messages(app, district, db_session, frozen, fake, gateways):
     messages = [sent(app, db_session, notice(district, db_session)) for _ in range(4)]
     frozen.shift(check_wait(app))
-    first = outbox.take_receipt_checks(receipt_gateways(), limit=2)
-    second = outbox.take_receipt_checks(receipt_gateways())
+    first = outbox.take_receipt_checks(receipt_gateways(app), limit=2)
+    second = outbox.take_receipt_checks(receipt_gateways(app))
     assert len(first) == 2 and {c.id for c in first} | {c.id for c in second} == {m.id for m in messages}
     assert not {c.id for c in first} & {c.id for c in second}
 
@@ -348,11 +355,15 @@ def test_a_fifth_of_callbacks_dropped_opens_no_false_follow_ups(app, district, d
 # ---- the Android phone: its receipts come by webhook ------------------------------------------
 
 def test_the_phone_reports_delivery_by_webhook_not_by_callback_url(app, gateways):
+    twilio, android, console = gateways["twilio"], gateways["android"], ConsoleGateway()
+    assert (twilio.receipts, android.receipts, console.receipts) == ("callback", "webhook", None)
     with app.test_request_context():
-        assert reports_delivery("android") and reports_delivery("twilio") and not reports_delivery("console")
-        assert callback_url(7, "android") is None
-        assert callback_url(7, "twilio") == f"{NOWHERE}/sms/twilio/status/7"
-        assert set(receipt_gateways()) == {"twilio", "android"}
+        assert callback_url(android, 7) is None and callback_url(console, 7) is None
+        assert callback_url(twilio, 7) == f"{NOWHERE}/sms/twilio/status/7"
+        assert set(receipt_gateways(app)) == {"twilio", "android"}
+    # the path Twilio is given is the webhook that records its reports
+    assert app.url_map.bind("localhost").match(twilio.callback_path(7), method="POST") == \
+        ("sms_webhooks.twilio_status", {"message_id": 7})
 
 
 def webhook(app, phone: FakeAndroid, body: dict, *, key: str = KEY, path: str = "/sms/android/status"):

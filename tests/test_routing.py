@@ -18,7 +18,8 @@ from slrt.extensions import db
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsAudience, SmsStatus
 from slrt.pii import new_key
-from sms import kind_of, parse_routes, ratelimit, route
+from slrt.sending import Gateways, kind_of, parse_routes
+from sms import ratelimit
 from sms.android import AndroidGateway
 from sms.android_mock import FakeAndroid
 from sms.twilio import TwilioGateway
@@ -36,11 +37,10 @@ def two_gateways(app, monkeypatch):
         tw = TwilioGateway(twilio.account_sid, twilio.auth_token, from_number="+15005550006", timeout=2,
                            api_base=twilio.url)
         android = AndroidGateway(phone.login, phone.password, phone.url, 2)
-        monkeypatch.setitem(app.extensions, "slrt_sms_gateway", tw)
-        monkeypatch.setitem(app.extensions, "slrt_sms_gateways", {"twilio": tw, "android": android})
-        monkeypatch.setitem(app.extensions, "slrt_sms_routes", parse_routes("digest=android", {"twilio", "android"}))
-        monkeypatch.setitem(app.extensions, "slrt_sms_limiters", {"twilio": ratelimit.Unlimited(),
-                                                                  "android": ratelimit.Unlimited()})
+        monkeypatch.setitem(app.extensions, "slrt_sms", Gateways(
+            primary=tw, by_name={"twilio": tw, "android": android}, limiter=ratelimit.Unlimited(),
+            limiters={"android": ratelimit.Unlimited()},
+            routes=parse_routes("digest=android", {"twilio", "android"})))
         yield twilio, phone
 
 
@@ -157,9 +157,11 @@ def wired(tmp_path):
 def test_the_settings_alone_send_digests_by_the_phone_at_its_pace_and_notices_by_twilio(wired, frozen,
                                                                                           monkeypatch):
     app, twilio, phone = wired
-    gateways, limiters = app.extensions["slrt_sms_gateways"], app.extensions["slrt_sms_limiters"]
-    assert app.extensions["slrt_sms_gateway"].name == "twilio" and set(gateways) == {"twilio", "android"}
-    assert route("reply_status", SmsAudience.RESIDENT) == "android"  # when the SMS came in on neither
+    configured = app.extensions["slrt_sms"]
+    limiters = configured.limiters
+    assert configured.primary.name == "twilio" and set(configured.by_name) == {"twilio", "android"}
+    assert configured.route("reply_status", SmsAudience.RESIDENT) == "android"  # when the SMS came in on neither
+    assert configured.limiter is limiters["twilio"]
     # the phone keeps its own pace (SLRT_ANDROID_RATE_PER_HOUR), Twilio none (SLRT_SMS_RATE=0)
     assert isinstance(limiters["android"], ratelimit.LocalLimiter)
     assert limiters["android"].rate == pytest.approx(ratelimit.HEADROOM)  # 3600 an hour
@@ -221,3 +223,18 @@ def test_a_policy_naming_a_kind_or_gateway_it_does_not_have_refuses_to_start(tmp
     # the setting, the part refused, and what this deployment has
     assert refused in str(refusal.value) and f"gateways: {gateways})" in str(refusal.value)
     assert "kinds: resident, agency, staff, digest, reply" in str(refusal.value)
+
+
+def test_the_phone_is_given_the_validity_period(tmp_path):
+    """SLRT_SMS_VALIDITY_SECONDS applies to the phone too: a message stuck on it expires, not arrives late."""
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        app = create_app(_settings(tmp_path, twilio, phone, SLRT_SMS_VALIDITY_SECONDS=600))
+        android = app.extensions["slrt_sms"].by_name["android"]
+        android.send(to="+6281225550199", body="Tes", reference="slrt-1", callback_url=None)
+        assert phone.message("slrt-1").ttl == 600
+
+
+def test_each_app_reads_the_sending_pause_for_itself(tmp_path, app):
+    with FakeTwilio() as twilio, FakeAndroid() as phone:
+        other = create_app(_settings(tmp_path, twilio, phone))
+    assert other.extensions["slrt_sending_paused"] is not app.extensions["slrt_sending_paused"]

@@ -14,7 +14,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from slrt.ports import GatewayError
-from sms.twilio import ERRORS, TwilioGateway, classify, parse_retry_after
+from sms.errors import parse_retry_after
+from sms.twilio import ERRORS, TwilioGateway, classify
 from sms.twilio_mock import FakeTwilio
 
 FROM = "+15005550006"
