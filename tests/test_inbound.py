@@ -99,7 +99,11 @@ def test_stop_opts_out_with_a_confirmation_and_mulai_opts_in(district, db_sessio
     assert outbox.hold_reason(confirmation) is None  # the confirmation itself still goes out
     referrals.complete(referral, actor=district.user(Role.BACK_OFFICE))
     notice = db_session.scalar(select(SmsMessage).where(SmsMessage.template_key == "referral_completed"))
-    assert outbox.hold_reason(notice) == "opted_out"  # no more notices
+    held = outbox.hold_reason(notice)
+    assert held.reason == "opted_out"  # no more notices
+    assert notice.status == SmsStatus.PENDING  # asking changes nothing; hold() drops it
+    outbox.hold(notice, held)
+    assert (notice.status, notice.error_code) == (SmsStatus.DROPPED, "opted_out")
     text(resident.phone, "MULAI")
     assert not reload(db_session, resident).is_sms_opted_out
     assert last_reply(db_session, resident.phone).template_key == "reply_started"
