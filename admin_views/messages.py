@@ -39,7 +39,7 @@ class SmsMessageView(SecureModelView):
     column_default_sort = ("created_at", True)
     column_sortable_list = ["created_at"]
     column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
-                           "segments", "status", "gateway", "provider_id", "error_code", "error_message",
+                           "segments", "status", "gateway", "provider_id", "error_code", "error_message", "reply_key",
                            "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
     def scope(self, query):

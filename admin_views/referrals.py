@@ -20,14 +20,14 @@ from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Case, Referral, Service
 from slrt.models.base import row_ids
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
 
 
 class OverdueFilter(BaseSQLAFilter):
     """Active referrals past their due date (overdue is derived, not stored)."""
 
     def apply(self, query, value, alias=None):
-        overdue = Referral.status.in_(REFERRAL_ACTIVE) & (Referral.due_at < clock.now())
+        overdue = Referral.is_overdue
         return query.filter(overdue if value == "1" else ~overdue)
 
     def operation(self):

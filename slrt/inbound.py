@@ -23,14 +23,12 @@ from slrt.codes import format_code, parse_code
 from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage
-from slrt.models.enums import EventKind, ReferralStatus, Role, SmsAudience, SmsDirection
+from slrt.models.enums import EventKind, ReferralStatus, ResidentVerification, Role, SmsAudience, SmsDirection
 
 log = logging.getLogger(__name__)
 
 #: Agency verbs -> the slrt.referrals function that records the answer.
 _AGENCY_ACTIONS = {"accept", "in_process", "complete", "reject"}
-#: A "1"/"2" answers the verification question asked within this many days.
-VERIFY_DAYS = 14
 
 
 def receive(*, phone: str, body: str, provider_id: str, gateway: str) -> SmsMessage:
@@ -62,7 +60,7 @@ def handle(message: SmsMessage) -> SmsMessage | None:
         key, context = _agency(contacts, command) if as_agency else _resident(message, people, command)
     except DomainError as error:
         key, context = "reply_error", {"error": str(error)}
-    message.error_message = key[:255]
+    message.reply_key = key[:48]
     audience = SmsAudience.AGENCY if as_agency else SmsAudience.RESIDENT
     return reply(message, key, context, audience=audience)
 
@@ -71,7 +69,7 @@ def reply(inbound: SmsMessage, key: str, context: dict, *, audience: SmsAudience
     """Queue one answer to ``inbound``'s sender, unless the phone had its hourly share already."""
     if replies_last_hour(inbound.phone) >= int(current_app.config["SLRT_REPLY_CAP_PER_HOUR"]):
         log.warning("sms reply withheld: hourly cap reached", extra={"sms_id": inbound.id})
-        inbound.error_message = f"{key} (not sent: hourly cap)"[:255]
+        inbound.error_message = "reply not sent: hourly cap"
         return None
     case = context.pop("_case", None)
     row = outbox.queue(
@@ -134,18 +132,23 @@ def _check(phone: str, command: commands.Command) -> tuple[str, dict]:
 
 
 def _verify(message: SmsMessage, received: bool) -> tuple[str, dict]:
-    """The resident answers the completion notice's question: 1 received, 2 not yet (reopen)."""
-    since = clock.now() - timedelta(days=VERIFY_DAYS)
+    """The resident answers the completion notice's question: 1 received, 2 not yet (reopen).
+
+    Within the window the question gives (SLRT_VERIFY_DAYS); after it the referral shows
+    unverified and a late "1" or "2" gets the help text.
+    """
+    since = clock.now() - Referral.verification_window()
     referral = db.session.scalar(
         select(Referral).join(Referral.case).join(Case.resident)
         .where(Resident.phone == message.phone, Referral.status == ReferralStatus.COMPLETED,
-               Referral.resident_verification.is_not(None), Referral.verification_asked_at >= since)
+               Referral.resident_verification != ResidentVerification.NOT_ASKED,
+               Referral.verification_asked_at >= since)
         .order_by(Referral.verification_asked_at.desc(), Referral.id.desc()).limit(1))
     if referral is None:
         return "reply_help_resident", {}
     actor = ResidentPhone(message.phone)
     if received:
-        referral.resident_verification = "confirmed"
+        referral.resident_verification = ResidentVerification.CONFIRMED
         workflow.record(referral, "verify", actor, kind=EventKind.NOTE,
                         note=str(_l("The resident confirmed by SMS that the service was received.")))
         return "reply_verified", {"code": format_code(referral.code)}

@@ -301,37 +301,47 @@ def renew_claim(message_id: int, attempt: int) -> bool:
     ).rowcount == 1
 
 
-def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> str | None:
-    """Why a claimed message must not go out now (it is dropped or deferred), or None to send it."""
+@dataclass(frozen=True)
+class Hold:
+    """Why a claimed message must not go out now, and what becomes of it."""
+
+    #: paused, deferred (quiet hours): back to pending; opted_out, stale: dropped for good.
+    reason: str
+    #: When a deferred message may be tried again; None for a dropped one.
+    until: datetime | None = None
+    #: What a dropped message's ``error_message`` says.
+    detail: str | None = None
+
+
+def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> Hold | None:
+    """Why a claimed message must not go out now, or None to send it; changes nothing (see :func:`hold`)."""
     if sending_paused():
-        return _defer(message, clock.now() + PAUSE_RECHECK, "paused")
+        return Hold("paused", until=clock.now() + PAUSE_RECHECK)
     facts = facts or hold_facts([message])
     if message.audience == SmsAudience.RESIDENT and message.resident_id in facts.opted_out:
-        return _drop(message, "opted_out", "resident answered STOP")
+        return Hold("opted_out", detail="resident answered STOP")
     now_status = facts.referral_status.get(message.referral_id) if message.expected_status else None
     if now_status is not None and now_status != message.expected_status:
-        return _drop(message, "stale", f"referral is {now_status} now")
+        return Hold("stale", detail=f"referral is {now_status} now")
     # A reply answers someone who just texted us: it goes now, night or weekend.
     is_reply = notices.is_reply(message.template_key)
     window = None if is_reply else quiet_hours.next_window(message.audience, clock.now())
     if window is not None:
-        return _defer(message, window, "deferred")
+        return Hold("deferred", until=window)
     return None
 
 
-def _defer(message: SmsMessage, until, why: str) -> str:
-    message.status = SmsStatus.PENDING
-    message.next_attempt_at = until
-    message.attempts -= 1  # waiting (for the morning, for the account) is not an attempt
-    return why
-
-
-def _drop(message: SmsMessage, code: str, why: str) -> str:
+def hold(message: SmsMessage, held: Hold) -> None:
+    """Put a claimed message back in the outbox until ``held.until``, or drop it (flushes nothing)."""
+    if held.until is not None:
+        message.status = SmsStatus.PENDING
+        message.next_attempt_at = held.until
+        message.attempts -= 1  # waiting (for the morning, for the account) is not an attempt
+        return
     message.status = SmsStatus.DROPPED
-    message.error_code = code
-    message.error_message = why
+    message.error_code = held.reason
+    message.error_message = held.detail
     message.next_attempt_at = None
-    return code
 
 
 def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bool = False) -> None:

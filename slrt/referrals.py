@@ -13,7 +13,14 @@ from slrt.codes import format_code, new_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import Agency, Case, Event, Referral, Service
-from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, EventKind, ReferralStatus
+from slrt.models.enums import (
+    REFERRAL_ACTIVE,
+    CaseStatus,
+    EscalationRung,
+    EventKind,
+    ReferralStatus,
+    ResidentVerification,
+)
 from slrt.workflow import REFERRAL_MOVES
 
 
@@ -189,8 +196,9 @@ def _answer(referral: Referral, name: str, actor: Actor, note: str | None, casca
             referral.reopened_count += 1
             referral.due_at = workdays.due_at(clock.to_local(event.at).date(), referral.service.sla_days)
             referral.accepted_at = referral.completed_at = referral.in_process_at = None
-            referral.reminders_sent, referral.last_reminded_at, referral.escalated_at = 0, None, None
-            referral.resident_verification = referral.verification_asked_at = None
+            referral.reminders_sent, referral.last_reminded_at = 0, None
+            referral.escalated_at, referral.escalation_rung = None, EscalationRung.NONE
+            referral.resident_verification, referral.verification_asked_at = ResidentVerification.NOT_ASKED, None
         if cascade:
             workflow.after_referral_change(case, actor)
             _notify_answer(referral, name, event)
@@ -250,6 +258,6 @@ def _notify_answer(referral: Referral, name: str, event) -> None:
         referral=referral,
     )
     if name == "complete" and asked is not None:  # its text asks "sudah Anda terima? 1 Ya / 2 Belum"
-        referral.resident_verification, referral.verification_asked_at = "asked", event.at
+        referral.resident_verification, referral.verification_asked_at = ResidentVerification.ASKED, event.at
 
 

@@ -31,7 +31,6 @@ from slrt.models import (
     Agency,
     AgencyContact,
     Case,
-    Event,
     Referral,
     ReminderDigest,
     ReminderDigestItem,
@@ -39,7 +38,7 @@ from slrt.models import (
     SmsMessage,
     Staff,
 )
-from slrt.models.enums import EventKind, ReferralStatus, Role, SmsAudience
+from slrt.models.enums import EscalationRung, EventKind, ReferralStatus, Role, SmsAudience
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +309,8 @@ def _rung_suffix(referral: Referral) -> str:
 def needs_escalation(referral: Referral, now: datetime | None = None, days=None) -> bool:
     """First rung: unanswered and out of reminders, or past its due date; not paused by PROSES."""
     now = now or clock.now()
-    if referral.status not in _ACTIVE or referral.escalated_at is not None or referral.in_process_at is not None:
+    if referral.status not in _ACTIVE or referral.escalation_rung != EscalationRung.NONE \
+            or referral.in_process_at is not None:
         return False
     if now > referral.due_at:
         return True
@@ -341,7 +341,8 @@ def _escalate(now: datetime, today: date, counter: _DayCounter) -> int:
         select(Referral)
         .join(Service, Referral.service_id == Service.id)
         .join(Agency, Referral.agency_id == Agency.id)
-        .where(Referral.status.in_(_ACTIVE), Referral.escalated_at.is_(None), Referral.in_process_at.is_(None),
+        .where(Referral.status.in_(_ACTIVE), Referral.escalation_rung == EscalationRung.NONE,
+               Referral.in_process_at.is_(None),
                or_(Referral.due_at < now,
                    (Referral.status == ReferralStatus.SENT) & (Referral.reminders_sent >= most)))
         .options(*_ESCALATION_LOADS)
@@ -354,34 +355,17 @@ def _escalate(now: datetime, today: date, counter: _DayCounter) -> int:
             count += 1
     second_rung = db.session.scalars(
         select(Referral)
-        .where(Referral.status.in_(_ACTIVE), Referral.escalated_at.is_not(None),
+        .where(Referral.status.in_(_ACTIVE), Referral.escalation_rung == EscalationRung.AGENCY_HEAD,
                Referral.escalated_at < _local_midnight(today), Referral.in_process_at.is_(None))
         .options(*_ESCALATION_LOADS)
         .order_by(Referral.id)
     ).all()
-    climbed = _climbed_to_supervisor([r.id for r in second_rung])
     for referral in second_rung:
-        if referral.id in climbed:
-            continue
         _first, every, _most = schedule(referral)
         if counter(clock.to_local(referral.escalated_at).date()) >= every:
             _to_supervisor(referral, now)
             count += 1
     return count
-
-
-def _climbed_to_supervisor(referral_ids: list[int]) -> set[int]:
-    """Referrals whose second rung was taken since their (latest) first one."""
-    done: set[int] = set()
-    for start in range(0, len(referral_ids), _CHUNK):
-        chunk = referral_ids[start:start + _CHUNK]
-        rows = db.session.execute(
-            select(Event.referral_id, Event.at, Referral.escalated_at)
-            .join(Referral, Event.referral_id == Referral.id)
-            .where(Event.referral_id.in_(chunk), Event.action == "escalate")
-        ).all()
-        done |= {rid for rid, at, escalated_at in rows if at > escalated_at}
-    return done
 
 
 def _context(referral: Referral) -> dict[str, object]:
@@ -397,7 +381,7 @@ def _context(referral: Referral) -> dict[str, object]:
 def _to_head(referral: Referral, now: datetime) -> None:
     """First rung: the agency's head contact(s)."""
     heads = [c for c in referral.agency.contacts if c.is_head and c.is_active]
-    referral.escalated_at = now
+    referral.escalated_at, referral.escalation_rung = now, EscalationRung.AGENCY_HEAD
     names = ", ".join(c.name for c in heads) or "tidak ada kontak pimpinan aktif"
     workflow.record(referral, "escalate", SYSTEM_ACTOR, kind=EventKind.NOTE, at=now,
                     note=f"Eskalasi ke pimpinan lembaga: {names}")
@@ -426,9 +410,8 @@ def _to_supervisor(referral: Referral, now: datetime) -> None:
     """Second rung: the case unit's supervisor(s)."""
     supervisors = supervisors_for(referral)
     names = ", ".join(s.full_name for s in supervisors) or "tidak ada supervisor dengan nomor HP"
-    # strictly after escalated_at: this event marks the second rung as taken
-    at = max(now, referral.escalated_at + timedelta(microseconds=1))
-    workflow.record(referral, "escalate", SYSTEM_ACTOR, kind=EventKind.NOTE, at=at,
+    referral.escalation_rung = EscalationRung.SUPERVISOR
+    workflow.record(referral, "escalate", SYSTEM_ACTOR, kind=EventKind.NOTE, at=now,
                     note=f"Eskalasi ke supervisor: {names}")
     for person in supervisors:
         suffix = "" if len(supervisors) == 1 else f":s{person.id}"

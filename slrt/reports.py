@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 
-from flask import current_app
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
@@ -18,7 +17,6 @@ from slrt.models.enums import (
     CaseStatus,
     Domain,
     FollowUpStatus,
-    ReferralStatus,
     SmsDirection,
     SmsStatus,
 )
@@ -48,22 +46,17 @@ def _referrals_in_units(query, unit_ids):
 
 def headline(unit_ids: list[int] | None) -> dict[str, int]:
     """Open cases, active, overdue and escalated referrals, residents to call or visit."""
-    now = clock.now()
     open_cases = db.session.scalar(_in_units(
         select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
         Case.unit_id, unit_ids))
     referrals = _referrals_in_units(
-        select(func.count(), func.sum(sql_case((Referral.due_at < now, 1), else_=0)),
+        select(func.count(), func.sum(sql_case((Referral.is_overdue, 1), else_=0)),
                func.sum(sql_case((Referral.escalated_at.is_not(None), 1), else_=0)))
         .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
         unit_ids)
     active, overdue, escalated = db.session.execute(referrals).one()
-    asked_before = now - timedelta(days=float(current_app.config["SLRT_VERIFY_DAYS"]))
     unverified = db.session.scalar(_referrals_in_units(
-        select(func.count()).select_from(Referral).where(
-            Referral.status == ReferralStatus.COMPLETED, Referral.resident_verification == "asked",
-            Referral.verification_asked_at < asked_before),
-        unit_ids))
+        select(func.count()).select_from(Referral).where(Referral.is_unverified), unit_ids))
     follow_ups = db.session.scalar(_in_units(
         select(func.count()).select_from(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN),
         FollowUp.unit_id, unit_ids))
@@ -74,9 +67,8 @@ def headline(unit_ids: list[int] | None) -> dict[str, int]:
 
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
     """(agency, waiting, of which overdue) for agencies with referrals waiting, most overdue first."""
-    now = clock.now()
     query = _referrals_in_units(
-        select(Agency.name, func.count(Referral.id), func.sum(sql_case((Referral.due_at < now, 1), else_=0)))
+        select(Agency.name, func.count(Referral.id), func.sum(sql_case((Referral.is_overdue, 1), else_=0)))
         .join(Referral, Referral.agency_id == Agency.id)
         .where(Referral.status.in_(REFERRAL_ACTIVE)).group_by(Agency.name),
         unit_ids)

@@ -118,7 +118,8 @@ def deliver(message_ids: list[int], gateways: Gateways) -> int:
     facts = outbox.hold_facts(claimed)
     outgoing = []
     for m in claimed:
-        if outbox.hold_reason(m, facts):
+        if (held := outbox.hold_reason(m, facts)) is not None:
+            outbox.hold(m, held)
             continue
         # The gateway is recorded with the claim: a status callback may beat this worker's
         # own record of the send, and a retry must go out where this attempt went.

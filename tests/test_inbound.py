@@ -9,7 +9,7 @@ from sqlalchemy import select
 from slrt import clock, inbound, outbox, referrals
 from slrt.codes import format_code
 from slrt.models import Event, Referral, Resident, SmsMessage
-from slrt.models.enums import ReferralStatus, Role, SmsAudience, SmsDirection, SmsStatus
+from slrt.models.enums import ReferralStatus, ResidentVerification, Role, SmsAudience, SmsDirection, SmsStatus
 from tests.builders import make_referral, make_resident
 from tests.conftest import JAKARTA
 from tests.test_delivery import signed  # noqa: F401  (the signed-webhook fixture)
@@ -99,7 +99,11 @@ def test_stop_opts_out_with_a_confirmation_and_mulai_opts_in(district, db_sessio
     assert outbox.hold_reason(confirmation) is None  # the confirmation itself still goes out
     referrals.complete(referral, actor=district.user(Role.BACK_OFFICE))
     notice = db_session.scalar(select(SmsMessage).where(SmsMessage.template_key == "referral_completed"))
-    assert outbox.hold_reason(notice) == "opted_out"  # no more notices
+    held = outbox.hold_reason(notice)
+    assert held.reason == "opted_out"  # no more notices
+    assert notice.status == SmsStatus.PENDING  # asking changes nothing; hold() drops it
+    outbox.hold(notice, held)
+    assert (notice.status, notice.error_code) == (SmsStatus.DROPPED, "opted_out")
     text(resident.phone, "MULAI")
     assert not reload(db_session, resident).is_sms_opted_out
     assert last_reply(db_session, resident.phone).template_key == "reply_started"
@@ -126,6 +130,9 @@ def test_replies_per_phone_per_hour_are_capped(district, db_session, text, app, 
     for _ in range(cap + 3):
         text(phone, "Maaf, nomor ini otomatis membalas")
     assert len(replies(db_session, phone)) == cap
+    withheld = db_session.scalars(select(SmsMessage).where(
+        SmsMessage.direction == SmsDirection.INBOUND, SmsMessage.phone == phone).order_by(SmsMessage.id)).all()[-1]
+    assert (withheld.reply_key, withheld.error_message) == ("reply_help_resident", "reply not sent: hourly cap")
     frozen.move_to(clock.now() + timedelta(minutes=61))
     text(phone, "Maaf, nomor ini otomatis membalas")
     assert len(replies(db_session, phone)) == cap + 1
@@ -234,6 +241,7 @@ def test_the_inbox_row_records_what_was_read(district, db_session, text):
     text(BPJS_ANI, f"TERIMA {referral.code}")
     row = db_session.scalar(select(SmsMessage).where(SmsMessage.direction == SmsDirection.INBOUND))
     assert row.template_key == "cmd:accept" and row.contact_id is not None
+    assert (row.reply_key, row.error_message) == ("reply_done", None)  # the reply's key has its own column
 
 
 def test_handle_is_the_same_for_any_gateway(district, db_session):
@@ -306,15 +314,38 @@ def test_no_answer_in_time_leaves_it_completed_but_unverified_on_the_screens(dis
     for referral in (asked, confirmed):
         text(BPJS_ANI, f"SELESAI {referral.code}")
     text(confirmed.case.resident.phone, "1")
-    assert reload(db_session, asked).resident_verification == "asked"
-    assert reload(db_session, confirmed).resident_verification == "confirmed"
+    assert reload(db_session, asked).resident_verification == ResidentVerification.ASKED
+    assert reload(db_session, confirmed).resident_verification == ResidentVerification.CONFIRMED
     db_session.commit()
     browser = signed_in(app, district, Role.SUPERVISOR)
     assert ">belum dikonfirmasi</span>" not in browser.get("/admin/referral/").get_data(as_text=True)
     frozen.move_to(clock.now() + timedelta(days=app.config["SLRT_VERIFY_DAYS"] + 1))
     assert reload(db_session, asked).is_unverified and not reload(db_session, confirmed).is_unverified
+    unverified = db_session.scalars(select(Referral.id).where(Referral.is_unverified)).all()
+    assert unverified == [asked.id]  # the SQL side of the same hybrid property
     browser = signed_in(app, district, Role.SUPERVISOR)  # a week later: a new session
     listing = browser.get("/admin/referral/").get_data(as_text=True)
     assert listing.count(">belum dikonfirmasi</span>") == 1
     dashboard = browser.get("/admin/").get_data(as_text=True)
     assert re.search(r'<span class="n">1</span>layanan belum dikonfirmasi warga', dashboard)
+
+
+def test_an_answer_after_the_verification_window_gets_help_and_changes_nothing(district, db_session, text, app,
+                                                                              frozen):
+    """One window (SLRT_VERIFY_DAYS): once the referral shows unverified, a late "1" no longer confirms it."""
+    referral = make_referral(district)
+    text(BPJS_ANI, f"SELESAI {referral.code}")
+    phone = referral.case.resident.phone
+    frozen.move_to(clock.now() + timedelta(days=app.config["SLRT_VERIFY_DAYS"] + 1))
+    text(phone, "1")
+    assert last_reply(db_session, phone).template_key == "reply_help_resident"
+    referral = reload(db_session, referral)
+    assert referral.resident_verification == ResidentVerification.ASKED and referral.is_unverified
+
+
+def test_an_answer_within_the_verification_window_is_taken(district, db_session, text, app, frozen):
+    referral = make_referral(district)
+    text(BPJS_ANI, f"SELESAI {referral.code}")
+    frozen.move_to(clock.now() + timedelta(days=app.config["SLRT_VERIFY_DAYS"] - 1))
+    text(referral.case.resident.phone, "1")
+    assert reload(db_session, referral).resident_verification == ResidentVerification.CONFIRMED

@@ -80,3 +80,60 @@ def test_every_foreign_key_is_indexed():
             if (fk.parent.name,) not in leading:
                 missing.append(f"{table.name}.{fk.parent.name}")
     assert missing == []
+
+
+def test_0009_keeps_the_meaning_of_existing_rows_down_and_up(empty_database, tmp_path):
+    """Rung, verification and reply key survive a downgrade to 0008 and the upgrade back."""
+    import time_machine
+
+    from slrt import inbound, referrals, reminders
+    from slrt.clock import now
+    from slrt.models import Referral, SmsMessage
+    from slrt.models.enums import Role, SmsDirection
+    from tests.builders import make_district, make_referral
+    from tests.conftest import FROZEN_AT
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SLRT_PII_KEY": new_key(), "SECRET_KEY": "x",
+                      "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'b.sqlite'}", "SLRT_SMS_DISPATCH": False})
+    with app.app_context(), time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        upgrade()
+        district = make_district()
+        quiet, head, supervisor, asked, confirmed = (make_referral(district) for _ in range(5))
+        reminders._to_head(head, now())
+        reminders._to_head(supervisor, now())
+        traveller.shift(60)
+        reminders._to_supervisor(supervisor, now())
+        back_office = district.user(Role.BACK_OFFICE)
+        referrals.complete(asked, actor=back_office)
+        referrals.complete(confirmed, actor=back_office)
+        inbound.receive(phone=confirmed.case.resident.phone, body="1", provider_id="in-1", gateway="android")
+        app.config["SLRT_REPLY_CAP_PER_HOUR"] = 0
+        inbound.receive(phone=quiet.case.resident.phone, body="CEK", provider_id="in-2", gateway="android")
+        db.session.commit()
+        ids = [r.id for r in (quiet, head, supervisor, asked, confirmed)]
+
+        def state():
+            rows = db.session.execute(sa.select(Referral.escalation_rung, Referral.resident_verification)
+                                      .where(Referral.id.in_(ids)).order_by(Referral.id)).all()
+            texts = db.session.execute(sa.select(SmsMessage.reply_key, SmsMessage.error_message).where(
+                SmsMessage.direction == SmsDirection.INBOUND).order_by(SmsMessage.id)).all()
+            return [tuple(r) for r in rows], [tuple(t) for t in texts]
+
+        before = state()
+        assert before == ([(0, "not_asked"), (1, "not_asked"), (2, "not_asked"), (0, "asked"),
+                           (0, "confirmed")],
+                          [("reply_verified", None), ("reply_help_resident", "reply not sent: hourly cap")])
+        db.session.remove()
+
+        downgrade(revision="0008_sign_in_hardening")
+        with db.engine.connect() as conn:
+            old = conn.execute(sa.text("SELECT resident_verification FROM referral ORDER BY id")).scalars().all()
+            kept = conn.execute(sa.text("SELECT error_message FROM sms_message WHERE direction = 'inbound' "
+                                        "ORDER BY id")).scalars().all()
+        assert old == [None, None, None, "asked", "confirmed"]
+        assert kept == ["reply_verified", "reply_help_resident (not sent: hourly cap)"]
+
+        upgrade()
+        assert state() == before
+        db.session.remove()
+        db.engine.dispose()

@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from slrt import gsm, referrals, reminders
+from slrt import clock, gsm, referrals, reminders
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.models import Event, ReminderDigest, SmsMessage
-from slrt.models.enums import Role, SmsAudience
+from slrt.models.enums import EscalationRung, Role, SmsAudience
 from tests.builders import make_referral
 from tests.conftest import JAKARTA
 
@@ -203,6 +203,23 @@ def test_second_rung_the_case_units_supervisor(district, db_session, frozen):
     notes = [e.note for e in db_session.scalars(select(Event).where(
         Event.referral_id == referral.id, Event.action == "escalate").order_by(Event.id))]
     assert len(notes) == 2 and supervisor.full_name in notes[1]
+
+
+def test_the_rung_is_stored_on_the_referral_and_a_reopening_starts_the_ladder_again(district, db_session, frozen):
+    district.user(Role.SUPERVISOR, district.puskesos[0]).phone = "+6281225559999"
+    referral = make_referral(district)
+    sweep_days(frozen, date(2026, 11, 25), date(2026, 12, 2))
+    assert referral.escalation_rung == EscalationRung.AGENCY_HEAD
+    sweep_days(frozen, date(2026, 12, 3), date(2026, 12, 4))
+    assert referral.escalation_rung == EscalationRung.SUPERVISOR
+    # the second rung's event is at the sweep's time: nothing is nudged to tell the rungs apart
+    second = db_session.scalars(select(Event).where(
+        Event.referral_id == referral.id, Event.action == "escalate").order_by(Event.id)).all()[-1]
+    assert second.at == clock.now()
+    back_office = district.user(Role.BACK_OFFICE)
+    referrals.complete(referral, actor=back_office)
+    referrals.reopen(referral, actor=back_office)
+    assert (referral.escalation_rung, referral.escalated_at) == (EscalationRung.NONE, None)
 
 
 def test_second_rung_goes_up_the_units_when_the_puskesos_has_no_supervisor_phone(district, db_session, frozen):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, and_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from slrt import clock
@@ -15,11 +16,13 @@ from slrt.models.enums import (
     REFERRAL_ACTIVE,
     CaseStatus,
     Channel,
+    EscalationRung,
     EventKind,
     FollowUpReason,
     FollowUpStatus,
     Outcome,
     ReferralStatus,
+    ResidentVerification,
     Urgency,
 )
 from slrt.models.org import Staff, Unit
@@ -128,10 +131,16 @@ class Referral(Base):
     reopened_count: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
     last_reminded_at: Mapped[datetime | None]
+    #: When the ladder's first rung was taken (the agency's head told); the supervisor's rung
+    #: counts its working days from here.
     escalated_at: Mapped[datetime | None] = mapped_column(index=True)
-    #: Resident-verified closure: empty (not asked), "asked" (the completion SMS asked
-    #: "1 Ya / 2 Belum"), "confirmed" (the resident answered 1).
-    resident_verification: Mapped[str | None] = mapped_column(String(16))
+    #: How far up the ladder it went: 0 none, 1 the agency's head, 2 the case unit's supervisor.
+    escalation_rung: Mapped[int] = mapped_column(default=EscalationRung.NONE)
+    #: Resident-verified closure: whether the completion SMS asked "1 Ya / 2 Belum", and whether
+    #: the resident answered 1; ``verification_asked_at`` dates the question.
+    resident_verification: Mapped[ResidentVerification] = mapped_column(
+        enum_column(ResidentVerification, "referral_resident_verification"), default=ResidentVerification.NOT_ASKED
+    )
     verification_asked_at: Mapped[datetime | None]
     #: Optimistic lock: two concurrent answers to one referral cannot both be saved.
     version: Mapped[int] = mapped_column(default=1)
@@ -145,23 +154,44 @@ class Referral(Base):
     __table_args__ = (
         Index("ix_referral_agency_id_status_due_at", "agency_id", "status", "due_at"),
         CheckConstraint("reminders_sent >= 0", name="reminders_sent_not_negative"),
+        CheckConstraint("escalation_rung BETWEEN 0 AND 2", name="escalation_rung_on_the_ladder"),
+        CheckConstraint("(escalation_rung = 0 AND escalated_at IS NULL) OR "
+                        "(escalation_rung > 0 AND escalated_at IS NOT NULL)", name="escalated_at_with_rung"),
+        CheckConstraint("(resident_verification = 'not_asked' AND verification_asked_at IS NULL) OR "
+                        "(resident_verification != 'not_asked' AND verification_asked_at IS NOT NULL)",
+                        name="verification_asked_at_when_asked"),
     )
 
     @property
     def is_active(self) -> bool:
         return self.status in REFERRAL_ACTIVE
 
-    @property
+    @staticmethod
+    def verification_window() -> timedelta:
+        """How long a resident has to answer "1 Ya / 2 Belum" (SLRT_VERIFY_DAYS); then it shows unverified."""
+        return timedelta(days=float(current_app.config["SLRT_VERIFY_DAYS"]))
+
+    @hybrid_property
     def is_unverified(self) -> bool:
         """Completed, the resident was asked whether the service came, and never confirmed in time."""
-        days = float(current_app.config["SLRT_VERIFY_DAYS"])
-        return (self.status == ReferralStatus.COMPLETED and self.resident_verification == "asked"
-                and self.verification_asked_at is not None
-                and clock.now() - clock.as_utc(self.verification_asked_at) > timedelta(days=days))
+        return (self.status == ReferralStatus.COMPLETED and self.resident_verification == ResidentVerification.ASKED
+                and clock.as_utc(self.verification_asked_at) < clock.now() - self.verification_window())
 
-    @property
+    @is_unverified.inplace.expression
+    @classmethod
+    def _is_unverified_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.status == ReferralStatus.COMPLETED, cls.resident_verification == ResidentVerification.ASKED,
+                    cls.verification_asked_at < clock.now() - cls.verification_window())
+
+    @hybrid_property
     def is_overdue(self) -> bool:
-        return self.is_active and clock.now() > self.due_at
+        """Still with the agency past its due date ("overdue" is derived, not a state)."""
+        return self.is_active and self.due_at < clock.now()
+
+    @is_overdue.inplace.expression
+    @classmethod
+    def _is_overdue_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.status.in_(REFERRAL_ACTIVE), cls.due_at < clock.now())
 
     def __repr__(self) -> str:
         return f"<Referral {self.id} {self.code} {self.status}>"

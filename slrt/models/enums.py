@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from flask_babel import lazy_gettext as _l
 
@@ -116,6 +116,22 @@ class ReferralStatus(StrEnum):
 
 #: A referral in one of these states still needs the agency's work.
 REFERRAL_ACTIVE = frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED})
+
+
+class EscalationRung(IntEnum):
+    """How far up the ladder an unanswered referral went (slrt.reminders)."""
+
+    NONE = 0
+    AGENCY_HEAD = 1
+    SUPERVISOR = 2  # the case unit's supervisor
+
+
+class ResidentVerification(StrEnum):
+    """Resident-verified closure: whether the completion SMS asked "1 Ya / 2 Belum", and the answer."""
+
+    NOT_ASKED = "not_asked"
+    ASKED = "asked"
+    CONFIRMED = "confirmed"  # the resident answered 1
 
 
 class EventKind(StrEnum):

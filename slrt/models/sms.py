@@ -39,6 +39,8 @@ class SmsMessage(Base):
     #: The provider's error code (21211, 30007, ...) when it failed.
     error_code: Mapped[str | None] = mapped_column(String(16))
     error_message: Mapped[str | None] = mapped_column(String(255))
+    #: Inbound: the notice key of the reply the command got (reply_done, reply_not_found, ...).
+    reply_key: Mapped[str | None] = mapped_column(String(48))
     attempts: Mapped[int] = mapped_column(default=0)
     #: When a pending message may next be tried; the sweep picks it up then. For a sent one
     #: with no final receipt: when to ask its provider next (None: not asked yet).
