@@ -74,8 +74,8 @@ class StaffView(SecureModelView):
         try:
             user = staff_ops.create_staff(username=form.username.data, full_name=form.full_name.data,
                                           role=form.role.data, unit=form.unit.data, phone=form.phone.data,
-                                          password=form.password.data, actor=current_user._get_current_object())
-            user.language = form.language.data or "id"
+                                          password=form.password.data, language=form.language.data,
+                                          actor=current_user._get_current_object())
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
