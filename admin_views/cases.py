@@ -150,14 +150,12 @@ class CaseView(SecureModelView):
             case_moves=workflow.allowed_moves(CASE_MOVES, case, current_user),
             referral_moves={r.id: workflow.allowed_moves(REFERRAL_MOVES, r, current_user) for r in case.referrals},
             may_refer=workflow.may_refer(case, current_user),
-            may_reassign=current_user.role in OVERSIGHT,
+            may_reassign=workflow.may_reassign(case, current_user),
             needs_to_refer=[n for n in case.needs if n.service_id not in referred],
             services=db.session.scalars(select(Service).where(Service.is_active).order_by(Service.domain,
                                                                                         Service.name)).all(),
             agencies=db.session.scalars(select(Agency).where(Agency.is_active).order_by(Agency.name)).all(),
-            assignees=db.session.scalars(
-                select(Staff).where(Staff.active, Staff.unit_id.in_([u.id for u in case.unit.lineage()]))
-                .order_by(Staff.full_name)).all(),
+            assignees=cases.assignees(case),
             outcomes=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, urgency_labels=URGENCY_LABELS,
             status_badge=status_badge, format_code=format_code, due_phrase=workdays.due_phrase,
             domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS, status_label=_status_label,

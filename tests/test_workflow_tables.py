@@ -86,3 +86,10 @@ def test_who_may_refer_and_when(state, role):
     expected = role in (Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER) and state in (C.OPEN, C.IN_PROGRESS,
                                                                                         C.RESOLVED)
     assert workflow.may_refer(Case(status=state), Staff(role=role)) == expected
+
+
+@pytest.mark.parametrize("state", list(C))
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_reassign_and_when(state, role):
+    expected = role in (Role.SUPERVISOR, Role.MANAGER) and state not in (C.CLOSED, C.CANCELLED)
+    assert workflow.may_reassign(Case(status=state), Staff(role=role)) == expected
