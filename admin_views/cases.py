@@ -183,7 +183,7 @@ class CaseView(SecureModelView):
             abort(404)
         case = self.get_one(follow_up.case_id)  # 404 outside the staff member's units
         self._run(lambda: followups.complete(follow_up, actor=current_user._get_current_object(),
-                                                      note=request.form.get("note", "")),
+                                             note=request.form.get("note", "")),
                   _l("Follow-up noted on the case."))
         return self._back(case.id)
 
@@ -224,7 +224,7 @@ class CaseView(SecureModelView):
         if move not in calls:
             return self._back(case.id)
         self._run(calls[move], _l("Referral %(code)s: %(action)s done.", code=format_code(referral.code),
-                                          action=workflow.ACTION_LABELS[move]))
+                                 action=workflow.ACTION_LABELS[move]))
         return self._back(case.id)
 
     @expose("/<id:case_id>/<move>", methods=["POST"])
@@ -233,7 +233,7 @@ class CaseView(SecureModelView):
         note = request.form.get("note", "").strip() or None
         if move == "close":
             self._run(lambda: cases.close_case(case, outcome=request.form.get("outcome", ""),
-                                                        actor=current_user, note=note), _l("Case closed."))
+                                               actor=current_user, note=note), _l("Case closed."))
         elif move == "cancel":
             self._run(lambda: cases.cancel_case(case, reason=note or "", actor=current_user),
                       _l("Case cancelled."))
@@ -243,7 +243,7 @@ class CaseView(SecureModelView):
                 flash(_l("Choose who follows the case."), "error")
             else:
                 self._run(lambda: cases.reassign_case(case, assignee=assignee, actor=current_user,
-                                                               note=note),
+                                                      note=note),
                           _l("Case handed to %(name)s.", name=assignee.full_name))
         return self._back(case.id)
 
