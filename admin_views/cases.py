@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from admin_views import work
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView, SecureView
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from slrt import cases, clock, followups, referrals, residents, workdays, workflow
@@ -166,15 +167,10 @@ class CaseView(SecureModelView):
 
     def _run(self, do, success):
         """One unit of work: call the domain, commit, say what happened; on refusal change nothing."""
-        try:
-            do()
-            db.session.commit()
+        _done, error = work.commit(do)
+        if error is None:
             flash(success, "success")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return exc
-        return None
+        return error
 
     @expose("/follow-up/<id:follow_up_id>/done", methods=["POST"])
     def follow_up_done_view(self, follow_up_id):

@@ -10,12 +10,12 @@ from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 from wtforms import ValidationError as FormError
 
+from admin_views import work
 from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
 from slrt import clock, notices, outbox
 from slrt.access import in_scope
 from slrt.codes import format_code
 from slrt.errors import DomainError
-from slrt.extensions import db
 from slrt.identity import mask_phone
 from slrt.models import SmsMessage, SmsTemplate
 
@@ -56,13 +56,9 @@ class SmsMessageView(SecureModelView):
 
         Back to the outbox, a fixed page of ours: never where the Referer header points.
         """
-        try:
-            waiting = outbox.resume_sending(actor=current_user._get_current_object())
-            db.session.commit()
+        waiting, error = work.commit(lambda: outbox.resume_sending(actor=current_user._get_current_object()))
+        if error is None:
             flash(_l("SMS sending resumed; %(n)s waiting messages go out now.", n=waiting), "success")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
         return redirect(url_for(".index_view"))
 
 
@@ -92,15 +88,10 @@ class SmsTemplateView(SecureModelView):
 
     def _save(self, template: SmsTemplate | None, form) -> SmsTemplate | None:
         """The text goes through the domain (checked, signed, its spam flag cleared); one unit of work."""
-        try:
-            template = notices.save_template(template, key=form.key.data, language=form.language.data,
-                                             body=form.body.data, actor=current_user._get_current_object())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return None
-        return template
+        saved, _error = work.commit(lambda: notices.save_template(
+            template, key=form.key.data, language=form.language.data, body=form.body.data,
+            actor=current_user._get_current_object()))
+        return saved
 
     def create_model(self, form):
         return self._save(None, form) or False

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
+from admin_views import work
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
 from slrt import identity, residents
 from slrt.access import covers_village, in_scope
-from slrt.errors import DomainError, ValidationError
-from slrt.extensions import db
+from slrt.errors import ValidationError
 from slrt.models import Household, Resident
 from slrt.models.enums import PhoneOwner
 from slrt.models.people import name_key
@@ -124,17 +123,11 @@ class ResidentView(ScopedByVillage, SecureModelView):
 
     def update_model(self, form, model):
         """Changes go through the domain, checked as at intake (name, address, mobile number, the village)."""
-        try:
-            residents.update_resident(model, actor=current_user._get_current_object(), name=form.name.data,
-                                      address=form.address.data, phone=form.phone.data,
-                                      phone_owner=form.phone_owner.data, phone_owner_name=form.phone_owner_name.data,
-                                      language=form.language.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
+        _resident, error = work.commit(lambda: residents.update_resident(
+            model, actor=current_user._get_current_object(), name=form.name.data, address=form.address.data,
+            phone=form.phone.data, phone_owner=form.phone_owner.data, phone_owner_name=form.phone_owner_name.data,
+            language=form.language.data))
+        return error is None
 
 
 def _visible(resident: Resident) -> bool:
