@@ -13,14 +13,28 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
-from admin_views.people import resident_search
+from admin_views import work
+from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView, SecureView
+from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from slrt import cases, clock, followups, referrals, residents, workdays, workflow
-from slrt.access import covered_units, covered_village_ids, covers_village, in_scope
+from slrt.access import covered_units, covered_village_ids, in_scope
 from slrt.codes import format_code
-from slrt.errors import DomainError
+from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
-from slrt.models import Agency, Case, CaseNeed, Event, FollowUp, Referral, Region, Resident, Service, SmsMessage, Staff
+from slrt.models import (
+    Agency,
+    Case,
+    CaseNeed,
+    Event,
+    FollowUp,
+    Referral,
+    Region,
+    Resident,
+    Service,
+    SmsMessage,
+    Staff,
+    Unit,
+)
 from slrt.models.base import row_id
 from slrt.models.enums import (
     DOMAIN_LABELS,
@@ -136,16 +150,13 @@ class CaseView(SecureModelView):
             timeline=_timeline(case, messages),
             case_moves=workflow.allowed_moves(CASE_MOVES, case, current_user),
             referral_moves={r.id: workflow.allowed_moves(REFERRAL_MOVES, r, current_user) for r in case.referrals},
-            may_refer=current_user.role in REFERRERS and case.status in (
-                CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
-            may_reassign=current_user.role in OVERSIGHT,
+            may_refer=workflow.may_refer(case, current_user),
+            may_reassign=workflow.may_reassign(case, current_user),
             needs_to_refer=[n for n in case.needs if n.service_id not in referred],
             services=db.session.scalars(select(Service).where(Service.is_active).order_by(Service.domain,
                                                                                         Service.name)).all(),
             agencies=db.session.scalars(select(Agency).where(Agency.is_active).order_by(Agency.name)).all(),
-            assignees=db.session.scalars(
-                select(Staff).where(Staff.active, Staff.unit_id.in_([u.id for u in case.unit.lineage()]))
-                .order_by(Staff.full_name)).all(),
+            assignees=cases.assignees(case),
             outcomes=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, urgency_labels=URGENCY_LABELS,
             status_badge=status_badge, format_code=format_code, due_phrase=workdays.due_phrase,
             domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS, status_label=_status_label,
@@ -154,17 +165,12 @@ class CaseView(SecureModelView):
     def _back(self, case_id: int):
         return redirect(self.get_url(".details_view", id=case_id))
 
-    def _run(self, case_id: int, do, success):
+    def _run(self, do, success):
         """One unit of work: call the domain, commit, say what happened; on refusal change nothing."""
-        try:
-            do()
-            db.session.commit()
+        _done, error = work.commit(do)
+        if error is None:
             flash(success, "success")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return exc
-        return None
+        return error
 
     @expose("/follow-up/<id:follow_up_id>/done", methods=["POST"])
     def follow_up_done_view(self, follow_up_id):
@@ -172,8 +178,8 @@ class CaseView(SecureModelView):
         if follow_up is None:
             abort(404)
         case = self.get_one(follow_up.case_id)  # 404 outside the staff member's units
-        self._run(case.id, lambda: followups.complete(follow_up, actor=current_user._get_current_object(),
-                                                      note=request.form.get("note", "")),
+        self._run(lambda: followups.complete(follow_up, actor=current_user._get_current_object(),
+                                             note=request.form.get("note", "")),
                   _l("Follow-up noted on the case."))
         return self._back(case.id)
 
@@ -187,7 +193,7 @@ class CaseView(SecureModelView):
             flash(_l("Choose the service to refer.") if service is None else _l("Choose the agency to refer to."),
                   "error")
             return self._back(case.id)
-        error = self._run(case.id, lambda: referrals.refer(
+        error = self._run(lambda: referrals.refer(
             case, service=service, agency=agency, actor=current_user,
             documents_checked=request.form.getlist("documents"),
             confirm_duplicate=bool(request.form.get("confirm_duplicate"))),
@@ -213,8 +219,8 @@ class CaseView(SecureModelView):
         }
         if move not in calls:
             return self._back(case.id)
-        self._run(case.id, calls[move], _l("Referral %(code)s: %(action)s done.", code=format_code(referral.code),
-                                          action=workflow.ACTION_LABELS[move]))
+        self._run(calls[move], _l("Referral %(code)s: %(action)s done.", code=format_code(referral.code),
+                                 action=workflow.ACTION_LABELS[move]))
         return self._back(case.id)
 
     @expose("/<id:case_id>/<move>", methods=["POST"])
@@ -222,18 +228,18 @@ class CaseView(SecureModelView):
         case = self.get_one(case_id)
         note = request.form.get("note", "").strip() or None
         if move == "close":
-            self._run(case.id, lambda: cases.close_case(case, outcome=request.form.get("outcome", ""),
-                                                        actor=current_user, note=note), _l("Case closed."))
+            self._run(lambda: cases.close_case(case, outcome=request.form.get("outcome", ""),
+                                               actor=current_user, note=note), _l("Case closed."))
         elif move == "cancel":
-            self._run(case.id, lambda: cases.cancel_case(case, reason=note or "", actor=current_user),
+            self._run(lambda: cases.cancel_case(case, reason=note or "", actor=current_user),
                       _l("Case cancelled."))
         elif move == "reassign":
             assignee = db.session.get(Staff, request.form.get("assignee_id", type=row_id) or 0)
             if assignee is None:
                 flash(_l("Choose who follows the case."), "error")
             else:
-                self._run(case.id, lambda: cases.reassign_case(case, assignee=assignee, actor=current_user,
-                                                               note=note),
+                self._run(lambda: cases.reassign_case(case, assignee=assignee, actor=current_user,
+                                                      note=note),
                           _l("Case handed to %(name)s.", name=assignee.full_name))
         return self._back(case.id)
 
@@ -265,9 +271,7 @@ class IntakeView(SecureView):
         resident, lookup_error = None, None
         if nik:
             try:
-                resident = residents.find_by_nik(nik)
-                if resident is not None and not _resident_in_scope(resident):
-                    resident, lookup_error = None, str(_l("This resident is registered in another village."))
+                resident = residents.find_for_intake(nik, actor=current_user._get_current_object())
             except DomainError as exc:
                 lookup_error = str(exc)
         # The NIK travels in POST bodies only: never in a URL, a browser history or an access log.
@@ -285,76 +289,50 @@ class IntakeView(SecureView):
             selectinload(Service.documents)).order_by(Service.domain, Service.name)).all()
         return self.render("admin/intake.html", units=units, villages=db.session.scalars(villages).all(),
                            services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
-                           phone_owners=_phone_owner_labels(), domain_labels=DOMAIN_LABELS,
+                           phone_owners=PHONE_OWNER_LABELS, domain_labels=DOMAIN_LABELS,
                            **{"errors": {}, **context})
 
     def _submit(self, nik: str, resident: Resident | None):
         form = request.form
+        actor = current_user._get_current_object()
         errors: dict[str, str] = {}
         try:
             if resident is None:
                 village = db.session.get(Region, form.get("village_id", type=row_id) or 0)
-                if village is not None and not _village_in_scope(village):
-                    village = None
                 birth = _parse_date(form.get("birth_date"))
-                household = _household(form.get("kk_number"), form.get("address", ""), village)
+                household = residents.household_for_intake(form.get("kk_number"), address=form.get("address", ""),
+                                                           village=village, actor=actor)
                 resident = residents.register_resident(
                     nik=nik, name=form.get("name", ""), sex=form.get("sex", ""), birth_date=birth,
-                    village=village, address=form.get("address", ""), actor=current_user,
+                    village=village, address=form.get("address", ""), actor=actor,
                     phone=form.get("phone"), phone_owner=form.get("phone_owner") or PhoneOwner.OWN,
                     phone_owner_name=form.get("phone_owner_name"), household=household)
-            unit = next((u for u in covered_units(current_user) if u.id == form.get("unit_id", type=row_id)), None)
+            unit = db.session.get(Unit, form.get("unit_id", type=row_id) or 0)
             needs = list(db.session.scalars(select(Service).where(
                 Service.id.in_(form.getlist("needs", type=row_id)))))
-            case = cases.open_case(resident=resident, unit=unit or current_user.unit,
+            case = cases.open_case(resident=resident, unit=unit or actor.unit,
                                    channel=form.get("channel", ""), summary=form.get("summary", ""),
-                                   needs=needs, actor=current_user, urgency=form.get("urgency") or Urgency.NORMAL)
+                                   needs=needs, actor=actor, urgency=form.get("urgency") or Urgency.NORMAL)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             errors[exc.field or "form"] = str(exc)
-            found = residents.find_by_nik(nik) if nik else None
-            if found is not None and not _resident_in_scope(found):
-                found = None
-            return self._form(nik=nik, resident=found, lookup_error=None, values=form, errors=errors)
+            return self._form(nik=nik, resident=_found(nik, actor), lookup_error=None, values=form, errors=errors)
         flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
                  ticket=format_code(case.ticket), name=resident.name), "success")
         return redirect(url_for("case.details_view", id=case.id))
 
 
-def _parse_date(text: str | None) -> date | None:
-    from slrt.errors import ValidationError
+def _found(nik: str, actor: Staff) -> Resident | None:
+    """The resident already registered with this NIK whom the actor may see, for the form shown again."""
+    try:
+        return residents.find_for_intake(nik, actor=actor) if nik else None
+    except DomainError:
+        return None
 
+
+def _parse_date(text: str | None) -> date | None:
     try:
         return date.fromisoformat((text or "").strip())
     except ValueError:
         raise ValidationError(_l("Enter the birth date."), field="birth_date") from None
-
-
-def _phone_owner_labels():
-    from admin_views.people import PHONE_OWNER_LABELS
-
-    return PHONE_OWNER_LABELS
-
-
-def _household(kk_number: str | None, address: str, village: Region | None):
-    from slrt.errors import ValidationError
-
-    """The family of the KK number typed at intake: found, or registered now; None if left empty."""
-    if not (kk_number or "").strip():
-        return None
-    household = residents.find_household_by_kk(kk_number)
-    if household is not None and not _village_in_scope(household.village):
-        raise ValidationError(_l("This KK number is registered in another village."), field="kk_number")
-    if household is None:
-        household = residents.register_household(kk_number=kk_number, address=address, village=village,
-                                                 actor=current_user)
-    return household
-
-
-def _village_in_scope(village: Region) -> bool:
-    return covers_village(current_user, village.id)
-
-
-def _resident_in_scope(resident: Resident) -> bool:
-    return covers_village(current_user, resident.village_id)

@@ -8,8 +8,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
+from admin_views import work
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
-from slrt import identity
+from slrt import identity, residents
 from slrt.access import covers_village, in_scope
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
@@ -120,17 +121,13 @@ class ResidentView(ScopedByVillage, SecureModelView):
     def search_placeholder(self):
         return str(_l("NIK, KK, phone or name"))
 
-    def on_model_change(self, form, model, is_created):
-        """Normalize as the domain does: a tidy name, an address, a mobile number (or refuse)."""
-        from slrt.errors import ValidationError as DomainValidationError
-        from slrt.identity import validate_name
-        from slrt.residents import set_phone
-
-        model.name = validate_name(form.name.data)
-        if not (form.address.data or "").strip():
-            raise DomainValidationError(_l("Address is required."), field="address")
-        model.address = form.address.data.strip()
-        set_phone(model, form.phone.data, form.phone_owner.data, form.phone_owner_name.data)
+    def update_model(self, form, model):
+        """Changes go through the domain, checked as at intake (name, address, mobile number, the village)."""
+        _resident, error = work.commit(lambda: residents.update_resident(
+            model, actor=current_user._get_current_object(), name=form.name.data, address=form.address.data,
+            phone=form.phone.data, phone_owner=form.phone_owner.data, phone_owner_name=form.phone_owner_name.data,
+            language=form.language.data))
+        return error is None
 
 
 def _visible(resident: Resident) -> bool:

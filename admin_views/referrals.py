@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
 from admin_views.cases import status_badge
-from slrt import clock, workdays
+from slrt import clock, reminders, workdays
 from slrt.access import REFERRAL_ROLES, in_scope, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
@@ -113,8 +113,6 @@ class ReferralView(SecureModelView):
     @action("remind", _l("Send reminder now"),
             _l("Send the agencies an SMS reminder about the selected referrals now?"))
     def action_remind(self, ids):
-        from slrt import reminders
-
         chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(row_ids(ids)))).all()
         actor, sent = current_user._get_current_object(), 0
         for referral in chosen:

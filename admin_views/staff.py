@@ -10,6 +10,7 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from admin_views import work
 from admin_views.base import MANAGERS, RowIdAjaxLoader, SecureModelView
 from slrt import clock, lockout, sign_in
 from slrt import staff as staff_ops
@@ -71,31 +72,19 @@ class StaffView(SecureModelView):
 
     def create_model(self, form):
         """Accounts are made by the domain (checked username, strong password, argon2)."""
-        try:
-            user = staff_ops.create_staff(username=form.username.data, full_name=form.full_name.data,
-                                          role=form.role.data, unit=form.unit.data, phone=form.phone.data,
-                                          password=form.password.data, actor=current_user._get_current_object())
-            user.language = form.language.data or "id"
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return user
+        user, _error = work.commit(lambda: staff_ops.create_staff(
+            username=form.username.data, full_name=form.full_name.data, role=form.role.data, unit=form.unit.data,
+            phone=form.phone.data, password=form.password.data, language=form.language.data,
+            actor=current_user._get_current_object()))
+        return user or False
 
     def update_model(self, form, model):
         """Changes go through the domain (the manager's units and rank; a new role or unit signs the
         account out everywhere, e.g. a new manager must pass the second factor first)."""
-        try:
-            staff_ops.update_staff(model, actor=current_user._get_current_object(), full_name=form.full_name.data,
-                                   role=form.role.data, unit=form.unit.data, phone=form.phone.data,
-                                   language=form.language.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
+        _user, error = work.commit(lambda: staff_ops.update_staff(
+            model, actor=current_user._get_current_object(), full_name=form.full_name.data, role=form.role.data,
+            unit=form.unit.data, phone=form.phone.data, language=form.language.data))
+        return error is None
 
     def _users(self, ids):
         """The selected accounts the manager may see (another unit's account is not even found)."""

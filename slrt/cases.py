@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from slrt import clock, codes, outbox, referrals, text, workflow
 from slrt.access import INTAKE_ROLES, OVERSIGHT_ROLES, Actor, check_case_scope, role_of, staff_covers
@@ -103,7 +104,7 @@ def reassign_case(case: Case, *, assignee: Staff, actor: Actor, note: str | None
     check_case_scope(actor, case)
     if role_of(actor) not in OVERSIGHT_ROLES:
         raise PermissionDenied(_l("Only a supervisor or manager may reassign cases."))
-    if case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED):
+    if case.status in workflow.ENDED:
         raise ValidationError(_l("A closed or cancelled case cannot be reassigned."))
     with db.session.begin_nested():
         _check_assignee(case, assignee)
@@ -114,6 +115,13 @@ def reassign_case(case: Case, *, assignee: Staff, actor: Actor, note: str | None
             note=note or f"{previous.full_name if previous else '-'} -> {assignee.full_name}",
         )
     return case
+
+
+def assignees(case: Case) -> list[Staff]:
+    """Who may follow ``case``: the active staff of its unit and of the units above it, by name."""
+    units = [u.id for u in case.unit.lineage()]
+    return list(db.session.scalars(select(Staff).where(Staff.active, Staff.unit_id.in_(units))
+                                   .order_by(Staff.full_name)))
 
 
 def _check_assignee(case: Case, staff: Staff) -> None:

@@ -12,11 +12,14 @@ import string
 from dataclasses import dataclass
 
 from babel.dates import format_date
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from slrt import clock, gsm
+from slrt.access import Actor, check_keeps_settings
+from slrt.errors import ValidationError
 from slrt.extensions import db
-from slrt.models import SmsTemplate
+from slrt.models import SmsTemplate, Staff
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "case_registered": {
@@ -180,6 +183,44 @@ def template_body(key: str, language: str) -> str:
 
 def template_fields(body: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(body) if name}
+
+
+def check_template(key: str | None, body: str | None) -> str:
+    """Return a manager's text for notice ``key`` as it will be sent (GSM-7 where it can be), or refuse it.
+
+    The text may use only the fields its notice fills in, and never the word "miskin" (poor):
+    a resident's SMS is read by whoever holds the phone.
+    """
+    if not body:
+        raise ValidationError(_l("The text cannot be empty."), field="body")
+    body = gsm.normalize(body)
+    if key in DEFAULTS:
+        unknown = template_fields(body) - template_fields(DEFAULTS[key]["id"])
+        if unknown:
+            raise ValidationError(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown))), field="body")
+    if "miskin" in body.lower():
+        raise ValidationError(_l("Do not use the word \"miskin\" in SMS."), field="body")
+    return body
+
+
+def save_template(template: SmsTemplate | None, *, key: str, language: str, body: str,
+                  actor: Actor) -> SmsTemplate:
+    """Store a manager's wording of one notice (a new row if ``template`` is None): checked, signed,
+    and no longer flagged as spam, since a manager has reviewed it."""
+    check_keeps_settings(actor)
+    body = check_template(key, body)
+    other = db.session.scalar(select(SmsTemplate.id).where(SmsTemplate.key == key, SmsTemplate.language == language))
+    if other is not None and (template is None or other != template.id):
+        raise ValidationError(_l("This notice already has its own text in this language: edit that one."),
+                              field="key")
+    if template is None:
+        template = SmsTemplate()
+        db.session.add(template)
+    template.key, template.language, template.body = key, language, body
+    template.updated_by_id = actor.id if isinstance(actor, Staff) else None
+    template.is_flagged = False
+    db.session.flush()
+    return template
 
 
 def render(key: str, language: str, context: dict[str, object]) -> Rendered:

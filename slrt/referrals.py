@@ -69,7 +69,7 @@ def refer(
         raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["refer"]))
     with db.session.begin_nested():
         workflow.lock(case)
-        if case.status not in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED):
+        if case.status not in workflow.REFERABLE:
             raise IllegalTransition(_l("Cannot %(action)s: it is %(status)s.",
                                        action=workflow.ACTION_LABELS["refer"],
                                        status=workflow.status_label(case.status)))

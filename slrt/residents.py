@@ -8,11 +8,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from slrt import clock, text
-from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, role_of
+from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
-from slrt.models import Household, Region, Resident
+from slrt.models import Household, Region, Resident, Staff
 from slrt.models.enums import PhoneOwner, RegionLevel, Sex
 from slrt.pii import vault
 
@@ -30,6 +30,27 @@ def _village(village: Region | None) -> Region:
     return village
 
 
+def _address(address: str | None, column) -> str:
+    address = text.clean(address, column, field="address", label=_l("Address"))
+    if not address:
+        raise ValidationError(_l("Address is required."), field="address")
+    return address
+
+
+def check_resident_scope(actor: Actor, resident: Resident) -> None:
+    """Refuse a staff member acting on a resident of a village their units do not serve."""
+    check_active(actor)
+    if isinstance(actor, Staff) and not covers_village(actor, resident.village_id):
+        raise PermissionDenied(_l("This resident is registered in another village."), field="nik")
+
+
+def check_household_scope(actor: Actor, household: Household) -> None:
+    """Refuse a staff member acting on a family of a village their units do not serve."""
+    check_active(actor)
+    if isinstance(actor, Staff) and not covers_village(actor, household.village_id):
+        raise PermissionDenied(_l("This KK number is registered in another village."), field="kk_number")
+
+
 def find_by_nik(nik: str) -> Resident | None:
     """Return the resident with this NIK (any separators), or None."""
     number = validate_nik(nik)
@@ -41,6 +62,29 @@ def find_household_by_kk(kk_number: str) -> Household | None:
     return db.session.scalar(select(Household).where(Household.kk_hash == vault.lookup_hash("kk", number)))
 
 
+def find_for_intake(nik: str, *, actor: Actor) -> Resident | None:
+    """The resident with this NIK, or None; one of a village the actor's units do not serve is refused."""
+    resident = find_by_nik(nik)
+    if resident is not None:
+        check_resident_scope(actor, resident)
+    return resident
+
+
+def household_for_intake(kk_number: str | None, *, address: str, village: Region | None,
+                         actor: Actor) -> Household | None:
+    """The family of the KK number typed at intake: found, or registered now; None if left empty.
+
+    A family registered in a village the actor's units do not serve is refused.
+    """
+    if not (kk_number or "").strip():
+        return None
+    household = find_household_by_kk(kk_number)
+    if household is None:
+        return register_household(kk_number=kk_number, address=address, village=village, actor=actor)
+    check_household_scope(actor, household)
+    return household
+
+
 def register_household(*, kk_number: str, address: str, village: Region, actor: Actor,
                        dtks_id: str | None = None) -> Household:
     """Register a family by its KK number; a KK already registered is refused."""
@@ -48,9 +92,7 @@ def register_household(*, kk_number: str, address: str, village: Region, actor: 
     number = validate_kk(kk_number)
     if find_household_by_kk(number) is not None:
         raise ValidationError(_l("This KK number is already registered."), field="kk_number")
-    address = text.clean(address, Household.address, field="address", label=_l("Address"))
-    if not address:
-        raise ValidationError(_l("Address is required."), field="address")
+    address = _address(address, Household.address)
     household = Household(address=address, village=_village(village),
                           dtks_id=text.clean(dtks_id, Household.dtks_id, field="dtks_id", label="DTKS") or None)
     household.kk_number = number
@@ -85,9 +127,7 @@ def register_resident(
     number = validate_nik(nik, birth_date=birth_date, sex=sex)
     if find_by_nik(number) is not None:
         raise ValidationError(_l("A resident with this NIK is already registered."), field="nik")
-    address = text.clean(address, Resident.address, field="address", label=_l("Address"))
-    if not address:
-        raise ValidationError(_l("Address is required."), field="address")
+    address = _address(address, Resident.address)
     resident = Resident(
         name=validate_name(name),
         sex=sex,
@@ -100,6 +140,20 @@ def register_resident(
     resident.nik = number
     set_phone(resident, phone, phone_owner, phone_owner_name)
     db.session.add(resident)
+    db.session.flush()
+    return resident
+
+
+def update_resident(resident: Resident, *, actor: Actor, name: str, address: str, phone: str | None = None,
+                    phone_owner: PhoneOwner | str = PhoneOwner.OWN, phone_owner_name: str | None = None,
+                    language: str | None = None) -> Resident:
+    """Change a resident's name, address, phone or SMS language, checked as at registration."""
+    _check_staff(actor, resident.village)
+    resident.name = validate_name(name)
+    resident.address = _address(address, Resident.address)
+    set_phone(resident, phone, phone_owner, phone_owner_name)
+    if language:
+        resident.language = language if language in ("id", "en") else "id"
     db.session.flush()
     return resident
 

@@ -36,12 +36,17 @@ def _role(role: Role | str) -> Role:
         raise ValidationError(_l("Choose a role."), field="role") from None
 
 
+def _language(language: str | None) -> str | None:
+    """The screens' language asked for ('id' or 'en'); None when none (or another) is given."""
+    return language if language in ("id", "en") else None
+
+
 def _is_self(actor: Actor, user: Staff) -> bool:
     return isinstance(actor, Staff) and actor.id == user.id
 
 
 def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit, password: str, actor: Actor,
-                 phone: str | None = None, email: str | None = None) -> Staff:
+                 phone: str | None = None, email: str | None = None, language: str | None = None) -> Staff:
     """Create a staff account (checked: the actor's units and rank, username free and well-formed, strong password)."""
     check_manages_staff(actor, unit=unit, role=_role(role))
     username = (username or "").strip().lower()
@@ -54,7 +59,8 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
     check_password_strength(password)
     user = Staff(username=username, full_name=validate_name(full_name, field="full_name"), role=role, unit=unit,
                  phone=normalize_mobile(phone) if phone else None, email=(email or "").strip() or None,
-                 active=True, password=_hash(password), fs_uniquifier=uuid.uuid4().hex)
+                 active=True, password=_hash(password), fs_uniquifier=uuid.uuid4().hex,
+                 language=_language(language) or "id")
     db.session.add(user)
     db.session.flush()
     return user
@@ -79,8 +85,7 @@ def update_staff(user: Staff, *, actor: Actor, full_name: str, role: Role | str,
     user.full_name = validate_name(full_name, field="full_name")
     user.phone = normalize_mobile(phone) if phone else None
     user.role, user.unit = role, unit
-    if language:
-        user.language = language
+    user.language = _language(language) or user.language
     db.session.flush()
     return user
 

@@ -52,6 +52,11 @@ CASE_MOVES: dict[str, Move] = {
     "cancel": _move({C.OPEN, C.IN_PROGRESS}, C.CANCELLED, OVERSIGHT_ROLES, needs_note=True, stamp="cancelled_at"),
 }
 
+#: Case states in which a need may be referred (a referral on a resolved case starts it again).
+REFERABLE = frozenset({C.OPEN, C.IN_PROGRESS, C.RESOLVED})
+#: Case states in which the case is over: nobody is handed it any more.
+ENDED = frozenset({C.CLOSED, C.CANCELLED})
+
 REFERRAL_MOVES: dict[str, Move] = {
     "accept": _move({R.SENT}, R.ACCEPTED, ANSWER_ROLES, stamp="accepted_at"),
     # an agency may report completion straight from a reminder digest
@@ -102,6 +107,16 @@ def allowed_moves(table: dict[str, Move], obj, actor: Actor) -> list[str]:
     """Names of the moves ``actor`` may make on ``obj`` now (for buttons on a screen)."""
     role = role_of(actor)
     return [name for name, move in table.items() if obj.status in move.sources and role in move.roles]
+
+
+def may_refer(case: Case, actor: Actor) -> bool:
+    """Whether ``actor`` may refer a need of ``case`` now (for the refer form on a screen)."""
+    return role_of(actor) in REFERRAL_ROLES and case.status in REFERABLE
+
+
+def may_reassign(case: Case, actor: Actor) -> bool:
+    """Whether ``actor`` may hand ``case`` to another staff member now (for the reassign form on a screen)."""
+    return role_of(actor) in OVERSIGHT_ROLES and case.status not in ENDED
 
 
 def check(table: dict[str, Move], name: str, obj, actor: Actor, note: str | None = None) -> Move:

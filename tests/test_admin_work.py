@@ -1,14 +1,16 @@
 """A clerk's day through the screens: intake, refer, answers, close; errors shown, nothing lost."""
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import event, func, select
 
+from slrt import residents
 from slrt.extensions import db
 from slrt.models import Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import Role
-from tests.builders import make_case, make_nik, make_referral
+from tests.builders import make_case, make_nik, make_referral, make_resident
 from tests.web import Browser
 
 
@@ -54,6 +56,43 @@ def test_intake_finds_a_registered_resident_by_nik(app, district, db_session):
     page = clerk.post("/admin/intake/", {"step": "find", "nik": f"{nik[:4]} {nik[4:8]} {nik[8:]}"}).get_data(
         as_text=True)
     assert "Siti Aminah" in page and "2. Daftarkan warga" not in page
+
+
+def test_intake_says_the_domain_refusal_for_another_village(clerk, district, db_session):
+    palon = make_resident(district, village=district.villages[1], name="Sri Wahyuni")
+    residents.register_household(kk_number="3316012005100007", address="Dk. Ngawen", village=district.villages[1],
+                                 actor=district.user(Role.FRONT_OFFICE))
+    db_session.commit()
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {"step": "find", "nik": palon.nik}).get_data(as_text=True)
+    assert "Warga ini terdaftar di desa lain." in page and "Sri Wahyuni" not in page
+    nik = make_nik("M", birth=date(1960, 1, 2))
+    before = db_session.scalar(select(func.count()).select_from(Resident))
+    page = clerk.post("/admin/intake/", {
+        "nik": nik, "name": "Karno", "sex": "M", "birth_date": "1960-01-02", "village_id": district.villages[0].id,
+        "address": "RT 1", "kk_number": "3316012005100007", "phone_owner": "own",
+        "unit_id": district.puskesos[0].id, "channel": "walk_in", "summary": "Butuh bantuan",
+        "needs": [str(district.services["bansos"].id)]}).get_data(as_text=True)
+    assert "Nomor KK ini terdaftar di desa lain." in page
+    assert db_session.scalar(select(func.count()).select_from(Resident)) == before
+
+
+def test_resident_edit_goes_through_the_domain(clerk, district, db_session):
+    resident = make_resident(district)
+    db_session.commit()
+    url = f"/admin/resident/edit/?id={resident.id}"
+    clerk.get(url)
+    form = {"name": "Siti Aminah", "address": "RT 05 RW 01", "phone": "(0296) 531234", "phone_owner": "own",
+            "phone_owner_name": "", "language": "en"}
+    page = clerk.post(url, form).get_data(as_text=True)
+    assert "nomor telepon rumah/kantor" in _flash(page)
+    db_session.expire_all()
+    assert db_session.get(Resident, resident.id).address == "RT 02 RW 01"
+    clerk.get(url)
+    assert clerk.post(url, {**form, "phone": "0813-2555-0177"}).status_code == 302
+    db_session.expire_all()
+    changed = db_session.get(Resident, resident.id)
+    assert (changed.address, changed.phone, changed.language) == ("RT 05 RW 01", "+6281325550177", "en")
 
 
 @pytest.mark.parametrize(("nik", "message"), [("12345", "NIK harus 16 angka"),

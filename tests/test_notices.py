@@ -3,7 +3,9 @@
 import pytest
 
 from slrt import gsm, notices
-from slrt.models.enums import SmsEncoding
+from slrt.errors import PermissionDenied, ValidationError
+from slrt.models import SmsTemplate
+from slrt.models.enums import Role, SmsEncoding
 
 
 @pytest.mark.parametrize(
@@ -77,3 +79,41 @@ def test_a_manager_edit_overrides_the_default(db_session):
     db_session.add(SmsTemplate(key="case_closed", language="id", body="{office}: tiket {ticket} ditutup."))
     db_session.flush()
     assert notices.render("case_closed", "id", REALISTIC).body == "SLRT Blora: tiket 48213-7 ditutup."
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("", "Teks tidak boleh kosong"),
+    ("{office}: warga Miskin {ticket}", "Jangan gunakan kata \"miskin\""),
+    ("{office}: {nik} {ticket} ditutup", "Isian tidak dikenal: nik"),
+])
+def test_a_template_text_is_refused_without_any_screen(db_session, body, message):
+    with pytest.raises(ValidationError, match=message) as refused:
+        notices.check_template("case_closed", body)
+    assert refused.value.field == "body"
+
+
+def test_a_template_text_is_kept_in_gsm7(db_session):
+    assert notices.check_template("case_closed", "{office}: \u201ctiket\u201d {ticket}\u2026") == \
+        '{office}: "tiket" {ticket}...'
+
+
+def test_saving_a_template_is_for_district_managers_and_clears_the_spam_flag(district, db_session):
+    flagged = SmsTemplate(key="case_closed", language="id", body="{office}: tiket {ticket} ditutup.",
+                          is_flagged=True)
+    db_session.add(flagged)
+    db_session.flush()
+    text = "{office}: tiket {ticket} selesai."
+    for actor in (district.user(Role.SUPERVISOR), district.user(Role.MANAGER, district.puskesos[0])):
+        with pytest.raises(PermissionDenied):
+            notices.save_template(flagged, key="case_closed", language="id", body=text, actor=actor)
+    manager = district.user(Role.MANAGER)
+    with pytest.raises(ValidationError, match="miskin"):
+        notices.save_template(flagged, key="case_closed", language="id", body=text + " miskin", actor=manager)
+    with pytest.raises(ValidationError, match="sudah punya teks sendiri"):
+        notices.save_template(None, key="case_closed", language="id", body=text, actor=manager)
+    assert flagged.is_flagged and flagged.body != text
+    notices.save_template(flagged, key="case_closed", language="id", body=text, actor=manager)
+    assert (flagged.body, flagged.is_flagged, flagged.updated_by_id) == (text, False, manager.id)
+    english = notices.save_template(None, key="case_closed", language="en", body="{office}: {ticket} closed.",
+                                    actor=manager)
+    assert english.id and not english.is_flagged

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from slrt import residents
 from slrt.errors import PermissionDenied, ValidationError
+from slrt.identity import validate_name
 from slrt.models.enums import PhoneOwner, Role
 from tests.builders import make_resident
 
@@ -76,3 +77,54 @@ def test_agency_contact_cannot_register_residents(district, db_session):
         residents.register_resident(nik="3316011708450001", name="Slamet", sex="M", birth_date=date(1945, 8, 17),
                                     village=district.villages[0], address="x",
                                     actor=district.agencies["bpjs"].contacts[0])
+
+
+def test_intake_lookup_refuses_a_resident_of_a_village_the_unit_does_not_serve(district, db_session):
+    resident = make_resident(district, village=district.villages[1])
+    jepon = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    with pytest.raises(PermissionDenied, match="Warga ini terdaftar di desa lain"):
+        residents.find_for_intake(resident.nik, actor=jepon)
+    palon = district.user(Role.FRONT_OFFICE, district.puskesos[1])
+    assert residents.find_for_intake(resident.nik, actor=palon) == resident
+    assert residents.find_for_intake(resident.nik, actor=district.user(Role.FRONT_OFFICE)) == resident
+    assert residents.find_for_intake("3316015708450001", actor=jepon) is None
+
+
+def test_intake_household_is_found_registered_or_refused_by_village(district, db_session):
+    jepon = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    assert residents.household_for_intake(" ", address="x", village=district.villages[0], actor=jepon) is None
+    with pytest.raises(PermissionDenied, match="Palon tidak dilayani unit Anda"):
+        residents.household_for_intake("3316012005100007", address="Dk. Krajan", village=district.villages[1],
+                                       actor=jepon)
+    palon = district.user(Role.FRONT_OFFICE, district.puskesos[1])
+    household = residents.household_for_intake("3316012005100007", address="Dk. Krajan",
+                                               village=district.villages[1], actor=palon)
+    assert household.village == district.villages[1]
+    assert residents.household_for_intake("3316 0120 0510 0007", address="", village=None, actor=palon) == household
+    with pytest.raises(PermissionDenied, match="Nomor KK ini terdaftar di desa lain"):
+        residents.household_for_intake("3316012005100007", address="x", village=district.villages[0], actor=jepon)
+
+
+def test_a_puskesos_registers_households_of_its_own_village_only(district, db_session):
+    with pytest.raises(PermissionDenied, match="Palon tidak dilayani unit Anda"):
+        residents.register_household(kk_number="3316012005100007", address="Dk. Krajan", village=district.villages[1],
+                                     actor=district.user(Role.FRONT_OFFICE, district.puskesos[0]))
+
+
+def test_update_resident_checks_like_intake(district, db_session):
+    resident = make_resident(district)
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    change = {"name": "siti  aminah", "address": "RT 03 RW 01", "phone": "0813-2555-0177", "language": "en"}
+    with pytest.raises(ValidationError, match="Alamat wajib diisi"):
+        residents.update_resident(resident, actor=clerk, **{**change, "address": "  "})
+    with pytest.raises(ValidationError, match="nomor telepon rumah/kantor"):
+        residents.update_resident(resident, actor=clerk, **{**change, "phone": "(0296) 531234"})
+    with pytest.raises(ValidationError, match="Isi nama pemegang nomor HP ini"):
+        residents.update_resident(resident, actor=clerk, **change, phone_owner=PhoneOwner.NEIGHBOUR)
+    with pytest.raises(PermissionDenied, match="Jepon tidak dilayani unit Anda"):
+        residents.update_resident(resident, actor=district.user(Role.FRONT_OFFICE, district.puskesos[1]), **change)
+    with pytest.raises(PermissionDenied):
+        residents.update_resident(resident, actor=district.agencies["bpjs"].contacts[0], **change)
+    residents.update_resident(resident, actor=clerk, **change)
+    assert (resident.address, resident.phone, resident.language) == ("RT 03 RW 01", "+6281325550177", "en")
+    assert resident.name == validate_name("siti  aminah")

@@ -281,3 +281,12 @@ def test_a_new_role_ends_every_session(app, district, db_session):
                        role=Role.SUPERVISOR, unit=user.unit)
     db_session.commit()
     assert not browser.signed_in()
+
+
+def test_a_new_unit_signs_out_and_a_new_name_does_not(district, db_session):
+    user, manager = _staff(db_session, "jepon.back_office"), _staff(db_session, "sek.manager")
+    key = user.fs_uniquifier
+    staff.update_staff(user, actor=manager, full_name="Bu Rina", role=user.role, unit=user.unit, language="en")
+    assert user.fs_uniquifier == key and user.language == "en"
+    staff.update_staff(user, actor=manager, full_name="Bu Rina", role=user.role, unit=district.puskesos[1])
+    assert user.fs_uniquifier != key and user.language == "en"

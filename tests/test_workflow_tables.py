@@ -4,6 +4,7 @@ import pytest
 
 from slrt import workflow
 from slrt.access import AGENCY, RESIDENT, SYSTEM, role_of
+from slrt.models import Case, Staff
 from slrt.models.enums import CaseStatus as C
 from slrt.models.enums import ReferralStatus as R
 from slrt.models.enums import Role
@@ -77,3 +78,18 @@ def test_reasons_are_required_where_the_design_says():
 def test_role_of_rejects_non_actors():
     with pytest.raises(TypeError):
         role_of(object())
+
+
+@pytest.mark.parametrize("state", list(C))
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_refer_and_when(state, role):
+    expected = role in (Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER) and state in (C.OPEN, C.IN_PROGRESS,
+                                                                                        C.RESOLVED)
+    assert workflow.may_refer(Case(status=state), Staff(role=role)) == expected
+
+
+@pytest.mark.parametrize("state", list(C))
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_reassign_and_when(state, role):
+    expected = role in (Role.SUPERVISOR, Role.MANAGER) and state not in (C.CLOSED, C.CANCELLED)
+    assert workflow.may_reassign(Case(status=state), Staff(role=role)) == expected
