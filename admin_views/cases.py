@@ -13,10 +13,19 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from admin_views.base import ALL_ROLES, OVERSIGHT, REFERRERS, SecureModelView, SecureView
+from admin_views.base import SecureModelView, SecureView
 from admin_views.people import resident_search
+from admin_views.security import staff_scope
 from slrt import cases, followups, referrals, residents, workdays, workflow
-from slrt.access import covered_units, covered_village_ids, covers_village, in_scope
+from slrt.access import (
+    ALL_ROLES,
+    OVERSIGHT_ROLES,
+    REFERRAL_ROLES,
+    covered_units,
+    covered_village_ids,
+    covers_village,
+    sees_resident,
+)
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
@@ -68,7 +77,7 @@ class CaseDomainFilter(BaseSQLAFilter):
 
 class CaseView(SecureModelView):
     read_roles = ALL_ROLES
-    export_roles = OVERSIGHT
+    export_roles = OVERSIGHT_ROLES
     details_template = "admin/case.html"
 
     column_list = ["ticket", "resident", "unit", "status", "urgency", "channel", "opened_at", "assignee"]
@@ -93,8 +102,7 @@ class CaseView(SecureModelView):
         CaseDomainFilter(Case.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
     ]
 
-    def scope(self, query):
-        return query.filter(in_scope(current_user, Case))
+    scoped_model = Case
 
     def get_query(self):
         return super().get_query().options(
@@ -136,9 +144,9 @@ class CaseView(SecureModelView):
             timeline=_timeline(case, messages),
             case_moves=workflow.allowed_moves(CASE_MOVES, case, current_user),
             referral_moves={r.id: workflow.allowed_moves(REFERRAL_MOVES, r, current_user) for r in case.referrals},
-            may_refer=current_user.role in REFERRERS and case.status in (
+            may_refer=current_user.role in REFERRAL_ROLES and case.status in (
                 CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
-            may_reassign=current_user.role in OVERSIGHT,
+            may_reassign=current_user.role in OVERSIGHT_ROLES,
             needs_to_refer=[n for n in case.needs if n.service_id not in referred],
             services=db.session.scalars(select(Service).where(Service.is_active).order_by(Service.domain,
                                                                                         Service.name)).all(),
@@ -272,7 +280,7 @@ class IntakeView(SecureView):
         if nik:
             try:
                 resident = residents.find_by_nik(nik)
-                if resident is not None and not _resident_in_scope(resident):
+                if resident is not None and not sees_resident(staff_scope(), resident):
                     resident, lookup_error = None, str(_l("This resident is registered in another village."))
             except DomainError as exc:
                 lookup_error = str(exc)
@@ -283,7 +291,7 @@ class IntakeView(SecureView):
 
     def _form(self, **context):
         units = covered_units(current_user)
-        village_ids = covered_village_ids(current_user)
+        village_ids = covered_village_ids(staff_scope())
         villages = select(Region).where(Region.level == RegionLevel.VILLAGE).order_by(Region.name)
         if village_ids is not None:
             villages = villages.where(Region.id.in_(village_ids))
@@ -300,7 +308,7 @@ class IntakeView(SecureView):
         try:
             if resident is None:
                 village = db.session.get(Region, form.get("village_id", type=row_id) or 0)
-                if village is not None and not _village_in_scope(village):
+                if village is not None and not covers_village(staff_scope(), village.id):
                     village = None
                 birth = _parse_date(form.get("birth_date"))
                 household = _household(form.get("kk_number"), form.get("address", ""), village)
@@ -320,7 +328,7 @@ class IntakeView(SecureView):
             db.session.rollback()
             errors[exc.field or "form"] = str(exc)
             found = residents.find_by_nik(nik) if nik else None
-            if found is not None and not _resident_in_scope(found):
+            if found is not None and not sees_resident(staff_scope(), found):
                 found = None
             return self._form(nik=nik, resident=found, lookup_error=None, values=form, errors=errors)
         flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
@@ -350,17 +358,9 @@ def _household(kk_number: str | None, address: str, village: Region | None):
     if not (kk_number or "").strip():
         return None
     household = residents.find_household_by_kk(kk_number)
-    if household is not None and not _village_in_scope(household.village):
+    if household is not None and not covers_village(staff_scope(), household.village_id):
         raise ValidationError(_l("This KK number is registered in another village."), field="kk_number")
     if household is None:
         household = residents.register_household(kk_number=kk_number, address=address, village=village,
                                                  actor=current_user)
     return household
-
-
-def _village_in_scope(village: Region) -> bool:
-    return covers_village(current_user, village.id)
-
-
-def _resident_in_scope(resident: Resident) -> bool:
-    return covers_village(current_user, resident.village_id)
