@@ -14,10 +14,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from admin_views import work
-from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView, SecureView
+from admin_views.base import SecureModelView, SecureView
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
+from admin_views.security import staff_scope
 from slrt import cases, clock, followups, referrals, residents, workdays, workflow
-from slrt.access import covered_units, covered_village_ids, in_scope
+from slrt.access import (
+    ALL_ROLES,
+    OVERSIGHT_ROLES,
+    covered_units,
+    covered_village_ids,
+)
 from slrt.codes import format_code
 from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
@@ -82,7 +88,7 @@ class CaseDomainFilter(BaseSQLAFilter):
 
 class CaseView(SecureModelView):
     read_roles = ALL_ROLES
-    export_roles = OVERSIGHT
+    export_roles = OVERSIGHT_ROLES
     details_template = "admin/case.html"
 
     column_list = ["ticket", "resident", "unit", "status", "urgency", "channel", "opened_at", "assignee"]
@@ -107,8 +113,7 @@ class CaseView(SecureModelView):
         CaseDomainFilter(Case.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
     ]
 
-    def scope(self, query):
-        return query.filter(in_scope(current_user, Case))
+    scoped_model = Case
 
     def get_query(self):
         return super().get_query().options(
@@ -281,7 +286,7 @@ class IntakeView(SecureView):
 
     def _form(self, **context):
         units = covered_units(current_user)
-        village_ids = covered_village_ids(current_user)
+        village_ids = covered_village_ids(staff_scope())
         villages = select(Region).where(Region.level == RegionLevel.VILLAGE).order_by(Region.name)
         if village_ids is not None:
             villages = villages.where(Region.id.in_(village_ids))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from admin_views.base import ALL_ROLES, MANAGERS, SecureModelView
+from admin_views.base import SecureModelView
+from slrt.access import ALL_ROLES, MANAGER_ROLES
 from slrt.identity import display_phone, mask_phone, normalize_mobile
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS
 
@@ -17,7 +18,7 @@ def _domain(view, context, model, name):
 
 class ServiceView(SecureModelView):
     read_roles = ALL_ROLES
-    create_roles = edit_roles = MANAGERS
+    create_roles = edit_roles = MANAGER_ROLES
     applies_everywhere = True
     column_list = ["code", "name", "domain", "default_agency", "sla_days", "is_active"]
     column_labels = {"code": _l("Code"), "name": _l("Name"), "short_name": _l("Name in SMS"), "domain": _l("Domain"),
@@ -39,7 +40,7 @@ class ServiceView(SecureModelView):
 
 class DocumentView(SecureModelView):
     read_roles = ALL_ROLES
-    create_roles = edit_roles = MANAGERS
+    create_roles = edit_roles = MANAGER_ROLES
     applies_everywhere = True
     column_list = ["code", "name", "sms_name"]
     column_labels = {"code": _l("Code"), "name": _l("Name"), "sms_name": _l("Name in SMS")}
@@ -48,7 +49,7 @@ class DocumentView(SecureModelView):
 
 class AgencyView(SecureModelView):
     read_roles = ALL_ROLES
-    create_roles = edit_roles = MANAGERS
+    create_roles = edit_roles = MANAGER_ROLES
     applies_everywhere = True
     column_list = ["name", "short_name", "kind", "level", "phone", "is_active"]
     column_labels = {"name": _l("Name"), "short_name": _l("Name in SMS"), "kind": _l("Kind"), "level": _l("Level"),
@@ -65,7 +66,7 @@ class AgencyView(SecureModelView):
 
 class AgencyContactView(SecureModelView):
     read_roles = ALL_ROLES
-    create_roles = edit_roles = MANAGERS
+    create_roles = edit_roles = MANAGER_ROLES
     applies_everywhere = True
     column_list = ["agency", "name", "phone", "is_head", "receives_reminders", "is_active"]
     column_labels = {"agency": _l("Agency"), "agency.name": _l("Agency"), "name": _l("Name"), "phone": _l("Phone"),

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from flask_admin import expose
 from flask_babel import format_date
-from flask_security import current_user
 
 from admin_views.base import SecureIndexView
+from admin_views.security import staff_scope
 from slrt import clock, csvout, ops, reports
 from slrt.access import unit_scope
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
 
 #: Hex values of the card colours on the chart (readable on white, printable in greyscale).
 CHART_COLOURS = {"blue": "#2f6fb3", "pink": "#d95f93", "yellow": "#e0b000"}
-
-
-def _scope() -> list[int] | None:
-    """The units whose figures the signed-in staff member sees (None: every unit)."""
-    return unit_scope(current_user)
 
 
 def bar_chart(table) -> dict:
@@ -49,7 +44,7 @@ def bar_chart(table) -> dict:
 class DashboardView(SecureIndexView):
     @expose("/")
     def index(self):
-        scope = _scope()
+        scope = unit_scope(staff_scope())
         table = reports.cases_per_domain_per_month(scope)
         worker_at = ops.last_beat("worker")
         return self.render(
@@ -67,4 +62,5 @@ class DashboardView(SecureIndexView):
     @expose("/report.csv")
     def report_csv(self):
         """The monthly report per domain and service, streamed row by row."""
-        return csvout.response(reports.monthly_rows(_scope()), f"slrt-laporan-{clock.today():%Y-%m}.csv")
+        rows = reports.monthly_rows(unit_scope(staff_scope()))
+        return csvout.response(rows, f"slrt-laporan-{clock.today():%Y-%m}.csv")

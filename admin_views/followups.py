@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
-from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
+from admin_views.base import SecureModelView
 from admin_views.cases import FOLLOW_UP_REASONS
 from slrt import clock
-from slrt.access import in_scope
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
 from slrt.codes import format_code
 from slrt.identity import mask_phone
 from slrt.models import Case, FollowUp
@@ -29,7 +28,7 @@ class FollowUpView(SecureModelView):
     """Read here, act on the case page (the form there closes a follow-up with a note)."""
 
     read_roles = ALL_ROLES
-    export_roles = OVERSIGHT
+    export_roles = OVERSIGHT_ROLES
     can_view_details = False
     column_list = ["created_at", "case", "resident", "phone", "unit", "reason", "detail", "status", "note"]
     column_labels = {"created_at": _l("Since"), "case": _l("Ticket"), "resident": _l("Resident"),
@@ -48,8 +47,7 @@ class FollowUpView(SecureModelView):
     column_default_sort = ("created_at", False)
     column_sortable_list = ["created_at"]
 
-    def scope(self, query):
-        return query.filter(in_scope(current_user, FollowUp))
+    scoped_model = FollowUp
 
     def get_query(self):
         return super().get_query().options(

@@ -11,9 +11,9 @@ from sqlalchemy.orm import joinedload
 from wtforms import ValidationError as FormError
 
 from admin_views import work
-from admin_views.base import ALL_ROLES, MANAGERS, OVERSIGHT, SecureModelView
+from admin_views.base import SecureModelView
 from slrt import clock, notices, outbox
-from slrt.access import in_scope
+from slrt.access import ALL_ROLES, MANAGER_ROLES, OVERSIGHT_ROLES
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.identity import mask_phone
@@ -22,7 +22,7 @@ from slrt.models import SmsMessage, SmsTemplate
 
 class SmsMessageView(SecureModelView):
     read_roles = ALL_ROLES
-    export_roles = OVERSIGHT
+    export_roles = OVERSIGHT_ROLES
     column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "segments", "error_code"]
     column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
                      "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
@@ -43,9 +43,8 @@ class SmsMessageView(SecureModelView):
                            "segments", "status", "gateway", "provider_id", "error_code", "error_message", "reply_key",
                            "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
-    def scope(self, query):
-        """SMS of the cases the staff member covers; those of no case for who covers every unit."""
-        return query.filter(in_scope(current_user, SmsMessage))
+    #: SMS of the cases the staff member covers; those of no case for who covers every unit.
+    scoped_model = SmsMessage
 
     def get_query(self):
         return super().get_query().options(joinedload(SmsMessage.case))
@@ -73,7 +72,7 @@ def _gsm_body(form, field):
 
 class SmsTemplateView(SecureModelView):
     read_roles = ALL_ROLES
-    create_roles = edit_roles = delete_roles = MANAGERS
+    create_roles = edit_roles = delete_roles = MANAGER_ROLES
     applies_everywhere = True
     edit_template = "admin/sms_template_edit.html"
     create_template = "admin/sms_template_create.html"

@@ -11,10 +11,10 @@ from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
-from admin_views.base import ALL_ROLES, OVERSIGHT, SecureModelView
+from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
 from slrt import clock, reminders, workdays
-from slrt.access import REFERRAL_ROLES, in_scope, role_of
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
@@ -66,7 +66,7 @@ def _due(view, context, model, name):
 
 class ReferralView(SecureModelView):
     read_roles = ALL_ROLES
-    export_roles = OVERSIGHT
+    export_roles = OVERSIGHT_ROLES
     list_template = "admin/referral_list.html"
 
     column_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at"]
@@ -94,8 +94,7 @@ class ReferralView(SecureModelView):
         OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
     ]
 
-    def scope(self, query):
-        return query.filter(in_scope(current_user, Referral))
+    scoped_model = Referral
 
     def get_query(self):
         return super().get_query().options(

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login.signals import user_logged_out
-from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm
+from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm, current_user
 from flask_security.signals import user_authenticated, user_failed_authn
 from flask_security.tf_plugin import tf_clean_session
 from flask_security.totp import Totp
@@ -34,6 +34,7 @@ from wtforms.validators import DataRequired
 
 from slrt import sign_in
 from slrt import staff as staff_ops
+from slrt.access import Coverage, coverage, staff_and_coverage
 from slrt.extensions import db
 from slrt.models import Staff
 
@@ -47,6 +48,29 @@ class _NoRole:
     """Flask-Security wants a role model; staff have one role column instead (see Staff.role)."""
 
     name = ""
+
+
+class StaffDatastore(SQLAlchemyUserDatastore):
+    """Flask-Security's store, loading the signed-in account (by ``fs_uniquifier``, every request) with
+    its unit and its coverage in one statement; the coverage is kept for the request (:func:`staff_scope`)."""
+
+    def find_user(self, case_insensitive: bool = False, **kwargs):
+        if set(kwargs) != {"fs_uniquifier"} or not has_request_context():
+            return super().find_user(case_insensitive, **kwargs)
+        found = staff_and_coverage(str(kwargs["fs_uniquifier"]))
+        if found is None:
+            return None
+        staff, cover = found
+        g.slrt_coverage = (staff.id, cover)
+        return staff
+
+
+def staff_scope() -> Coverage:
+    """Where the signed-in staff member works: read once per request (with the account, at sign-in's check)."""
+    kept = g.get("slrt_coverage")
+    if kept is None or kept[0] != current_user.id:
+        kept = g.slrt_coverage = (current_user.id, coverage(current_user))
+    return kept[1]
 
 
 class StaffLoginForm(LoginForm):
@@ -166,7 +190,7 @@ def init_security(app: Flask) -> None:
         SESSION_COOKIE_SECURE=str(app.config["SLRT_PUBLIC_URL"]).startswith("https://"),
     )
     # One Security object per app: its password context follows that app's settings.
-    Security(app, SQLAlchemyUserDatastore(db, Staff, _NoRole), login_form=StaffLoginForm,
+    Security(app, StaffDatastore(db, Staff, _NoRole), login_form=StaffLoginForm,
              two_factor_verify_code_form=StaffCodeForm, totp_cls=StaffTotp)
     csrf.init_app(app)
 

@@ -11,10 +11,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from admin_views import work
-from admin_views.base import MANAGERS, RowIdAjaxLoader, SecureModelView
+from admin_views.base import RowIdAjaxLoader, SecureModelView
+from admin_views.security import staff_scope
 from slrt import clock, lockout, sign_in
 from slrt import staff as staff_ops
-from slrt.access import covered_units, in_scope, may_grant
+from slrt.access import MANAGER_ROLES, may_grant
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Staff, Unit
@@ -26,11 +27,11 @@ class CoveredUnitLoader(RowIdAjaxLoader):
     """The unit lookup offers only the units the signed-in manager covers."""
 
     def get_query(self):
-        return super().get_query().filter(Unit.id.in_([u.id for u in covered_units(current_user)]))
+        return super().get_query().filter(Unit.id.in_(staff_scope().unit_ids))
 
 
 class StaffView(SecureModelView):
-    read_roles = edit_roles = create_roles = MANAGERS
+    read_roles = edit_roles = create_roles = MANAGER_ROLES
     column_list = ["username", "full_name", "role", "unit", "active", "locked_until", "tf_primary_method",
                    "last_login_at"]
     column_labels = {"username": _l("Username"), "full_name": _l("Name"), "role": _l("Role"), "unit": _l("Unit"),
@@ -48,9 +49,8 @@ class StaffView(SecureModelView):
     form_ajax_refs = {"unit": CoveredUnitLoader("unit", db, Unit, fields=["name"], page_size=10)}
     can_view_details = False
 
-    def scope(self, query):
-        """Accounts of the units the manager covers (slrt.access: the one scope rule)."""
-        return query.filter(in_scope(current_user, Staff))
+    #: Accounts of the units the manager covers (slrt.access: the one scope rule).
+    scoped_model = Staff
 
     def _grantable_roles(self, form, current=None):
         form.role.choices = [(value, label) for value, label in form.role.choices

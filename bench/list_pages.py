@@ -3,9 +3,13 @@
 Builds (once) a database ``slrt_bench`` with the demo district plus N cases, each with a
 referral, spread over the Puskesos units, then signs in as a supervisor (whole district)
 and as a Puskesos clerk and times the pages a clerk opens all day. Prints medians of
-several runs and, last, one summary line:
+several runs with the SQL statements each page ran and, last, one summary line:
 
-    list_pages cases=<n> case_list_ms=<ms> puskesos_case_list_ms=<ms> ... queries=<n>
+    list_pages cases=<n> case_list_ms=<ms> ... deep_page_ratio=<r> dashboard_ms=<ms> max_queries=<n>
+
+(deep_page_ratio: page 500 of the case list over its first page; max_queries: the most
+statements any list page ran.) Searches go as the screen sends them: the term posted to the
+list's search form, the list then opened at the ``?search=~token`` address it redirects to.
 
 Usage: .venv/bin/python bench/list_pages.py [--cases 1000000] [--rebuild]
 Needs PostgreSQL at BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/slrt_bench).
@@ -128,6 +132,15 @@ def sign_in(app, username: str):
     return client
 
 
+def search_url(client, list_url: str, term: str) -> str:
+    """Post ``term`` to the list's search box, as the screen does; the list's address with its token."""
+    page = client.get(list_url).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post(f"{list_url}search/", data={"search": term, "csrf_token": token})
+    assert response.status_code == 302 and "search=~" in response.headers["Location"], (list_url, term)
+    return response.headers["Location"]
+
+
 def measure(app, client, url: str, runs: int = 7) -> tuple[float, int]:
     from slrt.extensions import db
 
@@ -166,22 +179,31 @@ def main() -> None:
     pages = [
         ("case_list", supervisor, "/admin/case/"),
         ("case_list_page_100", supervisor, "/admin/case/?page=99"),
+        ("case_list_page_500", supervisor, "/admin/case/?page=499"),
         ("puskesos_case_list", clerk, "/admin/case/"),
-        ("case_search_ticket", supervisor, "/admin/case/?search=9012345"),
-        ("case_search_name", supervisor, "/admin/case/?search=warga%2012345"),
+        ("puskesos_case_list_page_500", clerk, "/admin/case/?page=499"),
+        ("case_search_ticket", supervisor, search_url(supervisor, "/admin/case/", "9012345")),
+        ("case_search_name", supervisor, search_url(supervisor, "/admin/case/", "warga 12345")),
         ("referral_list", supervisor, "/admin/referral/"),
         ("referral_overdue", supervisor, f"/admin/referral/?flt1_{overdue}=1"),
-        ("resident_search_phone", supervisor, "/admin/resident/?search=081300012345"),
-        ("resident_search_name", supervisor, "/admin/resident/?search=warga%201234"),
+        ("resident_search_phone", supervisor, search_url(supervisor, "/admin/resident/", "081300012345")),
+        ("resident_search_name", supervisor, search_url(supervisor, "/admin/resident/", "warga 1234")),
+        ("household_list", supervisor, "/admin/household/"),
+        ("service_list", supervisor, "/admin/service/"),
+        ("agency_contact_list", supervisor, "/admin/agency_contact/"),
         ("dashboard", supervisor, "/admin/"),
+        ("puskesos_dashboard", clerk, "/admin/"),
     ]
     results = {}
     for name, client, url in pages:
         ms, queries = measure(app, client, url)
         results[name] = (ms, queries)
         print(f"{name:<24} {ms:8.1f} ms  {queries:3d} SQL statements  {url}", flush=True)
-    summary = " ".join(f"{name}_ms={ms:.0f}" for name, (ms, _q) in results.items())
-    print(f"list_pages cases={total} {summary} case_list_queries={results['case_list'][1]}")
+    lists = [name for name in results if "dashboard" not in name]
+    summary = " ".join(f"{name}_ms={ms:.0f}" for name, (ms, _q) in results.items() if name in lists)
+    deep_ratio = results["case_list_page_500"][0] / results["case_list"][0]
+    print(f"list_pages cases={total} {summary} deep_page_ratio={deep_ratio:.2f}"
+          f" dashboard_ms={results['dashboard'][0]:.0f} max_queries={max(results[n][1] for n in lists)}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ The scope rule is one rule for every staff role, managers included:
 
 Every list, export, dashboard figure and domain function asks here: :func:`in_scope` (an
 SQL condition per kind of record), :func:`unit_scope` (the report figures),
-:func:`staff_covers` and the ``check_*`` functions (one record).
+:func:`staff_covers`, :func:`sees_resident` and the ``check_*`` functions (one record). Where a
+staff member works is read in one statement (:func:`coverage`, or :func:`staff_and_coverage`
+with the signed-in account); a request keeps it and passes the :class:`Coverage` on.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
 
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
@@ -75,10 +78,13 @@ SYSTEM_ACTOR = System()
 
 Actor = Staff | AgencyContact | ResidentPhone | System
 
-#: Staff roles grouped by what they may do (DESIGN.md, "Who uses it").
-INTAKE_ROLES = frozenset(Role)  # every staff role may register residents and open cases
+#: Staff roles grouped by what they may do (DESIGN.md, "Who uses it"); screens and domain both ask these.
+ALL_ROLES = frozenset(Role)
+INTAKE_ROLES = ALL_ROLES  # every staff role may register residents and open cases
 REFERRAL_ROLES = frozenset({Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER})
 OVERSIGHT_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER})
+MANAGER_ROLES = frozenset({Role.MANAGER})
+NO_ROLES: frozenset = frozenset()
 
 #: Authority of each staff role: nobody gives an account a role ranked above their own.
 ROLE_RANK = {Role.FRONT_OFFICE: 1, Role.FACILITATOR: 1, Role.BACK_OFFICE: 1, Role.SUPERVISOR: 2, Role.MANAGER: 3}
@@ -125,66 +131,126 @@ def check_referral_scope(actor: Actor, referral: Referral) -> None:
     check_case_scope(actor, referral.case)
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """Where a staff member works, read in one statement (:func:`coverage`): ask it instead of the staff
+    member when one request asks several times (a list and its pager, a dashboard's figures)."""
+
+    #: The staff member's unit and every unit below it.
+    unit_ids: frozenset[int]
+    #: Whether those are all the units there are (no filter needed).
+    every_unit: bool
+    #: Villages of the covered Puskesos.
+    villages: frozenset[int]
+    #: Kemendagri codes of the covered secretariats' areas (every village under them).
+    areas: tuple[str, ...]
+
+
+def _covered_units_statement(unit_id) -> Select:
+    """(unit id, kind, village, area code, number of all units) for ``unit_id`` and every unit below it.
+
+    ``unit_id`` is a value or a scalar subquery: a recursive query walks the tree in one statement.
+    """
+    top = select(Unit.id, Unit.kind, Unit.region_id).where(Unit.id == unit_id).cte("covered", recursive=True)
+    below = aliased(Unit, name="below")
+    tree = top.union(select(below.id, below.kind, below.region_id).where(below.parent_id == top.c.id))
+    total = select(func.count()).select_from(Unit).scalar_subquery()
+    return (select(tree.c.id, tree.c.kind, tree.c.region_id, Region.code, total.label("total")).select_from(tree)
+            .outerjoin(Region, Region.id == tree.c.region_id))
+
+
+def _coverage_from(rows) -> Coverage:
+    """A Coverage from rows of (unit id, kind, village, area code, number of all units)."""
+    rows = [tuple(row) for row in rows]
+    ids = frozenset(unit_id for unit_id, *_rest in rows)
+    return Coverage(
+        unit_ids=ids,
+        every_unit=bool(rows) and len(ids) >= rows[0][4],
+        villages=frozenset(region for _id, kind, region, _code, _n in rows if kind == UnitKind.PUSKESOS),
+        areas=tuple(sorted({code for _id, kind, _region, code, _n in rows if kind == UnitKind.SECRETARIAT and code})))
+
+
+def coverage(staff: Staff) -> Coverage:
+    """The units the staff member covers (their unit and every unit below it), in one statement."""
+    return _coverage_from(db.session.execute(_covered_units_statement(staff.unit_id)))
+
+
+def staff_and_coverage(fs_uniquifier: str) -> tuple[Staff, Coverage] | None:
+    """The account signed in under ``fs_uniquifier``, its unit and its coverage, in one statement
+    (what every staff page needs first); None when no account has it."""
+    anchor = select(Staff.unit_id).where(Staff.fs_uniquifier == fs_uniquifier).scalar_subquery()
+    covered = _covered_units_statement(anchor).subquery()
+    rows = db.session.execute(
+        select(Staff, covered).join(covered, true()).where(Staff.fs_uniquifier == fs_uniquifier)
+        .options(joinedload(Staff.unit))).all()
+    if not rows:
+        return None
+    return rows[0][0], _coverage_from(row[1:] for row in rows)
+
+
+def _cover(who: Staff | Coverage) -> Coverage:
+    return who if isinstance(who, Coverage) else coverage(who)
+
+
 def covered_units(staff: Staff) -> list[Unit]:
-    """The staff member's unit and every unit below it (a secretariat covers its Puskesos)."""
-    found, frontier = [staff.unit], [staff.unit]
-    while frontier:
-        children = list(db.session.scalars(select(Unit).where(Unit.parent_id.in_([u.id for u in frontier]))))
-        children = [c for c in children if c not in found]
-        found.extend(children)
-        frontier = children
-    return found
+    """The staff member's unit and every unit below it (a secretariat covers its Puskesos), theirs first."""
+    ids = coverage(staff).unit_ids
+    return sorted(db.session.scalars(select(Unit).where(Unit.id.in_(ids))), key=lambda u: (u.id != staff.unit_id, u.id))
 
 
-def _every_unit(units: list[Unit]) -> bool:
-    return len(units) >= db.session.scalar(select(func.count()).select_from(Unit))
-
-
-def covers_all_units(staff: Staff) -> bool:
+def covers_all_units(who: Staff | Coverage) -> bool:
     """True when every unit is the staff member's own or below it (the district secretariat's staff)."""
-    return _every_unit(covered_units(staff))
+    return _cover(who).every_unit
 
 
-def unit_scope(staff: Staff) -> list[int] | None:
+def unit_scope(who: Staff | Coverage) -> list[int] | None:
     """Ids of the units whose records the staff member sees; None when that is every unit (no filter)."""
-    units = covered_units(staff)
-    return None if _every_unit(units) else [u.id for u in units]
+    cover = _cover(who)
+    return None if cover.every_unit else sorted(cover.unit_ids)
 
 
-def covered_village_ids(staff: Staff, units: list[Unit] | None = None) -> set[int] | None:
+def _area_villages(areas: tuple[str, ...]) -> Select:
+    return select(Region.id).where(Region.level == RegionLevel.VILLAGE, or_(
+        *(Region.code.startswith(f"{code}.", autoescape=True) for code in areas)))
+
+
+def covered_village_ids(who: Staff | Coverage) -> set[int] | None:
     """Villages whose residents and households the staff member may see; None means every village.
 
     A Puskesos covers its village, a secretariat every village of its area (by Kemendagri code).
     """
-    units = covered_units(staff) if units is None else units
-    if _every_unit(units):
+    cover = _cover(who)
+    if cover.every_unit:
         return None
-    villages = {u.region_id for u in units if u.kind == UnitKind.PUSKESOS}
-    areas = [u.region.code for u in units if u.kind == UnitKind.SECRETARIAT]
-    if areas:
-        villages.update(db.session.scalars(select(Region.id).where(
-            Region.level == RegionLevel.VILLAGE,
-            or_(*(Region.code.startswith(f"{code}.", autoescape=True) for code in areas)))))
+    villages = set(cover.villages)
+    if cover.areas:
+        villages.update(db.session.scalars(_area_villages(cover.areas)))
     return villages
 
 
-def covers_village(staff: Staff, village_id: int | None) -> bool:
-    villages = covered_village_ids(staff)
+def covers_village(who: Staff | Coverage, village_id: int | None) -> bool:
+    villages = covered_village_ids(who)
     return villages is None or village_id in villages
 
 
-def in_scope(staff: Staff, model: type) -> ColumnElement[bool]:
+def sees_resident(who: Staff | Coverage, resident: Resident) -> bool:
+    """Whether the staff member may see (and act for) ``resident``: one of the villages they cover."""
+    return covers_village(who, resident.village_id)
+
+
+def in_scope(who: Staff | Coverage, model: type) -> ColumnElement[bool]:
     """An SQL condition on ``model``: the rows the staff member may see (the rule above).
 
-    For Case, Referral, FollowUp, SmsMessage, Staff, Resident and Household.
+    For Case, Referral, FollowUp, SmsMessage, Staff, Resident and Household. Pass the
+    :class:`Coverage` when it is at hand: a staff member costs one more statement.
     """
-    units = covered_units(staff)
-    if model in (Resident, Household):
-        villages = covered_village_ids(staff, units)
-        return true() if villages is None else model.village_id.in_(villages)
-    if _every_unit(units):
+    cover = _cover(who)
+    if cover.every_unit:
         return true()
-    ids = [u.id for u in units]
+    if model in (Resident, Household):
+        village = model.village_id.in_(cover.villages)
+        return or_(village, model.village_id.in_(_area_villages(cover.areas))) if cover.areas else village
+    ids = sorted(cover.unit_ids)
     if model is Case:
         return Case.unit_id.in_(ids)
     if model is Referral:
@@ -212,10 +278,12 @@ def check_village_scope(actor: Actor, village: Region | None) -> None:
         raise PermissionDenied(_l("%(village)s is not served by your unit.", village=village.name))
 
 
-def keeps_settings(staff: Staff) -> bool:
-    """Managers who cover every unit keep what applies everywhere (catalogue, templates, sending)."""
+def keeps_settings(staff: Staff, cover: Coverage | None = None) -> bool:
+    """Managers who cover every unit keep what applies everywhere (catalogue, templates, sending).
+
+    ``cover``: the staff member's :class:`Coverage` when it is at hand."""
     return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) == Role.MANAGER
-            and covers_all_units(staff))
+            and covers_all_units(cover or staff))
 
 
 def check_keeps_settings(actor: Actor) -> None:
