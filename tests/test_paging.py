@@ -27,3 +27,17 @@ def test_cases_opened_the_same_minute_page_through_exactly_once(app, district, d
         html = supervisor.get(f"/admin/case/?sort=3&page={page}&page_size=25").get_data(as_text=True)
         ascending += _ids(html, "case")
     assert sorted(ascending) == sorted(c.id for c in cases)
+
+
+def test_search_and_filter_forms_keep_the_lists_sort_and_page_size(app, district, db_session):
+    make_case(district)
+    db_session.commit()
+    supervisor = Browser(app)
+    supervisor.login(district.user(Role.SUPERVISOR).username)
+    html = supervisor.get("/admin/case/?sort=3&desc=1&page_size=50").get_data(as_text=True)
+    for form in ("filter_form", 'role="search"'):
+        start = html.index(form)
+        body = html[start:html.index("</form>", start)]
+        assert '<input type="hidden" name="sort" value="3">' in body
+        assert '<input type="hidden" name="desc" value="1">' in body
+        assert '<input type="hidden" name="page_size" value="50">' in body
