@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 import pytest
 from twilio.request_validator import RequestValidator
 
+from fakes.twilio import FakeTwilio
 from slrt.ports import GatewayError
 from sms.twilio import ERRORS, TwilioGateway, classify, parse_retry_after
-from sms.twilio_mock import FakeTwilio
 
 FROM = "+15005550006"
 TO = "+6281234567890"
