@@ -2,10 +2,10 @@
 
 Runs the production path on one host: a burst of notices committed in one transaction by
 the app (the commit queues their send tasks on Redis), worker processes with threads claiming, sending through the
-real twilio client and recording, and a local server speaking Twilio's Messages API that
-answers each create after ``--latency`` seconds (status callbacks off: they are not on the
-path measured). The database is PostgreSQL when it answers (a fresh ``slrt_bench_sms``),
-else SQLite.
+real twilio client and recording, and a local server speaking Twilio's Messages API
+(fakes.twilio.FakeTwilio) that answers each create after ``--latency`` seconds (status
+callbacks off: they are not on the path measured). The database is PostgreSQL when it
+answers (a fresh ``slrt_bench_sms``), else SQLite.
 
 Two runs side by side: unthrottled, then with the cluster rate limit at ``--limit`` R
 (shared through Redis). Each prints messages per second, p50/p95 from commit to the
@@ -38,18 +38,23 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from fakes.pipeline import Pipeline, wait_for  # noqa: E402
+from slrt import outbox  # noqa: E402
+from slrt.config import _normalize_db_url  # noqa: E402
+from slrt.extensions import begin_write, db  # noqa: E402
+from slrt.models import Case  # noqa: E402
+from slrt.models.enums import SmsAudience  # noqa: E402
 
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench_sms")
 
 
 def fresh_postgres(url: str) -> str | None:
     """Drop and create the bench database; None when PostgreSQL does not answer."""
-    import sqlalchemy as sa
-
-    from slrt.config import _normalize_db_url
-
     base, name = _normalize_db_url(url).rsplit("/", 1)
     try:
         admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
@@ -100,8 +105,6 @@ def pin(pipeline) -> None:
 
 def run(pipeline, count: int, limit: float) -> dict:
     """Commit ``count`` notices in one transaction (a burst); wait until all are accepted; measure."""
-    from tests.pipeline import wait_for
-
     pipeline.fake.clear()
     workers = [proc.pid for name, proc in pipeline.procs.items() if name.startswith("worker")]
     cpu_before = cpu_seconds(workers)
@@ -142,12 +145,6 @@ def single(pipeline, count: int = 20, gap: float = 0.05) -> float:
     domain call, the audit, the page), then the commit; one at a time, the next after the
     last was accepted. No beat runs, so only the task queued at the commit can carry it.
     """
-    from slrt import outbox
-    from slrt.extensions import begin_write, db
-    from slrt.models import Case
-    from slrt.models.enums import SmsAudience
-    from tests.pipeline import wait_for
-
     latencies = []
     with pipeline.app.app_context():
         case = db.session.query(Case).first()
@@ -175,8 +172,6 @@ def single(pipeline, count: int = 20, gap: float = 0.05) -> float:
 
 def single_on_embedded(latency: float, count: int = 20, beat: bool = False, gap: float = 0.05) -> float:
     """The same on the embedded default: SQLite database and SQLite-backed broker, one worker."""
-    from tests.pipeline import Pipeline, wait_for
-
     workdir = Path(tempfile.mkdtemp(prefix="sms-bench-embedded-"))
     sweep = "30" if beat else "3600"
     with Pipeline(workdir, broker="sqlite", settings={"SLRT_SWEEP_SECONDS": sweep}) as pipeline:
@@ -207,8 +202,6 @@ def main() -> None:
                         help="workers on the last CPU, everything else (database, Redis, provider, producer) "
                              "on the others: what the workers alone do with one core")
     args = parser.parse_args()
-
-    from tests.pipeline import Pipeline, wait_for
 
     database = None if args.sqlite else fresh_postgres(PG)
     results = []

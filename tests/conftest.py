@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
+from fakes.pipeline import postgres_database
 from slrt.extensions import db
 from slrt.pii import new_key
 
@@ -138,13 +139,11 @@ def send(app):
 
 @pytest.fixture
 def pipeline_database():
-    """For tests.pipeline.Pipeline: None (SQLite in its folder), or a fresh PostgreSQL database of
+    """For fakes.pipeline.Pipeline: None (SQLite in its folder), or a fresh PostgreSQL database of
     its own on the TEST_DATABASE_URL server (the session's app empties that one when it starts)."""
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
         yield None
         return
-    from tests.pipeline import postgres_database
-
     with postgres_database(server) as url:
         yield url

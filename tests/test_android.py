@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from fakes.android import FakeAndroidPhone, sign
 from slrt.codes import format_code
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsDirection
 from slrt.ports import GatewayError
 from sms.android import ERRORS, AndroidGateway, classify
-from sms.android_mock import FakeAndroid, sign
 from tests.builders import make_referral
 
 TO = "+6281234567890"
@@ -28,7 +28,7 @@ SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def fake():
-    with FakeAndroid() as server:
+    with FakeAndroidPhone() as server:
         server.hang = 3 * TIMEOUT
         yield server
 
@@ -92,7 +92,7 @@ def test_wrong_credentials_pause_sending(fake):
 
 
 def test_a_phone_that_is_off_cannot_have_the_message():
-    with FakeAndroid() as server:
+    with FakeAndroidPhone() as server:
         url = server.url
     gateway = AndroidGateway("sms", "x", url, TIMEOUT)
     with pytest.raises(GatewayError) as caught:
@@ -116,14 +116,14 @@ def test_the_error_table_and_unknown_statuses():
 
 @pytest.fixture
 def deliver(app, monkeypatch):
-    """Post an sms:received webhook as the phone would (FakeAndroid's body and signature)."""
+    """Post an sms:received webhook as the phone would (FakeAndroidPhone's body and signature)."""
     monkeypatch.setitem(app.config, "SLRT_ANDROID_SIGNING_KEY", KEY)
     client = app.test_client()
-    phone_app = FakeAndroid()  # never started: only its payloads and signatures are used
+    phone_app = FakeAndroidPhone()  # never started: only its payloads and signatures are used
 
     def post(phone, text, *, message_id=None, key=KEY, timestamp=None, headers=None, payload=None):
         raw = json.dumps(payload or phone_app.inbound_payload(phone, text, message_id=message_id)).encode()
-        sent = FakeAndroid.signed_headers(key, raw, timestamp) if headers is None else headers
+        sent = FakeAndroidPhone.signed_headers(key, raw, timestamp) if headers is None else headers
         with app.app_context():
             return client.post("/sms/android/inbound", data=raw, headers=sent)
 
@@ -168,9 +168,9 @@ def test_unsigned_forged_or_stale_webhooks_are_refused_and_store_nothing(distric
     before = _count(db_session)
     text = f"CEK {format_code(case.ticket)}"
     now = int(time.time())
-    payload = FakeAndroid().inbound_payload(case.resident.phone, text)
+    payload = FakeAndroidPhone().inbound_payload(case.resident.phone, text)
     raw = json.dumps(payload).encode()
-    good = FakeAndroid.signed_headers(KEY, raw, now)
+    good = FakeAndroidPhone.signed_headers(KEY, raw, now)
     cases = {
         "wrong_key": {"payload": payload, "key": "not-our-key"},
         "stale": {"payload": payload, "timestamp": now - 301},
@@ -205,7 +205,7 @@ def test_other_events_are_acknowledged_and_ignored(district, db_session, deliver
 
 
 def test_deliver_inbound_signs_like_the_app(fake):
-    """FakeAndroid.deliver_inbound posts raw body + X-Timestamp signed with the key (checked by a receiver)."""
+    """FakeAndroidPhone.deliver_inbound posts raw body + X-Timestamp signed with the key (checked by a receiver)."""
     import hashlib
     import hmac
     import threading

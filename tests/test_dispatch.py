@@ -14,12 +14,12 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 import tasks.outbox
+from fakes.pipeline import Pipeline, wait_for
 from slrt import outbox
 from slrt.extensions import db
 from slrt.models import Case, Resident, SmsMessage
 from slrt.models.enums import Role, SmsAudience
 from tests.builders import make_case, make_nik
-from tests.pipeline import Pipeline, wait_for
 
 
 @pytest.fixture

@@ -37,11 +37,11 @@ import pytest
 from sqlalchemy import event, select
 
 from admin_views.base import SecureModelView
+from fakes.android import FakeAndroidPhone
 from slrt import followups, referrals
 from slrt.models import SmsMessage, SmsTemplate
 from slrt.models.enums import FollowUpReason, Role
 from slrt.residents import register_household
-from sms.android_mock import FakeAndroid
 from tests.builders import make_case, make_nik, make_referral
 from tests.test_admin_matrix import signed_in
 from tests.test_delivery import signed  # noqa: F401  (a fixture: Twilio-signed webhooks)
@@ -468,7 +468,7 @@ def _inbound_count(db_session) -> int:
 @pytest.mark.parametrize("stamp", ["17999\u00b200000", "\u0661\u0667\u0669\u0669\u0660\u0660\u0660\u0660\u0660\u0660",
                                    "9" * 5000], ids=["superscript", "arabic-indic", "5000-digits"])
 def test_a_phone_webhook_with_an_odd_timestamp_is_refused(app, db_session, monkeypatch, stamp):
-    from sms.android_mock import sign
+    from fakes.android import sign
 
     monkeypatch.setitem(app.config, "SLRT_ANDROID_SIGNING_KEY", "key")
     raw = json.dumps({"event": "sms:received", "payload": {"messageId": "m1", "sender": "+6281225550101",
@@ -499,7 +499,7 @@ def test_a_signed_phone_webhook_of_the_wrong_shape_is_refused(app, db_session, m
     raw = json.dumps({"event": event, "payload": payload}).encode()
     with app.app_context():
         response = app.test_client().post("/sms/android/inbound", data=raw,
-                                          headers=FakeAndroid.signed_headers("key", raw))
+                                          headers=FakeAndroidPhone.signed_headers("key", raw))
     assert response.status_code == 400
     assert _inbound_count(db_session) == 0
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sms.android_mock import FakeAndroid
+from fakes.android import FakeAndroidPhone
 from tests.test_admin_matrix import signed_in
 from tests.test_delivery import signed  # noqa: F401  (fixture)
 
@@ -22,7 +22,7 @@ def test_a_signed_phone_receipt_for_a_huge_id_changes_nothing(app, monkeypatch):
                                                             "deliveredAt": "2026-11-24T10:00:00+07:00"}}).encode()
     with app.app_context():
         response = app.test_client().post("/sms/android/status", data=raw,
-                                          headers=FakeAndroid.signed_headers("key", raw))
+                                          headers=FakeAndroidPhone.signed_headers("key", raw))
     assert response.status_code == 204
 
 

@@ -256,8 +256,8 @@ def test_handle_is_the_same_for_any_gateway(district, db_session):
 
 
 def test_the_reply_reaches_the_sender_through_the_real_twilio_client(district, db_session, text, send):
+    from fakes.twilio import FakeTwilio
     from sms.twilio import TwilioGateway
-    from sms.twilio_mock import FakeTwilio
 
     case = make_referral(district).case
     phone, ticket = case.resident.phone, format_code(case.ticket)

@@ -12,12 +12,12 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
+from fakes.android import FakeAndroidPhone
 from slrt import cases, gsm, referrals, residents
 from slrt.codes import format_code
 from slrt.errors import ValidationError
 from slrt.models import Case, Event, Household, Referral, Resident, SmsMessage, SmsTemplate
 from slrt.models.enums import Role, SmsDirection
-from sms.android_mock import FakeAndroid
 from tests.builders import make_case, make_nik, make_referral, make_resident
 from tests.test_admin_matrix import signed_in
 from tests.test_delivery import signed  # noqa: F401  (the signed-webhook fixture)
@@ -179,7 +179,7 @@ def test_a_received_sms_is_kept_storable_whatever_it_holds(app, district, db_ses
         "messageId": "in-limits-1", "sender": resident.phone, "message": "CEK\x00 12345\x1b" + "z" * 3000}}).encode()
     with app.app_context():
         response = app.test_client().post("/sms/android/inbound", data=raw,
-                                          headers=FakeAndroid.signed_headers("key", raw))
+                                          headers=FakeAndroidPhone.signed_headers("key", raw))
     assert response.status_code == 204
     stored = db_session.scalar(select(SmsMessage).where(SmsMessage.direction == SmsDirection.INBOUND,
                                                         SmsMessage.phone == resident.phone))

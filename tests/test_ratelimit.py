@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from fakes.pipeline import RedisServer
 from sms import ratelimit
-from tests.pipeline import RedisServer
 
 
 def _burst(limiters, per_limiter: int, threads: int = 4) -> list[float]:

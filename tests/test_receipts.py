@@ -18,16 +18,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
+from fakes.android import FakeAndroidPhone
+from fakes.twilio import FakeTwilio
 from slrt import clock, outbox
 from slrt.models import FollowUp, SmsMessage
 from slrt.models.enums import FollowUpReason, SmsAudience, SmsDirection, SmsStatus
 from slrt.sending import Gateways, callback_url
 from sms import ratelimit
 from sms.android import AndroidGateway, message_id_of
-from sms.android_mock import FakeAndroid
 from sms.console import ConsoleGateway
 from sms.twilio import TwilioGateway
-from sms.twilio_mock import FakeTwilio
 from tests.builders import make_case
 from tests.test_twilio import Receiver, wait_until
 
@@ -66,7 +66,7 @@ def fake():
 
 @pytest.fixture
 def phone():
-    with FakeAndroid() as server:
+    with FakeAndroidPhone() as server:
         yield server
 
 
@@ -366,9 +366,9 @@ def test_the_phone_reports_delivery_by_webhook_not_by_callback_url(app, gateways
         ("sms_webhooks.twilio_status", {"message_id": 7})
 
 
-def webhook(app, phone: FakeAndroid, body: dict, *, key: str = KEY, path: str = "/sms/android/status"):
+def webhook(app, phone: FakeAndroidPhone, body: dict, *, key: str = KEY, path: str = "/sms/android/status"):
     raw = json.dumps(body).encode()
-    return app.test_client().post(path, data=raw, headers=FakeAndroid.signed_headers(key, raw))
+    return app.test_client().post(path, data=raw, headers=FakeAndroidPhone.signed_headers(key, raw))
 
 
 def test_sms_delivered_from_the_phone_is_a_receipt(app, district, db_session, frozen, phone, gateways):
@@ -417,7 +417,7 @@ def test_a_forged_phone_receipt_is_refused_and_changes_nothing(app, district, db
     body = phone.status_payload(message.provider_id, "sms:failed")
     assert webhook(app, phone, body, key="not-our-key").status_code == 403
     raw = json.dumps(body).encode()
-    good = FakeAndroid.signed_headers(KEY, raw)
+    good = FakeAndroidPhone.signed_headers(KEY, raw)
     tampered = json.dumps({**body, "event": "sms:delivered"}).encode()
     assert app.test_client().post("/sms/android/status", data=tampered, headers=good).status_code == 403
     assert reload(db_session, message.id).status == SmsStatus.SENT
@@ -477,7 +477,7 @@ def test_the_fake_phone_posts_signed_status_webhooks(phone):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             raw = self.rfile.read(int(self.headers["Content-Length"]))
-            from sms.android_mock import sign
+            from fakes.android import sign
 
             valid = sign(KEY, raw, self.headers["X-Timestamp"]) == self.headers["X-Signature"]
             seen.append((json.loads(raw), valid))

@@ -13,6 +13,8 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app import create_app
+from fakes.android import FakeAndroidPhone
+from fakes.twilio import FakeTwilio
 from slrt import inbound, reminders
 from slrt.extensions import db
 from slrt.models import SmsMessage
@@ -21,9 +23,7 @@ from slrt.pii import new_key
 from slrt.sending import Gateways, kind_of, parse_routes
 from sms import ratelimit
 from sms.android import AndroidGateway
-from sms.android_mock import FakeAndroid
 from sms.twilio import TwilioGateway
-from sms.twilio_mock import FakeTwilio
 from tests.builders import make_district, make_referral
 from tests.conftest import JAKARTA
 
@@ -33,7 +33,7 @@ BPJS_ANI = "+6281225550101"
 @pytest.fixture
 def two_gateways(app, monkeypatch):
     """Twilio as the primary gateway, the phone beside it; digests and replies by the phone."""
-    with FakeTwilio() as twilio, FakeAndroid() as phone:
+    with FakeTwilio() as twilio, FakeAndroidPhone() as phone:
         tw = TwilioGateway(twilio.account_sid, twilio.auth_token, from_number="+15005550006", timeout=2,
                            api_base=twilio.url)
         android = AndroidGateway(phone.login, phone.password, phone.url, 2)
@@ -141,7 +141,7 @@ def _settings(tmp_path, twilio, phone, **overrides):
 @pytest.fixture
 def wired(tmp_path):
     """An app built by create_app from those settings, on its own migrated database."""
-    with FakeTwilio() as twilio, FakeAndroid() as phone:
+    with FakeTwilio() as twilio, FakeAndroidPhone() as phone:
         twilio.callbacks_enabled = False  # nothing listens at SLRT_PUBLIC_URL
         app = create_app(_settings(tmp_path, twilio, phone))
         app.instance_path = str(tmp_path)
@@ -217,7 +217,7 @@ def _send_pending(app):
 ])
 def test_a_policy_naming_a_kind_or_gateway_it_does_not_have_refuses_to_start(tmp_path, overrides, refused,
                                                                               gateways):
-    with FakeTwilio() as twilio, FakeAndroid() as phone:
+    with FakeTwilio() as twilio, FakeAndroidPhone() as phone:
         with pytest.raises(RuntimeError, match="SLRT_SMS_ROUTES") as refusal:
             create_app(_settings(tmp_path, twilio, phone, **overrides))
     # the setting, the part refused, and what this deployment has
@@ -227,7 +227,7 @@ def test_a_policy_naming_a_kind_or_gateway_it_does_not_have_refuses_to_start(tmp
 
 def test_the_phone_is_given_the_validity_period(tmp_path):
     """SLRT_SMS_VALIDITY_SECONDS applies to the phone too: a message stuck on it expires, not arrives late."""
-    with FakeTwilio() as twilio, FakeAndroid() as phone:
+    with FakeTwilio() as twilio, FakeAndroidPhone() as phone:
         app = create_app(_settings(tmp_path, twilio, phone, SLRT_SMS_VALIDITY_SECONDS=600))
         android = app.extensions["slrt_sms"].by_name["android"]
         android.send(to="+6281225550199", body="Tes", reference="slrt-1", callback_url=None)
@@ -235,6 +235,6 @@ def test_the_phone_is_given_the_validity_period(tmp_path):
 
 
 def test_each_app_reads_the_sending_pause_for_itself(tmp_path, app):
-    with FakeTwilio() as twilio, FakeAndroid() as phone:
+    with FakeTwilio() as twilio, FakeAndroidPhone() as phone:
         other = create_app(_settings(tmp_path, twilio, phone))
     assert other.extensions["slrt_sending_paused"] is not app.extensions["slrt_sending_paused"]

@@ -14,8 +14,8 @@ import time
 import pytest
 import requests
 
+from fakes.pipeline import Pipeline, wait_for
 from slrt.extensions import db
-from tests.pipeline import Pipeline, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 import pytest
 from twilio.request_validator import RequestValidator
 
+from fakes.twilio import FakeTwilio
 from slrt.ports import GatewayError
 from sms.errors import parse_retry_after
 from sms.twilio import ERRORS, TwilioGateway, classify
-from sms.twilio_mock import FakeTwilio
 
 FROM = "+15005550006"
 TO = "+6281234567890"

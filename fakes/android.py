@@ -1,6 +1,6 @@
-"""A local server that speaks the SMS Gateway for Android local-server API (tests, benchmarks).
+"""A local stand-in for a phone running SMS Gateway for Android in local-server mode (tests, benchmarks).
 
-Point :class:`sms.android.AndroidGateway` at ``FakeAndroid.url``. It serves what the official
+Point :class:`sms.android.AndroidGateway` at ``FakeAndroidPhone.url``. It serves what the official
 client uses: ``POST /messages`` (and the older ``/message``) and ``GET /messages/<id>``, with
 HTTP basic auth. Accepted messages go "Pending" and are kept. Knobs, settable from any thread:
 
@@ -15,7 +15,7 @@ HTTP basic auth. Accepted messages go "Pending" and are kept. Knobs, settable fr
 :meth:`deliver_status` moves a message on (``sms:sent``, ``sms:delivered``, ``sms:failed``)
 and posts that event's webhook the same way; :meth:`set_state` moves it without a webhook
 (the phone's webhook was lost: ``GET /messages/<id>`` still tells the state).
-Only the standard library is used.
+Werkzeug serves (:mod:`fakes.server`); requests posts the webhooks.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-import http.client
 import json
 import re
 import threading
@@ -33,9 +32,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-from sms.mock_http import FakeHandler, TrackingServer
+from werkzeug.wrappers import Request, Response
+
+from fakes.server import FakeServer, client, json_response
 
 #: Failure kinds -> (HTTP status, JSON message or None for an HTML page).
 API_ERRORS: dict[str, tuple[int, str | None]] = {
@@ -55,7 +55,7 @@ _FETCH = re.compile(r"^/messages?/([^/?]+)$")
 
 
 @dataclass
-class FakeSms:
+class FakeAndroidMessage:
     """One message the fake phone accepted (a copy: the fake keeps its own)."""
 
     id: str
@@ -74,52 +74,23 @@ def sign(signing_key: str, raw_body: bytes, timestamp: str) -> str:
     return hmac.new(signing_key.encode(), raw_body + timestamp.encode(), hashlib.sha256).hexdigest()
 
 
-class FakeAndroid:
+class FakeAndroidPhone(FakeServer):
     """The phone's local server on 127.0.0.1, with failure knobs and signed inbound webhooks."""
+
+    name = "fake-android-phone"
 
     def __init__(self, login: str = "sms", password: str | None = None, port: int = 0, *,
                  host: str = "127.0.0.1", device_id: str | None = None) -> None:
+        super().__init__(host, port)
         self.login = login
         self.password = password or uuid.uuid4().hex[:12]
         self.device_id = device_id or uuid.uuid4().hex[:21]
         self.latency = 0.0
         self.retry_after = 1
-        self.hang = 30.0
         self._lock = threading.Lock()
-        self._messages: dict[str, FakeSms] = {}
+        self._messages: dict[str, FakeAndroidMessage] = {}
         self._failures: dict[str, deque[str]] = {"send": deque(), "read": deque()}
-        self._stopping = threading.Event()
         self._auth = "Basic " + base64.b64encode(f"{self.login}:{self.password}".encode()).decode()
-        self._server = _Server((host, port), _Handler)
-        self._server.fake = self
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeAndroid:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-android", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.close_connections()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeAndroid:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
     # ---- knobs and what was accepted -----------------------------------------------------------
 
@@ -134,11 +105,11 @@ class FakeAndroid:
             return self._failures[on].popleft() if self._failures[on] else None
 
     @property
-    def messages(self) -> list[FakeSms]:
+    def messages(self) -> list[FakeAndroidMessage]:
         with self._lock:
             return [dataclasses.replace(m) for m in self._messages.values()]
 
-    def message(self, message_id: str) -> FakeSms | None:
+    def message(self, message_id: str) -> FakeAndroidMessage | None:
         with self._lock:
             found = self._messages.get(message_id)
             return dataclasses.replace(found) if found else None
@@ -149,7 +120,7 @@ class FakeAndroid:
             self._messages[message_id].state = state
             self._messages[message_id].error = error
 
-    def _accept(self, payload: dict) -> tuple[FakeSms | None, int]:
+    def _accept(self, payload: dict) -> tuple[FakeAndroidMessage | None, int]:
         text = (payload.get("textMessage") or {}).get("text") or payload.get("message")
         numbers = payload.get("phoneNumbers") or []
         if not numbers or not text:
@@ -158,13 +129,13 @@ class FakeAndroid:
         with self._lock:
             if message_id in self._messages:
                 return None, 409
-            message = FakeSms(id=message_id, phone_numbers=list(numbers), text=text, state="Pending",
+            message = FakeAndroidMessage(id=message_id, phone_numbers=list(numbers), text=text, state="Pending",
                               created_at=datetime.now(UTC), ttl=payload.get("ttl"),
                               with_delivery_report=bool(payload.get("withDeliveryReport", True)))
             self._messages[message_id] = message
             return dataclasses.replace(message), 202
 
-    def state_json(self, m: FakeSms) -> dict:
+    def state_json(self, m: FakeAndroidMessage) -> dict:
         """The message state as the app renders it."""
         return {
             "id": m.id, "deviceId": self.device_id, "state": m.state, "isHashed": False, "isEncrypted": False,
@@ -225,81 +196,67 @@ class FakeAndroid:
     def post(self, app_url: str, body: dict, signing_key: str, timestamp: int | None = None) -> int:
         """POST ``body`` as a webhook signed with ``signing_key`` to ``app_url``; return the HTTP status."""
         raw = json.dumps(body).encode()
-        headers = self.signed_headers(signing_key, raw, timestamp)
-        parts = urlsplit(app_url)
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        connection = kind(parts.netloc, timeout=10)
+        with client() as session:
+            return session.post(app_url, data=raw, headers=self.signed_headers(signing_key, raw, timestamp),
+                                timeout=10).status_code
+
+    # ---- the API -----------------------------------------------------------------------------
+
+    def respond(self, request: Request) -> Response:
+        if request.method == "POST":
+            return self._send_message(request)
+        if request.method == "GET":
+            return self._read(request)
+        return Response(status=405)
+
+    def _send_message(self, request: Request) -> Response:
+        if not _SEND.match(request.path):
+            return json_response(404, {"message": "not found"})
+        if not self._authorized(request):
+            return json_response(401, {"message": "Unauthorized"})
         try:
-            connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                               body=raw, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return response.status
-        finally:
-            connection.close()
-
-
-class _Server(TrackingServer):
-    fake: FakeAndroid
-
-
-class _Handler(FakeHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        path = self.path.partition("?")[0]
-        if not _SEND.match(path):
-            return self._json(404, {"message": "not found"})
-        if not self._authorized():
-            return
-        try:
-            payload = json.loads(raw or b"{}")
+            payload = json.loads(request.get_data() or b"{}")
         except ValueError:
-            return self._json(400, {"message": "invalid JSON"})
-        if fake.latency:
-            time.sleep(fake.latency)
-        failure = fake._next_failure("send")
+            return json_response(400, {"message": "invalid JSON"})
+        if self.latency:
+            time.sleep(self.latency)
+        failure = self._next_failure("send")
         if failure in API_ERRORS:
             return self._api_error(failure)
         if failure in ("timeout", "reset"):
-            return self._no_answer(failure)
-        message, status = fake._accept(payload)
+            self.no_answer(request, failure)
+        message, status = self._accept(payload)
         if message is None:
             text = "message with this id already exists" if status == 409 else "phoneNumbers and text are required"
-            return self._json(status, {"message": text})
+            return json_response(status, {"message": text})
         if failure == "timeout_after_accept":
-            return self._no_answer("timeout")
-        self._json(status, fake.state_json(message))
+            self.no_answer(request, "timeout")
+        return json_response(status, self.state_json(message))
 
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        match = _FETCH.match(self.path.partition("?")[0])
+    def _read(self, request: Request) -> Response:
+        match = _FETCH.match(request.path)
         if match is None:
-            return self._json(404, {"message": "not found"})
-        if not self._authorized():
-            return
-        failure = fake._next_failure("read")
+            return json_response(404, {"message": "not found"})
+        if not self._authorized(request):
+            return json_response(401, {"message": "Unauthorized"})
+        failure = self._next_failure("read")
         if failure in API_ERRORS:
             return self._api_error(failure)
         if failure in CONNECTION_FAILURES:
-            return self._no_answer("timeout" if failure != "reset" else "reset")
-        message = fake.message(match.group(1))
+            self.no_answer(request, "timeout" if failure != "reset" else "reset")
+        message = self.message(match.group(1))
         if message is None:
-            return self._json(404, {"message": "message not found"})
-        self._json(200, fake.state_json(message))
+            return json_response(404, {"message": "message not found"})
+        return json_response(200, self.state_json(message))
 
-    def _authorized(self) -> bool:
-        if self.headers.get("Authorization") != self.server.fake._auth:
-            self._json(401, {"message": "Unauthorized"})
-            return False
-        return True
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("Authorization") == self._auth
 
-    def _api_error(self, kind: str) -> None:
+    def _api_error(self, kind: str) -> Response:
         status, text = API_ERRORS[kind]
-        headers = {"Retry-After": str(self.server.fake.retry_after)} if status == 429 else {}
+        headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
         if text is None:
-            return self._send(status, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", headers)
-        self._json(status, {"message": text}, headers)
+            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=status, headers=headers,
+                            content_type="text/html")
+        return json_response(status, {"message": text}, headers)
+

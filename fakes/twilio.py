@@ -1,4 +1,4 @@
-"""A local server that speaks enough of Twilio's Messages API for the real client (tests, benchmarks).
+"""A local stand-in that speaks enough of Twilio's Messages API for the real client (tests, benchmarks).
 
 Point :class:`sms.twilio.TwilioGateway` at ``FakeTwilio.url`` (``api_base``). The server accepts
 and lists messages, then posts signed status callbacks ("sent", then "delivered" or a failure)
@@ -21,7 +21,8 @@ like Twilio does. Knobs, settable from any thread at any time, make it slow, fai
   on the way: Twilio still moves the message on, and a fetch of it tells the final status),
   ``duplicate_callbacks``, ``reorder_callbacks``, ``callbacks_enabled``.
 
-Only the standard library serves; ``twilio.request_validator`` signs the callbacks.
+Werkzeug serves (:mod:`fakes.server`), ``twilio.request_validator`` signs the callbacks and a
+requests session per callback thread posts them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import heapq
-import http.client
 import itertools
 import random
 import re
@@ -40,11 +40,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
+import requests
 from twilio.request_validator import RequestValidator
+from werkzeug.wrappers import Request, Response
 
-from sms.mock_http import FakeHandler, TrackingServer
+from fakes.server import FakeServer, client, json_response
 
 API_VERSION = "2010-04-01"
 
@@ -79,7 +81,7 @@ _FETCH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages/([^/]+)\.json$")
 
 
 @dataclass
-class FakeMessage:
+class FakeTwilioMessage:
     """One message the fake accepted (a copy: the fake keeps its own)."""
 
     sid: str
@@ -97,11 +99,14 @@ class FakeMessage:
     error_code: int | None = None
 
 
-class FakeTwilio:
+class FakeTwilio(FakeServer):
     """Twilio's Messages API on 127.0.0.1, with failure knobs and signed status callbacks."""
+
+    name = "fake-twilio"
 
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None, port: int = 0, *,
                  host: str = "127.0.0.1", number: str = "+15005550006", callback_workers: int = 4) -> None:
+        super().__init__(host, port)
         self.account_sid = account_sid or "AC" + uuid.uuid4().hex
         self.auth_token = auth_token or uuid.uuid4().hex
         self.number = number
@@ -109,7 +114,6 @@ class FakeTwilio:
         # Knobs (plain attributes: any thread may set them at any time).
         self.latency = 0.0
         self.retry_after = 1
-        self.hang = 30.0
         self.callback_delay = 0.0
         self.drop_receipts = 0.0
         self.duplicate_callbacks = False
@@ -122,34 +126,22 @@ class FakeTwilio:
         self.callbacks_posted = 0
 
         self._lock = threading.Lock()
-        self._messages: dict[str, FakeMessage] = {}
+        self._messages: dict[str, FakeTwilioMessage] = {}
         self._by_to: dict[str, list[str]] = {}
         self._failures: dict[str, deque[str]] = {"create": deque(), "read": deque()}
         self._rates: dict[str, dict[str, float]] = {"create": {}, "read": {}}
-        self._stopping = threading.Event()
         self._jobs: list[tuple[float, int, str, list[tuple[str, int | None, bool]], str | None]] = []
         self._jobs_ready = threading.Condition(self._lock)
         self._seq = itertools.count()
         self._workers: list[threading.Thread] = []
         self._worker_count = callback_workers
         self._auth = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        self._server = _Server((host, port), _Handler)
-        self._server.fake = self
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """Base URL to give the client as its API domain, e.g. http://127.0.0.1:40123."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def start(self) -> FakeTwilio:
-        """Serve in background threads; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-twilio", daemon=True)
-        self._thread.start()
+        """Serve and post callbacks in background threads; returns self."""
+        super().start()
         for i in range(self._worker_count):
             worker = threading.Thread(target=self._callback_worker, name=f"fake-twilio-callbacks-{i}", daemon=True)
             worker.start()
@@ -157,24 +149,14 @@ class FakeTwilio:
         return self
 
     def stop(self) -> None:
-        """Stop serving, end hanging requests and open connections, drop pending callbacks."""
+        """Stop serving, end hanging requests, drop pending callbacks."""
         self._stopping.set()
         with self._jobs_ready:
             self._jobs.clear()
             self._jobs_ready.notify_all()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.close_connections()
-        self._server.server_close()
+        super().stop()
         for worker in self._workers:
             worker.join(timeout=5)
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
     # ---- knobs -------------------------------------------------------------------------------
 
@@ -213,12 +195,12 @@ class FakeTwilio:
     # ---- what was accepted ------------------------------------------------------------------
 
     @property
-    def messages(self) -> list[FakeMessage]:
+    def messages(self) -> list[FakeTwilioMessage]:
         """Copies of every accepted message, oldest first."""
         with self._lock:
             return [dataclasses.replace(m) for m in self._messages.values()]
 
-    def message(self, sid: str) -> FakeMessage | None:
+    def message(self, sid: str) -> FakeTwilioMessage | None:
         """A copy of one accepted message, or None."""
         with self._lock:
             found = self._messages.get(sid)
@@ -252,9 +234,86 @@ class FakeTwilio:
 
     # ---- the API -----------------------------------------------------------------------------
 
-    def _accept(self, form: dict[str, str], delivery_error: str | None) -> FakeMessage:
+    def respond(self, request: Request) -> Response:
+        if request.method == "POST":
+            return self._create(request)
+        if request.method == "GET":
+            return self._read(request)
+        return Response(status=405)
+
+    def _create(self, request: Request) -> Response:
+        match = _CREATE.match(request.path)
+        if match is None:
+            return _error(404, 20404, "The requested resource was not found")
+        denied = self._denied(request, match.group(1))
+        if denied is not None:
+            return denied
+        form = {key: values[-1] for key, values in request.form.lists()}
+        if not form.get("To"):
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not form.get("Body"):
+            return _error(400, 21602, "Message body is required.")
+        if self.latency:
+            time.sleep(self.latency)
+        failure = self._next_failure("create")
+        if failure in API_ERRORS:
+            return self._api_error(failure, form["To"])
+        if failure in ("timeout", "reset"):
+            self.no_answer(request, failure)
+        message = self._accept(form, failure if failure in DELIVERY_ERRORS else None)
+        if failure == "timeout_after_accept":
+            self.no_answer(request, "timeout")
+        return json_response(201, self.message_json(message))
+
+    def _read(self, request: Request) -> Response:
+        match = _CREATE.match(request.path) or _FETCH.match(request.path)
+        if match is None:
+            return _error(404, 20404, "The requested resource was not found")
+        denied = self._denied(request, match.group(1))
+        if denied is not None:
+            return denied
+        failure = self._next_failure("read")
+        if failure in API_ERRORS:
+            return self._api_error(failure, "")
+        if failure in CONNECTION_FAILURES:
+            self.no_answer(request, "timeout" if failure != "reset" else "reset")
+        if match.re is _FETCH:
+            message = self.message(match.group(2))
+            if message is None:
+                return _error(404, 20404, f"The requested resource {request.path} was not found")
+            return json_response(200, self.message_json(message))
+        return json_response(200, self._page(request))
+
+    def _page(self, request: Request) -> dict:
+        args = {key: values[-1] for key, values in request.args.lists()}
+        page_size = max(1, min(int(args.get("PageSize", "50")), 1000))
+        found = self._list(args.get("To"), page_size)
+        uri = f"{request.path}?{urlencode(args)}"
+        return {
+            "messages": [self.message_json(m) for m in found], "page": 0, "page_size": page_size,
+            "start": 0, "end": max(len(found) - 1, 0), "uri": uri, "first_page_uri": uri,
+            "next_page_uri": None, "previous_page_uri": None,
+        }
+
+    def _denied(self, request: Request, account_sid: str) -> Response | None:
+        if request.headers.get("Authorization") != self._auth:
+            return _error(401, 20003, "Authenticate")
+        if account_sid != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        return None
+
+    def _api_error(self, kind: str, to: str) -> Response:
+        status, code, text = API_ERRORS[kind]
+        headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
+        if code is None:  # not from Twilio itself: an edge proxy's page
+            return Response(text, status=status, headers=headers, content_type="text/html")
+        return _error(status, code, text.format(to=to), headers)
+
+    def _accept(self, form: dict[str, str], delivery_error: str | None) -> FakeTwilioMessage:
         now = time.time()
-        message = FakeMessage(
+        message = FakeTwilioMessage(
             sid="SM" + uuid.uuid4().hex, to=form["To"], from_=form.get("From"),
             messaging_service_sid=form.get("MessagingServiceSid"), body=form.get("Body", ""),
             status="queued", status_callback=form.get("StatusCallback"),
@@ -271,7 +330,7 @@ class FakeTwilio:
             self._jobs_ready.notify()
         return dataclasses.replace(message)
 
-    def _plan(self, message: FakeMessage, error: str | None) -> list[tuple[str, int | None, bool]]:
+    def _plan(self, message: FakeTwilioMessage, error: str | None) -> list[tuple[str, int | None, bool]]:
         """The statuses this message will go through, in order: (status, error code, callback posted)."""
         final_status = DELIVERY_ERRORS.get(error, "undelivered") if error else "delivered"
         if final_status == "failed":
@@ -284,13 +343,13 @@ class FakeTwilio:
             steps.reverse()
         return steps
 
-    def _list(self, to: str | None, page_size: int) -> list[FakeMessage]:
+    def _list(self, to: str | None, page_size: int) -> list[FakeTwilioMessage]:
         with self._lock:
             sids = self._by_to.get(to, []) if to is not None else list(self._messages)
             newest = [self._messages[sid] for sid in reversed(sids[-page_size:])]
             return [dataclasses.replace(m) for m in newest]
 
-    def message_json(self, m: FakeMessage) -> dict:
+    def message_json(self, m: FakeTwilioMessage) -> dict:
         """The Message resource as Twilio renders it."""
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{m.sid}"
         created = format_datetime(m.date_created.replace(microsecond=0))
@@ -309,7 +368,7 @@ class FakeTwilio:
     # ---- status callbacks and inbound SMS -----------------------------------------------------
 
     def _callback_worker(self) -> None:
-        poster = _Poster()
+        session = client()
         while True:
             with self._jobs_ready:
                 while not self._stopping.is_set():
@@ -319,11 +378,11 @@ class FakeTwilio:
                         break
                     self._jobs_ready.wait(self._jobs[0][0] - now if self._jobs else None)
                 else:
-                    poster.close()
+                    session.close()
                     return
-            self._run_steps(poster, sid, steps, url)
+            self._run_steps(session, sid, steps, url)
 
-    def _run_steps(self, poster: _Poster, sid: str, steps: list[tuple[str, int | None, bool]],
+    def _run_steps(self, session: requests.Session, sid: str, steps: list[tuple[str, int | None, bool]],
                    url: str | None) -> None:
         for status, error_code, posted in steps:
             with self._lock:
@@ -337,9 +396,9 @@ class FakeTwilio:
                 continue
             params = self._callback_params(snapshot, status, error_code)
             for _ in range(2 if self.duplicate_callbacks else 1):
-                self._post_counted(poster, url, params)
+                self._post_counted(session, url, params)
 
-    def _callback_params(self, m: FakeMessage, status: str, error_code: int | None) -> dict[str, str]:
+    def _callback_params(self, m: FakeTwilioMessage, status: str, error_code: int | None) -> dict[str, str]:
         params = {
             "AccountSid": self.account_sid, "ApiVersion": API_VERSION, "MessageSid": m.sid, "SmsSid": m.sid,
             "MessageStatus": status, "SmsStatus": status, "To": m.to, "From": m.from_ or self.number,
@@ -350,16 +409,21 @@ class FakeTwilio:
             params["ErrorCode"] = str(error_code)
         return params
 
-    def _post_counted(self, poster: _Poster, url: str, params: dict[str, str]) -> None:
+    def _post_counted(self, session: requests.Session, url: str, params: dict[str, str]) -> None:
         try:
-            status = poster.post(url, params, self.sign(url, params))
-        except (OSError, http.client.HTTPException):
+            status = self._post(session, url, params)
+        except requests.RequestException:
             status = None
         with self._lock:
             if status is not None and 200 <= status < 300:
                 self.callbacks_posted += 1
             else:
                 self.callback_errors += 1
+
+    def _post(self, session: requests.Session, url: str, params: dict[str, str]) -> int:
+        """POST ``params`` as a form signed like Twilio signs it; return the HTTP status."""
+        headers = {"X-Twilio-Signature": self.sign(url, params), "User-Agent": "TwilioProxy/1.1"}
+        return session.post(url, data=params, headers=headers, timeout=10).status_code
 
     def sign(self, url: str, params: dict[str, str]) -> str:
         """X-Twilio-Signature for a POST of ``params`` to ``url``."""
@@ -373,11 +437,8 @@ class FakeTwilio:
             "SmsMessageSid": sid, "From": from_, "To": to or self.number, "Body": body, "NumMedia": "0",
             "NumSegments": "1", "SmsStatus": "received",
         }
-        poster = _Poster()
-        try:
-            return poster.post(url, params, self.sign(url, params))
-        finally:
-            poster.close()
+        with client() as session:
+            return self._post(session, url, params)
 
 
 def _check_kind(kind: str) -> None:
@@ -385,135 +446,8 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown failure kind {kind!r}")
 
 
-class _Poster:
-    """Posts forms over kept-alive connections (one poster per thread)."""
-
-    def __init__(self, timeout: float = 10.0) -> None:
-        self.timeout = timeout
-        self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
-
-    def post(self, url: str, params: dict[str, str], signature: str) -> int:
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        data = urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
-                   "User-Agent": "TwilioProxy/1.1"}
-        key = (parts.scheme, parts.netloc)
-        reused = key in self._connections
-        try:
-            return self._send(key, path, data, headers)
-        except (OSError, http.client.HTTPException):
-            self._drop(key)
-            if not reused:
-                raise
-            return self._send(key, path, data, headers)  # the kept connection had gone stale
-
-    def _send(self, key: tuple[str, str], path: str, data: bytes, headers: dict[str, str]) -> int:
-        connection = self._connections.get(key)
-        if connection is None:
-            kind = http.client.HTTPSConnection if key[0] == "https" else http.client.HTTPConnection
-            connection = self._connections[key] = kind(key[1], timeout=self.timeout)
-        connection.request("POST", path, body=data, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        if response.will_close:
-            self._drop(key)
-        return response.status
-
-    def _drop(self, key: tuple[str, str]) -> None:
-        connection = self._connections.pop(key, None)
-        if connection is not None:
-            connection.close()
-
-    def close(self) -> None:
-        for key in list(self._connections):
-            self._drop(key)
-
-
-class _Server(TrackingServer):
-    request_queue_size = 1024
-    fake: FakeTwilio
-
-
-class _Handler(FakeHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode() if length else ""
-        match = _CREATE.match(self.path)
-        if match is None:
-            return self._error(404, 20404, "The requested resource was not found")
-        if not self._authorized(match.group(1)):
-            return
-        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-        if not form.get("To"):
-            return self._error(400, 21604, "A 'To' phone number is required.")
-        if not form.get("From") and not form.get("MessagingServiceSid"):
-            return self._error(400, 21603, "A 'From' phone number is required.")
-        if not form.get("Body"):
-            return self._error(400, 21602, "Message body is required.")
-        if fake.latency:
-            time.sleep(fake.latency)
-        failure = fake._next_failure("create")
-        if failure in API_ERRORS:
-            return self._api_error(failure, form["To"])
-        if failure in ("timeout", "reset"):
-            return self._no_answer(failure)
-        message = fake._accept(form, failure if failure in DELIVERY_ERRORS else None)
-        if failure == "timeout_after_accept":
-            return self._no_answer("timeout")
-        self._json(201, fake.message_json(message))
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        path, _, query = self.path.partition("?")
-        match = _CREATE.match(path) or _FETCH.match(path)
-        if match is None:
-            return self._error(404, 20404, "The requested resource was not found")
-        if not self._authorized(match.group(1)):
-            return
-        failure = fake._next_failure("read")
-        if failure in API_ERRORS:
-            return self._api_error(failure, "")
-        if failure in CONNECTION_FAILURES:
-            return self._no_answer("timeout" if failure != "reset" else "reset")
-        if match.re is _FETCH:
-            message = fake.message(match.group(2))
-            if message is None:
-                return self._error(404, 20404, f"The requested resource {path} was not found")
-            return self._json(200, fake.message_json(message))
-        self._json(200, self._page(fake, path, parse_qs(query)))
-
-    def _page(self, fake: FakeTwilio, path: str, args: dict[str, list[str]]) -> dict:
-        to = args.get("To", [None])[-1]
-        page_size = max(1, min(int(args.get("PageSize", ["50"])[-1]), 1000))
-        found = fake._list(to, page_size)
-        uri = f"{path}?{urlencode({k: v[-1] for k, v in args.items()})}"
-        return {
-            "messages": [fake.message_json(m) for m in found], "page": 0, "page_size": page_size,
-            "start": 0, "end": max(len(found) - 1, 0), "uri": uri, "first_page_uri": uri,
-            "next_page_uri": None, "previous_page_uri": None,
-        }
-
-    def _authorized(self, account_sid: str) -> bool:
-        fake = self.server.fake
-        if self.headers.get("Authorization") != fake._auth:
-            self._error(401, 20003, "Authenticate")
-            return False
-        if account_sid != fake.account_sid:
-            self._error(404, 20404, "The requested resource was not found")
-            return False
-        return True
-
-    def _api_error(self, kind: str, to: str) -> None:
-        status, code, text = API_ERRORS[kind]
-        headers = {"Retry-After": str(self.server.fake.retry_after)} if status == 429 else {}
-        if code is None:  # not from Twilio itself: an edge proxy's page
-            return self._send(status, text.encode(), "text/html", headers)
-        self._error(status, code, text.format(to=to), headers)
-
-    def _error(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self._json(status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                            "status": status}, headers)
+def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error as Twilio's API renders it."""
+    return json_response(status, {"code": code, "message": message,
+                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+                         headers)

@@ -3,7 +3,7 @@
 ``Pipeline`` runs what production runs, nothing mocked but the far end: a redis-server of
 its own (on a spare port, so the tests may stop and kill it), ``celery worker`` and
 ``celery beat`` processes on the app, the app's webhooks served over HTTP, and a local
-server that speaks Twilio's Messages API (sms.twilio_mock) posting signed status
+server that speaks Twilio's Messages API (fakes.twilio) posting signed status
 callbacks to them. The real twilio client in the worker talks to that server.
 """
 
@@ -23,8 +23,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app import create_app
+from fakes.twilio import FakeTwilio
+from slrt import outbox
+from slrt.config import _normalize_db_url
+from slrt.extensions import begin_write, db
+from slrt.models import Case, SmsMessage
+from slrt.models.enums import SmsAudience, SmsDirection
 from slrt.pii import new_key
-from sms.twilio_mock import FakeTwilio
+from tests.builders import make_case, make_district
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -38,10 +49,6 @@ def postgres_database(server_url: str) -> Iterator[str]:
     The pipeline's own (``slrt_pipeline_<pid>_<n>``), not the one ``server_url`` names: the
     test session's app uses that one, and empties it when it starts.
     """
-    import sqlalchemy as sa
-
-    from slrt.config import _normalize_db_url
-
     server = sa.engine.make_url(_normalize_db_url(server_url))
     name = f"slrt_pipeline_{os.getpid()}_{next(_databases)}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
@@ -153,8 +160,6 @@ class Pipeline:
         return self
 
     def _build_app(self):
-        from app import create_app
-
         config = {key: self.env[var] for key, var in
                   (("SQLALCHEMY_DATABASE_URI", "DATABASE_URL"), ("CELERY_BROKER_URL", "CELERY_BROKER_URL"),
                    ("SLRT_PII_KEY", "SLRT_PII_KEY"), ("SECRET_KEY", "SLRT_SECRET_KEY"))}
@@ -164,8 +169,6 @@ class Pipeline:
         return create_app(config)
 
     def _serve_webhooks(self) -> None:
-        from werkzeug.serving import make_server
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per callback otherwise
         self._server = make_server("127.0.0.1", self.webhook_port, self.app, threaded=True)
         threading.Thread(target=self._server.serve_forever, name="webhooks", daemon=True).start()
@@ -213,8 +216,6 @@ class Pipeline:
         if self.redis:
             self.redis.stop()
         if self.app is not None:
-            from slrt.extensions import db
-
             with self.app.app_context():
                 db.engine.dispose()
 
@@ -233,12 +234,6 @@ class Pipeline:
         the sweep (as when the broker was down at commit time). ``stamp["commit"]`` gets the
         time the commit began.
         """
-        from slrt import outbox
-        from slrt.extensions import begin_write, db
-        from slrt.models import Case
-        from slrt.models.enums import SmsAudience
-        from tests.builders import make_case, make_district
-
         with self.app.app_context():
             self.app.config["SLRT_SMS_DISPATCH"] = dispatch
             begin_write()  # as a web request that changes things would
@@ -268,12 +263,6 @@ class Pipeline:
     def statuses(self) -> dict[str, int]:
         """The queued notices (not the case's own) per status, read straight from the database."""
         with self.app.app_context():
-            from sqlalchemy import func, select
-
-            from slrt.extensions import db
-            from slrt.models import SmsMessage
-            from slrt.models.enums import SmsDirection
-
             rows = db.session.execute(select(SmsMessage.status, func.count()).where(
                 SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.dedupe_key.like("pipeline:%"))
                 .group_by(SmsMessage.status)).all()
@@ -297,11 +286,6 @@ class Pipeline:
 
     def rows(self) -> list[tuple]:
         """(id, status, attempts, provider id) of every queued notice."""
-        from sqlalchemy import select
-
-        from slrt.extensions import db
-        from slrt.models import SmsMessage
-
         with self.app.app_context():
             rows = db.session.execute(select(
                 SmsMessage.id, SmsMessage.status, SmsMessage.attempts, SmsMessage.provider_id,

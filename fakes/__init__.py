@@ -1,0 +1,12 @@
+"""Local stand-ins for the outside world, for tests and benchmarks only: the product never imports them.
+
+- fakes.twilio: ``FakeTwilio``, Twilio's Messages API with failure knobs and signed status callbacks.
+- fakes.android: ``FakeAndroidPhone``, a phone running SMS Gateway for Android (local server, webhooks).
+- fakes.server: ``FakeServer``, what both share (werkzeug's threaded server in a background thread).
+- fakes.pipeline: ``Pipeline``, the real pipeline as processes (redis-server, Celery worker and beat,
+  the app's webhooks over HTTP) around ``FakeTwilio``; also ``RedisServer`` and ``wait_for``.
+
+Each stand-in for an outside party is named ``Fake<Party>``; the harness that runs the real
+processes around them is not a fake and is named for what it runs. tests/test_layers.py checks
+that no product module imports this package.
+"""
