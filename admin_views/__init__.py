@@ -9,41 +9,45 @@ from flask import Flask, redirect
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
+
+from admin_views.base import RowIdConverter
+from admin_views.cases import CaseView, IntakeView
+from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
+from admin_views.dashboard import DashboardView
+from admin_views.followups import FollowUpView
+from admin_views.headers import csp_nonce, init_headers
+from admin_views.home import bp as home_bp
+from admin_views.messages import SmsMessageView, SmsTemplateView
+from admin_views.people import HouseholdView, ResidentView
+from admin_views.referrals import ReferralView
+from admin_views.security import init_security, staff_scope
+from admin_views.staff import StaffView
+from slrt import clock, outbox
+from slrt.access import keeps_settings
+from slrt.extensions import db
+from slrt.models import (
+    Agency,
+    AgencyContact,
+    Case,
+    Document,
+    FollowUp,
+    Household,
+    Referral,
+    Resident,
+    Service,
+    SmsMessage,
+    SmsTemplate,
+    Staff,
+)
+from slrt.models.enums import ROLE_LABELS, Role
 
 HERE = os.path.dirname(__file__)
 
 
 def init_admin(app: Flask) -> Admin:
     """Sign-in, then every screen; all of them require a signed-in staff member."""
-    from admin_views.base import RowIdConverter
-    from admin_views.cases import CaseView, IntakeView
-    from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
-    from admin_views.dashboard import DashboardView
-    from admin_views.followups import FollowUpView
-    from admin_views.headers import csp_nonce, init_headers
-    from admin_views.home import bp as home_bp
-    from admin_views.messages import SmsMessageView, SmsTemplateView
-    from admin_views.people import HouseholdView, ResidentView
-    from admin_views.referrals import ReferralView
-    from admin_views.security import init_security
-    from admin_views.staff import StaffView
-    from slrt.extensions import db
-    from slrt.models import (
-        Agency,
-        AgencyContact,
-        Case,
-        Document,
-        FollowUp,
-        Household,
-        Referral,
-        Resident,
-        Service,
-        SmsMessage,
-        SmsTemplate,
-        Staff,
-    )
-
     app.url_map.converters["id"] = RowIdConverter  # before any route uses <id:...>
     # Our templates first: they override Flask-Admin's and Flask-Security's where named alike.
     app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(HERE, "templates")), app.jinja_loader])
@@ -80,22 +84,14 @@ def init_admin(app: Flask) -> Admin:
 
 
 def _template_helpers(app: Flask) -> None:
-    from slrt import clock
-    from slrt.models.enums import ROLE_LABELS, Role
-
     @app.context_processor
     def sms_pause_banner():
         def sms_pause():
             """The open sending pause, for the district's managers (who can lift it); None for everyone else."""
-            from flask_security import current_user
-
-            from slrt import outbox
-            from slrt.access import keeps_settings
-
             if not current_user.is_authenticated or current_user.role != Role.MANAGER:
                 return None
             pause = outbox.active_pause()
-            return pause if pause is not None and keeps_settings(current_user) else None
+            return pause if pause is not None and keeps_settings(current_user, staff_scope()) else None
 
         return {"sms_pause": sms_pause}
 

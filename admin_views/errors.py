@@ -19,6 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from slrt.extensions import db
+
 log = logging.getLogger(__name__)
 
 PAGES = {
@@ -55,8 +57,6 @@ def error_page(error: HTTPException):
 
 def database_refused(error: DataError):
     """The last resort: a value the database refused answers 400; nothing was saved."""
-    from slrt.extensions import db
-
     db.session.rollback()
     # The statement and its parameters stay out of the log (they may hold personal data).
     log.warning("hostile input reached the database: %s", type(error.orig).__name__,

@@ -13,6 +13,10 @@ import logging
 import threading
 import time
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 log = logging.getLogger(__name__)
 
 #: KEYS[1]: the next free slot (microseconds, Redis clock). ARGV[1]: slot width in microseconds.
@@ -110,10 +114,6 @@ def build(rate: float, broker_url: str, key: str = "slrt:sms:next-slot"):
         return Unlimited()
     rate *= HEADROOM
     if broker_url.startswith(("redis://", "rediss://")):
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         # No retries inside redis-py: an unreachable Redis falls back to the local pace at once.
         client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=1,
                                       retry=Retry(NoBackoff(), 0))
