@@ -3,6 +3,8 @@ the signed sms:received webhook through the app."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -204,35 +206,19 @@ def test_other_events_are_acknowledged_and_ignored(district, db_session, deliver
     assert _count(db_session) == before
 
 
-def test_deliver_inbound_signs_like_the_app(fake):
+def signed_with(key: str, request) -> bool:
+    """Is the posted ``request`` signed as the app signs: HMAC-SHA256(key, body + X-Timestamp)?"""
+    expected = hmac.new(key.encode(), request.get_data() + request.headers["X-Timestamp"].encode(),
+                        hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, request.headers["X-Signature"])
+
+
+def test_deliver_inbound_signs_like_the_app(fake, httpserver):
     """FakeAndroidPhone.deliver_inbound posts raw body + X-Timestamp signed with the key (checked by a receiver)."""
-    import hashlib
-    import hmac
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    seen = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            stamp = self.headers["X-Timestamp"]
-            expected = hmac.new(KEY.encode(), raw + stamp.encode(), hashlib.sha256).hexdigest()
-            seen.append((json.loads(raw), hmac.compare_digest(expected, self.headers["X-Signature"])))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        status = fake.deliver_inbound(f"http://127.0.0.1:{server.server_address[1]}/sms/android/inbound",
-                                      TO, "CEK 123", KEY)
-    finally:
-        server.shutdown()
-        server.server_close()
+    httpserver.expect_request("/sms/android/inbound", method="POST").respond_with_data("", status=204)
+    status = fake.deliver_inbound(httpserver.url_for("/sms/android/inbound"), TO, "CEK 123", KEY)
+    [(request, _response)] = httpserver.log
+    seen = [(json.loads(request.get_data()), signed_with(KEY, request))]
     assert status == 204
     body, valid = seen[0]
     assert valid and body["event"] == "sms:received" and body["payload"]["phoneNumber"] == TO

@@ -9,11 +9,9 @@ sms:sent / sms:delivered / sms:failed webhooks through the app. The tasks run in
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +27,7 @@ from sms.android import AndroidGateway, message_id_of
 from sms.console import ConsoleGateway
 from sms.twilio import TwilioGateway
 from tests.builders import make_case
+from tests.test_android import signed_with
 from tests.test_twilio import Receiver, wait_until
 
 KEY = "test-android-signing-key"
@@ -469,32 +468,13 @@ def test_message_ids_the_phone_reports_map_back_to_ours():
     assert message_id_of("slrt-") is None and message_id_of("xslrt-12") is None and message_id_of(None) is None
 
 
-def test_the_fake_phone_posts_signed_status_webhooks(phone):
+def test_the_fake_phone_posts_signed_status_webhooks(phone, httpserver):
     phone_id = "slrt-77"
     phone._accept({"id": phone_id, "phoneNumbers": ["+6281234567890"], "textMessage": {"text": "Halo"}})
-    seen = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            from fakes.android import sign
-
-            valid = sign(KEY, raw, self.headers["X-Timestamp"]) == self.headers["X-Signature"]
-            seen.append((json.loads(raw), valid))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/sms/android/status"
-        assert phone.deliver_status(url, phone_id, "sms:failed", KEY, reason="RESULT_ERROR_RADIO_OFF") == 204
-    finally:
-        server.shutdown()
-        server.server_close()
+    httpserver.expect_request("/sms/android/status", method="POST").respond_with_data("", status=204)
+    url = httpserver.url_for("/sms/android/status")
+    assert phone.deliver_status(url, phone_id, "sms:failed", KEY, reason="RESULT_ERROR_RADIO_OFF") == 204
+    seen = [(json.loads(request.get_data()), signed_with(KEY, request)) for request, _response in httpserver.log]
     [(body, valid)] = seen
     assert valid and body["event"] == "sms:failed"
     payload = body["payload"]
