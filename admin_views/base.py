@@ -13,7 +13,7 @@ import itertools
 import os
 from datetime import UTC, date, datetime
 
-from flask import abort, g, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -248,9 +248,7 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
             return False
         if not self.applies_everywhere:
             return True
-        if "slrt_keeps_settings" not in g:  # asked once per row of a list: once per request is enough
-            g.slrt_keeps_settings = keeps_settings(current_user, staff_scope())
-        return g.slrt_keeps_settings
+        return keeps_settings(current_user, staff_scope())  # the coverage is read once per request
 
     # Flask-Admin reads these flags per request; they follow the signed-in role (and unit).
     @property

@@ -61,16 +61,21 @@ class StaffDatastore(SQLAlchemyUserDatastore):
         if found is None:
             return None
         staff, cover = found
-        g.slrt_coverage = (staff.id, cover)
+        g.slrt_coverage = (_whose(staff), cover)
         return staff
 
 
 def staff_scope() -> Coverage:
     """Where the signed-in staff member works: read once per request (with the account, at sign-in's check)."""
     kept = g.get("slrt_coverage")
-    if kept is None or kept[0] != current_user.id:
-        kept = g.slrt_coverage = (current_user.id, coverage(current_user))
+    if kept is None or kept[0] != _whose(current_user):
+        kept = g.slrt_coverage = (_whose(current_user), coverage(current_user))
     return kept[1]
+
+
+def _whose(staff) -> tuple:
+    """What a kept coverage belongs to: the account as it is now (a new unit or role is read anew)."""
+    return staff.id, staff.unit_id, staff.role
 
 
 class StaffLoginForm(LoginForm):

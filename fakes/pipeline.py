@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app import create_app
+from fakes.builders import make_case, make_district
 from fakes.twilio import FakeTwilio
 from slrt import outbox
 from slrt.config import _normalize_db_url
@@ -35,7 +36,6 @@ from slrt.extensions import begin_write, db
 from slrt.models import Case, SmsMessage
 from slrt.models.enums import SmsAudience, SmsDirection
 from slrt.pii import new_key
-from tests.builders import make_case, make_district
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

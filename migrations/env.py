@@ -98,22 +98,27 @@ def run_migrations_online():
             # foreign keys on while other rows point at it; the PRAGMA is a no-op inside a
             # transaction, so it goes to the driver before the migrations' transaction begins.
             connection.connection.driver_connection.execute('PRAGMA foreign_keys=OFF')
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+                    if broken:
+                        raise RuntimeError(f'migrations left rows pointing nowhere: {broken[:5]}')
             if sqlite:
-                broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
-                if broken:
-                    raise RuntimeError(f'migrations left rows pointing nowhere: {broken[:5]}')
-        if sqlite:
-            connection.commit()  # the PRAGMA below would be a no-op inside the migrations' transaction
-            connection.connection.driver_connection.execute('PRAGMA foreign_keys=ON')
-
+                connection.commit()  # the PRAGMA below would be a no-op inside the migrations' transaction
+        finally:
+            if sqlite:
+                # Whether the migrations succeeded or not: the pooled connection goes back with
+                # foreign keys on (the pool's connect hook runs for new connections only).
+                connection.rollback()
+                connection.connection.driver_connection.execute('PRAGMA foreign_keys=ON')
 
 if context.is_offline_mode():
     run_migrations_offline()

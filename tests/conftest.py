@@ -104,7 +104,7 @@ def frozen():
 
 @pytest.fixture
 def district(db_session, frozen):
-    from tests.builders import make_district
+    from fakes.builders import make_district
 
     made = make_district()
     # Committed (a savepoint release; the test's outer transaction still rolls it all back),

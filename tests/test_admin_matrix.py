@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms.fields.core import UnboundField
 
 from admin_views.base import SecureModelView
+from fakes.builders import make_case, make_referral, make_resident
 from slrt import referrals
 from slrt.models import (
     Agency,
@@ -24,7 +25,6 @@ from slrt.models import (
     Staff,
 )
 from slrt.models.enums import Role
-from tests.builders import make_case, make_referral, make_resident
 from tests.web import Browser
 
 FO, FA, BO, SU, MA = Role.FRONT_OFFICE, Role.FACILITATOR, Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER

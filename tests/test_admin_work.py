@@ -6,11 +6,11 @@ from datetime import date
 import pytest
 from sqlalchemy import event, func, select
 
+from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import residents
 from slrt.extensions import db
 from slrt.models import Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import Role
-from tests.builders import make_case, make_nik, make_referral, make_resident
 from tests.web import Browser
 
 

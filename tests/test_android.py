@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from fakes.android import FakeAndroidPhone, sign
+from fakes.builders import make_referral
 from slrt.codes import format_code
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsDirection
 from slrt.ports import GatewayError
 from sms.android import ERRORS, AndroidGateway, classify
-from tests.builders import make_referral
 
 TO = "+6281234567890"
 TIMEOUT = 0.5

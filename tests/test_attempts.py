@@ -4,12 +4,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from fakes.builders import make_case
 from slrt import outbox
 from slrt.extensions import persist
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsStatus
 from slrt.ports import GatewayError
-from tests.builders import make_case
 
 
 class FastCallbackGateway:

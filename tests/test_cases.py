@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import func, select
 
+from fakes.builders import make_case, make_referral, make_resident
 from slrt import cases, codes, referrals
 from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
 from slrt.models import Event, SmsMessage
 from slrt.models.enums import CaseStatus, Outcome, ReferralStatus, Role, SmsStatus
-from tests.builders import make_case, make_referral, make_resident
 
 
 def test_open_case_gives_the_resident_a_ticket_by_sms(district, db_session):

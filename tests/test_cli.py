@@ -58,10 +58,10 @@ def test_check_reports_the_worker_state(runner, db_session):
 
 
 def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, district, db_session):
+    from fakes.builders import make_referral
     from slrt.codes import format_code
     from slrt.models import Referral
     from slrt.models.enums import ReferralStatus
-    from tests.builders import make_referral
 
     referral = make_referral(district)
     db_session.commit()

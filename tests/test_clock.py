@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fakes.builders import make_case
 from slrt import clock
-from tests.builders import make_case
 from tests.conftest import FROZEN_AT, JAKARTA
 
 LAST_YEAR = datetime(2025, 12, 1, 9, 30, tzinfo=JAKARTA)

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from fakes.builders import make_case
 from slrt import clock, outbox
 from slrt.models import Event, FollowUp, Resident, SmsMessage, SmsPause, SmsTemplate
 from slrt.models.enums import FollowUpReason, FollowUpStatus, Role, SmsDirection, SmsStatus
 from slrt.ports import GatewayError
 from sms.twilio import classify
-from tests.builders import make_case
 from tests.test_admin_matrix import signed_in
 from tests.test_outbox import FlakyGateway, _message
 from tests.web import Browser

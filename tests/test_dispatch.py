@@ -14,12 +14,12 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 import tasks.outbox
+from fakes.builders import make_case, make_nik
 from fakes.pipeline import Pipeline, wait_for
 from slrt import outbox
 from slrt.extensions import db
 from slrt.models import Case, Resident, SmsMessage
 from slrt.models.enums import Role, SmsAudience
-from tests.builders import make_case, make_nik
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_a_notice_committed_through_the_screens_reaches_the_provider_within_two_
     SAVEPOINT was released would reach the worker before the commit, find no row (on
     PostgreSQL) and never be sent.
     """
-    from tests.builders import make_district
+    from fakes.builders import make_district
     from tests.web import Browser
 
     with Pipeline(tmp_path, database_url=pipeline_database, settings={"SLRT_SWEEP_SECONDS": "3600"}) as pipeline:

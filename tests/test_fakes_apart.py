@@ -36,3 +36,11 @@ def test_no_product_module_imports_the_fakes_or_the_tests():
                  for path in PRODUCT if (found := imported_packages(path.read_text()) & TEST_ONLY)}
 
     assert offenders == {}
+
+
+def test_the_stand_ins_and_the_benchmarks_import_nothing_from_the_tests():
+    support = sorted([*(ROOT / "fakes").rglob("*.py"), *(ROOT / "bench").rglob("*.py")])
+    assert len(support) > 5
+    offenders = {str(path.relative_to(ROOT)) for path in support if "tests" in imported_packages(path.read_text())}
+
+    assert offenders == set()

@@ -38,11 +38,11 @@ from sqlalchemy import event, select
 
 from admin_views.base import SecureModelView
 from fakes.android import FakeAndroidPhone
+from fakes.builders import make_case, make_nik, make_referral
 from slrt import followups, referrals
 from slrt.models import SmsMessage, SmsTemplate
 from slrt.models.enums import FollowUpReason, Role
 from slrt.residents import register_household
-from tests.builders import make_case, make_nik, make_referral
 from tests.test_admin_matrix import signed_in
 from tests.test_delivery import signed  # noqa: F401  (a fixture: Twilio-signed webhooks)
 from tests.web import Browser
@@ -268,9 +268,9 @@ def walked(tmp_path, pipeline_database, frozen):
     from flask_migrate import upgrade
 
     from app import create_app
+    from fakes.builders import make_district
     from slrt.extensions import db
     from slrt.pii import new_key
-    from tests.builders import make_district
 
     app = create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "SLRT_PII_KEY": new_key(),

@@ -6,11 +6,11 @@ from itertools import count
 import pytest
 from sqlalchemy import select
 
+from fakes.builders import make_referral, make_resident
 from slrt import clock, inbound, outbox, referrals
 from slrt.codes import format_code
 from slrt.models import Event, Referral, Resident, SmsMessage
 from slrt.models.enums import ReferralStatus, ResidentVerification, Role, SmsAudience, SmsDirection, SmsStatus
-from tests.builders import make_referral, make_resident
 from tests.conftest import JAKARTA
 from tests.test_delivery import signed  # noqa: F401  (the signed-webhook fixture)
 
@@ -140,7 +140,7 @@ def test_replies_per_phone_per_hour_are_capped(district, db_session, text, app, 
 
 # ---- agency contacts -----------------------------------------------------------------------
 
-BPJS_ANI = "+6281225550101"  # an active BPJS contact (tests/builders.py)
+BPJS_ANI = "+6281225550101"  # an active BPJS contact (fakes/builders.py)
 
 
 def test_selesai_from_the_agency_completes_the_referral_as_that_contact(district, db_session, text):

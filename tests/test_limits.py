@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from fakes.android import FakeAndroidPhone
+from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import cases, gsm, referrals, residents
 from slrt.codes import format_code
 from slrt.errors import ValidationError
 from slrt.models import Case, Event, Household, Referral, Resident, SmsMessage, SmsTemplate
 from slrt.models.enums import Role, SmsDirection
-from tests.builders import make_case, make_nik, make_referral, make_resident
 from tests.test_admin_matrix import signed_in
 from tests.test_delivery import signed  # noqa: F401  (the signed-webhook fixture)
 from tests.test_inbound import last_reply

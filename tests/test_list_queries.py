@@ -4,14 +4,16 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask_login import login_user
 from sqlalchemy import select
 
+from admin_views.security import staff_scope
+from fakes.builders import make_case, make_referral, make_resident
 from slrt import residents
 from slrt.access import coverage, in_scope, staff_and_coverage
 from slrt.extensions import db
 from slrt.models import Case, Resident
 from slrt.models.enums import Role
-from tests.builders import make_case, make_referral, make_resident
 from tests.test_admin_matrix import signed_in
 
 #: Signing in checks the session's token, then loads the account with its unit and where it works;
@@ -111,3 +113,14 @@ def test_coverage_in_one_statement_says_what_the_tree_walk_said(app, district, d
             residents = set(db_session.scalars(select(Resident.id).where(in_scope(cover, Resident))))
             assert residents == set(db_session.scalars(select(Resident.id).where(in_scope(person, Resident))))
     assert staff_and_coverage("no-such-account") is None
+
+
+def test_the_kept_coverage_follows_a_change_of_unit(app, district, db_session):
+    """The request's coverage is the account's as it is now: moved to the secretariat, the clerk covers it all."""
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    with app.test_request_context("/admin/"):
+        login_user(clerk)
+        assert staff_scope().unit_ids == {district.puskesos[0].id}
+        clerk.unit = district.secretariat
+        db_session.flush()
+        assert staff_scope().every_unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -86,11 +87,11 @@ def test_0009_keeps_the_meaning_of_existing_rows_down_and_up(empty_database, tmp
     """Rung, verification and reply key survive a downgrade to 0008 and the upgrade back."""
     import time_machine
 
+    from fakes.builders import make_district, make_referral
     from slrt import inbound, referrals, reminders
     from slrt.clock import now
     from slrt.models import Referral, SmsMessage
     from slrt.models.enums import Role, SmsDirection
-    from tests.builders import make_district, make_referral
     from tests.conftest import FROZEN_AT
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SLRT_PII_KEY": new_key(), "SECRET_KEY": "x",
@@ -136,4 +137,23 @@ def test_0009_keeps_the_meaning_of_existing_rows_down_and_up(empty_database, tmp
         upgrade()
         assert state() == before
         db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_failed_sqlite_upgrade_leaves_foreign_keys_on_for_the_next_user(tmp_path):
+    """An upgrade that stops (here: a row pointing nowhere) must not hand the pool a connection without foreign keys."""
+    path = tmp_path / "orphan.sqlite"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SLRT_PII_KEY": new_key(), "SECRET_KEY": "x",
+                      "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+                      "SLRT_SMS_DISPATCH": False})
+    with app.app_context():
+        upgrade(revision="0008_sign_in_hardening")
+        raw = sqlite3.connect(path)
+        raw.execute("INSERT INTO event (case_id, kind, action, at) VALUES (999999, 'note', 'x', '2026-01-01')")
+        raw.commit()
+        raw.close()
+        with pytest.raises(SystemExit):  # Flask-Migrate logs the error and exits
+            upgrade()
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.engine.dispose()

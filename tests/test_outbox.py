@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from fakes.builders import make_case, make_referral
 from slrt import outbox, referrals
 from slrt.models import SmsMessage
 from slrt.models.enums import Role, SmsStatus
 from slrt.ports import GatewayError
-from tests.builders import make_case, make_referral
 
 
 class FlakyGateway:

@@ -2,8 +2,8 @@
 
 import re
 
+from fakes.builders import make_case
 from slrt.models.enums import Role
-from tests.builders import make_case
 from tests.web import Browser
 
 

@@ -39,7 +39,7 @@ from slrt.models.enums import Role
 def committed_district(app, is_postgres):
     if not is_postgres:
         pytest.skip("row-lock race needs PostgreSQL (TEST_DATABASE_URL)")
-    from tests.builders import make_district, make_referral
+    from fakes.builders import make_district, make_referral
 
     with app.app_context():
         district = make_district()

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fakes.android import FakeAndroidPhone
+from fakes.builders import make_case
 from fakes.twilio import FakeTwilio
 from slrt import clock, outbox
 from slrt.models import FollowUp, SmsMessage
@@ -26,7 +27,6 @@ from sms import ratelimit
 from sms.android import AndroidGateway, message_id_of
 from sms.console import ConsoleGateway
 from sms.twilio import TwilioGateway
-from tests.builders import make_case
 from tests.test_android import signed_with
 from tests.test_twilio import Receiver, wait_until
 

@@ -5,12 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from fakes.builders import make_case, make_referral, make_resident
 from slrt import cases, outbox, referrals
 from slrt.access import ResidentPhone
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.models import Event, Referral, SmsMessage
 from slrt.models.enums import CaseStatus, PhoneOwner, ReferralStatus, Role, SmsAudience, SmsStatus
-from tests.builders import make_case, make_referral, make_resident
 
 
 def counts(db_session):

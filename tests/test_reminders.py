@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from fakes.builders import make_referral
 from slrt import clock, gsm, referrals, reminders
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.models import Event, ReminderDigest, SmsMessage
 from slrt.models.enums import EscalationRung, Role, SmsAudience
-from tests.builders import make_referral
 from tests.conftest import JAKARTA
 
 

@@ -5,11 +5,11 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from fakes.builders import make_resident
 from slrt import residents
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.identity import validate_name
 from slrt.models.enums import PhoneOwner, Role
-from tests.builders import make_resident
 
 
 def test_nik_is_encrypted_at_rest_and_found_by_keyed_hash(district, db_session):

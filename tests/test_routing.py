@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import create_app
 from fakes.android import FakeAndroidPhone
+from fakes.builders import make_district, make_referral
 from fakes.twilio import FakeTwilio
 from slrt import inbound, reminders
 from slrt.extensions import db
@@ -24,7 +25,6 @@ from slrt.sending import Gateways, kind_of, parse_routes
 from sms import ratelimit
 from sms.android import AndroidGateway
 from sms.twilio import TwilioGateway
-from tests.builders import make_district, make_referral
 from tests.conftest import JAKARTA
 
 BPJS_ANI = "+6281225550101"

@@ -12,6 +12,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
+from fakes.builders import make_case, make_resident
 from slrt import followups, outbox, referrals, reminders, staff
 from slrt.access import ROLE_RANK, in_scope, may_grant
 from slrt.codes import format_code
@@ -19,7 +20,6 @@ from slrt.errors import PermissionDenied
 from slrt.models import Case, Household, Referral, Resident, SmsMessage, SmsPause, Staff
 from slrt.models.enums import FollowUpReason, Role
 from slrt.residents import register_household
-from tests.builders import make_case, make_resident
 from tests.conftest import JAKARTA
 from tests.test_admin_matrix import signed_in
 
@@ -232,8 +232,8 @@ def test_the_sql_rule_matches_the_record_rule(district, db_session, world):
 
 
 def test_a_puskesos_registers_residents_of_its_own_village_only(district, db_session):
+    from fakes.builders import make_nik
     from slrt.residents import register_resident
-    from tests.builders import make_nik
 
     with pytest.raises(PermissionDenied, match="Palon tidak dilayani unit Anda"):
         register_resident(nik=make_nik(), name="Sri Wahyuni", sex="F", birth_date=date(1980, 5, 17),

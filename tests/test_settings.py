@@ -178,7 +178,7 @@ def _make_app(tmp_path, url=None):
 
 
 def _with_staff(app):
-    from tests.builders import make_district
+    from fakes.builders import make_district
 
     with app.app_context():
         upgrade()

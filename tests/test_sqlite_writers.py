@@ -15,11 +15,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app import create_app
+from fakes.builders import make_district, make_nik
 from slrt.extensions import db
 from slrt.models import Case, Resident
 from slrt.models.enums import Role
 from slrt.pii import new_key
-from tests.builders import make_district, make_nik
 from tests.web import Browser
 
 

@@ -22,11 +22,11 @@ import requests
 from werkzeug.serving import make_server
 
 from app import create_app
+from fakes.builders import make_case, make_district, make_referral, make_resident
 from slrt.extensions import db
 from slrt.models import Service
 from slrt.models.enums import Domain, Role
 from slrt.pii import mask, new_key
-from tests.builders import make_case, make_district, make_referral, make_resident
 from tests.web import PASSWORD, Browser, csrf_token
 
 # ---- item 6: no identifier in a URL or an access log -------------------------------------------

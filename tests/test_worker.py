@@ -110,8 +110,8 @@ def test_beat_and_worker_really_run_on_the_sqlite_broker(tmp_path):
 def test_a_burst_of_notices_goes_out_exactly_once_and_the_sweep_catches_the_unqueued(tmp_path):
     """120 cases opened: 100 queued after commit, 20 never queued (as if the broker was down)."""
     from app import create_app
+    from fakes.builders import make_case, make_district
     from slrt.extensions import db
-    from tests.builders import make_case, make_district
 
     env = _env(tmp_path)
     env.update(SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00", SLRT_SWEEP_SECONDS="2")
