@@ -60,11 +60,12 @@ def _not_yet_due(unit_ids: list[int] | None):
     The predicate is spelled as the index's (``ACTIVE_REFERRAL_SQL``), not bound, so PostgreSQL
     can prove the index usable whatever plan it caches.
     """
-    query = _referrals_in_units(
-        select(Referral.agency_id, func.count()).select_from(Referral)
-        .where(text(f"referral.{ACTIVE_REFERRAL_SQL}"), Referral.due_at >= clock.now())
-        .group_by(Referral.agency_id),
-        unit_ids)
+    query = (select(Referral.agency_id, func.count()).select_from(Referral)
+             .where(text(f"referral.{ACTIVE_REFERRAL_SQL}"), Referral.due_at >= clock.now())
+             .group_by(Referral.agency_id))
+    if unit_ids is not None:
+        # A lookup of each row's case, not a join: PostgreSQL would hash the unit's every case.
+        query = query.where(select(Case.unit_id).where(Case.id == Referral.case_id).scalar_subquery().in_(unit_ids))
     return dict(db.session.execute(query).all())
 
 

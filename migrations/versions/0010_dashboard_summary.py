@@ -13,7 +13,9 @@ the bench's fill) keeps them right as well as the domain; an upsert adds the mis
 moved to another unit carries its referrals' counts along.
 
 Overdue is "active minus not yet due": the partial index ``ix_referral_due_at_active``
-holds only active referrals, read from the due date onwards (few rows).
+holds only active referrals, read from the due date onwards (few rows); the unverified
+count reads ``ix_referral_verification_asked_at_asked`` (referrals awaiting the resident's
+answer) instead of every completed referral.
 
 The upgrade fills both tables from the rows (the same statements as
 ``slrt.reports.rebuild_summary``, frozen here as of this revision).
@@ -27,6 +29,7 @@ branch_labels = None
 depends_on = None
 
 _ACTIVE = "status IN ('sent', 'accepted')"
+_ASKED = "status = 'completed' AND resident_verification = 'asked'"
 _ESCALATED = "CASE WHEN {row}.escalated_at IS NULL THEN 0 ELSE 1 END"
 
 # Statements shared by both dialects; OLD/NEW are the trigger's rows.
@@ -141,6 +144,8 @@ def upgrade():
     op.create_index(op.f('ix_referral_tally_agency_id'), 'referral_tally', ['agency_id'])
     op.create_index('ix_referral_due_at_active', 'referral', ['due_at', 'agency_id', 'case_id'],
                     postgresql_where=sa.text(_ACTIVE), sqlite_where=sa.text(_ACTIVE))
+    op.create_index('ix_referral_verification_asked_at_asked', 'referral', ['verification_asked_at', 'case_id'],
+                    postgresql_where=sa.text(_ASKED), sqlite_where=sa.text(_ASKED))
     postgresql = op.get_bind().dialect.name == 'postgresql'
     # Triggers first: on PostgreSQL they lock both tables against writers until the fill commits.
     for statement in (_POSTGRESQL if postgresql else _SQLITE) + _FILL:
@@ -151,6 +156,7 @@ def downgrade():
     postgresql = op.get_bind().dialect.name == 'postgresql'
     for statement in _DROP_POSTGRESQL if postgresql else _DROP_SQLITE:
         op.execute(statement)
+    op.drop_index('ix_referral_verification_asked_at_asked', table_name='referral')
     op.drop_index('ix_referral_due_at_active', table_name='referral')
     op.drop_index(op.f('ix_referral_tally_agency_id'), table_name='referral_tally')
     op.drop_table('referral_tally')

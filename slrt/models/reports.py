@@ -17,6 +17,8 @@ from slrt.models.cases import Referral
 #: The referral states counted as active, as SQL: the partial index below and the trigger-free
 #: query that reads it must spell the same predicate for PostgreSQL to match them.
 ACTIVE_REFERRAL_SQL = "status IN ('sent', 'accepted')"
+#: Completed referrals whose resident was asked and has not answered yet (``Referral.is_unverified``).
+ASKED_REFERRAL_SQL = "status = 'completed' AND resident_verification = 'asked'"
 
 
 class CaseTally(Base):
@@ -53,3 +55,7 @@ class ReferralTally(Base):
 #: dashboard reads this small index instead of every active referral.
 Index("ix_referral_due_at_active", Referral.due_at, Referral.agency_id, Referral.case_id,
       postgresql_where=text(ACTIVE_REFERRAL_SQL), sqlite_where=text(ACTIVE_REFERRAL_SQL))
+#: Referrals waiting for the resident's answer, few: the dashboard's "unverified" reads them alone
+#: instead of every completed referral.
+Index("ix_referral_verification_asked_at_asked", Referral.verification_asked_at, Referral.case_id,
+      postgresql_where=text(ASKED_REFERRAL_SQL), sqlite_where=text(ASKED_REFERRAL_SQL))
