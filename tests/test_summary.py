@@ -34,12 +34,15 @@ def _recount() -> tuple[Counter, Counter]:
 
 def _headline_from_rows(unit_ids) -> dict[str, int]:
     """The headline as the dashboard counted it before the tallies: every row, every time."""
-    found = [r for r in db.session.scalars(select(Referral)) if unit_ids is None or r.case.unit_id in unit_ids]
+    def seen(unit_id) -> bool:
+        return unit_ids is None or unit_id in unit_ids
+
+    found = [r for r in db.session.scalars(select(Referral)) if seen(r.case.unit_id)]
     active = [r for r in found if r.status in REFERRAL_ACTIVE]
     open_cases = [c for c in db.session.scalars(select(Case))
-                  if c.status in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS) and (unit_ids is None or c.unit_id in unit_ids)]
+                  if c.status in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS) and seen(c.unit_id)]
     follow_ups = [f for f in db.session.scalars(select(FollowUp))
-                  if f.status == FollowUpStatus.OPEN and (unit_ids is None or f.unit_id in unit_ids)]
+                  if f.status == FollowUpStatus.OPEN and seen(f.unit_id)]
     return {"open_cases": len(open_cases), "active_referrals": len(active),
             "overdue_referrals": sum(r.due_at < clock.now() for r in active),
             "escalated_referrals": sum(r.escalated_at is not None for r in active),

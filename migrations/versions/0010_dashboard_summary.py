@@ -59,7 +59,8 @@ _REFERRAL_REMOVE = f"""UPDATE referral_tally SET referrals = referrals - 1,
     DELETE FROM referral_tally WHERE unit_id = (SELECT unit_id FROM "case" WHERE id = OLD.case_id)
       AND agency_id = OLD.agency_id AND status = OLD.status AND referrals = 0"""
 _REFERRAL_ADD = f"""INSERT INTO referral_tally (unit_id, agency_id, status, referrals, escalated)
-    SELECT c.unit_id, NEW.agency_id, NEW.status, 1, {_ESCALATED.format(row='NEW')} FROM "case" c WHERE c.id = NEW.case_id
+    SELECT c.unit_id, NEW.agency_id, NEW.status, 1, {_ESCALATED.format(row='NEW')}
+    FROM "case" c WHERE c.id = NEW.case_id
     ON CONFLICT (unit_id, agency_id, status) DO UPDATE SET
         referrals = referral_tally.referrals + 1, escalated = referral_tally.escalated + excluded.escalated"""
 
