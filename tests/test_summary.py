@@ -100,6 +100,12 @@ def test_tallies_follow_every_move_and_match_a_recount(district, db_session, fro
     db.session.execute(update(Case).where(Case.id == elsewhere.case_id).values(unit_id=here.id))
     db.session.expire_all()
     _check(district)
+    # Bulk SQL (an import, a clean-up) over many rows in one statement.
+    db.session.execute(update(Referral).where(Referral.status.in_(REFERRAL_ACTIVE))
+                       .values(status="cancelled", escalated_at=None, escalation_rung=0))
+    db.session.execute(update(Case).values(unit_id=there.id))
+    db.session.expire_all()
+    _check(district)
     assert {rejected.status, cancelled.status} == {"rejected", "cancelled"}
 
 

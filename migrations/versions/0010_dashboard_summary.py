@@ -9,8 +9,10 @@ million cases). ``case_tally`` holds the cases per (unit, status) and ``referral
 referrals per (case's unit, agency, status) with how many are escalated. Triggers on
 ``case`` and ``referral`` move the counts in the writer's transaction, so bulk SQL (imports,
 the bench's fill) keeps them right as well as the domain; an upsert adds the missing row and
-``n = n + 1`` makes concurrent writers queue on the row instead of losing a count. A case
-moved to another unit carries its referrals' counts along.
+``n = n + delta`` makes concurrent writers queue on the row instead of losing a count. A case
+moved to another unit carries its referrals' counts along. On PostgreSQL they are statement
+triggers over the transition tables (one upsert per key a statement touches), on SQLite row
+triggers.
 
 Overdue is "active minus not yet due": the partial index ``ix_referral_due_at_active``
 holds only active referrals, read from the due date onwards (few rows); the unverified
@@ -32,7 +34,7 @@ _ACTIVE = "status IN ('sent', 'accepted')"
 _ASKED = "status = 'completed' AND resident_verification = 'asked'"
 _ESCALATED = "CASE WHEN {row}.escalated_at IS NULL THEN 0 ELSE 1 END"
 
-# Statements shared by both dialects; OLD/NEW are the trigger's rows.
+# SQLite row triggers' statements; OLD/NEW are the trigger's rows.
 # A count that reaches zero loses its row, so a unit or agency without cases can still be deleted.
 _CASE_REMOVE = ("UPDATE case_tally SET cases = cases - 1 WHERE unit_id = OLD.unit_id AND status = OLD.status; "
                 "DELETE FROM case_tally WHERE unit_id = OLD.unit_id AND status = OLD.status AND cases = 0")
@@ -68,29 +70,80 @@ _CASE_CHANGED = "OLD.unit_id <> NEW.unit_id OR OLD.status <> NEW.status"
 _REFERRAL_CHANGED = ("OLD.case_id <> NEW.case_id OR OLD.agency_id <> NEW.agency_id OR OLD.status <> NEW.status "
                      "OR (OLD.escalated_at IS NULL) <> (NEW.escalated_at IS NULL)")
 
+# PostgreSQL: statement triggers over the transition tables, one upsert per (unit, status) a
+# statement touches. Row triggers would update one tally row once per row written, and a bulk
+# statement (a million-row fill) would walk that row's ever longer version chain: quadratic.
+_CASE_ROWS = "SELECT unit_id, status, {sign} AS n FROM {rows}"
+_REFERRAL_ROWS = ('SELECT c.unit_id, r.agency_id, r.status, {sign} AS n, '
+                  '{sign} * (CASE WHEN r.escalated_at IS NULL THEN 0 ELSE 1 END) AS e '
+                  'FROM {rows} r JOIN "case" c ON c.id = r.case_id')
+# A case moved to another unit: its referrals' counts leave the old unit and join the new one.
+_MOVED_REFERRALS = ('SELECT {side}.unit_id, r.agency_id, r.status, {sign} AS n, '
+                    '{sign} * (CASE WHEN r.escalated_at IS NULL THEN 0 ELSE 1 END) AS e '
+                    'FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN referral r ON r.case_id = n.id '
+                    'WHERE n.unit_id <> o.unit_id')
+
+
+def _add_cases(*sources: str) -> str:
+    """Add the signed rows of ``sources`` to case_tally, keys in order (concurrent writers lock alike)."""
+    return (f"INSERT INTO case_tally (unit_id, status, cases) SELECT unit_id, status, sum(n) "
+            f"FROM ({' UNION ALL '.join(sources)}) d GROUP BY unit_id, status HAVING sum(n) <> 0 "
+            f"ORDER BY unit_id, status "
+            f"ON CONFLICT (unit_id, status) DO UPDATE SET cases = case_tally.cases + excluded.cases; "
+            f"DELETE FROM case_tally WHERE cases = 0")
+
+
+def _add_referrals(*sources: str) -> str:
+    """Add the signed rows of ``sources`` to referral_tally, keys in order."""
+    return (f"INSERT INTO referral_tally (unit_id, agency_id, status, referrals, escalated) "
+            f"SELECT unit_id, agency_id, status, sum(n), sum(e) FROM ({' UNION ALL '.join(sources)}) d "
+            f"GROUP BY unit_id, agency_id, status HAVING sum(n) <> 0 OR sum(e) <> 0 "
+            f"ORDER BY unit_id, agency_id, status "
+            f"ON CONFLICT (unit_id, agency_id, status) DO UPDATE SET "
+            f"referrals = referral_tally.referrals + excluded.referrals, "
+            f"escalated = referral_tally.escalated + excluded.escalated; "
+            f"DELETE FROM referral_tally WHERE referrals = 0")
+
+
+_ADDED, _REMOVED = {"sign": "1", "rows": "new_rows"}, {"sign": "-1", "rows": "old_rows"}
 _POSTGRESQL = [
     f"""CREATE FUNCTION case_tally_keep() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP <> 'INSERT' THEN {_CASE_REMOVE}; END IF;
-        IF TG_OP <> 'DELETE' THEN {_CASE_ADD}; END IF;
-        IF TG_OP = 'UPDATE' THEN {_CASE_MOVE_REFERRALS_OUT}; {_CASE_MOVE_REFERRALS_IN}; END IF;
+        IF TG_OP = 'INSERT' THEN {_add_cases(_CASE_ROWS.format(**_ADDED))};
+        ELSIF TG_OP = 'DELETE' THEN {_add_cases(_CASE_ROWS.format(**_REMOVED))};
+        ELSE
+            {_add_cases(_CASE_ROWS.format(**_ADDED), _CASE_ROWS.format(**_REMOVED))};
+            -- Moves between units are rare: look at the referrals only when one happened.
+            IF EXISTS (SELECT FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.unit_id <> o.unit_id) THEN
+                {_add_referrals(_MOVED_REFERRALS.format(side="n", sign="1"),
+                                _MOVED_REFERRALS.format(side="o", sign="-1"))};
+            END IF;
+        END IF;
         RETURN NULL;
     END $$""",
     f"""CREATE FUNCTION referral_tally_keep() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP <> 'INSERT' THEN {_REFERRAL_REMOVE}; END IF;
-        IF TG_OP <> 'DELETE' THEN {_REFERRAL_ADD}; END IF;
+        IF TG_OP = 'INSERT' THEN {_add_referrals(_REFERRAL_ROWS.format(**_ADDED))};
+        ELSIF TG_OP = 'DELETE' THEN {_add_referrals(_REFERRAL_ROWS.format(**_REMOVED))};
+        ELSE {_add_referrals(_REFERRAL_ROWS.format(**_ADDED), _REFERRAL_ROWS.format(**_REMOVED))};
+        END IF;
         RETURN NULL;
     END $$""",
-    'CREATE TRIGGER case_tally_insert_delete AFTER INSERT OR DELETE ON "case" '
-    'FOR EACH ROW EXECUTE FUNCTION case_tally_keep()',
-    f'CREATE TRIGGER case_tally_update AFTER UPDATE OF unit_id, status ON "case" '
-    f'FOR EACH ROW WHEN ({_CASE_CHANGED}) EXECUTE FUNCTION case_tally_keep()',
-    'CREATE TRIGGER referral_tally_insert_delete AFTER INSERT OR DELETE ON referral '
-    'FOR EACH ROW EXECUTE FUNCTION referral_tally_keep()',
-    f'CREATE TRIGGER referral_tally_update AFTER UPDATE OF case_id, agency_id, status, escalated_at ON referral '
-    f'FOR EACH ROW WHEN ({_REFERRAL_CHANGED}) EXECUTE FUNCTION referral_tally_keep()',
+    # Transition tables allow one event per trigger and no column list.
+    'CREATE TRIGGER case_tally_insert AFTER INSERT ON "case" REFERENCING NEW TABLE AS new_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION case_tally_keep()',
+    'CREATE TRIGGER case_tally_update AFTER UPDATE ON "case" REFERENCING OLD TABLE AS old_rows '
+    'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION case_tally_keep()',
+    'CREATE TRIGGER case_tally_delete AFTER DELETE ON "case" REFERENCING OLD TABLE AS old_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION case_tally_keep()',
+    'CREATE TRIGGER referral_tally_insert AFTER INSERT ON referral REFERENCING NEW TABLE AS new_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION referral_tally_keep()',
+    'CREATE TRIGGER referral_tally_update AFTER UPDATE ON referral REFERENCING OLD TABLE AS old_rows '
+    'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION referral_tally_keep()',
+    'CREATE TRIGGER referral_tally_delete AFTER DELETE ON referral REFERENCING OLD TABLE AS old_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION referral_tally_keep()',
 ]
+# SQLite has row triggers only; it updates a row in place, so many rows in one statement stay linear.
 _SQLITE = [
     f'CREATE TRIGGER case_tally_insert AFTER INSERT ON "case" BEGIN {_CASE_ADD}; END',
     f'CREATE TRIGGER case_tally_delete AFTER DELETE ON "case" BEGIN {_CASE_REMOVE}; END',
@@ -101,17 +154,10 @@ _SQLITE = [
     f'CREATE TRIGGER referral_tally_update AFTER UPDATE OF case_id, agency_id, status, escalated_at ON referral '
     f'WHEN {_REFERRAL_CHANGED} BEGIN {_REFERRAL_REMOVE}; {_REFERRAL_ADD}; END',
 ]
-_DROP_POSTGRESQL = [
-    'DROP TRIGGER referral_tally_update ON referral',
-    'DROP TRIGGER referral_tally_insert_delete ON referral',
-    'DROP TRIGGER case_tally_update ON "case"',
-    'DROP TRIGGER case_tally_insert_delete ON "case"',
-    'DROP FUNCTION referral_tally_keep()',
-    'DROP FUNCTION case_tally_keep()',
-]
-_DROP_SQLITE = [f'DROP TRIGGER {name}' for name in (
-    'referral_tally_update', 'referral_tally_delete', 'referral_tally_insert',
-    'case_tally_update', 'case_tally_delete', 'case_tally_insert')]
+_TRIGGERS = [f'{table}_tally_{event}' for table in ('referral', 'case') for event in ('update', 'delete', 'insert')]
+_DROP_POSTGRESQL = [f'DROP TRIGGER {name} ON "{name.split("_tally")[0]}"' for name in _TRIGGERS] + [
+    'DROP FUNCTION referral_tally_keep()', 'DROP FUNCTION case_tally_keep()']
+_DROP_SQLITE = [f'DROP TRIGGER {name}' for name in _TRIGGERS]
 
 _FILL = [
     'INSERT INTO case_tally (unit_id, status, cases) SELECT unit_id, status, count(*) FROM "case" '
