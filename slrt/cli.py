@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, workdays
+from slrt import clock, demo, identity, inbound, ops, reports, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -145,6 +145,14 @@ def check():
     click.echo(f"staff    : {staff} accounts")
     at = ops.last_beat("worker")
     click.echo(f"worker   : {'alive' if ops.is_alive('worker') else 'NOT RUNNING'} (last heartbeat {at or 'never'})")
+
+
+@slrt_cli.command("rebuild-summary")
+def rebuild_summary():
+    """Recount the dashboard's case and referral tallies from the rows (the triggers keep them after)."""
+    reports.rebuild_summary()
+    db.session.commit()
+    click.echo("dashboard summary rebuilt")
 
 
 @slrt_cli.command("due-date")

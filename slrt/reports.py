@@ -6,12 +6,21 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 
-from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, text
 
 from slrt import clock
 from slrt.extensions import db
-from slrt.models import Agency, Case, CaseNeed, FollowUp, Referral, Service, SmsMessage
+from slrt.models import (
+    Agency,
+    Case,
+    CaseNeed,
+    CaseTally,
+    FollowUp,
+    Referral,
+    ReferralTally,
+    Service,
+    SmsMessage,
+)
 from slrt.models.enums import (
     REFERRAL_ACTIVE,
     CaseStatus,
@@ -20,6 +29,7 @@ from slrt.models.enums import (
     SmsDirection,
     SmsStatus,
 )
+from slrt.models.reports import ACTIVE_REFERRAL_SQL
 
 
 def month_starts(months: int, today: date | None = None) -> list[date]:
@@ -44,36 +54,75 @@ def _referrals_in_units(query, unit_ids):
     return query.join(Referral.case).where(Case.unit_id.in_(unit_ids))
 
 
+def _not_yet_due(unit_ids: list[int] | None):
+    """Active referrals whose due date is still ahead, per agency: few rows, read from a partial index.
+
+    The predicate is spelled as the index's (``ACTIVE_REFERRAL_SQL``), not bound, so PostgreSQL
+    can prove the index usable whatever plan it caches.
+    """
+    query = (select(Referral.agency_id, func.count()).select_from(Referral)
+             .where(text(f"referral.{ACTIVE_REFERRAL_SQL}"), Referral.due_at >= clock.now())
+             .group_by(Referral.agency_id))
+    if unit_ids is not None:
+        # A lookup of each row's case, not a join: PostgreSQL would hash the unit's every case.
+        query = query.where(select(Case.unit_id).where(Case.id == Referral.case_id).scalar_subquery().in_(unit_ids))
+    return dict(db.session.execute(query).all())
+
+
 def headline(unit_ids: list[int] | None) -> dict[str, int]:
-    """Open cases, active, overdue and escalated referrals, residents to call or visit."""
+    """Open cases, active, overdue and escalated referrals, residents to call or visit.
+
+    Counts come from the tallies the triggers keep (slrt.models.reports); overdue is the active
+    referrals minus those not yet due.
+    """
     open_cases = db.session.scalar(_in_units(
-        select(func.count()).select_from(Case).where(Case.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
-        Case.unit_id, unit_ids))
-    referrals = _referrals_in_units(
-        select(func.count(), func.sum(sql_case((Referral.is_overdue, 1), else_=0)),
-               func.sum(sql_case((Referral.escalated_at.is_not(None), 1), else_=0)))
-        .select_from(Referral).where(Referral.status.in_(REFERRAL_ACTIVE)),
-        unit_ids)
-    active, overdue, escalated = db.session.execute(referrals).one()
+        select(func.sum(CaseTally.cases)).where(CaseTally.status.in_((CaseStatus.OPEN, CaseStatus.IN_PROGRESS))),
+        CaseTally.unit_id, unit_ids))
+    active, escalated = db.session.execute(_in_units(
+        select(func.sum(ReferralTally.referrals), func.sum(ReferralTally.escalated))
+        .where(ReferralTally.status.in_(REFERRAL_ACTIVE)),
+        ReferralTally.unit_id, unit_ids)).one()
+    active = int(active or 0)
+    overdue = active - sum(_not_yet_due(unit_ids).values())
     unverified = db.session.scalar(_referrals_in_units(
         select(func.count()).select_from(Referral).where(Referral.is_unverified), unit_ids))
     follow_ups = db.session.scalar(_in_units(
         select(func.count()).select_from(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN),
         FollowUp.unit_id, unit_ids))
-    return {"open_cases": open_cases or 0, "active_referrals": active or 0, "overdue_referrals": int(overdue or 0),
+    return {"open_cases": int(open_cases or 0), "active_referrals": active, "overdue_referrals": overdue,
             "escalated_referrals": int(escalated or 0), "unverified_referrals": unverified or 0,
             "open_follow_ups": follow_ups or 0}
 
 
 def referrals_per_agency(unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
     """(agency, waiting, of which overdue) for agencies with referrals waiting, most overdue first."""
-    query = _referrals_in_units(
-        select(Agency.name, func.count(Referral.id), func.sum(sql_case((Referral.is_overdue, 1), else_=0)))
-        .join(Referral, Referral.agency_id == Agency.id)
-        .where(Referral.status.in_(REFERRAL_ACTIVE)).group_by(Agency.name),
-        unit_ids)
-    rows = [(name, waiting, int(overdue or 0)) for name, waiting, overdue in db.session.execute(query)]
+    waiting = _in_units(
+        select(Agency.id, Agency.name, func.sum(ReferralTally.referrals))
+        .join(ReferralTally, ReferralTally.agency_id == Agency.id)
+        .where(ReferralTally.status.in_(REFERRAL_ACTIVE)).group_by(Agency.id, Agency.name),
+        ReferralTally.unit_id, unit_ids)
+    not_yet_due = _not_yet_due(unit_ids)
+    per_name: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for agency_id, name, count in db.session.execute(waiting):
+        if count:
+            per_name[name][0] += count
+            per_name[name][1] += count - not_yet_due.get(agency_id, 0)
+    rows = [(name, count, overdue) for name, (count, overdue) in per_name.items() if count]
     return sorted(rows, key=lambda r: (-r[2], -r[1], r[0]))
+
+
+def rebuild_summary() -> None:
+    """Recount the dashboard's tallies from the case and referral rows (flushes; the caller commits)."""
+    db.session.execute(delete(CaseTally))
+    db.session.execute(delete(ReferralTally))
+    db.session.execute(insert(CaseTally).from_select(
+        ["unit_id", "status", "cases"],
+        select(Case.unit_id, Case.status, func.count()).group_by(Case.unit_id, Case.status)))
+    db.session.execute(insert(ReferralTally).from_select(
+        ["unit_id", "agency_id", "status", "referrals", "escalated"],
+        select(Case.unit_id, Referral.agency_id, Referral.status, func.count(), func.count(Referral.escalated_at))
+        .join(Referral.case).group_by(Case.unit_id, Referral.agency_id, Referral.status)))
+    db.session.flush()
 
 
 def _month_key(moment) -> date:

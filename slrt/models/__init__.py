@@ -6,6 +6,7 @@ from slrt.models.catalog import Agency, AgencyContact, Document, Service, servic
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
+from slrt.models.reports import CaseTally, ReferralTally
 from slrt.models.sign_in import EndedSession, SignInAddress
 from slrt.models.sms import Heartbeat, SmsAttempt, SmsMessage, SmsPause, SmsTemplate
 
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseNeed",
+    "CaseTally",
     "Document",
     "EndedSession",
     "Event",
@@ -22,6 +24,7 @@ __all__ = [
     "Heartbeat",
     "Household",
     "Referral",
+    "ReferralTally",
     "Region",
     "ReminderDigest",
     "ReminderDigestItem",
