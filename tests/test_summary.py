@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from fakes.builders import make_case, make_referral
 from slrt import cases, clock, referrals, reports
 from slrt.extensions import db
 from slrt.models import Case, CaseTally, FollowUp, Referral, ReferralTally
 from slrt.models.enums import REFERRAL_ACTIVE, CaseStatus, EscalationRung, FollowUpStatus, Role
-from tests.builders import make_case, make_referral
 
 
 def _tallies() -> tuple[Counter, Counter]:
