@@ -72,7 +72,11 @@ class Case(Base):
                                                viewonly=False)
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_case_unit_id_status_opened_at", "unit_id", "status", "opened_at"),)
+    __table_args__ = (
+        Index("ix_case_unit_id_status_opened_at", "unit_id", "status", "opened_at"),
+        #: A unit's case list in its order (newest first, then id): deep pages read ids from it alone.
+        Index("ix_case_unit_id_opened_at_id", "unit_id", "opened_at", "id"),
+    )
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.ticket} {self.status}>"
