@@ -16,6 +16,7 @@ import sys
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale, gettext
 from markupsafe import escape
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -65,9 +66,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.errorhandler(OperationalError)
     def _database_busy(exc: OperationalError):
         # SQLite's write lock held past the busy timeout by another process (a long import or
-        # sweep): nothing was saved, and the clerk is asked to send again, not shown a crash.
+        # sweep), or PostgreSQL ending this transaction to break a deadlock (two changes in one
+        # unit's tallies): nothing was saved, and the clerk is asked to send again, not shown a crash.
         db.session.rollback()
-        if "database is locked" not in str(exc):
+        if "database is locked" not in str(exc) and not isinstance(exc.orig, DeadlockDetected | SerializationFailure):
             raise exc
         message = gettext("The system is busy and nothing was saved. Please go back and send the form again.")
         page = f"<!doctype html><title>503</title><p>{escape(message)}</p><p><a href=\"/admin/\">Dashboard</a></p>"

@@ -11,8 +11,9 @@ import time
 
 import pytest
 from flask_migrate import upgrade
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import create_app
 from fakes.builders import make_district, make_nik
@@ -148,3 +149,18 @@ def test_a_lock_held_past_the_busy_timeout_asks_to_send_again_and_saves_nothing(
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Resident)) == 0
         db.session.remove()
+
+
+@pytest.mark.parametrize("cause", [DeadlockDetected, SerializationFailure])
+def test_a_transaction_postgresql_ends_to_break_a_deadlock_asks_to_send_again(tmp_path, cause):
+    """Two changes in one unit's dashboard tallies can deadlock on PostgreSQL: the loser is asked to send again."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite'}", "SECRET_KEY": "x",
+                      "SLRT_PII_KEY": new_key(), "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'b.sqlite'}"})
+
+    def ended_by_the_database():
+        raise OperationalError("UPDATE case_tally ...", {}, cause("deadlock detected"))
+
+    app.add_url_rule("/probe", "probe", ended_by_the_database)
+    response = app.test_client().get("/probe")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "send the form again" in response.get_data(as_text=True) or "kirim" in response.get_data(as_text=True)
