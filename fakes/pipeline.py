@@ -88,18 +88,40 @@ class RedisServer:
         self.port = free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.answers, 15, "redis-server to answer")
+        """Start redis-server; the first time, on another spare port if the one picked was taken meanwhile.
+
+        ``free_port`` only finds a port that was free a moment ago: another process on this shared
+        machine may bind it before redis-server does, which then exits at once. A restart keeps
+        its port (the workers hold the URL).
+        """
+        first_start = not self._started
+        for _ in range(5 if first_start else 1):
+            exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+            log = open(self.workdir / "redis.log", "a")
+            self.proc = subprocess.Popen(
+                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.workdir)],
+                stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            wait_for(lambda: self.answers() or self.proc.poll() is not None, 30, "redis-server to answer",
+                     self._log_tail)
+            if self.proc.poll() is None:
+                self._started = True
+                return
+            if first_start:
+                self.port = free_port()
+        raise AssertionError(f"redis-server did not start\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        path = self.workdir / "redis.log"
+        return path.read_text()[-2000:] if path.exists() else ""
 
     def answers(self) -> bool:
         try:
@@ -152,7 +174,8 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         if self.redis:
-            self.redis.start()
+            self.redis.start()  # its port may have moved: the workers are given the one it got
+            self.broker_url = self.env["CELERY_BROKER_URL"] = self.redis.url
         self.fake.start()
         subprocess.run([BIN / "flask", "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         self.app = self._build_app()
