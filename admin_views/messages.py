@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, url_for
 from flask_admin import expose
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
@@ -12,12 +13,25 @@ from wtforms import ValidationError as FormError
 
 from admin_views import work
 from admin_views.base import SecureModelView
-from slrt import clock, notices, outbox
+from slrt import clock, notices, outbox, sms_errors
 from slrt.access import ALL_ROLES, MANAGER_ROLES, OVERSIGHT_ROLES
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.identity import mask_phone
 from slrt.models import SmsMessage, SmsTemplate
+from slrt.models.enums import Language, label_of
+
+#: The gateways by the names a clerk knows them.
+GATEWAY_NAMES = {"twilio": "Twilio", "android": _l("the office's Android phone"), "console": _l("console (demo)")}
+
+
+def _problem(view, context, model, name):
+    """What went wrong, in words; the provider's own message for whoever needs it, on hover."""
+    problem = sms_errors.message_problem(model)
+    if problem is None:
+        return "-"
+    return Markup('<span title="{0}">{1}</span>').format(
+        f"{model.error_code}: {model.error_message or ''}", problem)
 
 
 class SmsMessageView(SecureModelView):
@@ -27,16 +41,32 @@ class SmsMessageView(SecureModelView):
     column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
                      "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
                      "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text"),
-                     "failed_attempts": _l("Failed attempts")}
+                     "failed_attempts": _l("Failed attempts"), "audience": _l("Recipient"),
+                     "encoding": _l("Character set"), "gateway": _l("Sent through"),
+                     "provider_id": _l("Provider's message id"), "error_message": _l("What went wrong"),
+                     "reply_key": _l("Reply sent"), "attempts": _l("Sending attempts"),
+                     "sent_at": _l("Sent at"), "delivered_at": _l("Delivered at")}
     column_formatters = {
         "created_at": lambda v, c, m, n: clock.format_date(m.created_at, "minute"),
         "phone": lambda v, c, m, n: mask_phone(m.phone),
         "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
+        "template_key": lambda v, c, m, n: notices.notice_name(m.template_key),
+        "reply_key": lambda v, c, m, n: notices.notice_name(m.reply_key),
+        "gateway": lambda v, c, m, n: GATEWAY_NAMES.get(m.gateway, m.gateway) if m.gateway else "-",
+        "error_code": _problem,
+        "error_message": _problem,
         "failed_attempts": lambda v, c, m, n: Markup("<br>").join(
-            f"{a.attempt}. {clock.format_date(a.at, 'minute')} {a.gateway or ''} "
-            f"{a.error_code or ''}: {a.error_message or ''}" for a in m.failed_attempts) or "-",
+            f"{a.attempt}. {clock.format_date(a.at, 'minute')} {GATEWAY_NAMES.get(a.gateway, a.gateway or '')}: "
+            f"{sms_errors.explain(a.error_code) or '-'}" for a in m.failed_attempts) or "-",
     }
-    column_filters = ["status", "direction", "audience", "template_key", "created_at"]
+    column_formatters_export = {
+        **column_formatters,
+        "error_code": lambda v, c, m, n: sms_errors.message_problem(m) or "",
+        "error_message": lambda v, c, m, n: sms_errors.message_problem(m) or "",
+    }
+    column_filters = ["status", "direction", "audience",
+                      FilterEqual(SmsMessage.template_key, _l("Notice"), options=notices.notice_choices),
+                      "created_at"]
     column_default_sort = ("created_at", True)
     column_sortable_list = ["created_at"]
     column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
@@ -79,9 +109,10 @@ class SmsTemplateView(SecureModelView):
     column_list = ["key", "language", "body", "is_flagged", "updated_at"]
     column_labels = {"key": _l("Notice"), "language": _l("Language"), "body": _l("Text"),
                      "is_flagged": _l("Flagged as spam"), "updated_at": _l("Changed")}
+    column_formatters = {"key": lambda v, c, m, n: notices.notice_name(m.key),
+                         "language": lambda v, c, m, n: label_of(Language, m.language)}
     form_columns = ["key", "language", "body"]
-    form_choices = {"key": [(k, k) for k in sorted(notices.DEFAULTS)],
-                    "language": [("id", "Bahasa Indonesia"), ("en", "English")]}
+    form_choices = {"key": notices.notice_choices(), "language": Language.choices()}
     form_args = {"body": {"validators": [_gsm_body]}}
     form_widget_args = {"body": {"rows": 4, "data-sms-counter": "1"}}
 

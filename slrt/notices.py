@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from babel.dates import format_date
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 
 from slrt import clock, gsm
@@ -142,6 +143,94 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Suffix of the variant of a notice for a phone that is not the resident's own.
+PROXY = ".proxy"
+
+#: Each notice's name on screens (the outbox, the timeline, the template editor); a ``.proxy``
+#: variant is named after its notice, "to a phone held for the resident".
+NAMES = {
+    "case_registered": _l("Case registered (ticket)"),
+    "referral_made": _l("Referral made (where to go, what to bring)"),
+    "referral_completed": _l("Referral completed (was the service received?)"),
+    "referral_rejected": _l("Referral rejected"),
+    "referral_cancelled": _l("Referral cancelled"),
+    "case_closed": _l("Case closed"),
+    "reply_status": _l("Reply: status of a ticket"),
+    "reply_not_found": _l("Reply: ticket not found"),
+    "reply_help_resident": _l("Reply: help for residents"),
+    "reply_help_agency": _l("Reply: help for agencies"),
+    "reply_error": _l("Reply: the command could not be done"),
+    "reply_done": _l("Reply: agency answer recorded"),
+    "reply_stopped": _l("Reply: SMS stopped"),
+    "reply_started": _l("Reply: SMS on again"),
+    "reply_not_registered": _l("Reply: number not registered"),
+    "reply_verified": _l("Reply: service confirmed by the resident"),
+    "reply_reopened": _l("Reply: referral reopened"),
+    "staff_service_not_received": _l("To staff: resident did not receive the service"),
+    "agency_new_referral": _l("To the agency: new referral"),
+    "agency_reminder_digest": _l("To the agency: reminder of waiting referrals"),
+    "agency_escalation": _l("To the agency head: referral not handled"),
+    "staff_escalation": _l("To the supervisor: referral not handled"),
+}
+
+#: What each field of a template is filled with, for the managers who edit them.
+FIELDS = {
+    "office": _l("the office's name, as SMS are signed"),
+    "ticket": _l("the case's ticket number, e.g. 48213-7"),
+    "reply_to": _l("the number residents send SMS or call for information"),
+    "first_name": _l("the resident's first name"),
+    "resident_name": _l("the resident's full name"),
+    "code": _l("the referral code, e.g. 97612-9"),
+    "agency": _l("the agency's name in SMS"),
+    "agency_address": _l("the agency's address"),
+    "documents": _l("the documents to bring (shortened if the SMS gets too long)"),
+    "due": _l("the date by which the agency should have answered"),
+    "service": _l("the service's name in SMS"),
+    "reason": _l("the agency's reason for rejecting"),
+    "status": _l("the status in words"),
+    "referrals": _l("each referral's code and status"),
+    "reference": _l("the ticket number the resident sent"),
+    "error": _l("why the command could not be done"),
+    "body": _l("the numbered list of waiting referrals"),
+}
+
+#: Example values for the template editor's preview (made up: no real person's data).
+EXAMPLE_VALUES = {
+    "ticket": "48213-7", "first_name": "Sri", "resident_name": "Sri Wahyuni", "code": "97612-9",
+    "agency": "Dinkes Blora", "agency_address": "Jl. Dr. Sutomo 42", "documents": "SKTM, FC KK, FC KTP, map",
+    "due": "15 Des 2026", "service": "Aktivasi BPJS PBI", "reason": "berkas belum lengkap",
+    "status": "diproses", "referrals": "97612-9 diterima", "reference": "48213-7",
+    "error": "kode rujukan salah", "reply_to": "0296 531234",
+    "body": "2 rujukan menunggu: 1) 97612-9 Aktivasi BPJS PBI 5hr 2) 97613-7 SKTM 3hr. Balas SELESAI 1",
+}
+
+
+def notice_name(key: str | None) -> str:
+    """A notice's name in words for a template key (``referral_made.proxy`` too); an unknown key as it is."""
+    if not key:
+        return "-"
+    base, proxy = (key[: -len(PROXY)], True) if key.endswith(PROXY) else (key, False)
+    if base not in NAMES:
+        return key
+    if proxy:
+        return str(_l("%(notice)s, to a phone held for the resident", notice=NAMES[base]))
+    return str(NAMES[base])
+
+
+def notice_choices() -> list[tuple[str, LazyString]]:
+    """(key, name) of every notice, in the order above: a dropdown's options (named when shown)."""
+    return [(key, LazyString(notice_name, key)) for key in DEFAULTS]
+
+
+def allowed_fields(key: str) -> list[str]:
+    """The fields notice ``key`` fills in, in the order its default text uses them."""
+    seen: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(DEFAULTS[key]["id"]):
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
 #: Which variable gives way (is shortened) when a filled template would need two segments.
 _ELASTIC = {
     "referral_made": "documents",
@@ -195,9 +284,16 @@ def check_template(key: str | None, body: str | None) -> str:
         raise ValidationError(_l("The text cannot be empty."), field="body")
     body = gsm.normalize(body)
     if key in DEFAULTS:
-        unknown = template_fields(body) - template_fields(DEFAULTS[key]["id"])
+        try:
+            unknown = template_fields(body) - set(allowed_fields(key))
+        except ValueError:  # an unmatched brace
+            raise ValidationError(_l("Write each field in braces, like {ticket}; a lone { or } is not allowed."),
+                                  field="body") from None
         if unknown:
-            raise ValidationError(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown))), field="body")
+            raise ValidationError(_l("Unknown fields: %(names)s. This notice may use: %(allowed)s.",
+                                     names=", ".join(sorted(unknown)),
+                                     allowed=", ".join(f"{{{name}}}" for name in allowed_fields(key))),
+                                  field="body")
     if "miskin" in body.lower():
         raise ValidationError(_l("Do not use the word \"miskin\" in SMS."), field="body")
     return body

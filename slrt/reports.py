@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select, text
 
 from slrt import clock
@@ -28,6 +29,7 @@ from slrt.models.enums import (
     FollowUpStatus,
     SmsDirection,
     SmsStatus,
+    label_of,
 )
 from slrt.models.reports import ACTIVE_REFERRAL_SQL
 
@@ -186,8 +188,8 @@ def monthly_rows(unit_ids: list[int] | None, months: int = 12) -> Iterator[list[
             row[3] += 1
         else:
             row[4] += 1
-    yield ["month", "domain", "service", "referrals", "completed", "rejected", "cancelled", "open",
-           "avg_days_to_complete"]
+    yield [str(word) for word in (_l("Month"), _l("Domain"), _l("Service"), _l("Referrals"), _l("Completed"),
+                                  _l("Rejected"), _l("Cancelled"), _l("Still open"), _l("Average days to complete"))]
     for (month, domain, service), (n, done, rejected, cancelled, open_, days) in sorted(counts.items()):
-        yield [month.strftime("%Y-%m"), domain, service, str(n), str(done), str(rejected), str(cancelled),
-               str(open_), f"{days / done:.1f}" if done else ""]
+        yield [month.strftime("%Y-%m"), str(label_of(Domain, domain)), service, str(n), str(done), str(rejected),
+               str(cancelled), str(open_), f"{days / done:.1f}" if done else ""]

@@ -262,7 +262,7 @@ def test_dashboard_and_report(app, district, db_session):
     assert "cdn" not in page.lower()
     csv_text = back.get("/admin/report.csv").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()  # UTF-8 with a byte-order mark
-    assert lines[0].startswith("month,domain,service,referrals")
+    assert lines[0].startswith("Bulan,Bidang,Layanan,Rujukan")
     assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
     slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
     assert "slip-blue" in slip and "SURAT RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip

@@ -329,7 +329,7 @@ def test_every_csv_export_defuses_spreadsheet_formulas(app, district, db_session
     report = boss.get("/admin/report.csv")
     assert report.status_code == 200 and report.mimetype == "text/csv"
     rows = _csv_rows(report)
-    assert rows[0][:3] == ["month", "domain", "service"]
+    assert rows[0][:3] == ["Bulan", "Bidang", "Layanan"]
     assert "'" + FORMULA in [cell for row in rows for cell in row]
     exported = boss.get("/admin/referral/export/csv/")
     assert exported.status_code == 200
