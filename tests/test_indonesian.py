@@ -29,11 +29,11 @@ import time_machine
 from flask_migrate import upgrade
 
 from app import create_app
-from slrt import demo, notices
+from slrt import demo, followups, inbound, notices, outbox
 from slrt.extensions import db
-from slrt.models import enums
-from slrt.models.base import Base
-from slrt.models.enums import Role
+from slrt.models import Resident, SmsMessage, Staff, enums
+from slrt.models.enums import FollowUpReason, Role, SmsStatus
+from slrt.ports import GatewayError
 from slrt.pii import new_key
 from tests.web import Browser
 
@@ -51,7 +51,7 @@ ENGLISH = [
     "Language", "Key",
     # words of the English labels and of the provider's and the outbox's own messages
     "the", "and", "of", "with", "after", "receipt", "delivery", "unknown", "destination", "handset",
-    "referral is", "resident answered", "Time", "Direction", "Notice", "Ticket", "Status:", "Segments",
+    "referral is", "resident answered", "Time", "Direction", "Notice", "Ticket", "Segments",
     "Error", "Text", "Failed", "Since", "Why", "Detail", "Resident", "Role", "Active", "Locked",
     "Authenticator", "Username", "Changed", "Flagged", "Domain", "Service", "Agency", "Due", "Sent",
     "Opened", "Assignee", "Urgency", "Channel", "Outcome",
@@ -74,9 +74,12 @@ def _enum_values() -> set[str]:
 
 #: Enum values and names, and the notices' keys (``case_registered``, ``referral_completed.proxy``).
 CODES = _enum_values() | set(notices.DEFAULTS)
-_WORD = r"(?<![\w./@-]){}(?![\w/@-])"
-FORBIDDEN = re.compile("|".join(_WORD.format(re.escape(w)) for w in sorted(set(ENGLISH) | CODES, key=len,
-                                                                               reverse=True)))
+_FORBIDDEN_WORDS = {w for w in set(ENGLISH) | CODES if " " not in w}
+#: Phrases (several words) as whole words; single words are looked up token by token (much faster).
+_FORBIDDEN_PHRASES = re.compile("|".join(r"(?<![\w-]){}(?![\w-])".format(re.escape(w))
+                                         for w in sorted(set(ENGLISH) - _FORBIDDEN_WORDS, key=len, reverse=True)))
+#: A word, a code (``in_progress``) or a notice key (``referral_made.proxy``).
+_TOKEN = re.compile(r"[\w.]+")
 
 
 class VisibleText(HTMLParser):
@@ -146,7 +149,14 @@ def visible_text(html: str) -> tuple[str, list[str]]:
 
 
 def offending(text: str) -> list[str]:
-    return sorted({m.group(0) for m in FORBIDDEN.finditer(text)})
+    """The English words and raw codes in ``text``."""
+    text = " ".join(text.split())
+    found = {m.group(0) for m in _FORBIDDEN_PHRASES.finditer(text)}
+    for token in _TOKEN.findall(text):
+        for word in (token, token.strip(".")):
+            if word in _FORBIDDEN_WORDS:
+                found.add(word)
+    return sorted(found)
 
 
 # ---- the demo district --------------------------------------------------------------------------
@@ -173,14 +183,34 @@ def demo_app(tmp_path_factory):
         db.engine.dispose()
 
 
+def _what_the_demo_lacks() -> None:
+    """Rows in the states the demo's stories do not reach, through the domain: an SMS received and
+    answered, one dropped as stale and one for an opted-out resident, one failed with a code no table
+    names, a follow-up for a missing receipt, a manager's wording of a notice."""
+    manager = db.session.scalar(sa.select(Staff).where(Staff.role == Role.MANAGER))
+    notices.save_template(None, key="case_closed", language="en", body="{office}: ticket {ticket} is closed.",
+                          actor=manager)
+    resident = db.session.scalar(sa.select(Resident).where(Resident.phone.is_not(None)).order_by(Resident.id))
+    inbound.receive(phone=resident.phone, body="CEK 12345-6", provider_id="in-crawl-1", gateway="android")
+    pending = db.session.scalars(sa.select(SmsMessage).where(SmsMessage.status == SmsStatus.PENDING)
+                                 .order_by(SmsMessage.id)).all()
+    assert len(pending) >= 4, "the demo leaves a few notices waiting for the morning"
+    claimed = outbox.claim_many([m.id for m in pending[:4]])
+    outbox.hold(claimed[0], outbox.Hold("stale", detail="referral is accepted now"))
+    outbox.hold(claimed[1], outbox.Hold("opted_out", detail="resident answered STOP"))
+    outbox.record_failure(claimed[2].id, "twilio", GatewayError(code="39999", message="something new"))
+    outbox.record_sent(claimed[3].id, "twilio", "SMcrawl", receipts=True)
+    if claimed[3].case is not None:
+        followups.open_for(claimed[3], FollowUpReason.NO_RECEIPT, "no delivery receipt after 24 h")
+    db.session.flush()
+
+
 def _sign_in(app, role: Role) -> Browser:
     browser = Browser(app)
     _role, username, password = next(login for login in demo.logins() if login[0] == role.value)
     with app.app_context():
         security = app.extensions["security"]
         if role == Role.MANAGER:
-            from slrt.models import Staff
-
             secret = security.totp_factory.generate_totp_secret()
             user = db.session.scalar(sa.select(Staff).where(Staff.username == username))
             security.datastore.tf_set(user, "authenticator", totp_secret=secret)
@@ -292,5 +322,9 @@ def test_the_checker_sees_what_a_person_reads():
         '</select><input type="hidden" name="status" value="dropped"><script>var x = "stale";</script>'
         '<div lang="en">your request is registered</div><input placeholder="Search">')
     assert offending(text) == ["PENDING", "Search"]
-    assert offending("✉ SMS case_registered · pending") == ["case_registered", "pending"] or \
-        "pending" in offending("✉ SMS case_registered · pending")
+    assert offending("✉ SMS case_registered · pending") == ["case_registered", "pending"]
+    assert offending("Notice: referral_completed.proxy. Sent At 07:00") == ["Notice", "Sent", "Sent At",
+                                                                             "referral_completed.proxy"]
+    assert offending("Peran: manager") == ["Peran: manager", "manager"]
+    assert offending("Bahasa:\n  en") == ["Bahasa: en", "en"]
+    assert offending("Status SMS: menunggu dikirim. Nomor KK 3316 · in_progress") == ["in_progress"]
