@@ -21,8 +21,8 @@ from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_load
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import BaseForm, Select2Field
-from flask_admin.model.form import converts
 from flask_admin.model import filters, typefmt
+from flask_admin.model.form import converts
 from flask_babel import Domain
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user

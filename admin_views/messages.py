@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
@@ -13,7 +13,7 @@ from wtforms import ValidationError as FormError
 
 from admin_views import work
 from admin_views.base import SecureModelView
-from slrt import clock, notices, outbox, sms_errors
+from slrt import clock, gsm, notices, outbox, sms_errors
 from slrt.access import ALL_ROLES, MANAGER_ROLES, OVERSIGHT_ROLES
 from slrt.codes import format_code
 from slrt.errors import DomainError
@@ -101,9 +101,13 @@ def _gsm_body(form, field):
 
 
 class SmsTemplateView(SecureModelView):
+    """Managers word the notices; the screen shows each notice's name, default text and fields,
+    and previews the text with example values (the rules: slrt.notices.check_template)."""
+
     read_roles = ALL_ROLES
     create_roles = edit_roles = delete_roles = MANAGER_ROLES
     applies_everywhere = True
+    list_template = "admin/sms_template_list.html"
     edit_template = "admin/sms_template_edit.html"
     create_template = "admin/sms_template_create.html"
     column_list = ["key", "language", "body", "is_flagged", "updated_at"]
@@ -115,6 +119,23 @@ class SmsTemplateView(SecureModelView):
     form_choices = {"key": notices.notice_choices(), "language": Language.choices()}
     form_args = {"body": {"validators": [_gsm_body]}}
     form_widget_args = {"body": {"rows": 4, "data-sms-counter": "1"}}
+
+    def render(self, template, **kwargs):
+        """The list with every notice beside the managers' own texts; the form with its notice's help."""
+        if template == self.list_template:
+            kwargs["notices"] = notices.catalogue()
+        elif template in (self.edit_template, self.create_template) and "form" in kwargs:
+            kwargs["notice_help"] = _notice_help(kwargs["form"])
+        return super().render(template, **kwargs)
+
+    def create_form(self, obj=None):
+        """Opened from a notice of the list (``?key=``): that notice, starting from its default text."""
+        form = super().create_form(obj)
+        key = request.args.get("key")
+        if request.method == "GET" and key in notices.DEFAULTS:
+            language = request.args.get("language") if request.args.get("language") in ("id", "en") else "id"
+            form.key.data, form.language.data, form.body.data = key, language, notices.DEFAULTS[key][language]
+        return form
 
     def _save(self, template: SmsTemplate | None, form) -> SmsTemplate | None:
         """The text goes through the domain (checked, signed, its spam flag cleared); one unit of work."""
@@ -128,3 +149,23 @@ class SmsTemplateView(SecureModelView):
 
     def update_model(self, form, model):
         return self._save(model, form) is not None
+
+
+def _notice_help(form) -> dict:
+    """What the form shows beside the text: the chosen notice, its fields, the preview; and for the
+    page's script, every notice and the GSM-7 alphabet, so the help follows the choice and the typing."""
+    key = form.key.data if form.key.data in notices.DEFAULTS else next(iter(notices.DEFAULTS))
+    language = form.language.data if form.language.data in ("id", "en") else "id"
+    office = current_app.config["SLRT_SMS_SENDER_NAME"]
+    preview = notices.preview(form.body.data or notices.DEFAULTS[key][language], office)
+    script = {
+        "notices": {n.key: {"name": n.name, "default": {lang: notices.DEFAULTS[n.key][lang] for lang in ("id", "en")},
+                            "fields": n.fields} for n in notices.catalogue()},
+        "examples": {**notices.EXAMPLE_VALUES, "office": office},
+        "gsm7": "".join(sorted(gsm.GSM7_BASIC)), "gsm7_extended": "".join(sorted(gsm.GSM7_EXTENDED)),
+        "look_alikes": gsm.REPLACEMENTS,
+        "ucs2_warning": notices.ucs2_warning("%CHARS%"),
+    }
+    return {"key": key, "language": language, "name": notices.notice_name(key),
+            "default": notices.DEFAULTS[key][language], "fields": notices.fields_of(key), "preview": preview,
+            "script": script}

@@ -80,8 +80,9 @@ class ResidentView(SecureModelView):
     export_roles = OVERSIGHT_ROLES
 
     column_list = ["name", "nik_masked", "sex", "birth_date", "village", "phone"]
-    column_labels = {"name": _l("Name"), "nik_masked": "NIK", "nik": "NIK", "sex": _l("Sex"), "birth_date": _l("Birth date"),
-                     "village": _l("Village"), "phone": _l("Phone"), "address": _l("Address"),
+    column_labels = {"name": _l("Name"), "nik_masked": "NIK", "nik": "NIK", "sex": _l("Sex"),
+                     "birth_date": _l("Birth date"), "village": _l("Village"), "phone": _l("Phone"),
+                     "address": _l("Address"),
                      "household": _l("Household (KK)"), "phone_owner": _l("Whose phone"),
                      "phone_owner_name": _l("Phone holder"), "is_sms_opted_out": _l("SMS stopped"),
                      "language": _l("SMS language"), "created_at": _l("Registered")}

@@ -21,6 +21,7 @@ from slrt.access import Actor, check_keeps_settings
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.models import SmsTemplate, Staff
+from slrt.models.enums import SmsEncoding
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "case_registered": {
@@ -229,6 +230,80 @@ def allowed_fields(key: str) -> list[str]:
         if name and name not in seen:
             seen.append(name)
     return seen
+
+
+def fields_of(key: str) -> list[tuple[str, str]]:
+    """(field, what it is filled with) of each field notice ``key`` may use, for the template editor."""
+    return [(name, str(FIELDS.get(name, name))) for name in allowed_fields(key)]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A template filled with example values, as its reader would get it, and what it costs."""
+
+    text: str
+    encoding: SmsEncoding
+    segments: int
+    #: Characters (GSM-7 septets, UCS-2 units) it takes, and how many the parts it takes hold.
+    length: int
+    capacity: int
+    #: The characters that made it UCS-2 (none for GSM-7).
+    outside_gsm7: list[str]
+
+    @property
+    def ucs2_warning(self) -> str | None:
+        """Which characters make the SMS UCS-2 and what that costs, or None when it stays GSM-7."""
+        if not self.outside_gsm7:
+            return None
+        return ucs2_warning(" ".join(f"\u201c{ch}\u201d" for ch in self.outside_gsm7))
+
+
+def ucs2_warning(chars: str) -> str:
+    """Why ``chars`` (quoted, one or more) cost more: the template editor says it beside the text."""
+    return str(_l("Not in the GSM-7 alphabet: %(chars)s. One such character makes the whole SMS UCS-2: "
+                  "70 characters per SMS part instead of 160 (67 instead of 153 when it takes several parts). "
+                  "Replace it to pay for fewer parts.", chars=chars))
+
+
+def preview(body: str, office: str) -> Preview:
+    """Template text ``body`` filled with example values (a field no notice has is left as written)."""
+    body = gsm.normalize(body or "")
+    values = {**EXAMPLE_VALUES, "office": office}
+    text = "".join(literal + (values.get(name, f"{{{name}}}") if name else "")
+                   for literal, name, _spec, _conv in _parts(body))
+    encoding, count = gsm.segments(text)
+    return Preview(text=text, encoding=encoding, segments=count, length=gsm.length_units(text, encoding),
+                   capacity=gsm.segment_size(encoding, count) * count, outside_gsm7=gsm.outside_gsm7(text))
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    """One notice for the template editor: its name, default wording, fields and the managers' own."""
+
+    key: str
+    name: str
+    default: str
+    fields: list[tuple[str, str]]
+    #: language -> id of the manager's own wording (SmsTemplate), where there is one.
+    own: dict[str, int]
+
+
+def catalogue(language: str = "id") -> list[NoticeText]:
+    """Every notice with its default text in ``language``, in the order of DEFAULTS."""
+    own: dict[str, dict[str, int]] = {}
+    for template_id, key, lang in db.session.execute(select(SmsTemplate.id, SmsTemplate.key, SmsTemplate.language)):
+        own.setdefault(key, {})[lang] = template_id
+    return [NoticeText(key=key, name=notice_name(key), default=texts.get(language, texts["id"]),
+                       fields=fields_of(key), own=own.get(key, {}))
+            for key, texts in DEFAULTS.items()]
+
+
+def _parts(body: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """``string.Formatter().parse`` of ``body``, or the text as it is when its braces do not pair."""
+    try:
+        return list(string.Formatter().parse(body))
+    except ValueError:
+        return [(body, None, None, None)]
 
 
 #: Which variable gives way (is shortened) when a filled template would need two segments.

@@ -33,8 +33,8 @@ from slrt import demo, followups, inbound, notices, outbox
 from slrt.extensions import db
 from slrt.models import Resident, SmsMessage, Staff, enums
 from slrt.models.enums import FollowUpReason, Role, SmsStatus
-from slrt.ports import GatewayError
 from slrt.pii import new_key
+from slrt.ports import GatewayError
 from tests.web import Browser
 
 BUILT_AT = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
@@ -76,8 +76,9 @@ def _enum_values() -> set[str]:
 CODES = _enum_values() | set(notices.DEFAULTS)
 _FORBIDDEN_WORDS = {w for w in set(ENGLISH) | CODES if " " not in w}
 #: Phrases (several words) as whole words; single words are looked up token by token (much faster).
-_FORBIDDEN_PHRASES = re.compile("|".join(r"(?<![\w-]){}(?![\w-])".format(re.escape(w))
+_FORBIDDEN_PHRASES = re.compile("|".join(rf"(?<![\w-]){re.escape(w)}(?![\w-])"
                                          for w in sorted(set(ENGLISH) - _FORBIDDEN_WORDS, key=len, reverse=True)))
+_FIELD = re.compile(r"\{\w+\}")
 #: A word, a code (``in_progress``) or a notice key (``referral_made.proxy``).
 _TOKEN = re.compile(r"[\w.]+")
 
@@ -149,8 +150,8 @@ def visible_text(html: str) -> tuple[str, list[str]]:
 
 
 def offending(text: str) -> list[str]:
-    """The English words and raw codes in ``text``."""
-    text = " ".join(text.split())
+    """The English words and raw codes in ``text`` (a template's fields, ``{agency}``, are what managers type)."""
+    text = " ".join(_FIELD.sub(" ", text).split())
     found = {m.group(0) for m in _FORBIDDEN_PHRASES.finditer(text)}
     for token in _TOKEN.findall(text):
         for word in (token, token.strip(".")):
