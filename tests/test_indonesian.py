@@ -329,3 +329,16 @@ def test_the_checker_sees_what_a_person_reads():
     assert offending("Peran: manager") == ["Peran: manager", "manager"]
     assert offending("Bahasa:\n  en") == ["Bahasa: en", "en"]
     assert offending("Status SMS: menunggu dikirim. Nomor KK 3316 · in_progress") == ["in_progress"]
+
+
+def test_every_vocabulary_has_words_for_every_member(app):
+    """A new enum (or member) without Indonesian words fails here, before any screen shows its code."""
+    vocabularies = [obj for obj in vars(enums).values() if isinstance(obj, type) and issubclass(obj, enum.Enum)
+                    and obj.__module__ == enums.__name__]
+    assert len(vocabularies) > 20
+    with app.test_request_context():
+        for vocabulary in vocabularies:
+            assert issubclass(vocabulary, enums.Labelled), f"{vocabulary.__name__}: no labels"
+            for member in vocabulary:
+                words = str(member.label)
+                assert words and words != str(member.value), f"{member!r} shows its code"

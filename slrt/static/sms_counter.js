@@ -15,10 +15,9 @@
 
   function normalize(text) {
     var result = "";
-    for (var i = 0; i < text.length; i++) {
-      var ch = text[i];
+    Array.from(text).forEach(function (ch) {
       result += Object.prototype.hasOwnProperty.call(info.look_alikes, ch) ? info.look_alikes[ch] : ch;
-    }
+    });
     return result;
   }
 
@@ -47,9 +46,9 @@
   }
 
   function count() {
-    var text = fill(field.value), units = 0, outside = [];
-    for (var i = 0; i < text.length; i++) {
-      var ch = text[i];
+    var text = fill(field.value), units = 0, outside = [], chars = Array.from(text);  // by character, not by half
+    for (var i = 0; i < chars.length; i++) {
+      var ch = chars[i];
       if (info.gsm7.indexOf(ch) >= 0) units += 1;
       else if (info.gsm7_extended.indexOf(ch) >= 0) units += 2;
       else if (outside.indexOf(ch) < 0) outside.push(ch);
