@@ -107,7 +107,7 @@ class CaseView(SecureModelView):
     column_searchable_list = ["ticket"]
     column_filters = [
         "status", "channel", "urgency", "opened_at",
-        CaseDomainFilter(Case.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+        CaseDomainFilter(Case.id, _l("Domain"), options=Domain.choices),
     ]
 
     scoped_model = Case

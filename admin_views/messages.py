@@ -34,6 +34,14 @@ def _problem(view, context, model, name):
         f"{model.error_code}: {model.error_message or ''}", problem)
 
 
+def _attempt(attempt) -> Markup:
+    """One failed attempt: when, through which gateway, the code and what it means (the provider's words on hover)."""
+    gateway = GATEWAY_NAMES.get(attempt.gateway, attempt.gateway or "")
+    return Markup('<span title="{0}">{1}. {2} {3} {4}: {5}</span>').format(
+        attempt.error_message or "", attempt.attempt, clock.format_date(attempt.at, "minute"), gateway,
+        attempt.error_code or "", sms_errors.explain(attempt.error_code) or "-")
+
+
 class SmsMessageView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
@@ -55,9 +63,7 @@ class SmsMessageView(SecureModelView):
         "gateway": lambda v, c, m, n: GATEWAY_NAMES.get(m.gateway, m.gateway) if m.gateway else "-",
         "error_code": _problem,
         "error_message": _problem,
-        "failed_attempts": lambda v, c, m, n: Markup("<br>").join(
-            f"{a.attempt}. {clock.format_date(a.at, 'minute')} {GATEWAY_NAMES.get(a.gateway, a.gateway or '')}: "
-            f"{sms_errors.explain(a.error_code) or '-'}" for a in m.failed_attempts) or "-",
+        "failed_attempts": lambda v, c, m, n: Markup("<br>").join(_attempt(a) for a in m.failed_attempts) or "-",
     }
     column_formatters_export = {
         **column_formatters,

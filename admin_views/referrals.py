@@ -109,7 +109,7 @@ class ReferralView(SecureModelView):
     column_searchable_list = ["code"]
     column_filters = [
         "status", "agency.name", "service.name", "sent_at",
-        DomainFilter(Referral.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+        DomainFilter(Referral.id, _l("Domain"), options=Domain.choices),
         OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
     ]
 
