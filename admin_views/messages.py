@@ -129,7 +129,8 @@ class SmsTemplateView(SecureModelView):
     def render(self, template, **kwargs):
         """The list with every notice beside the managers' own texts; the form with its notice's help."""
         if template == self.list_template:
-            kwargs["notices"] = notices.catalogue()
+            # the managers' own texts of this page (no second query; another page's is refused when saved)
+            kwargs["notices"] = notices.catalogue(templates=kwargs.get("data") or [])
         elif template in (self.edit_template, self.create_template) and "form" in kwargs:
             kwargs["notice_help"] = _notice_help(kwargs["form"])
         return super().render(template, **kwargs)

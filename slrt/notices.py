@@ -9,6 +9,7 @@ which names no service or condition and never the word "miskin".
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from babel.dates import format_date
@@ -288,10 +289,13 @@ class NoticeText:
     own: dict[str, int]
 
 
-def catalogue(language: str = "id") -> list[NoticeText]:
-    """Every notice with its default text in ``language``, in the order of DEFAULTS."""
+def catalogue(language: str = "id", templates: Iterable[SmsTemplate] | None = None) -> list[NoticeText]:
+    """Every notice with its default text in ``language``, in the order of DEFAULTS; the managers' own
+    wordings among ``templates`` (those a screen already read), or all of them."""
     own: dict[str, dict[str, int]] = {}
-    for template_id, key, lang in db.session.execute(select(SmsTemplate.id, SmsTemplate.key, SmsTemplate.language)):
+    rows = ((t.id, t.key, t.language) for t in templates) if templates is not None else db.session.execute(
+        select(SmsTemplate.id, SmsTemplate.key, SmsTemplate.language))
+    for template_id, key, lang in rows:
         own.setdefault(key, {})[lang] = template_id
     return [NoticeText(key=key, name=notice_name(key), default=texts.get(language, texts["id"]),
                        fields=fields_of(key), own=own.get(key, {}))
