@@ -12,8 +12,8 @@ from flask import Flask, current_app, has_app_context
 import tasks.ops  # noqa: F401
 import tasks.outbox  # noqa: F401
 import tasks.reminders  # noqa: F401
-from slrt import outbox
 from slrt.extensions import db
+from slrt.outbox import help_number_problem
 from tasks.schedule import beat_schedule
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def celery_init_app(app: Flask) -> Celery:
         # Not a refusal to start: the notices still go, and the replies that need a number
         # are withheld one by one (slrt.inbound); the operator reads why here.
         with app.app_context():
-            problem = outbox.help_number_problem()
+            problem = help_number_problem()
             db.session.remove()
         if problem:
             log.error(problem)
