@@ -167,3 +167,58 @@ def test_send_reminder_now_after_office_hours_says_when_it_goes(app, district, d
     assert "SMS ke lembaga terkirim Senin pukul 08:00 (di luar jam kantor)." in flashed
     digests = db_session.scalars(select(SmsMessage).where(SmsMessage.template_key == "agency_reminder_digest")).all()
     assert digests and all(outbox.waiting_reason(m) == "menunggu jam kirim Senin 08:00" for m in digests)
+
+
+@pytest.mark.slow
+def test_a_worker_restarted_without_quiet_hours_sends_what_the_night_held(tmp_path):
+    """Real processes: beat and worker with quiet hours around the present moment hold the notices;
+    restarted with quiet hours switched off, their first sweeps send them (nothing rewritten)."""
+    import sqlite3
+    import time
+    from datetime import timedelta
+
+    from app import create_app
+    from fakes.builders import make_district
+    from slrt.extensions import db
+    from tests.test_worker import _alive, _env, _migrate, worker_and_beat
+
+    local = datetime.now(JAKARTA)
+    env = _env(tmp_path)
+    env.update(SLRT_QUIET_FROM=f"{local - timedelta(hours=1):%H:%M}",
+               SLRT_QUIET_TO=f"{local + timedelta(hours=1):%H:%M}", SLRT_SWEEP_SECONDS="1")
+    _migrate(env)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "CELERY_BROKER_URL": env["CELERY_BROKER_URL"],
+        "SLRT_PII_KEY": env["SLRT_PII_KEY"], "SECRET_KEY": "x", "SLRT_PASSWORD_HASH": "plaintext",
+    })
+    with app.app_context():
+        district = make_district()
+        db.session.commit()
+        for _ in range(5):
+            make_case(district)
+        db.session.commit()  # five notices, their send tasks queued on the broker
+        db.engine.dispose()
+
+    def rows():
+        with sqlite3.connect(tmp_path / "slrt.sqlite", timeout=10) as conn:
+            return conn.execute("SELECT status, attempts FROM sms_message WHERE direction = 'outbound'").fetchall()
+
+    with worker_and_beat(tmp_path, env) as procs:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (tmp_path / "beat.log").read_text().count("slrt.sweep_outbox") < 3:
+            _alive(procs, tmp_path)
+            time.sleep(1)
+        time.sleep(2)  # the last sweep's tasks, if any, have run
+        worker_log = (tmp_path / "worker.log").read_text()
+    assert (tmp_path / "beat.log").read_text().count("slrt.sweep_outbox") >= 3
+    assert rows() == [("pending", 0)] * 5 and "SMS to " not in worker_log
+
+    env.update(SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00")  # the operator switches quiet hours off
+    with worker_and_beat(tmp_path, env) as procs:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and {status for status, _ in rows()} != {"sent"}:
+            _alive(procs, tmp_path)
+            time.sleep(1)
+        worker_log = (tmp_path / "worker.log").read_text()
+    assert rows() == [("sent", 1)] * 5, worker_log[-3000:]
+    assert worker_log.count("SMS to ") == 5
