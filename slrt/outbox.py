@@ -392,6 +392,9 @@ def held_until(message: SmsMessage, now: datetime | None = None) -> datetime | N
     if message.direction != SmsDirection.OUTBOUND or message.status not in _WAITING \
             or notices.is_reply(message.template_key):
         return None
+    if message.audience == SmsAudience.RESIDENT and message.resident is not None \
+            and message.resident.is_sms_opted_out:
+        return None  # it will not go at all (dropped when its turn comes)
     return quiet_hours.next_window(message.audience, now or clock.now())
 
 
@@ -516,12 +519,18 @@ def due_ids(limit: int = 500) -> list[int]:
         log.warning("sms claims expired, back to pending", extra={"count": expired.rowcount})
     due = select(SmsMessage.id).where(
         SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
-        or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
-    if closed := quiet_hours.closed_audiences(now):
-        # Held by the hours as the settings say now; a reply answers someone who just wrote.
-        due = due.where(or_(SmsMessage.audience.not_in(closed),
-                            SmsMessage.template_key.startswith(notices.REPLY_PREFIX, autoescape=True)))
+        or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now), *_within_hours(now))
     return list(db.session.scalars(due.order_by(SmsMessage.next_attempt_at).limit(limit)))
+
+
+def _within_hours(now: datetime) -> list:
+    """SQL conditions for messages the sending hours let go at ``now``, as the settings say now
+    (none when every audience may be sent to); a reply answers someone who just wrote."""
+    closed = quiet_hours.closed_audiences(now)
+    if not closed:
+        return []
+    return [or_(SmsMessage.audience.not_in(closed),
+                SmsMessage.template_key.startswith(notices.REPLY_PREFIX, autoescape=True))]
 
 
 # ---- what the provider tells us later: delivery receipts, failures, account trouble ----------
@@ -659,7 +668,8 @@ def resume_sending(*, actor: Actor) -> int:
         update(SmsMessage)
         .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
                or_(SmsMessage.next_attempt_at <= now + PAUSE_RECHECK,
-                   SmsMessage.error_code.in_([p.code for p in pauses])))
+                   SmsMessage.error_code.in_([p.code for p in pauses])),
+               *_within_hours(now))  # those the night holds still wait for the morning
         .values(next_attempt_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

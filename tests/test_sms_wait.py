@@ -222,3 +222,14 @@ def test_a_worker_restarted_without_quiet_hours_sends_what_the_night_held(tmp_pa
         worker_log = (tmp_path / "worker.log").read_text()
     assert rows() == [("sent", 1)] * 5, worker_log[-3000:]
     assert worker_log.count("SMS to ") == 5
+
+
+def test_a_notice_to_an_opted_out_resident_is_not_said_to_wait(district, db_session, frozen):
+    frozen.move_to(NIGHT)
+    case = make_case(district)
+    db_session.commit()
+    [notice] = _outbound(db_session)
+    assert outbox.waiting_reason(notice) == "menunggu jam kirim besok 07:00"
+    case.resident.is_sms_opted_out = True  # STOP: it will be dropped, not sent in the morning
+    db_session.flush()
+    assert outbox.waiting_reason(notice) is None and outbox.send_time_notice([notice]) is None
