@@ -23,15 +23,17 @@ from slrt.models import SmsMessage, SmsTemplate
 class SmsMessageView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
-    column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "segments", "error_code"]
+    column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "waiting", "segments",
+                   "error_code"]
     column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
                      "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
                      "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text"),
-                     "failed_attempts": _l("Failed attempts")}
+                     "failed_attempts": _l("Failed attempts"), "waiting": _l("Why it waits")}
     column_formatters = {
         "created_at": lambda v, c, m, n: clock.format_date(m.created_at, "minute"),
         "phone": lambda v, c, m, n: mask_phone(m.phone),
         "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
+        "waiting": lambda v, c, m, n: outbox.waiting_reason(m) or "",
         "failed_attempts": lambda v, c, m, n: Markup("<br>").join(
             f"{a.attempt}. {clock.format_date(a.at, 'minute')} {a.gateway or ''} "
             f"{a.error_code or ''}: {a.error_message or ''}" for a in m.failed_attempts) or "-",
@@ -40,8 +42,8 @@ class SmsMessageView(SecureModelView):
     column_default_sort = ("created_at", True)
     column_sortable_list = ["created_at"]
     column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
-                           "segments", "status", "gateway", "provider_id", "error_code", "error_message", "reply_key",
-                           "attempts", "failed_attempts", "sent_at", "delivered_at"]
+                           "segments", "status", "waiting", "gateway", "provider_id", "error_code", "error_message",
+                           "reply_key", "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
     #: SMS of the cases the staff member covers; those of no case for who covers every unit.
     scoped_model = SmsMessage

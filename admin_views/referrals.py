@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
-from slrt import clock, reminders, workdays
+from slrt import clock, outbox, reminders, workdays
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
@@ -113,16 +113,18 @@ class ReferralView(SecureModelView):
             _l("Send the agencies an SMS reminder about the selected referrals now?"))
     def action_remind(self, ids):
         chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(row_ids(ids)))).all()
-        actor, sent = current_user._get_current_object(), 0
+        actor, sent, messages = current_user._get_current_object(), 0, []
         for referral in chosen:
             try:
-                reminders.send_reminder_now(referral, actor=actor)
+                messages += [digest.message for digest in reminders.send_reminder_now(referral, actor=actor)]
                 sent += 1
             except DomainError as error:
                 flash(f"{format_code(referral.code)}: {error}", "error")
         db.session.commit()
         if sent:
             flash(_l("Reminders queued for %(count)s referrals.", count=sent), "success")
+        if later := outbox.send_time_notice(messages):
+            flash(later, "info")
 
     def search_placeholder(self):
         return str(_l("Referral code"))
