@@ -109,7 +109,7 @@ def test_the_letter_page(app, district, db_session):
     assert "BPJS Kesehatan Cabang Blora" in page and "Jl. Pemuda 21 Blora" in page
     assert resident.name in page and resident.nik in page and "RT 02 RW 01" in page
     assert "Kartu KIS tidak aktif saat berobat" in page
-    rows = re.findall(r'<tr class="(have|missing)"><td>\d+</td><td>([^<]+)</td>', page)
+    rows = re.findall(r'<tr class="(have|missing)"><td>\d+</td><td><span class="clamp">([^<]+)</span></td>', page)
     assert rows == [("have", "Surat Keterangan Tidak Mampu"), ("have", "Fotokopi Kartu Keluarga"),
                     ("missing", "Fotokopi KTP/KIA"), ("missing", "Map plastik")]
     assert "2 berkas" in page and "Kepala Puskesos Jepon" in page and "Tanda tangan dan stempel" in page
