@@ -18,17 +18,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from slrt import clock
+from slrt import clock, workflow
 from slrt.access import Actor, System, check_referral_scope
-from slrt.errors import ConcurrentChange, PermissionDenied
+from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied
 from slrt.extensions import db
 from slrt.models import Referral, ReferralLetter, Staff
+from slrt.models.enums import ReferralStatus
 
 #: Months as letter numbers write them.
 ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 #: The office's code in every letter number.
 LETTER_CODE = "SLRT"
+
+#: A referral that ended without the service gets no new letter (one printed before still reprints).
+NO_NEW_LETTER = frozenset({ReferralStatus.REJECTED, ReferralStatus.CANCELLED})
 
 #: Numbers taken by other prints between our read and our write before we give up (each such
 #: print committed a letter, so this many in a row means something else is wrong).
@@ -48,7 +52,8 @@ def letter_of(referral: Referral) -> ReferralLetter | None:
 def issue_letter(referral: Referral, *, actor: Actor) -> ReferralLetter:
     """The referral's letter: the one printed before, or a new one with the unit's next number.
 
-    Staff of the case's unit (or a unit above it) only. Flushes; the caller commits.
+    Staff of the case's unit (or a unit above it) only; a rejected or cancelled referral gets no new
+    number. Flushes; the caller commits.
     """
     if not isinstance(actor, Staff | System):
         raise PermissionDenied(_l("Only staff print referral letters."))
@@ -59,6 +64,9 @@ def issue_letter(referral: Referral, *, actor: Actor) -> ReferralLetter:
         letter = letter_of(referral)
         if letter is not None:
             return letter
+        if referral.status in NO_NEW_LETTER:
+            raise IllegalTransition(_l("No referral letter for a referral that is %(status)s.",
+                                       status=workflow.status_label(referral.status)))
         now = clock.now()
         local = now.astimezone(clock.local_zone())
         last = db.session.scalar(select(func.max(ReferralLetter.number)).where(

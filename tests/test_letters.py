@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from app import create_app
 from fakes.builders import make_case, make_district, make_referral, make_resident
 from fakes.pipeline import postgres_database
-from slrt import letters
+from slrt import letters, referrals
 from slrt.access import SYSTEM_ACTOR, sees_full_nik
-from slrt.errors import PermissionDenied
+from slrt.errors import IllegalTransition, PermissionDenied
 from slrt.extensions import begin_write, db
 from slrt.models import Referral, ReferralLetter, Staff
 from slrt.models.enums import Role
@@ -71,6 +71,19 @@ def test_staff_of_another_unit_and_agencies_cannot_print_it(district, db_session
     with pytest.raises(PermissionDenied):
         letters.issue_letter(referral, actor=district.agencies["bpjs"].contacts[0])
     assert letters.letter_of(referral) is None
+
+
+def test_a_rejected_or_cancelled_referral_gets_no_new_number(district, db_session):
+    back = district.user(Role.BACK_OFFICE)
+    printed, unprinted = make_referral(district), make_referral(district)
+    letters.issue_letter(printed, actor=back)
+    for referral in (printed, unprinted):
+        referrals.cancel_referral(referral, actor=back, reason="warga pindah")
+    assert letters.issue_letter(printed, actor=back).reference == "0001/SLRT/XI/2026"  # a reprint
+    with pytest.raises(IllegalTransition, match="dibatalkan"):
+        letters.issue_letter(unprinted, actor=back)
+    assert letters.letter_of(unprinted) is None
+    assert letters.issue_letter(make_referral(district), actor=back).number == 2  # no number was used up
 
 
 def test_full_nik_only_for_staff_who_serve_the_residents_village(district, db_session):
@@ -150,6 +163,18 @@ def test_another_units_referral_is_not_found_and_gets_no_number(app, district, d
     assert palon.get(f"/admin/referral/letter/?id={referral.id}").status_code == 404
     assert palon.get("/admin/referral/letter/?id=abc").status_code == 404
     assert db_session.scalar(select(func.count()).select_from(ReferralLetter)) == 0
+
+
+def test_a_cancelled_referrals_letter_page_says_why_there_is_none(app, district, db_session):
+    referral = make_referral(district)
+    referrals.cancel_referral(referral, actor=district.user(Role.BACK_OFFICE), reason="salah lembaga")
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    response = back.get(f"/admin/referral/letter/?id={referral.id}")
+    assert response.status_code == 302 and f"/admin/case/details/?id={referral.case_id}" in response.headers["Location"]
+    page = back.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Tidak ada surat rujukan untuk rujukan yang dibatalkan." in page
 
 
 # --------------------------------------------------------------------------- prints at the same moment

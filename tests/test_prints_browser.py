@@ -115,6 +115,10 @@ def page(live):
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
         page = context.new_page()
+        # The prints live under the app's Content-Security-Policy too (the QR code is inline SVG).
+        page.csp_violations = []
+        page.on("console", lambda message: page.csp_violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         page.goto(f"{base}/login")
         page.fill("#username", username)
         page.fill("#password", PASSWORD)
@@ -186,6 +190,7 @@ def test_the_slip_with_8_documents_prints_on_one_a6_page_in_its_card_colour(live
     assert _css_colour(page, ".slip .band", "backgroundColor") == YELLOW
     reader = _print(page, "prints-slip-a6-education")
     assert len(reader.pages) == 1 and YELLOW in _colours(reader)
+    assert page.csp_violations == []
 
 
 def test_the_letter_prints_on_one_a4_page(live, page):
@@ -210,3 +215,4 @@ def test_the_letter_prints_on_one_a4_page(live, page):
     page.goto(f"{base}/admin/referral/letter/?id={ids[Domain.EDUCATION]}")
     assert page.locator(".reference").inner_text() == "0002" + reference[4:]
     assert len(_print(page, "prints-letter-a4-education").pages) == 1
+    assert page.csp_violations == []
