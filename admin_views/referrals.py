@@ -1,26 +1,30 @@
-"""Referrals: the list with overdue rows highlighted, and the printable referral slip."""
+"""Referrals: the list with overdue rows highlighted, the A6 referral slip and the A4 referral letter."""
 
 from __future__ import annotations
 
-from flask import flash, request
+import segno
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
+from admin_views import work
 from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
-from slrt import clock, outbox, reminders, workdays
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of
+from admin_views.security import staff_scope
+from slrt import clock, letters, outbox, reminders, workdays
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of, sees_full_nik
 from slrt.codes import format_code
 from slrt.errors import DomainError
-from slrt.extensions import db
-from slrt.models import Case, Referral, Service
+from slrt.extensions import begin_write, db
+from slrt.models import Case, Referral, Service, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain, UnitKind
 
 
 class OverdueFilter(BaseSQLAFilter):
@@ -68,6 +72,7 @@ class ReferralView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
     list_template = "admin/referral_list.html"
+    details_template = "admin/referral_details.html"  # links to the slip and the letter
 
     column_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at"]
     column_labels = {"code": _l("Referral"), "case": _l("Ticket"), "resident": _l("Resident"),
@@ -134,3 +139,37 @@ class ReferralView(SecureModelView):
         referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
         return self.render("admin/slip.html", referral=referral, colour=DOMAIN_COLOURS[referral.service.domain],
                            domain_label=DOMAIN_LABELS[referral.service.domain], format_code=format_code)
+
+    @expose("/letter/")
+    def letter_view(self):
+        """The A4 referral letter; its first print gives it the unit's next letter number."""
+        referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
+        staff = current_user._get_current_object()
+        letter = letters.letter_of(referral)
+        if letter is None:
+            begin_write()  # SQLite: queue behind other writers before reading the unit's last number
+            letter, error = work.commit(lambda: letters.issue_letter(referral, actor=staff))
+            if error is not None:
+                return redirect(url_for("case.details_view", id=referral.case_id))
+        resident, unit = referral.case.resident, referral.case.unit
+        target = url_for("referral.details_view", id=referral.id, _external=True)  # an id only: no personal data
+        return self.render(
+            "admin/letter.html", referral=referral, letter=letter, resident=resident, unit=unit,
+            secretariat=unit.parent if unit.kind == UnitKind.PUSKESOS else None,
+            place=_place(unit), letter_date=format_date(clock.to_local(letter.issued_at).date(), "long"),
+            nik=resident.nik if sees_full_nik(staff, staff_scope(), resident) else resident.nik_masked,
+            domain_label=DOMAIN_LABELS[referral.service.domain],
+            colour=DOMAIN_COLOURS[referral.service.domain],
+            documents=[(d, d.code in referral.documents_checked) for d in referral.service.documents],
+            qr=Markup(segno.make(target, error="m").svg_inline(scale=0.75, unit="mm", border=2, title=target)),
+            printed_at=clock.now(), format_code=format_code)
+
+
+def _place(unit: Unit) -> str:
+    """Where the letter is written, as its date line says ("Blora, 5 Desember 2026"): the unit's area
+    without "Kabupaten" or "Kota"."""
+    name = unit.region.name
+    for prefix in ("Kabupaten ", "Kota ", "Kab. "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name

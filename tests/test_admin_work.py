@@ -265,7 +265,7 @@ def test_dashboard_and_report(app, district, db_session):
     assert lines[0].startswith("month,domain,service,referrals")
     assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
     slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
-    assert "slip-blue" in slip and "SURAT RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
+    assert "slip-blue" in slip and "KARTU RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
 
 
 def test_export_streams_plain_csv(app, district, db_session):

@@ -3,6 +3,7 @@
 from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
+from slrt.models.letters import ReferralLetter
 from slrt.models.org import Region, Staff, Unit
 from slrt.models.people import Household, Resident
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
@@ -24,6 +25,7 @@ __all__ = [
     "Heartbeat",
     "Household",
     "Referral",
+    "ReferralLetter",
     "ReferralTally",
     "Region",
     "ReminderDigest",
