@@ -49,7 +49,7 @@ class SmsMessageView(SecureModelView):
     scoped_model = SmsMessage
 
     def get_query(self):
-        return super().get_query().options(joinedload(SmsMessage.case))
+        return super().get_query().options(joinedload(SmsMessage.case), joinedload(SmsMessage.resident))
 
     @expose("/resume", methods=["POST"])
     def resume_view(self):
