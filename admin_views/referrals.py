@@ -9,16 +9,18 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
+from admin_views.people import resident_search
 from slrt import clock, reminders, workdays
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
-from slrt.models import Case, Referral, Service
+from slrt.models import Agency, Case, Referral, Resident, Service
 from slrt.models.base import row_ids
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
 
@@ -102,7 +104,21 @@ class ReferralView(SecureModelView):
             joinedload(Referral.agency))
 
     def narrow_search(self, query, term):
-        return query.filter(Referral.code == "".join(ch for ch in term if ch.isdigit()))
+        """A referral code or the case's ticket (digits); else the resident (NIK, phone, any word of
+        the name) or the agency (a part of its name or short name)."""
+        digits = "".join(ch for ch in term if ch.isdigit())
+        if digits and all(ch.isdigit() or ch in " -." for ch in term.strip()) and len(digits) < 9:
+            tickets = select(Case.id).where(Case.ticket == digits)
+            return query.filter(or_(Referral.code == digits, Referral.case_id.in_(tickets)))
+        residents_found = resident_search(db.session.query(Resident.id), term)
+        by_resident = Referral.case_id.in_(
+            select(Case.id).where(Case.resident_id.in_(residents_found.scalar_subquery())))
+        words = term.strip().lower()
+        # Agencies are few: which ones match is asked first, so a name alone stays a pure index lookup.
+        agencies = db.session.scalars(select(Agency.id).where(or_(
+            func.lower(Agency.name).contains(words, autoescape=True),
+            func.lower(Agency.short_name).contains(words, autoescape=True)))).all() if words else []
+        return query.filter(or_(by_resident, Referral.agency_id.in_(agencies)) if agencies else by_resident)
 
     def is_action_allowed(self, name):
         if name == "remind":
@@ -125,7 +141,7 @@ class ReferralView(SecureModelView):
             flash(_l("Reminders queued for %(count)s referrals.", count=sent), "success")
 
     def search_placeholder(self):
-        return str(_l("Referral code"))
+        return str(_l("Code, ticket, resident or agency"))
 
     @expose("/slip/")
     def slip_view(self):

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, intersect, select
 
 from slrt import clock, text
 from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
-from slrt.models import Household, Region, Resident, Staff
+from slrt.models import Household, Region, Resident, ResidentNameWord, Staff
 from slrt.models.enums import PhoneOwner, RegionLevel, Sex
+from slrt.models.people import name_words
 from slrt.pii import vault
 
 
@@ -55,6 +56,22 @@ def find_by_nik(nik: str) -> Resident | None:
     """Return the resident with this NIK (any separators), or None."""
     number = validate_nik(nik)
     return db.session.scalar(select(Resident).where(Resident.nik_hash == vault.lookup_hash("nik", number)))
+
+
+def named(text: str) -> Select | None:
+    """Ids of the residents with, for each word typed, a word of their name starting with it:
+    "riyanto", "Riy" and "slamet r" all find Slamet Riyanto. None when nothing typed is a word.
+
+    Each word is a range of the name-word index (bytewise, so ``[riy, riz)``): an index
+    lookup on SQLite and PostgreSQL, whatever the number of residents.
+    """
+    words = name_words(text)
+    if not words:
+        return None
+    word = ResidentNameWord.word
+    ranges = [select(ResidentNameWord.resident_id).where(word >= w, word < w[:-1] + chr(ord(w[-1]) + 1))
+              for w in words]
+    return ranges[0] if len(ranges) == 1 else select(intersect(*ranges).subquery().c.resident_id)
 
 
 def find_household_by_kk(kk_number: str) -> Household | None:
