@@ -147,9 +147,9 @@ def test_the_migration_gives_existing_residents_their_words(database_at_0011, tm
                 conn.execute(sa.text(
                     "INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,"
                     " village_id, address, phone_owner, is_sms_opted_out, language, created_at)"
-                    " VALUES ('x', :hash, '3316********0001', :name, lower(:name), 'M', :born, :village, 'RT 1',"
+                    " VALUES ('x', :hash, '3316********0001', :name, :key, 'M', :born, :village, 'RT 1',"
                     " 'own', false, 'id', CURRENT_TIMESTAMP)"),
-                    {"hash": f"h{n}", "name": name, "born": date(1970, 1, 1), "village": village})
+                    {"hash": f"h{n}", "name": name, "key": name.lower(), "born": date(1970, 1, 1), "village": village})
         upgrade()
         with db.engine.connect() as conn:
             words = conn.execute(sa.text(
