@@ -179,10 +179,14 @@ class SlrtFilterConverter(FilterConverter):
         return [_aware(f)(column, name, **kwargs) for f in self.datetime_filters]
 
 
-#: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default).
+#: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default), to the minute.
+#: Flask-Admin takes the first type a value is an instance of: datetime (a date too) comes first.
 TYPE_FORMATTERS = dict(typefmt.BASE_FORMATTERS)
-TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
 TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.format_date(value, "minute")
+TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
+EXPORT_FORMATTERS = dict(typefmt.EXPORT_FORMATTERS)
+EXPORT_FORMATTERS[datetime] = TYPE_FORMATTERS[datetime]
+EXPORT_FORMATTERS[date] = TYPE_FORMATTERS[date]
 
 
 class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
@@ -192,6 +196,7 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
     filter_converter = SlrtFilterConverter()
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS
+    column_type_formatters_export = EXPORT_FORMATTERS
     create_roles: frozenset = NO_ROLES
     edit_roles: frozenset = NO_ROLES
     delete_roles: frozenset = NO_ROLES

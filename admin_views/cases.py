@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin_views import work
 from admin_views.base import SecureModelView, SecureView
+from admin_views.lists import code_link
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from admin_views.security import staff_scope
 from slrt import cases, clock, followups, outbox, referrals, residents, workdays, workflow
@@ -96,7 +97,7 @@ class CaseView(SecureModelView):
                      "urgency": _l("Urgency"), "channel": _l("Channel"), "opened_at": _l("Opened"),
                      "assignee": _l("Assignee"), "summary": _l("What they said")}
     column_formatters = {
-        "ticket": lambda v, c, m, n: format_code(m.ticket),
+        "ticket": lambda v, c, m, n: code_link(v.get_url(".details_view", id=m.id), m.ticket),
         "resident": lambda v, c, m, n: m.resident.name,
         "unit": lambda v, c, m, n: m.unit.name,
         "status": lambda v, c, m, n: status_badge(m.status),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import SecureModelView
 from admin_views.cases import FOLLOW_UP_REASONS
+from admin_views.lists import code_link
 from slrt import clock
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
-from slrt.codes import format_code
 from slrt.identity import mask_phone
 from slrt.models import Case, FollowUp
 from slrt.models.enums import FollowUpStatus
@@ -20,8 +19,7 @@ STATUS_LABELS = {FollowUpStatus.OPEN: _l("to do"), FollowUpStatus.DONE: _l("done
 
 
 def _case_link(view, context, model, name):
-    url = url_for("case.details_view", id=model.case_id)
-    return Markup('<a href="{}">{}</a>').format(url, format_code(model.case.ticket))
+    return code_link(url_for("case.details_view", id=model.case_id), model.case.ticket)
 
 
 class FollowUpView(SecureModelView):

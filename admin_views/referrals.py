@@ -11,31 +11,67 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views import work
 from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
+from admin_views.lists import code_link
+from admin_views.people import resident_search
 from admin_views.security import staff_scope
 from slrt import clock, letters, outbox, reminders, workdays
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of, sees_full_nik
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import begin_write, db
-from slrt.models import Case, Referral, Service, Unit
+from slrt.models import Agency, Case, Referral, Resident, Service, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain, UnitKind
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain, UnitKind
 
 
-class OverdueFilter(BaseSQLAFilter):
-    """Active referrals past their due date (overdue is derived, not stored)."""
+class _YesNoFilter(BaseSQLAFilter):
+    """Referrals that are (``1``) or are not (``0``) in a state derived from their columns."""
+
+    def condition(self):
+        raise NotImplementedError
+
+    def validate(self, value):
+        return value in ("0", "1")  # anything else: said and ignored
 
     def apply(self, query, value, alias=None):
-        overdue = Referral.is_overdue
-        return query.filter(overdue if value == "1" else ~overdue)
+        return query.filter(self.condition() if value == "1" else ~self.condition())
 
     def operation(self):
         return _l("is")
+
+
+class OverdueFilter(_YesNoFilter):
+    """Active referrals past their due date (overdue is derived, not stored)."""
+
+    def condition(self):
+        return Referral.is_overdue
+
+
+class WaitingFilter(_YesNoFilter):
+    """Referrals an agency has still to handle (sent or accepted): the dashboard's "waiting"."""
+
+    def condition(self):
+        return Referral.status.in_(REFERRAL_ACTIVE)
+
+
+class EscalatedFilter(_YesNoFilter):
+    """Active referrals escalated to the agency's head or the unit's supervisor."""
+
+    def condition(self):
+        return and_(Referral.status.in_(REFERRAL_ACTIVE), Referral.escalated_at.is_not(None))
+
+
+class UnverifiedFilter(_YesNoFilter):
+    """Completed referrals the resident was asked about by SMS and has not confirmed."""
+
+    def condition(self):
+        return Referral.is_unverified
 
 
 class DomainFilter(BaseSQLAFilter):
@@ -68,6 +104,9 @@ def _due(view, context, model, name):
     return Markup('<span class="{0}">{1}</span>').format(css, text)
 
 
+YES_NO = [("1", _l("yes")), ("0", _l("no"))]
+
+
 class ReferralView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
@@ -80,9 +119,10 @@ class ReferralView(SecureModelView):
                      "sent_at": _l("Sent"), "due_at": _l("Due"), "agency.name": _l("Agency"),
                      "service.name": _l("Service")}
     column_formatters = {
-        "code": lambda v, c, m, n: format_code(m.code),
-        "case": lambda v, c, m, n: Markup('<a href="{0}">{1}</a>').format(
-            v.get_url("case.details_view", id=m.case_id), format_code(m.case.ticket)),
+        # The row opens the case page, where the referral is answered.
+        "code": lambda v, c, m, n: code_link(v.get_url("case.details_view", id=m.case_id), m.code),
+        "case": lambda v, c, m, n: code_link(v.get_url("case.details_view", id=m.case_id), m.case.ticket,
+                                             opens_row=False),
         "resident": lambda v, c, m, n: m.case.resident.name,
         "service": lambda v, c, m, n: m.service.name,
         "agency": lambda v, c, m, n: m.agency.short_name,
@@ -96,7 +136,10 @@ class ReferralView(SecureModelView):
     column_filters = [
         "status", "agency.name", "service.name", "sent_at",
         DomainFilter(Referral.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
-        OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
+        OverdueFilter(Referral.id, _l("Overdue"), options=YES_NO),
+        WaitingFilter(Referral.id, _l("Waiting for the agency"), options=YES_NO),
+        EscalatedFilter(Referral.id, _l("Escalated"), options=YES_NO),
+        UnverifiedFilter(Referral.id, _l("Not confirmed by the resident"), options=YES_NO),
     ]
 
     scoped_model = Referral
@@ -107,7 +150,21 @@ class ReferralView(SecureModelView):
             joinedload(Referral.agency))
 
     def narrow_search(self, query, term):
-        return query.filter(Referral.code == "".join(ch for ch in term if ch.isdigit()))
+        """A referral code or the case's ticket (digits); else the resident (NIK, phone, any word of
+        the name) or the agency (a part of its name or short name)."""
+        digits = "".join(ch for ch in term if ch.isdigit())
+        if digits and all(ch.isdigit() or ch in " -." for ch in term.strip()) and len(digits) < 9:
+            tickets = select(Case.id).where(Case.ticket == digits)
+            return query.filter(or_(Referral.code == digits, Referral.case_id.in_(tickets)))
+        residents_found = resident_search(db.session.query(Resident.id), term)
+        by_resident = Referral.case_id.in_(
+            select(Case.id).where(Case.resident_id.in_(residents_found.scalar_subquery())))
+        words = term.strip().lower()
+        # Agencies are few: which ones match is asked first, so a name alone stays a pure index lookup.
+        agencies = db.session.scalars(select(Agency.id).where(or_(
+            func.lower(Agency.name).contains(words, autoescape=True),
+            func.lower(Agency.short_name).contains(words, autoescape=True)))).all() if words else []
+        return query.filter(or_(by_resident, Referral.agency_id.in_(agencies)) if agencies else by_resident)
 
     def is_action_allowed(self, name):
         if name == "remind":
@@ -132,7 +189,7 @@ class ReferralView(SecureModelView):
             flash(later, "info")
 
     def search_placeholder(self):
-        return str(_l("Referral code"))
+        return str(_l("Code, ticket, resident or agency"))
 
     @expose("/slip/")
     def slip_view(self):

@@ -5,7 +5,7 @@ from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
 from slrt.models.letters import ReferralLetter
 from slrt.models.org import Region, Staff, Unit
-from slrt.models.people import Household, Resident
+from slrt.models.people import Household, Resident, ResidentNameWord
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
 from slrt.models.reports import CaseTally, ReferralTally
 from slrt.models.sign_in import EndedSession, SignInAddress
@@ -31,6 +31,7 @@ __all__ = [
     "ReminderDigest",
     "ReminderDigestItem",
     "Resident",
+    "ResidentNameWord",
     "Service",
     "SignInAddress",
     "SmsAttempt",
