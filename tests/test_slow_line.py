@@ -1,7 +1,7 @@
 """The case list and a case page on the slow office line (300 ms, 50 KiB/s, CPU / 4), in Chromium.
 
 A back-office clerk opens each with an empty cache, then again with what the first visit kept.
-The timings are printed (``pytest -s``; bench/slow_line.py has the medians), not asserted; the
+The timings are printed (bench/slow_line.py has the medians of several loads), not asserted; the
 test checks what makes them: every static file arrives compressed and is kept a year, a page
 seen before costs one request (the page itself, compressed), no favicon or font is asked for,
 and the sign-in page has the staff pages' files fetched while the clerk types.
@@ -90,10 +90,12 @@ def _watch_static(line: SlowLine) -> list:
     return responses
 
 
-def _report(name: str, cold, warm) -> None:
-    print(f"\n{name}: cold {cold.seconds:.2f} s, {len(cold.requests)} requests, {cold.received_bytes / 1024:.1f} KiB; "
-          f"warm {warm.seconds:.2f} s, {len(warm.requests)} request, {warm.received_bytes / 1024:.1f} KiB "
-          f"(latency {LATENCY_MS} ms, {THROUGHPUT // 1024} KiB/s, CPU / {CPU_SLOWDOWN})")
+def _report(capsys, name: str, cold, warm) -> None:
+    with capsys.disabled():  # the figures show in every run, not only with -s
+        print(f"\n{name}: cold {cold.seconds:.2f} s, {len(cold.requests)} requests, "
+              f"{cold.received_bytes / 1024:.1f} KiB; warm {warm.seconds:.2f} s, {len(warm.requests)} request, "
+              f"{warm.received_bytes / 1024:.1f} KiB (latency {LATENCY_MS} ms, {THROUGHPUT // 1024} KiB/s, "
+              f"CPU / {CPU_SLOWDOWN})")
 
 
 def _check_static(responses: list) -> None:
@@ -108,7 +110,7 @@ def _check_static(responses: list) -> None:
             assert headers.get("content-encoding") == "br", response.url
 
 
-def test_case_list_and_case_page_on_a_slow_line(server, browser):
+def test_case_list_and_case_page_on_a_slow_line(server, browser, capsys):
     base, answered = server
 
     # The case list with an empty cache, then again after a case page.
@@ -161,19 +163,21 @@ def test_case_list_and_case_page_on_a_slow_line(server, browser):
     assert violations == [], violations
     context.close()
 
-    _report("case list", cold_list, warm_list)
-    _report("case page", cold_case, warm_case)
+    _report(capsys, "case list", cold_list, warm_list)
+    _report(capsys, "case page", cold_case, warm_case)
 
 
-def test_the_sign_in_page_fetches_the_staff_pages_files_while_the_clerk_types(server, browser):
+def test_the_sign_in_page_fetches_the_staff_pages_files_while_the_clerk_types(server, browser, capsys):
     base, answered = server
     context, violations = _context(browser)
     line = SlowLine(context)
     page = line.page
     page.goto(f"{base}/login")
-    # The prefetches land while the fields are filled in (here: until the last one has arrived).
-    page.wait_for_function("() => performance.getEntriesByType('resource')"
-                           ".some(e => e.name.includes('bs4_filters.js') && e.responseEnd > 0)", timeout=60_000)
+    # The prefetches land while the fields are filled in (here: until every one has arrived).
+    page.wait_for_function("""() => {
+        const done = new Set(performance.getEntriesByType('resource').filter(e => e.responseEnd > 0).map(e => e.name));
+        return [...document.querySelectorAll('link[rel=prefetch]')].every(link => done.has(link.href));
+    }""", timeout=60_000)
     page.fill("#username", CLERK)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -181,6 +185,7 @@ def test_the_sign_in_page_fetches_the_staff_pages_files_while_the_clerk_types(se
     answered.clear()
     first_list = line.load(f"{base}/admin/case/")
     assert answered == ["/admin/case/"], answered
-    print(f"\ncase list right after signing in: {first_list.seconds:.2f} s, {len(answered)} request")
+    with capsys.disabled():
+        print(f"\ncase list right after signing in: {first_list.seconds:.2f} s, {len(answered)} request")
     assert violations == [], violations
     context.close()
