@@ -12,12 +12,17 @@ Each setup runs in its own server process on the demo district (SQLite, 200 resi
 tree with compression off and on, and with ``--before DIR`` another checkout (e.g. the main
 branch before this work) for comparison. It prints one line per setup and page, with the
 medians of ``--runs`` loads: seconds to the load event, requests over the line and kilobytes
-received, e.g.
+received. Measured here (2 shared CPUs, --runs 5 --before on the main branch before issue 13):
 
-    setup            page       cold_s  warm_s  cold_requests  warm_requests  cold_kb  warm_kb
-    compress=off     case_list   4.21    0.98        14              1          498.3     30.1
+    setup            page        cold_s  warm_s  cold_requests  warm_requests  cold_kb  warm_kb
+    before           case_list    19.96    2.81             24             24    962.8     92.4
+    before           case_page    15.16    1.46             16             16    704.8     32.5
+    compress=off     case_list    14.19    1.64             19              1    662.4     64.5
+    compress=off     case_page     8.05    0.74              9              1    359.5     13.5
+    compress=on      case_list     3.94    0.64             19              1    142.2      5.8
+    compress=on      case_page     2.63    0.59              9              1     79.4      4.2
 
-The figures are printed, not asserted: tests/test_browser.py checks the behaviour (requests,
+The figures are printed, not asserted: tests/test_slow_line.py checks the behaviour (requests,
 compression, cache lifetimes). Needs Debian's chromium (/usr/bin/chromium).
 
     .venv/bin/python bench/slow_line.py [--runs 5] [--before /work/main]
