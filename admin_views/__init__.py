@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from admin_views.assets import init_assets
 from admin_views.base import RowIdConverter
 from admin_views.cases import CaseView, IntakeView
 from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
@@ -52,6 +53,7 @@ def init_admin(app: Flask) -> Admin:
     # Our templates first: they override Flask-Admin's and Flask-Security's where named alike.
     app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(HERE, "templates")), app.jinja_loader])
     init_headers(app)  # first: it takes Cache-Control over from Flask-Security
+    init_assets(app)  # compression; static files under content digests, kept a year
     init_security(app)
     _template_helpers(app)
     admin = Admin(

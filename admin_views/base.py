@@ -213,13 +213,15 @@ def _label(view, value, name=None):
     return value.label
 
 
-#: Enum members in words (their labels); dates as Indonesians write them; timestamps in local
-#: time (Asia/Jakarta by default). The first type that matches wins: the labels come first.
+#: Enum members in words (their labels); dates as Indonesians write them; timestamps in local time
+#: (Asia/Jakarta by default), to the minute. Flask-Admin takes the first type a value is an instance
+#: of: the labels come first, and datetime (a date too) before date.
 TYPE_FORMATTERS = {Labelled: _label, **typefmt.BASE_FORMATTERS}
-TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
 TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.format_date(value, "minute")
-#: Exports: the same words, as text.
+TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
 EXPORT_FORMATTERS = {Labelled: lambda view, value, name=None: str(value.label), **typefmt.EXPORT_FORMATTERS}
+EXPORT_FORMATTERS[datetime] = TYPE_FORMATTERS[datetime]
+EXPORT_FORMATTERS[date] = TYPE_FORMATTERS[date]
 
 
 class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):

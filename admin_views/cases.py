@@ -15,9 +15,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin_views import work
 from admin_views.base import SecureModelView, SecureView
+from admin_views.lists import code_link
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from admin_views.security import staff_scope
-from slrt import cases, clock, followups, notices, referrals, residents, sms_errors, workdays, workflow
+from slrt import cases, clock, followups, notices, outbox, referrals, residents, sms_errors, workdays, workflow
 from slrt.access import (
     ALL_ROLES,
     OVERSIGHT_ROLES,
@@ -93,7 +94,7 @@ class CaseView(SecureModelView):
                      "urgency": _l("Urgency"), "channel": _l("Channel"), "opened_at": _l("Opened"),
                      "assignee": _l("Assignee"), "summary": _l("What they said")}
     column_formatters = {
-        "ticket": lambda v, c, m, n: format_code(m.ticket),
+        "ticket": lambda v, c, m, n: code_link(v.get_url(".details_view", id=m.id), m.ticket),
         "resident": lambda v, c, m, n: m.resident.name,
         "unit": lambda v, c, m, n: m.unit.name,
         "status": lambda v, c, m, n: status_badge(m.status),
@@ -260,7 +261,7 @@ def _status_label(value: str) -> str:
 def _timeline(case: Case, messages: list[SmsMessage]) -> list[dict]:
     """Events and SMS of the case, oldest first, in one list."""
     rows = [{"at": e.at, "kind": "event", "event": e} for e in case.events]
-    rows += [{"at": m.created_at, "kind": "sms", "sms": m} for m in messages]
+    rows += [{"at": m.created_at, "kind": "sms", "sms": m, "waiting": outbox.waiting_reason(m)} for m in messages]
     return sorted(rows, key=lambda r: (r["at"], 0 if r["kind"] == "event" else 1))
 
 
@@ -324,6 +325,8 @@ class IntakeView(SecureView):
             return self._form(nik=nik, resident=_found(nik, actor), lookup_error=None, values=form, errors=errors)
         flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
                  ticket=format_code(case.ticket), name=resident.name), "success")
+        if later := outbox.send_time_notice(outbox.waiting_messages(case)):
+            flash(later, "info")
         return redirect(url_for("case.details_view", id=case.id))
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_admin import expose
+from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList
 from flask_babel import format_date
 
 from admin_views.base import SecureIndexView
+from admin_views.referrals import EscalatedFilter, OverdueFilter, UnverifiedFilter, WaitingFilter
 from admin_views.security import staff_scope
 from slrt import clock, csvout, ops, reports
 from slrt.access import unit_scope
@@ -41,7 +44,34 @@ def bar_chart(table) -> dict:
             "base": height - bottom}
 
 
+def filtered_list(view, chosen, value: str) -> str:
+    """The address of ``view``'s list with its first filter ``chosen(filter)`` accepts set to ``value``."""
+    for index, flt in enumerate(view._filters or ()):
+        if chosen(flt):
+            return url_for(f"{view.endpoint}.index_view", **{f"flt1_{view.get_filter_arg(index, flt)}": value})
+    raise LookupError(f"{view.endpoint} has no such filter")
+
+
+def _column_filter(name: str, operation: type):
+    """A filter on column ``name`` doing ``operation`` (its "not" variant, a subclass, comes later)."""
+    return lambda flt: getattr(flt.column, "key", None) == name and isinstance(flt, operation)
+
+
 class DashboardView(SecureIndexView):
+    def tile_links(self) -> dict[str, str]:
+        """Each tile opens the list already narrowed to what it counts."""
+        views = {view.endpoint: view for view in self.admin._views}
+        referral, case, follow_up, sms = (views[name] for name in ("referral", "case", "follow_up", "sms"))
+        return {
+            "open_cases": filtered_list(case, _column_filter("status", FilterInList), "open,in_progress"),
+            "active_referrals": filtered_list(referral, lambda f: isinstance(f, WaitingFilter), "1"),
+            "overdue_referrals": filtered_list(referral, lambda f: isinstance(f, OverdueFilter), "1"),
+            "escalated_referrals": filtered_list(referral, lambda f: isinstance(f, EscalatedFilter), "1"),
+            "unverified_referrals": filtered_list(referral, lambda f: isinstance(f, UnverifiedFilter), "1"),
+            "open_follow_ups": filtered_list(follow_up, _column_filter("status", FilterEqual), "open"),
+            "sms_pending": filtered_list(sms, _column_filter("status", FilterEqual), "pending"),
+        }
+
     @expose("/")
     def index(self):
         scope = unit_scope(staff_scope())
@@ -57,6 +87,7 @@ class DashboardView(SecureIndexView):
             domains=[(d, DOMAIN_LABELS[d], DOMAIN_COLOURS[d]) for d in Domain],  # legend swatches: slrt.css
             worker_alive=ops.is_alive("worker"),
             worker_at=clock.to_local(worker_at) if worker_at else None,
+            tile_links=self.tile_links(),
         )
 
     @expose("/report.csv")

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import SecureModelView
+from admin_views.lists import code_link
 from slrt import clock, sms_errors
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
-from slrt.codes import format_code
 from slrt.identity import mask_phone
 from slrt.models import Case, FollowUp
 
 
 def _case_link(view, context, model, name):
-    url = url_for("case.details_view", id=model.case_id)
-    return Markup('<a href="{}">{}</a>').format(url, format_code(model.case.ticket))
+    return code_link(url_for("case.details_view", id=model.case_id), model.case.ticket)
 
 
 class FollowUpView(SecureModelView):

@@ -45,12 +45,13 @@ def _attempt(attempt) -> Markup:
 class SmsMessageView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
-    column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "segments", "error_code"]
+    column_list = ["created_at", "direction", "phone", "template_key", "case", "status", "waiting", "segments",
+                   "error_code"]
     column_labels = {"created_at": _l("Time"), "direction": _l("Direction"), "phone": _l("Phone"),
                      "template_key": _l("Notice"), "case": _l("Ticket"), "status": _l("Status"),
                      "segments": _l("Segments"), "error_code": _l("Error"), "body": _l("Text"),
-                     "failed_attempts": _l("Failed attempts"), "audience": _l("Recipient"),
-                     "encoding": _l("Character set"), "gateway": _l("Sent through"),
+                     "failed_attempts": _l("Failed attempts"), "waiting": _l("Why it waits"),
+                     "audience": _l("Recipient"), "encoding": _l("Character set"), "gateway": _l("Sent through"),
                      "provider_id": _l("Provider's message id"), "error_message": _l("What went wrong"),
                      "reply_key": _l("Reply sent"), "attempts": _l("Sending attempts"),
                      "sent_at": _l("Sent at"), "delivered_at": _l("Delivered at")}
@@ -58,6 +59,7 @@ class SmsMessageView(SecureModelView):
         "created_at": lambda v, c, m, n: clock.format_date(m.created_at, "minute"),
         "phone": lambda v, c, m, n: mask_phone(m.phone),
         "case": lambda v, c, m, n: format_code(m.case.ticket) if m.case else "-",
+        "waiting": lambda v, c, m, n: outbox.waiting_reason(m) or "",
         "template_key": lambda v, c, m, n: notices.notice_name(m.template_key),
         "reply_key": lambda v, c, m, n: notices.notice_name(m.reply_key),
         "gateway": lambda v, c, m, n: GATEWAY_NAMES.get(m.gateway, m.gateway) if m.gateway else "-",
@@ -76,14 +78,14 @@ class SmsMessageView(SecureModelView):
     column_default_sort = ("created_at", True)
     column_sortable_list = ["created_at"]
     column_details_list = ["created_at", "direction", "audience", "phone", "template_key", "body", "encoding",
-                           "segments", "status", "gateway", "provider_id", "error_code", "error_message", "reply_key",
-                           "attempts", "failed_attempts", "sent_at", "delivered_at"]
+                           "segments", "status", "waiting", "gateway", "provider_id", "error_code", "error_message",
+                           "reply_key", "attempts", "failed_attempts", "sent_at", "delivered_at"]
 
     #: SMS of the cases the staff member covers; those of no case for who covers every unit.
     scoped_model = SmsMessage
 
     def get_query(self):
-        return super().get_query().options(joinedload(SmsMessage.case))
+        return super().get_query().options(joinedload(SmsMessage.case), joinedload(SmsMessage.resident))
 
     @expose("/resume", methods=["POST"])
     def resume_view(self):

@@ -16,7 +16,6 @@ from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, covered_village_ids
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
 from slrt.models.enums import Language, PhoneOwner, label_of
-from slrt.models.people import name_key
 from slrt.pii import vault
 
 #: The phone owners' words by member (the intake form's choices); declared in slrt.models.enums.
@@ -38,7 +37,7 @@ def classify_search(text: str) -> tuple[str, str]:
 
 
 def resident_search(query, text: str):
-    """Search that uses indexes: exact NIK/KK by keyed hash, phone by E.164, names by prefix."""
+    """Search that uses indexes: exact NIK/KK by keyed hash, phone by E.164, names by any word."""
     kind, value = classify_search(text)
     if kind == "id16":
         nik_hash, kk_hash = vault.lookup_hash("nik", value), vault.lookup_hash("kk", value)
@@ -48,12 +47,10 @@ def resident_search(query, text: str):
         return query.filter(Resident.phone == value)
     if kind == "none":
         return query.filter(False)
-    prefix = name_key(value)
-    if not prefix:
+    if not value.strip():
         return query
-    # A range on the indexed key, not LIKE: both SQLite and PostgreSQL use the index for it.
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return query.filter(Resident.name_key >= prefix, Resident.name_key < upper)
+    found = residents.named(value)  # by any word of the name, through the name-word index
+    return query.filter(false()) if found is None else query.filter(Resident.id.in_(found))
 
 
 def household_search(query, text: str):

@@ -1,37 +1,77 @@
-"""Referrals: the list with overdue rows highlighted, and the printable referral slip."""
+"""Referrals: the list with overdue rows highlighted, the A6 referral slip and the A4 referral letter."""
 
 from __future__ import annotations
 
-from flask import flash, request
+import segno
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from admin_views import work
 from admin_views.base import SecureModelView
 from admin_views.cases import status_badge
-from slrt import clock, reminders, workdays
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of
+from admin_views.lists import code_link
+from admin_views.people import resident_search
+from admin_views.security import staff_scope
+from slrt import clock, letters, outbox, reminders, workdays
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of, sees_full_nik
 from slrt.codes import format_code
 from slrt.errors import DomainError
-from slrt.extensions import db
-from slrt.models import Case, Referral, Service
+from slrt.extensions import begin_write, db
+from slrt.models import Agency, Case, Referral, Resident, Service, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain, UnitKind
 
 
-class OverdueFilter(BaseSQLAFilter):
-    """Active referrals past their due date (overdue is derived, not stored)."""
+class _YesNoFilter(BaseSQLAFilter):
+    """Referrals that are (``1``) or are not (``0``) in a state derived from their columns."""
+
+    def condition(self):
+        raise NotImplementedError
+
+    def validate(self, value):
+        return value in ("0", "1")  # anything else: said and ignored
 
     def apply(self, query, value, alias=None):
-        overdue = Referral.is_overdue
-        return query.filter(overdue if value == "1" else ~overdue)
+        return query.filter(self.condition() if value == "1" else ~self.condition())
 
     def operation(self):
         return _l("is")
+
+
+class OverdueFilter(_YesNoFilter):
+    """Active referrals past their due date (overdue is derived, not stored)."""
+
+    def condition(self):
+        return Referral.is_overdue
+
+
+class WaitingFilter(_YesNoFilter):
+    """Referrals an agency has still to handle (sent or accepted): the dashboard's "waiting"."""
+
+    def condition(self):
+        return Referral.status.in_(REFERRAL_ACTIVE)
+
+
+class EscalatedFilter(_YesNoFilter):
+    """Active referrals escalated to the agency's head or the unit's supervisor."""
+
+    def condition(self):
+        return and_(Referral.status.in_(REFERRAL_ACTIVE), Referral.escalated_at.is_not(None))
+
+
+class UnverifiedFilter(_YesNoFilter):
+    """Completed referrals the resident was asked about by SMS and has not confirmed."""
+
+    def condition(self):
+        return Referral.is_unverified
 
 
 class DomainFilter(BaseSQLAFilter):
@@ -70,10 +110,14 @@ def _documents(view, context, model, name):
     return ", ".join(names.get(code, code) for code in model.documents_checked or []) or "-"
 
 
+YES_NO = [("1", _l("yes")), ("0", _l("no"))]
+
+
 class ReferralView(SecureModelView):
     read_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
     list_template = "admin/referral_list.html"
+    details_template = "admin/referral_details.html"  # links to the slip and the letter
 
     column_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at"]
     column_labels = {"code": _l("Referral"), "case": _l("Ticket"), "resident": _l("Resident"),
@@ -93,9 +137,10 @@ class ReferralView(SecureModelView):
                            "last_reminded_at", "escalated_at", "escalation_rung", "resident_verification",
                            "verification_asked_at"]
     column_formatters = {
-        "code": lambda v, c, m, n: format_code(m.code),
-        "case": lambda v, c, m, n: Markup('<a href="{0}">{1}</a>').format(
-            v.get_url("case.details_view", id=m.case_id), format_code(m.case.ticket)),
+        # The row opens the case page, where the referral is answered.
+        "code": lambda v, c, m, n: code_link(v.get_url("case.details_view", id=m.case_id), m.code),
+        "case": lambda v, c, m, n: code_link(v.get_url("case.details_view", id=m.case_id), m.case.ticket,
+                                             opens_row=False),
         "resident": lambda v, c, m, n: m.case.resident.name,
         "service": lambda v, c, m, n: m.service.name,
         "agency": lambda v, c, m, n: m.agency.short_name,
@@ -110,7 +155,10 @@ class ReferralView(SecureModelView):
     column_filters = [
         "status", "agency.name", "service.name", "sent_at",
         DomainFilter(Referral.id, _l("Domain"), options=Domain.choices),
-        OverdueFilter(Referral.id, _l("Overdue"), options=[("1", _l("yes")), ("0", _l("no"))]),
+        OverdueFilter(Referral.id, _l("Overdue"), options=YES_NO),
+        WaitingFilter(Referral.id, _l("Waiting for the agency"), options=YES_NO),
+        EscalatedFilter(Referral.id, _l("Escalated"), options=YES_NO),
+        UnverifiedFilter(Referral.id, _l("Not confirmed by the resident"), options=YES_NO),
     ]
 
     scoped_model = Referral
@@ -121,7 +169,21 @@ class ReferralView(SecureModelView):
             joinedload(Referral.agency))
 
     def narrow_search(self, query, term):
-        return query.filter(Referral.code == "".join(ch for ch in term if ch.isdigit()))
+        """A referral code or the case's ticket (digits); else the resident (NIK, phone, any word of
+        the name) or the agency (a part of its name or short name)."""
+        digits = "".join(ch for ch in term if ch.isdigit())
+        if digits and all(ch.isdigit() or ch in " -." for ch in term.strip()) and len(digits) < 9:
+            tickets = select(Case.id).where(Case.ticket == digits)
+            return query.filter(or_(Referral.code == digits, Referral.case_id.in_(tickets)))
+        residents_found = resident_search(db.session.query(Resident.id), term)
+        by_resident = Referral.case_id.in_(
+            select(Case.id).where(Case.resident_id.in_(residents_found.scalar_subquery())))
+        words = term.strip().lower()
+        # Agencies are few: which ones match is asked first, so a name alone stays a pure index lookup.
+        agencies = db.session.scalars(select(Agency.id).where(or_(
+            func.lower(Agency.name).contains(words, autoescape=True),
+            func.lower(Agency.short_name).contains(words, autoescape=True)))).all() if words else []
+        return query.filter(or_(by_resident, Referral.agency_id.in_(agencies)) if agencies else by_resident)
 
     def is_action_allowed(self, name):
         if name == "remind":
@@ -132,22 +194,58 @@ class ReferralView(SecureModelView):
             _l("Send the agencies an SMS reminder about the selected referrals now?"))
     def action_remind(self, ids):
         chosen = self.scope(db.session.query(Referral).filter(Referral.id.in_(row_ids(ids)))).all()
-        actor, sent = current_user._get_current_object(), 0
+        actor, sent, messages = current_user._get_current_object(), 0, []
         for referral in chosen:
             try:
-                reminders.send_reminder_now(referral, actor=actor)
+                messages += [digest.message for digest in reminders.send_reminder_now(referral, actor=actor)]
                 sent += 1
             except DomainError as error:
                 flash(f"{format_code(referral.code)}: {error}", "error")
         db.session.commit()
         if sent:
             flash(_l("Reminders queued for %(count)s referrals.", count=sent), "success")
+        if later := outbox.send_time_notice(messages):
+            flash(later, "info")
 
     def search_placeholder(self):
-        return str(_l("Referral code"))
+        return str(_l("Code, ticket, resident or agency"))
 
     @expose("/slip/")
     def slip_view(self):
         referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
         return self.render("admin/slip.html", referral=referral, colour=DOMAIN_COLOURS[referral.service.domain],
                            domain_label=DOMAIN_LABELS[referral.service.domain], format_code=format_code)
+
+    @expose("/letter/")
+    def letter_view(self):
+        """The A4 referral letter; its first print gives it the unit's next letter number."""
+        referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
+        staff = current_user._get_current_object()
+        letter = letters.letter_of(referral)
+        if letter is None:
+            begin_write()  # SQLite: queue behind other writers before reading the unit's last number
+            letter, error = work.commit(lambda: letters.issue_letter(referral, actor=staff))
+            if error is not None:
+                return redirect(url_for("case.details_view", id=referral.case_id))
+        resident, unit = referral.case.resident, referral.case.unit
+        target = url_for("referral.details_view", id=referral.id, _external=True)  # an id only: no personal data
+        return self.render(
+            "admin/letter.html", referral=referral, letter=letter, resident=resident, unit=unit,
+            secretariat=unit.parent if unit.kind == UnitKind.PUSKESOS else None,
+            place=_place(unit), letter_date=format_date(clock.to_local(letter.issued_at).date(), "long"),
+            nik=resident.nik if sees_full_nik(staff, staff_scope(), resident) else resident.nik_masked,
+            domain_label=DOMAIN_LABELS[referral.service.domain],
+            colour=DOMAIN_COLOURS[referral.service.domain],
+            documents=[(d, d.code in referral.documents_checked) for d in referral.service.documents],
+            qr=Markup(segno.make(target, error="m").svg_inline(scale=0.75, unit="mm", border=2, title=target)),
+            printed_at=clock.now(), format_code=format_code)
+
+
+def _place(unit: Unit) -> str:
+    """Where the letter is written, as its date line says ("Blora, 5 Desember 2026"): the unit's area
+    without "Kabupaten" or "Kota"."""
+    name = unit.region.name
+    for prefix in ("Kabupaten ", "Kota ", "Kab. "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name

@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -50,17 +51,38 @@ def ensure_database(url: str, rebuild: bool) -> bool:
     return not exists
 
 
+#: Family names of the bench residents ("Warga 12345 Riyanto"): a one-word search finds about one in fifty.
+SURNAMES = [
+    "Riyanto", "Widodo", "Susanto", "Lestari", "Rahayu", "Wibowo", "Setiawan", "Purnomo", "Hartono",
+    "Santoso", "Suryani", "Wahyuni", "Kusuma", "Pratama", "Saputra", "Handayani", "Utomo", "Nugroho",
+    "Prasetyo", "Hidayat", "Kurniawan", "Sulistyo", "Yulianti", "Wulandari", "Anggraini", "Permana",
+    "Gunawan", "Hermawan", "Suparman", "Sutrisno", "Supriyadi", "Haryanto", "Rahmawati", "Sugiarto",
+    "Sumarno", "Mulyani", "Suwarno", "Budiman", "Sudarsono", "Fitriani", "Maryati", "Sutopo", "Wijaya",
+    "Darmawan", "Iskandar", "Sukardi", "Suyanto", "Jumadi", "Tukiran", "Sarmini",
+]
+
+
 def residents_sql(count: int, created_at: str = "now()") -> str:
     """``count`` residents spread over the demo's villages: placeholder ciphertext (lists show only the mask)."""
+    surnames = "ARRAY[" + ",".join(f"'{name}'" for name in SURNAMES) + "]"
+    # Spread by a hash of the number, not the number itself: a family name tied to g % 50 would tie it
+    # to the case's day (g % 365) too, and a search would find none of a name on some days.
+    name = f"'Warga ' || g || ' ' || ({surnames})[1 + abs(hashtext(g::text)) % {len(SURNAMES)}]"
     return f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
                 village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
             SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
-                   'Warga ' || g, 'warga ' || g, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
+                   {name}, lower({name}), CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
                    DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
                    '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', {created_at}
             FROM generate_series(1, {count}) g,
                  LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
                           [1 + g % 10] AS id) v"""
+
+
+#: The words of the bench residents' names (their names are plain words and digits, one space apart).
+NAME_WORDS_SQL = """INSERT INTO resident_name_word (word, resident_id)
+    SELECT DISTINCT w.word, r.id FROM resident r, regexp_split_to_table(r.name_key, ' ') AS w(word)
+    WHERE r.nik_encrypted = 'bench'"""
 
 
 def bench_app(url: str, key_name: str, rebuild: bool, **config):
@@ -95,6 +117,7 @@ def fill(app, cases: int) -> None:
         sql = [
             # residents: placeholder ciphertext (lists show only the masked form)
             residents_sql(residents),
+            NAME_WORDS_SQL,
             f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
                     opened_at, version)
                 SELECT (9000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
@@ -106,10 +129,12 @@ def fill(app, cases: int) -> None:
                      LATERAL (SELECT b.first + g % {residents} AS id) r,
                      LATERAL (SELECT p.ids[1 + g % array_length(p.ids, 1)] AS id) u""",
             """INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
-                    created_by_id, sent_at, reopened_count, reminders_sent, version)
+                    created_by_id, sent_at, reopened_count, reminders_sent, escalation_rung,
+                    resident_verification, version)
                SELECT (80000000 + c.id)::text, c.id, s.id, s.default_agency_id,
                       (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + c.id % 5],
-                      c.opened_at + interval '7 days', '[]', c.opened_by_id, c.opened_at, 0, 0, 1
+                      c.opened_at + interval '7 days', '[]', c.opened_by_id, c.opened_at, 0, 0, 0,
+                      'not_asked', 1
                FROM "case" c,
                     (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
                     LATERAL (SELECT id, default_agency_id FROM service
@@ -130,6 +155,13 @@ def sign_in(app, username: str):
     client.post("/login", data={"username": username, "password": f"demo-{username}-2026", "csrf_token": token})
     assert client.get("/admin/").status_code == 200, "sign-in failed"
     return client
+
+
+class Search(NamedTuple):
+    """A search a page of the bench opens: ``term`` typed into the list at ``list_url``."""
+
+    list_url: str
+    term: str
 
 
 def search_url(client, list_url: str, term: str) -> str:
@@ -182,12 +214,16 @@ def main() -> None:
         ("case_list_page_500", supervisor, "/admin/case/?page=499"),
         ("puskesos_case_list", clerk, "/admin/case/"),
         ("puskesos_case_list_page_500", clerk, "/admin/case/?page=499"),
-        ("case_search_ticket", supervisor, search_url(supervisor, "/admin/case/", "9012345")),
-        ("case_search_name", supervisor, search_url(supervisor, "/admin/case/", "warga 12345")),
+        ("case_search_ticket", supervisor, Search("/admin/case/", "9012345")),
+        ("case_search_name", supervisor, Search("/admin/case/", "warga 12345")),
+        ("case_search_one_word", supervisor, Search("/admin/case/", "riyanto")),
+        ("case_search_word_start", clerk, Search("/admin/case/", "Sutri")),
         ("referral_list", supervisor, "/admin/referral/"),
         ("referral_overdue", supervisor, f"/admin/referral/?flt1_{overdue}=1"),
-        ("resident_search_phone", supervisor, search_url(supervisor, "/admin/resident/", "081300012345")),
-        ("resident_search_name", supervisor, search_url(supervisor, "/admin/resident/", "warga 1234")),
+        ("referral_search_name", supervisor, Search("/admin/referral/", "riyanto")),
+        ("referral_search_agency", supervisor, Search("/admin/referral/", "baznas")),
+        ("resident_search_phone", supervisor, Search("/admin/resident/", "081300012345")),
+        ("resident_search_name", supervisor, Search("/admin/resident/", "warga 1234")),
         ("household_list", supervisor, "/admin/household/"),
         ("service_list", supervisor, "/admin/service/"),
         ("agency_contact_list", supervisor, "/admin/agency_contact/"),
@@ -196,12 +232,16 @@ def main() -> None:
     ]
     results = {}
     for name, client, url in pages:
+        if isinstance(url, Search):  # posted right before: a session keeps its last few searches only
+            url = search_url(client, url.list_url, url.term)
         ms, queries = measure(app, client, url)
         results[name] = (ms, queries)
         print(f"{name:<24} {ms:8.1f} ms  {queries:3d} SQL statements  {url}", flush=True)
     lists = [name for name in results if "dashboard" not in name]
     summary = " ".join(f"{name}_ms={ms:.0f}" for name, (ms, _q) in results.items() if name in lists)
     deep_ratio = results["case_list_page_500"][0] / results["case_list"][0]
+    print(f"name_word_search cases={total} case_search_one_word_ms={results['case_search_one_word'][0]:.0f}"
+          f" referral_search_name_ms={results['referral_search_name'][0]:.0f}", flush=True)
     print(f"list_pages cases={total} {summary} deep_page_ratio={deep_ratio:.2f}"
           f" dashboard_ms={results['dashboard'][0]:.0f} max_queries={max(results[n][1] for n in lists)}")
 

@@ -14,6 +14,7 @@ like Twilio does. Knobs, settable from any thread at any time, make it slow, fai
   A delivery code (``"30001"``-``"30008"``) is accepted and fails later in its status callback.
   ``"30002"`` (account suspended) is one of these: Twilio reports it for a message queued before
   the suspension, as status "failed"; a suspended account's API requests get 10001 instead.
+  ``failures_served`` counts the requests that got one.
 - ``undeliverable[to] = "30003"``: messages to that number end "undelivered" with that code.
 - ``unconfirmed``: numbers whose handsets never confirm delivery: their messages stay "sent",
   at Twilio too (a fetch says "sent").
@@ -123,6 +124,7 @@ class FakeTwilio(FakeServer):
         self.unconfirmed: set[str] = set()
         # Counters.
         self.callback_errors = 0
+        self.failures_served = 0  # requests answered with an injected failure
         self.callbacks_posted = 0
 
         self._lock = threading.Lock()
@@ -186,9 +188,11 @@ class FakeTwilio(FakeServer):
     def _next_failure(self, on: str) -> str | None:
         with self._lock:
             if self._failures[on]:
+                self.failures_served += 1
                 return self._failures[on].popleft()
             for kind, ratio in self._rates[on].items():
                 if random.random() < ratio:
+                    self.failures_served += 1
                     return kind
         return None
 

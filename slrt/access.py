@@ -238,6 +238,19 @@ def sees_resident(who: Staff | Coverage, resident: Resident) -> bool:
     return covers_village(who, resident.village_id)
 
 
+#: Roles that may read a resident's full NIK (the resident's page, the A4 referral letter: papers
+#: that stay with staff and agencies); lists, the slip handed to the resident and exports mask it.
+FULL_NIK_ROLES = ALL_ROLES
+
+
+def sees_full_nik(staff: Staff, who: Staff | Coverage, resident: Resident) -> bool:
+    """Whether ``staff`` may read ``resident``'s full NIK: a role that may, and one of their villages.
+
+    ``who``: the staff member's :class:`Coverage` when it is at hand, else the staff member."""
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in FULL_NIK_ROLES
+            and sees_resident(who, resident))
+
+
 def in_scope(who: Staff | Coverage, model: type) -> ColumnElement[bool]:
     """An SQL condition on ``model``: the rows the staff member may see (the rule above).
 

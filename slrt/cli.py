@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, reports, workdays
+from slrt import clock, demo, identity, inbound, ops, outbox, reports, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -145,6 +145,13 @@ def check():
     click.echo(f"staff    : {staff} accounts")
     at = ops.last_beat("worker")
     click.echo(f"worker   : {'alive' if ops.is_alive('worker') else 'NOT RUNNING'} (last heartbeat {at or 'never'})")
+    if cfg.get("SLRT_REPLY_NUMBER"):
+        click.echo(f"help no. : {cfg['SLRT_REPLY_NUMBER']} (SLRT_REPLY_NUMBER)")
+    elif problem := outbox.help_number_problem():
+        _fail(problem)
+    else:
+        number = outbox.help_number()
+        click.echo(f"help no. : the case unit's phone, else the secretariat's ({number or 'no unit yet'})")
 
 
 @slrt_cli.command("rebuild-summary")
@@ -185,6 +192,8 @@ def sms_in(sender: str, text: str) -> None:
     db.session.commit()
     reply = db.session.scalar(select(SmsMessage).where(SmsMessage.dedupe_key == f"reply:{message.id}"))
     click.echo(f"read as: {message.template_key}")
+    if reply is None and message.error_message == outbox.NO_HELP_NUMBER:
+        _fail(f"no reply sent: {outbox.help_number_problem() or outbox.NO_HELP_NUMBER}")
     click.echo(f"reply:   {reply.body if reply is not None else '(none: hourly cap reached)'}")
 
 

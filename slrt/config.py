@@ -233,7 +233,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_DEFAULT_LOCALE", choice("id", "en"), "id",
             "language of the screens until a user picks one (`?lang=en`): `id` or `en`"),
     Setting("SLRT_SMS_SENDER_NAME", STR, "SLRT", "how SMS sign (\"SLRT Blora\")"),
-    Setting("SLRT_REPLY_NUMBER", STR, "", "number residents text or call back", shown="the unit's phone"),
+    Setting("SLRT_REPLY_NUMBER", STR, "",
+            "number residents text or call back, named in their SMS (`Info: ...`); unset: the phone of the case's "
+            "unit (or the nearest unit above it), else the secretariat's. With neither, `flask slrt check` fails "
+            "naming this setting, a worker logs it at start, and replies that must name a number are not sent",
+            shown="the unit's phone"),
     Setting("SLRT_EXTRA_HOLIDAYS", DATES, "",
             "extra non-working days (collective leave decreed late, local holidays), `2026-12-31,2027-01-02`"),
     Setting("SLRT_CODE_DIGITS", INT, 5, "digits of a new ticket/referral code before its check digit",
@@ -299,7 +303,8 @@ SETTINGS: tuple[Setting, ...] = (
             "per worker process otherwise); workers pace at 97 % of it to absorb jitter",
             shown="`0` (none)", rule=NOT_NEGATIVE),
     Setting("SLRT_QUIET_FROM", HHMM, "20:00",
-            "no SMS to residents from this local time until `SLRT_QUIET_TO` (equal values switch quiet hours off)"),
+            "no SMS to residents from this local time until `SLRT_QUIET_TO` (equal values switch quiet hours off); "
+            "read at each sweep, so a changed value applies to the messages already waiting"),
     Setting("SLRT_QUIET_TO", HHMM, "07:00", "the end of residents' quiet hours"),
     Setting("SLRT_OFFICE_HOURS", HHMM_RANGE, "08:00-16:00", "agencies get SMS in these hours on working days"),
     Setting("SLRT_SWEEP_SECONDS", FLOAT, 30.0,
@@ -328,6 +333,9 @@ SETTINGS: tuple[Setting, ...] = (
             "and leave sending to the sweep", env=None),
     Setting("SLRT_PASSWORD_HASH", STR, "argon2",
             "Flask-Security's password hash; tests lower the cost with `plaintext`", env=None),
+    Setting("SLRT_COMPRESS", BOOL, True,
+            "compress pages and static files with brotli or gzip; `bench/slow_line.py` turns it off to compare",
+            env=None),
 )
 
 #: Setting by config key.

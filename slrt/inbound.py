@@ -22,7 +22,7 @@ from slrt.access import ResidentPhone
 from slrt.codes import format_code, parse_code
 from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
-from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage
+from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Unit
 from slrt.models.enums import EventKind, ReferralStatus, ResidentVerification, Role, SmsAudience, SmsDirection
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,20 @@ def reply(inbound: SmsMessage, key: str, context: dict, *, audience: SmsAudience
         inbound.error_message = "reply not sent: hourly cap"
         return None
     case = context.pop("_case", None)
+    language = _language(inbound)
+    number = outbox.help_number(case.unit if case is not None else _sender_unit(inbound.phone))
+    if number is None and "reply_to" in notices.template_fields(notices.template_body(key, language)):
+        # "Info: " and nothing helps nobody: the operator is told (flask slrt check, the worker's log).
+        log.error("sms reply withheld: no number to name; set SLRT_REPLY_NUMBER or the secretariat's phone",
+                  extra={"sms_id": inbound.id, "template": key})
+        inbound.error_message = outbox.NO_HELP_NUMBER
+        return None
     row = outbox.queue(
         audience=audience,
         phone=inbound.phone,
         key=key,
-        language=_language(inbound),
-        context={"office": current_app.config["SLRT_SMS_SENDER_NAME"], "reply_to": _reply_to(), **context},
+        language=language,
+        context={"office": current_app.config["SLRT_SMS_SENDER_NAME"], "reply_to": number or "", **context},
         dedupe_key=f"reply:{inbound.id}",
         contact=inbound.contact,
         case=case,
@@ -228,7 +236,10 @@ def _language(message: SmsMessage) -> str:
     return "id"
 
 
-def _reply_to() -> str:
-    return str(current_app.config.get("SLRT_REPLY_NUMBER") or "")
+def _sender_unit(phone: str) -> Unit | None:
+    """The unit of the latest case of a resident with this phone: whose number their help names."""
+    return db.session.scalar(
+        select(Unit).join(Case, Case.unit_id == Unit.id).join(Resident, Resident.id == Case.resident_id)
+        .where(Resident.phone == phone).order_by(Case.opened_at.desc(), Case.id.desc()).limit(1))
 
 

@@ -38,8 +38,9 @@ from slrt.models import (
     SmsPause,
     SmsTemplate,
     Staff,
+    Unit,
 )
-from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, SmsDirection, SmsStatus
+from slrt.models.enums import FollowUpReason, PhoneOwner, Role, SmsAudience, SmsDirection, SmsStatus, UnitKind
 from slrt.ports import GatewayError, SmsGateway
 
 log = logging.getLogger(__name__)
@@ -171,14 +172,42 @@ def common_context(case: Case) -> dict[str, object]:
 
 
 def reply_number(case: Case) -> str:
-    """The number residents call or text back: the setting, else the nearest unit's phone."""
+    """The number residents call or text back about ``case`` (see :func:`help_number`)."""
+    return help_number(case.unit) or ""
+
+
+#: Why a reply was withheld when no number could be named (kept on the inbound row).
+NO_HELP_NUMBER = "reply not sent: no number to name (SLRT_REPLY_NUMBER, or a unit's phone)"
+
+
+def help_number(unit: Unit | None = None) -> str | None:
+    """The number an SMS names to call or text back: SLRT_REPLY_NUMBER, else the phone of ``unit``
+    or of the nearest unit above it, else a secretariat's; None when none of them has one."""
     configured = current_app.config.get("SLRT_REPLY_NUMBER")
     if configured:
         return str(configured)
-    for unit in case.unit.lineage():
-        if unit.phone:
-            return unit.phone
-    return ""
+    for each in unit.lineage() if unit is not None else ():
+        if each.phone:
+            return each.phone
+    return db.session.scalar(
+        select(Unit.phone).where(Unit.kind == UnitKind.SECRETARIAT, Unit.is_active,
+                                 Unit.phone.is_not(None), Unit.phone != "")
+        .order_by(Unit.id).limit(1))
+
+
+def help_number_problem() -> str | None:
+    """What an operator must fix so every SMS names a number to call, or None when nothing.
+
+    Asked by ``flask slrt check`` and at a worker's start. A database with no unit yet
+    (before the demo or the first import) has nothing to answer for.
+    """
+    if help_number() is not None:
+        return None
+    if db.session.scalar(select(Unit.id).where(Unit.is_active).limit(1)) is None:
+        return None
+    return ("SLRT_REPLY_NUMBER is not set and no secretariat has a phone: SMS to residents would name no "
+            "number to call, and replies that need one (help, not registered) are not sent. Set "
+            "SLRT_REPLY_NUMBER, or the secretariat's phone (and each Puskesos's own).")
 
 
 def notify_resident(case: Case, key: str, event: Event, context: dict[str, object],
@@ -305,9 +334,10 @@ def renew_claim(message_id: int, attempt: int) -> bool:
 class Hold:
     """Why a claimed message must not go out now, and what becomes of it."""
 
-    #: paused, deferred (quiet hours): back to pending; opted_out, stale: dropped for good.
+    #: paused, deferred (quiet hours, office hours): back to pending; opted_out, stale: dropped for good.
     reason: str
-    #: When a deferred message may be tried again; None for a dropped one.
+    #: When a held message may be tried again (for a deferred one: when the hours open, as the
+    #: settings say now); None for a dropped one.
     until: datetime | None = None
     #: What a dropped message's ``error_message`` says.
     detail: str | None = None
@@ -332,16 +362,70 @@ def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> Hold | N
 
 
 def hold(message: SmsMessage, held: Hold) -> None:
-    """Put a claimed message back in the outbox until ``held.until``, or drop it (flushes nothing)."""
+    """Put a claimed message back in the outbox until ``held.until``, or drop it (flushes nothing).
+
+    A message deferred by the sending hours is due again at once as far as its own schedule
+    goes: the sweep leaves it while the hours (read from the settings at each sweep, see
+    :func:`due_ids`) keep its audience waiting, so changing SLRT_QUIET_FROM/TO or
+    SLRT_OFFICE_HOURS applies to the messages already held, not only to new ones.
+    """
     if held.until is not None:
         message.status = SmsStatus.PENDING
-        message.next_attempt_at = held.until
+        message.next_attempt_at = clock.now() if held.reason == "deferred" else held.until
         message.attempts -= 1  # waiting (for the morning, for the account) is not an attempt
         return
     message.status = SmsStatus.DROPPED
     message.error_code = held.reason
     message.error_message = held.detail
     message.next_attempt_at = None
+
+
+# ---- why a message waits: what the screens say of the sending hours --------------------------------
+
+#: Outbound messages not yet with a provider: the sending hours may still hold them.
+_WAITING = (SmsStatus.PENDING, SmsStatus.SENDING)
+
+
+def held_until(message: SmsMessage, now: datetime | None = None) -> datetime | None:
+    """When the sending hours let this waiting message go (UTC), as the settings say now; None
+    when they do not hold it (it may go now, it is no longer waiting, or it is a reply)."""
+    if message.direction != SmsDirection.OUTBOUND or message.status not in _WAITING \
+            or notices.is_reply(message.template_key):
+        return None
+    if message.audience == SmsAudience.RESIDENT and message.resident is not None \
+            and message.resident.is_sms_opted_out:
+        return None  # it will not go at all (dropped when its turn comes)
+    return quiet_hours.next_window(message.audience, now or clock.now())
+
+
+def waiting_reason(message: SmsMessage, now: datetime | None = None) -> str | None:
+    """Why a message has not gone yet, for the outbox and the timeline: "menunggu jam kirim besok 07:00"."""
+    now = now or clock.now()
+    until = held_until(message, now)
+    if until is None:
+        return None
+    return str(_l("waiting for sending hours: %(when)s", when=quiet_hours.say_when(until, now)))
+
+
+def send_time_notice(messages: Collection[SmsMessage], now: datetime | None = None) -> str | None:
+    """What to tell staff whose action just wrote ``messages`` when the hours hold them back:
+    "SMS terkirim besok pukul 07:00 (menunggu jam kirim)." None when they go now."""
+    now = now or clock.now()
+    held = sorted((until, m.audience) for m in messages if (until := held_until(m, now)) is not None)
+    if not held:
+        return None
+    until, audience = held[0]
+    when = quiet_hours.say_when(until, now, spoken=True)
+    if audience == SmsAudience.AGENCY:
+        return str(_l("The SMS to the agency goes out %(when)s (outside office hours).", when=when))
+    return str(_l("The SMS goes out %(when)s (waiting for sending hours).", when=when))
+
+
+def waiting_messages(case: Case) -> list[SmsMessage]:
+    """The case's outbound messages not yet with a provider, oldest first."""
+    return list(db.session.scalars(
+        select(SmsMessage).where(SmsMessage.case_id == case.id, SmsMessage.direction == SmsDirection.OUTBOUND,
+                                 SmsMessage.status.in_(_WAITING)).order_by(SmsMessage.id)))
 
 
 def record_sent(message_id: int, gateway: str, provider_id: str, *, receipts: bool = False) -> None:
@@ -416,7 +500,12 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 def due_ids(limit: int = 500) -> list[int]:
-    """Pending messages whose time has come, and claimed ones whose worker vanished (lease over)."""
+    """Pending messages whose time has come, and claimed ones whose worker vanished (lease over).
+
+    Not those the sending hours hold now (quiet hours for residents and staff, office hours
+    for agencies), read from the current settings: switched off or shortened, the held
+    messages are due at the next sweep.
+    """
     now = clock.now()
     if active_pause() is not None:
         return []  # nothing goes out until a manager resumes sending
@@ -428,13 +517,20 @@ def due_ids(limit: int = 500) -> list[int]:
     )
     if expired.rowcount:
         log.warning("sms claims expired, back to pending", extra={"count": expired.rowcount})
-    return list(db.session.scalars(
-        select(SmsMessage.id)
-        .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
-               or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
-        .order_by(SmsMessage.next_attempt_at)
-        .limit(limit)
-    ))
+    due = select(SmsMessage.id).where(
+        SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
+        or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now), *_within_hours(now))
+    return list(db.session.scalars(due.order_by(SmsMessage.next_attempt_at).limit(limit)))
+
+
+def _within_hours(now: datetime) -> list:
+    """SQL conditions for messages the sending hours let go at ``now``, as the settings say now
+    (none when every audience may be sent to); a reply answers someone who just wrote."""
+    closed = quiet_hours.closed_audiences(now)
+    if not closed:
+        return []
+    return [or_(SmsMessage.audience.not_in(closed),
+                SmsMessage.template_key.startswith(notices.REPLY_PREFIX, autoescape=True))]
 
 
 # ---- what the provider tells us later: delivery receipts, failures, account trouble ----------
@@ -572,7 +668,8 @@ def resume_sending(*, actor: Actor) -> int:
         update(SmsMessage)
         .where(SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
                or_(SmsMessage.next_attempt_at <= now + PAUSE_RECHECK,
-                   SmsMessage.error_code.in_([p.code for p in pauses])))
+                   SmsMessage.error_code.in_([p.code for p in pauses])),
+               *_within_hours(now))  # those the night holds still wait for the morning
         .values(next_attempt_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

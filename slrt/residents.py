@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, and_, exists, select
+from sqlalchemy.orm import aliased
 
 from slrt import clock, text
 from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
-from slrt.models import Household, Region, Resident, Staff
+from slrt.models import Household, Region, Resident, ResidentNameWord, Staff
 from slrt.models.enums import PhoneOwner, RegionLevel, Sex
+from slrt.models.people import name_words
 from slrt.pii import vault
 
 
@@ -55,6 +57,30 @@ def find_by_nik(nik: str) -> Resident | None:
     """Return the resident with this NIK (any separators), or None."""
     number = validate_nik(nik)
     return db.session.scalar(select(Resident).where(Resident.nik_hash == vault.lookup_hash("nik", number)))
+
+
+def named(text: str) -> Select | None:
+    """Ids of the residents with, for each word typed, a word of their name starting with it:
+    "riyanto", "Riy" and "slamet r" all find Slamet Riyanto. None when nothing typed is a word.
+
+    Each word is a range of the name-word index (bytewise, so ``[riy, riz)``): an index
+    lookup on SQLite and PostgreSQL, whatever the number of residents.
+    """
+    words = name_words(text)
+    if not words:
+        return None
+
+    def starts(row, typed: str):
+        return and_(row.word >= typed, row.word < typed[:-1] + chr(ord(typed[-1]) + 1))
+
+    # The other words as EXISTS on the same resident, not an INTERSECT of whole ranges: the
+    # database starts from the rarest word ("1234" before "warga": 0.4 ms, not 800 at 250,000 names).
+    first = aliased(ResidentNameWord)
+    found = select(first.resident_id).where(starts(first, words[0]))
+    for typed in words[1:]:
+        other = aliased(ResidentNameWord)
+        found = found.where(exists().where(other.resident_id == first.resident_id, starts(other, typed)))
+    return found
 
 
 def find_household_by_kk(kk_number: str) -> Household | None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_ready
 from flask import Flask, current_app, has_app_context
 
 # The task modules register their @shared_task functions on every Celery app built below.
 import tasks.ops  # noqa: F401
 import tasks.outbox  # noqa: F401
 import tasks.reminders  # noqa: F401
+from slrt.extensions import db
+from slrt.outbox import help_number_problem
 from tasks.schedule import beat_schedule
+
+log = logging.getLogger(__name__)
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -47,6 +51,16 @@ def celery_init_app(app: Flask) -> Celery:
         # say nothing the outbox screen does not; failures and our own lines still log.
         for name in ("celery.app.trace", "celery.worker.strategy"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+    @worker_ready.connect(weak=False, dispatch_uid="slrt-help-number")
+    def _check_help_number(**_kwargs) -> None:
+        # Not a refusal to start: the notices still go, and the replies that need a number
+        # are withheld one by one (slrt.inbound); the operator reads why here.
+        with app.app_context():
+            problem = help_number_problem()
+            db.session.remove()
+        if problem:
+            log.error(problem)
 
     celery_app.set_default()
     app.extensions["celery"] = celery_app

@@ -153,7 +153,7 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
     page.click("[data-move=complete]")
     page.wait_for_load_state()
     assert "selesai" in page.content()
-    slip_href = page.locator("a", has_text="surat").first.get_attribute("href")
+    slip_href = page.locator("a[data-print-link=slip]").first.get_attribute("href")
     context.clear_cookies()
 
     _login(page, live_url, "supervisor")
@@ -165,7 +165,7 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
     _shot(page, "04-case-closed")
 
     page.goto(f"{live_url}{slip_href}")
-    assert "SURAT RUJUKAN" in page.content()
+    assert "KARTU RUJUKAN" in page.content()
     assert page.locator(".slip").evaluate("e => getComputedStyle(e).borderTopColor") == "rgb(47, 111, 179)"
     _shot(page, "05-slip")
 

@@ -178,8 +178,14 @@ def test_a_message_due_at_night_waits_for_the_morning(district, db_session, send
     send(message_id, gateway)
     message = db_session.get(SmsMessage, message_id, populate_existing=True)
     assert message.status == SmsStatus.PENDING and message.attempts == 0
-    assert message.next_attempt_at.isoformat() == "2026-11-25T00:00:00+00:00"
+    assert outbox.held_until(message).isoformat() == "2026-11-25T00:00:00+00:00"
     assert gateway.sent == []
+    db_session.commit()
+    assert message_id not in outbox.due_ids()  # the sweep leaves it for the night
+    frozen.move_to("2026-11-25T00:00:00+00:00")  # 07:00
+    assert message_id in outbox.due_ids()
+    send(message_id, gateway)
+    assert gateway.sent == [f"slrt-{message_id}"]
 
 
 def test_sweep_requeues_lost_claims_and_due_retries(district, db_session, frozen):

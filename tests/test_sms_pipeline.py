@@ -114,7 +114,10 @@ def test_the_provider_failing_for_a_while_500_429_and_timeouts(pipeline):
     pipeline.worker()
     pipeline.beat()
     pipeline.queue_notices(200)
+    # The outage lasts until the workers have met it 20 times (on a loaded machine they may
+    # take a while to start), and at least 6 s.
     time.sleep(6)
+    wait_for(lambda: fake.failures_served >= 20, 120, "the workers to meet the outage", pipeline.diagnosis)
     fake.clear_failures()  # the provider recovers
     wait_for(lambda: pipeline.all_out(200), 180, "200 notices out after the outage", pipeline.diagnosis)
     time.sleep(2)

@@ -215,7 +215,8 @@ def test_the_search_box_refuses_what_it_cannot_keep(app, district, db_session):
 
 def _pages(case, referral) -> list[str]:
     return ["/admin/", "/admin/intake/", "/admin/case/", f"/admin/case/details/?id={case.id}",
-            "/admin/referral/", f"/admin/referral/slip/?id={referral.id}", "/admin/resident/",
+            "/admin/referral/", f"/admin/referral/slip/?id={referral.id}",
+            f"/admin/referral/letter/?id={referral.id}", "/admin/resident/",
             f"/admin/resident/details/?id={case.resident_id}", f"/admin/resident/edit/?id={case.resident_id}",
             "/admin/household/", "/admin/follow_up/", "/admin/sms/", "/admin/sms_template/",
             "/admin/sms_template/new/", "/admin/service/", "/admin/agency/", "/admin/staff/",

@@ -3,8 +3,9 @@
 from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
+from slrt.models.letters import ReferralLetter
 from slrt.models.org import Region, Staff, Unit
-from slrt.models.people import Household, Resident
+from slrt.models.people import Household, Resident, ResidentNameWord
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
 from slrt.models.reports import CaseTally, ReferralTally
 from slrt.models.sign_in import EndedSession, SignInAddress
@@ -24,11 +25,13 @@ __all__ = [
     "Heartbeat",
     "Household",
     "Referral",
+    "ReferralLetter",
     "ReferralTally",
     "Region",
     "ReminderDigest",
     "ReminderDigestItem",
     "Resident",
+    "ResidentNameWord",
     "Service",
     "SignInAddress",
     "SmsAttempt",

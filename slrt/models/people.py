@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from slrt import clock
@@ -17,6 +19,26 @@ from slrt.pii import mask, vault
 def name_key(name: str) -> str:
     """The form names are searched in: lowercase, single spaces."""
     return " ".join((name or "").lower().split())
+
+
+#: Longest word kept for search; a longer one is kept cut to this (no name word is this long).
+NAME_WORD_LENGTH = 40
+#: Apostrophes join what they split (Ma'ruf is found as "maruf").
+_APOSTROPHES = dict.fromkeys(map(ord, "'\u2019\u2018`\u00b4"), None)
+
+
+def name_words(name: str) -> list[str]:
+    """The words a name is found by, once each, in order: lowercase, accents, apostrophes and
+    other punctuation dropped ("Muh. Ma'ruf Slamet-Riyanto" -> muh, maruf, slamet, riyanto)."""
+    decomposed = unicodedata.normalize("NFKD", (name or "").translate(_APOSTROPHES))
+    plain = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
+    return list(dict.fromkeys(word[:NAME_WORD_LENGTH] for word in plain.lower().split()))
+
+
+#: Words compare byte by byte on PostgreSQL too, whatever the database's collation: a prefix search
+#: is a range on the index ([word, word with its last character raised)), which holds only in C order.
+NameWordText = String(NAME_WORD_LENGTH).with_variant(postgresql.VARCHAR(NAME_WORD_LENGTH, collation="C"),
+                                                     "postgresql")
 
 
 class Household(Base):
@@ -91,10 +113,14 @@ class Resident(Base):
 
     household: Mapped[Household | None] = relationship(back_populates="members")
     village: Mapped[Region] = relationship()
+    #: The words of the name, kept with it: a clerk finds "Slamet Riyanto" by "riyanto" too.
+    name_words: Mapped[list[ResidentNameWord]] = relationship(cascade="all, delete-orphan")
 
     @validates("name")
     def _keep_name_key(self, _key: str, name: str) -> str:
         self.name_key = name_key(name)
+        kept = {row.word: row for row in self.name_words}
+        self.name_words = [kept.get(word) or ResidentNameWord(word=word) for word in name_words(name)]
         return name
 
     @property
@@ -113,3 +139,17 @@ class Resident(Base):
 
     def __repr__(self) -> str:
         return f"<Resident {self.id} {self.nik_masked}>"
+
+
+class ResidentNameWord(Base):
+    """One word of a resident's name: residents are found by any word of it through this index
+    (a prefix of a word is a range of the primary key), on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "resident_name_word"
+
+    #: The word as :func:`name_words` writes it (lowercase, no accents or punctuation).
+    word: Mapped[str] = mapped_column(NameWordText, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True, index=True)
+
+    def __repr__(self) -> str:
+        return f"<ResidentNameWord {self.resident_id} {self.word}>"

@@ -42,8 +42,9 @@ class SmsMessage(Base):
     #: Inbound: the notice key of the reply the command got (reply_done, reply_not_found, ...).
     reply_key: Mapped[str | None] = mapped_column(String(48))
     attempts: Mapped[int] = mapped_column(default=0)
-    #: When a pending message may next be tried; the sweep picks it up then. For a sent one
-    #: with no final receipt: when to ask its provider next (None: not asked yet).
+    #: When a pending message may next be tried; the sweep picks it up then, unless the sending
+    #: hours hold its audience (read from the settings at each sweep, never stored here). For a
+    #: sent one with no final receipt: when to ask its provider next (None: not asked yet).
     next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     #: Makes queuing idempotent: one message per (notice, subject, recipient, event).
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)

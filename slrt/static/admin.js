@@ -22,3 +22,22 @@
     if (target.closest('a[href^="javascript:"]')) event.preventDefault();
   }, true);  // capturing: Bootstrap's dropdown toggles stop the click before it bubbles up here
 })();
+
+// A list row opens its record: a click on a cell of the row (not on a link, a button or a box)
+// follows the row's own link (data-row-open, else the eye icon's); Ctrl/Cmd-click opens a tab.
+(function () {
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0) return;
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target || target.closest("a, button, input, select, textarea, label, form")) return;
+    var cell = target.closest("table.model-list > tbody > tr > td[class^='col-']");
+    if (!cell) return;
+    var selected = window.getSelection ? String(window.getSelection()) : "";
+    if (selected) return;  // selecting text to copy it, not opening the record
+    var row = cell.parentElement;
+    var link = row.querySelector("a[data-row-open]") || row.querySelector('a[href*="/details/"]');
+    if (!link) return;
+    if (event.ctrlKey || event.metaKey) window.open(link.href);
+    else window.location.assign(link.href);
+  });
+})();
