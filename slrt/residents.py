@@ -11,7 +11,7 @@ from slrt import clock, text
 from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
+from slrt.identity import mask_phone, normalize_mobile, validate_kk, validate_name, validate_nik
 from slrt.models import Household, Region, Resident, Staff
 from slrt.models.enums import PhoneOwner, RegionLevel, Sex
 from slrt.pii import vault
@@ -118,12 +118,8 @@ def register_resident(
 ) -> Resident:
     """Register a resident after checking every field; nothing is saved if one is wrong."""
     _check_staff(actor, village)
-    try:
-        sex = Sex(sex)
-    except ValueError:
-        raise ValidationError(_l("Choose the sex."), field="sex") from None
-    if birth_date is None or birth_date > clock.today():
-        raise ValidationError(_l("The birth date cannot be in the future."), field="birth_date")
+    sex = _sex(sex)
+    _birth_date(birth_date)
     number = validate_nik(nik, birth_date=birth_date, sex=sex)
     if find_by_nik(number) is not None:
         raise ValidationError(_l("A resident with this NIK is already registered."), field="nik")
@@ -142,6 +138,51 @@ def register_resident(
     db.session.add(resident)
     db.session.flush()
     return resident
+
+
+def _sex(sex: Sex | str | None) -> Sex:
+    try:
+        return Sex(sex)
+    except ValueError:
+        raise ValidationError(_l("Choose the sex."), field="sex") from None
+
+
+def _birth_date(birth_date: date | None) -> date:
+    if birth_date is None:
+        raise ValidationError(_l("Enter the birth date."), field="birth_date")
+    if birth_date > clock.today():
+        raise ValidationError(_l("The birth date cannot be in the future."), field="birth_date")
+    return birth_date
+
+
+def registration_errors(*, nik: str, name: str | None, sex: str | None, birth_date: date | None,
+                        village: Region | None, address: str | None, phone: str | None,
+                        phone_owner: str | None, phone_owner_name: str | None,
+                        kk_number: str | None) -> dict[str, str]:
+    """Every problem of a new resident's fields at once, by field (empty when all are right).
+
+    The same checks as :func:`register_resident`, each on its own, so the intake form can
+    say all of them beside their fields in one go instead of one per try.
+    """
+    errors: dict[str, str] = {}
+
+    def check(field: str, run) -> object:
+        try:
+            return run()
+        except ValidationError as exc:
+            errors.setdefault(exc.field or field, str(exc))
+            return None
+
+    checked_sex = check("sex", lambda: _sex(sex))
+    checked_birth = check("birth_date", lambda: _birth_date(birth_date))
+    check("nik", lambda: validate_nik(nik, birth_date=checked_birth, sex=checked_sex))
+    check("name", lambda: validate_name(name))
+    check("village", lambda: _village(village))
+    check("address", lambda: _address(address, Resident.address))
+    if (kk_number or "").strip():
+        check("kk_number", lambda: validate_kk(kk_number))
+    check("phone", lambda: set_phone(Resident(), phone, phone_owner or PhoneOwner.OWN, phone_owner_name))
+    return errors
 
 
 def update_resident(resident: Resident, *, actor: Actor, name: str, address: str, phone: str | None = None,
@@ -174,6 +215,18 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     resident.phone = normalize_mobile(phone)
     resident.phone_owner = owner
     resident.phone_owner_name = owner_name or None if owner != PhoneOwner.OWN else None
+
+
+def sms_recipient(resident: Resident) -> str:
+    """Who gets the resident's SMS notices, as a confirmation screen says it: "SMS ke warga (0812****7890)"."""
+    if not resident.phone:
+        return str(_l("no SMS: the resident has no mobile number (the facilitator tells them)"))
+    if resident.is_sms_opted_out:
+        return str(_l("no SMS: the resident asked for no SMS (STOP)"))
+    if resident.phone_owner == PhoneOwner.OWN:
+        return str(_l("SMS to the resident (%(phone)s)", phone=mask_phone(resident.phone)))
+    return str(_l("SMS to %(holder)s, the phone the resident gave (%(phone)s)",
+                  holder=resident.phone_owner_name or "-", phone=mask_phone(resident.phone)))
 
 
 def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:

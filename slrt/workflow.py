@@ -82,6 +82,7 @@ STATUS_LABELS = {
 
 ACTION_LABELS = {
     "open": _l("open case"),
+    "complaint": _l("complaint added"),
     "refer": _l("refer"),
     "start": _l("start"),
     "resolve": _l("resolve"),

@@ -8,6 +8,8 @@ from sqlalchemy import event, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import residents
+from slrt.codes import format_code
+from slrt.identity import mask_phone
 from slrt.extensions import db
 from slrt.models import Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import Role
@@ -122,17 +124,26 @@ def test_case_from_referral_to_closure_through_the_screens(app, district, db_ses
     back.login(district.user(Role.BACK_OFFICE).username)
     page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert 'data-refer="bpjs_pbi"' in page
-    response = back.post(f"/admin/case/{case_id}/refer", {
-        "service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
-        "documents": ["sktm", "kk"]})
+    form = {"service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
+            "documents": ["sktm", "kk"]}
+    # Two documents unticked: the clerk is asked first, told which, and nothing is sent yet.
+    page = back.post(f"/admin/case/{case_id}/refer", form).get_data(as_text=True)
+    assert "Fotokopi KTP/KIA, Map plastik" in page and 'name="confirm_missing"' in page
+    assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == case_id)) == 0
+    response = back.post(f"/admin/case/{case_id}/refer", {**form, "confirm_missing": "1"})
     assert response.status_code == 302
     page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert "Rujukan dikirim ke BPJS Kesehatan Cabang Blora." in page
     referral = db_session.scalar(select(Referral).where(Referral.case_id == case_id))
     assert referral.documents_checked == ["sktm", "kk"]
-    for move in ("accept", "complete"):
+    page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert "Masih kurang: Fotokopi KTP/KIA, Map plastik" in page
+    slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
+    assert "Masih kurang" in slip and "Fotokopi KTP/KIA, Map plastik" in slip
+    for move, said in (("accept", "diterima oleh"), ("complete", "diselesaikan oleh")):
         assert back.post(f"/admin/case/referral/{referral.id}/{move}").status_code == 302
-        back.get(f"/admin/case/details/?id={case_id}")
+        page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+        assert f"Rujukan {format_code(referral.code)} {said} BPJS Kesehatan Cabang Blora." in page
     db_session.expire_all()
     assert db_session.get(Case, case_id).status == "resolved"
     # back office may not close: no button, and the server refuses
@@ -144,9 +155,17 @@ def test_case_from_referral_to_closure_through_the_screens(app, district, db_ses
     boss.login(district.user(Role.SUPERVISOR).username)
     page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert 'data-move="close"' in page
-    boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif"})
+    assert 'value="fulfilled" checked' in page  # the one referral was completed: the suggested outcome
+    # Closing asks first, saying what happens and who gets an SMS (masked), and changes nothing yet.
+    page = boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif"}).get_data(
+        as_text=True)
+    phone = db_session.get(Case, case_id).resident.phone
+    assert f"SMS ke warga ({mask_phone(phone)})" in page and phone[3:] not in page
+    db_session.expire_all()
+    assert db_session.get(Case, case_id).status == "resolved"
+    boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif", "confirmed": "1"})
     page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
-    assert "Kasus ditutup." in page
+    assert f"Kasus {format_code(db_session.get(Case, case_id).ticket)} ditutup: terpenuhi." in page
     db_session.expire_all()
     assert db_session.get(Case, case_id).status == "closed"
     actions = [e.action for e in db_session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))]
@@ -178,8 +197,10 @@ def test_duplicate_referral_asks_for_confirmation(app, district, db_session):
     back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id})
     page = back.get(f"/admin/case/details/?id={second.id}").get_data(as_text=True)
     assert "sudah dirujuk untuk warga ini oleh Puskesos Jepon" in page
-    back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id,
-                                                 "confirm_duplicate": "1"})
+    again = {"service_id": district.services["bpjs_pbi"].id, "confirm_duplicate": "1"}
+    page = back.post(f"/admin/case/{second.id}/refer", again).get_data(as_text=True)
+    assert "Belum dicentang untuk Aktivasi BPJS PBI (KIS)" in page  # then the documents are asked about
+    back.post(f"/admin/case/{second.id}/refer", {**again, "confirm_missing": "1"})
     assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == second.id)) == 1
 
 
