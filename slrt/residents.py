@@ -181,7 +181,9 @@ def registration_errors(*, nik: str, name: str | None, sex: str | None, birth_da
     check("address", lambda: _address(address, Resident.address))
     if (kk_number or "").strip():
         check("kk_number", lambda: validate_kk(kk_number))
-    check("phone", lambda: set_phone(Resident(), phone, phone_owner or PhoneOwner.OWN, phone_owner_name))
+    if (phone or "").strip():
+        check("phone", lambda: normalize_mobile(phone))
+        check("phone_owner", lambda: _phone_holder(phone_owner or PhoneOwner.OWN, phone_owner_name))
     return errors
 
 
@@ -205,6 +207,14 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     if not (phone or "").strip():
         resident.phone, resident.phone_owner, resident.phone_owner_name = None, PhoneOwner.OWN, None
         return
+    owner, owner_name = _phone_holder(owner, owner_name)
+    resident.phone = normalize_mobile(phone)
+    resident.phone_owner = owner
+    resident.phone_owner_name = owner_name
+
+
+def _phone_holder(owner: PhoneOwner | str | None, owner_name: str | None) -> tuple[PhoneOwner, str | None]:
+    """Whose phone it is and, when not the resident's own, the holder's name (required then)."""
     try:
         owner = PhoneOwner(owner)
     except ValueError:
@@ -212,9 +222,7 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     owner_name = text.clean(owner_name, Resident.phone_owner_name, field="phone_owner_name", label=_l("Phone holder"))
     if owner != PhoneOwner.OWN and not owner_name:
         raise ValidationError(_l("Give the name of the phone's holder."), field="phone_owner_name")
-    resident.phone = normalize_mobile(phone)
-    resident.phone_owner = owner
-    resident.phone_owner_name = owner_name or None if owner != PhoneOwner.OWN else None
+    return owner, (owner_name or None if owner != PhoneOwner.OWN else None)
 
 
 def sms_recipient(resident: Resident) -> str:
