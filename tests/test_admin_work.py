@@ -9,8 +9,8 @@ from sqlalchemy import event, func, select
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import residents
 from slrt.codes import format_code
-from slrt.identity import mask_phone
 from slrt.extensions import db
+from slrt.identity import mask_phone
 from slrt.models import Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import Role
 from tests.web import Browser
