@@ -234,6 +234,19 @@ class CaseView(SecureModelView):
             flash(_l("Tick \"refer again\" and send once more if this referral is really needed."), "warning")
         return self._back(case.id)
 
+    @expose("/referral/<id:referral_id>/documents", methods=["POST"])
+    def documents_view(self, referral_id):
+        referral = db.session.get(Referral, referral_id)
+        if referral is None:
+            abort(404)
+        case = self.get_one(referral.case_id)  # 404 outside the staff member's units
+        brought, _error = work.commit(lambda: referrals.record_documents(
+            referral, request.form.getlist("documents"), actor=current_user._get_current_object()))
+        if brought:
+            flash(_l("Referral %(code)s: %(documents)s brought.", code=format_code(referral.code),
+                     documents=", ".join(d.name for d in brought)), "success")
+        return self._back(case.id)
+
     @expose("/referral/<id:referral_id>/<move>", methods=["POST"])
     def referral_move_view(self, referral_id, move):
         referral = db.session.get(Referral, referral_id)
@@ -367,8 +380,7 @@ class IntakeView(SecureView):
         facts = identity.facts_from_nik(nik) if nik and resident is None and not lookup_error else None
         if facts is not None:  # filled in from the NIK, for the clerk to confirm or correct
             values["birth_date"], values["sex"] = facts[0].isoformat(), facts[1].value
-        return self._form(nik=nik, resident=resident, lookup_error=lookup_error, values=values,
-                          from_nik=facts is not None)
+        return self._form(nik=nik, resident=resident, lookup_error=lookup_error, values=values)
 
     def _form(self, **context):
         units = covered_units(current_user)
@@ -379,12 +391,17 @@ class IntakeView(SecureView):
         services = db.session.scalars(select(Service).where(Service.is_active).options(
             selectinload(Service.documents)).order_by(Service.domain, Service.name)).all()
         resident = context.get("resident")
+        facts = identity.facts_from_nik(context["nik"]) if context.get("nik") and resident is None else None
+        values = context.get("values") or {}
+        # Say so while the birth date and sex shown are the ones the NIK gave.
+        from_nik = facts is not None and (values.get("birth_date"), values.get("sex")) == (
+            facts[0].isoformat(), facts[1].value)
         open_cases = cases.open_cases_of(resident, current_user._get_current_object()) if resident else []
         return self.render("admin/intake.html", units=units, villages=db.session.scalars(villages).all(),
                            services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
                            phone_owners=PHONE_OWNER_LABELS, domain_labels=DOMAIN_LABELS, open_cases=open_cases,
                            new_case=cases.NEW_CASE, status_badge=status_badge, format_code=format_code,
-                           **{"errors": {}, "from_nik": False, **context})
+                           from_nik=from_nik, **{"errors": {}, **context})
 
     def _submit(self, nik: str, resident: Resident | None):
         form = request.form

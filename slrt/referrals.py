@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from slrt import clock, notices, outbox, residents, text, workdays, workflow
-from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
+from slrt.access import INTAKE_ROLES, REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
 from slrt.codes import format_code, new_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -127,6 +127,35 @@ def missing_documents(referral: Referral) -> list[Document]:
     """The documents the referral's service requires that were not ticked when it was sent:
     what the resident still has to bring (shown on the slip and the case page)."""
     return unticked_documents(referral.service, referral.documents_checked or ())
+
+
+def record_documents(referral: Referral, documents: Iterable[str], *, actor: Actor) -> list[Document]:
+    """Tick documents the resident brought after the referral was sent; returns those newly ticked.
+
+    Any staff member of the case's units may (the counter receives them), while the referral is
+    still with the agency; the timeline notes which.
+    """
+    check_referral_scope(actor, referral)
+    if role_of(actor) not in INTAKE_ROLES:
+        raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["documents"]))
+    with db.session.begin_nested():
+        workflow.lock(referral)
+        if referral.status not in REFERRAL_ACTIVE:
+            raise IllegalTransition(_l("Cannot %(action)s: it is %(status)s.",
+                                       action=workflow.ACTION_LABELS["documents"],
+                                       status=workflow.status_label(referral.status)))
+        chosen = set(documents)
+        unknown = chosen - {d.code for d in referral.service.documents}
+        if unknown:
+            raise ValidationError(_l("Not a document of this service: %(codes)s.", codes=", ".join(sorted(unknown))),
+                                  field="documents")
+        brought = [d for d in missing_documents(referral) if d.code in chosen]
+        if not brought:
+            raise ValidationError(_l("Tick the documents the resident brought."), field="documents")
+        referral.documents_checked = [*referral.documents_checked, *(d.code for d in brought)]
+        workflow.record(referral, "documents", actor, kind=EventKind.NOTE,
+                        note=", ".join(d.name for d in brought)[:1000])
+    return brought
 
 
 def move_consequences(referral: Referral, name: str, *, actor: Actor, note: str | None = None) -> list[str]:

@@ -463,3 +463,18 @@ def test_cancelling_a_case_asks_first_and_names_its_open_referrals(app, district
     response = boss.post(f"/admin/case/{other.case_id}/cancel", {"note": ""})
     assert response.status_code == 302
     assert "Alasan wajib diisi." in boss.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_documents_brought_later_are_noted_from_the_case_page(app, district, db_session):
+    referral = make_referral(district, documents_checked=["sktm", "kk", "ktp"])
+    db_session.commit()
+    clerk = Browser(app)
+    clerk.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    url = f"/admin/case/details/?id={referral.case_id}"
+    assert "Masih kurang: Map plastik" in clerk.get(url).get_data(as_text=True)
+    response = clerk.post(f"/admin/case/referral/{referral.id}/documents", {"documents": ["map"]})
+    assert response.status_code == 302
+    page = clerk.get(url).get_data(as_text=True)
+    assert f"Rujukan {format_code(referral.code)}: Map plastik sudah dibawa." in page
+    assert "Masih kurang" not in page
+    assert "Masih kurang" not in clerk.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)

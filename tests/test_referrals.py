@@ -335,3 +335,21 @@ def test_confirmation_names_whose_phone_gets_the_sms(district, db_session):
     said = " ".join(referrals.move_consequences(referral, "cancel", actor=district.user(Role.BACK_OFFICE),
                                                 note="Salah lembaga"))
     assert "tidak ada SMS: warga tidak punya nomor HP" in said
+
+
+def test_documents_brought_later_are_ticked_and_noted(district, db_session):
+    referral = referrals.refer(make_case(district), service=district.services["bpjs_pbi"],
+                               actor=district.user(Role.BACK_OFFICE), documents_checked=["sktm"])
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    brought = referrals.record_documents(referral, ["ktp", "kk"], actor=clerk)
+    assert [d.code for d in brought] == ["kk", "ktp"]
+    assert referral.documents_checked == ["sktm", "kk", "ktp"]
+    assert [d.code for d in referrals.missing_documents(referral)] == ["map"]
+    assert referral.case.events[-1].action == "documents" and "Fotokopi KTP/KIA" in referral.case.events[-1].note
+    with pytest.raises(ValidationError, match="Centang dokumen"):
+        referrals.record_documents(referral, ["kk"], actor=clerk)  # already there
+    with pytest.raises(ValidationError):
+        referrals.record_documents(referral, ["akta"], actor=clerk)
+    referrals.complete(referral, actor=district.user(Role.BACK_OFFICE))
+    with pytest.raises(IllegalTransition):
+        referrals.record_documents(referral, ["map"], actor=clerk)
