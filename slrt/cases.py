@@ -222,7 +222,7 @@ def close_consequences(case: Case, *, outcome: Outcome | str, actor: Actor, note
                    ticket=codes.format_code(case.ticket), outcome=OUTCOME_LABELS[outcome]))]
     if outcome != suggested_outcome(case):
         said.append(str(_l("The referrals suggest \"%(outcome)s\".", outcome=OUTCOME_LABELS[suggested_outcome(case)])))
-    said.append(str(_l("%(recipient)s: the case is closed.", recipient=residents.sms_recipient(case.resident))))
+    said.append(residents.sms_line(case.resident, _l("the case is closed.")))
     return said
 
 

@@ -169,14 +169,14 @@ def move_consequences(referral: Referral, name: str, *, actor: Actor, note: str 
     workflow.check(REFERRAL_MOVES, name, referral, actor, note)
     what = {"code": format_code(referral.code), "service": referral.service.name, "agency": referral.agency.name,
             "reason": note}
-    recipient = residents.sms_recipient(referral.case.resident)
+    resident = referral.case.resident
     if name == "reject":
         said = [str(_l("Referral %(code)s (%(service)s) is recorded as rejected by %(agency)s; reason: %(reason)s.",
                        **what)),
-                str(_l("%(recipient)s: the referral was rejected, with the reason.", recipient=recipient))]
+                residents.sms_line(resident, _l("the referral was rejected, with the reason."))]
     elif name == "cancel":
         said = [str(_l("Referral %(code)s (%(service)s) to %(agency)s is cancelled; reason: %(reason)s.", **what)),
-                str(_l("%(recipient)s: the referral was cancelled, with the reason.", recipient=recipient))]
+                residents.sms_line(resident, _l("the referral was cancelled, with the reason."))]
     else:
         said = []
     others = [r for r in referral.case.referrals if r is not referral and r.status in REFERRAL_ACTIVE]

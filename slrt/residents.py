@@ -225,16 +225,19 @@ def _phone_holder(owner: PhoneOwner | str | None, owner_name: str | None) -> tup
     return owner, (owner_name or None if owner != PhoneOwner.OWN else None)
 
 
-def sms_recipient(resident: Resident) -> str:
-    """Who gets the resident's SMS notices, as a confirmation screen says it: "SMS ke warga (0812****7890)"."""
+def sms_line(resident: Resident, says) -> str:
+    """A line of a confirmation screen: where the resident's SMS goes and what it ``says``
+    ("SMS ke warga (0812****7890): kasus sudah ditutup."), or why there is none."""
     if not resident.phone:
-        return str(_l("no SMS: the resident has no mobile number (the facilitator tells them)"))
+        return str(_l("No SMS: the resident has no mobile number (the facilitator tells them)."))
     if resident.is_sms_opted_out:
-        return str(_l("no SMS: the resident asked for no SMS (STOP)"))
+        return str(_l("No SMS: the resident asked for none (STOP)."))
     if resident.phone_owner == PhoneOwner.OWN:
-        return str(_l("SMS to the resident (%(phone)s)", phone=mask_phone(resident.phone)))
-    return str(_l("SMS to %(holder)s, the phone the resident gave (%(phone)s)",
-                  holder=resident.phone_owner_name or "-", phone=mask_phone(resident.phone)))
+        to = _l("SMS to the resident (%(phone)s)", phone=mask_phone(resident.phone))
+    else:
+        to = _l("SMS to %(holder)s, the phone the resident gave (%(phone)s)",
+                holder=resident.phone_owner_name or "-", phone=mask_phone(resident.phone))
+    return f"{to}: {says}"
 
 
 def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:

@@ -334,7 +334,7 @@ def test_confirmation_names_whose_phone_gets_the_sms(district, db_session):
     resident.phone = None
     said = " ".join(referrals.move_consequences(referral, "cancel", actor=district.user(Role.BACK_OFFICE),
                                                 note="Salah lembaga"))
-    assert "tidak ada SMS: warga tidak punya nomor HP" in said
+    assert "Tidak ada SMS: warga tidak punya nomor HP" in said
 
 
 def test_documents_brought_later_are_ticked_and_noted(district, db_session):
