@@ -125,10 +125,21 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
     page.click(".intake-find button")
     page.wait_for_load_state()
     _shot(page, "02a-intake-lookup")
-    page.fill("input[name=name]", "Wartini")
-    page.select_option("select[name=sex]", "F")
-    page.fill("input[name=birth_date]", "1980-03-15")
+    assert "belum terdaftar: isi data warga" in page.content()
+    # Birth date and sex come from the NIK (digits 7-12: 55 = 15 + 40, a woman), for the clerk to confirm.
+    assert page.input_value("input[name=birth_date]") == "1980-03-15"
+    assert page.input_value("select[name=sex]") == "F"
+    # Sent incomplete, the form comes back from the server with every message beside its field, in
+    # Indonesian (no browser bubble stops it), and what was typed is still there.
     page.fill("input[name=address]", "Dk. Krajan RT 02 RW 01")
+    page.click("[data-intake=open]")
+    page.wait_for_selector("[data-error=name]")
+    assert page.locator("[data-error=summary]").count() == 1 and page.locator("[data-error=needs]").count() == 1
+    assert "Nama wajib diisi." in page.content()
+    assert page.input_value("input[name=address]") == "Dk. Krajan RT 02 RW 01"
+    assert page.input_value("input[name=birth_date]") == "1980-03-15"
+    _shot(page, "02b-intake-errors")
+    page.fill("input[name=name]", "Wartini")
     page.fill("input[name=phone]", "0813 2555 0199")
     page.fill("textarea[name=summary]", "Kartu KIS tidak aktif saat berobat ke puskesmas")
     page.locator(".needs label", has_text="BPJS").first.locator("input").check()
@@ -142,26 +153,36 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
     _login(page, live_url, "backoffice")
     page.goto(case_url)
     refer_form = page.locator("form.refer").first
-    for box in refer_form.locator("input[name=documents]").all():
+    boxes = refer_form.locator("input[name=documents]").all()
+    for box in boxes[:-1]:  # the last document is not there yet
         box.check()
     refer_form.locator("button[type=submit]").click()
+    page.wait_for_selector(".confirm-step")
+    assert "Belum dicentang" in page.content()
+    _shot(page, "03a-refer-missing-document")
+    page.click("[data-confirmed]")
     page.wait_for_load_state()
-    assert "Rujukan dikirim ke" in page.content()
+    assert "Rujukan dikirim ke" in page.content() and "Masih kurang" in page.content()
     _shot(page, "03-case-referred")
     page.click("[data-move=accept]")
     page.wait_for_load_state()
+    assert "diterima oleh" in page.content()
     page.click("[data-move=complete]")
     page.wait_for_load_state()
-    assert "selesai" in page.content()
+    assert "diselesaikan oleh" in page.content()
     slip_href = page.locator("a[data-print-link=slip]").first.get_attribute("href")
     context.clear_cookies()
 
     _login(page, live_url, "supervisor")
     page.goto(case_url)
-    page.select_option("select[name=outcome]", "fulfilled")
+    assert page.is_checked("input[name=outcome][value=fulfilled]")  # suggested: its one referral was completed
     page.click("[data-move=close]")
+    page.wait_for_selector(".confirm-step")
+    assert "SMS ke warga (0813****0199)" in page.content()
+    _shot(page, "04a-close-confirm")
+    page.click("[data-confirmed]")
     page.wait_for_load_state()
-    assert "Kasus ditutup." in page.content()
+    assert "ditutup: terpenuhi." in page.content()
     _shot(page, "04-case-closed")
 
     page.goto(f"{live_url}{slip_href}")
