@@ -229,3 +229,16 @@ def test_median_of_counted_durations():
     assert figures.median_days() == 3
     figures.durations = reports.Counter({0: 3, 7: 1})
     assert figures.median_days() == 0
+
+
+def test_a_name_that_looks_like_a_formula_stays_text(app, district, db_session):
+    formula = "=cmd|' /C calc'!A0"
+    district.services["bansos"].name = formula
+    make_referral(district, service="bansos")
+    db_session.commit()
+    browser = _browser(app, district)
+    table = _csv(browser.get("/admin/report.csv"))
+    assert ("Layanan", "'" + formula) in _rows(table)
+    sheet = openpyxl.load_workbook(io.BytesIO(browser.get("/admin/report.xlsx").get_data()))["Laporan"]
+    cell = next(cell for row in sheet.iter_rows() for cell in row if cell.value == formula)
+    assert cell.data_type == "s", "text, not a formula"
