@@ -242,3 +242,10 @@ def test_a_name_that_looks_like_a_formula_stays_text(app, district, db_session):
     sheet = openpyxl.load_workbook(io.BytesIO(browser.get("/admin/report.xlsx").get_data()))["Laporan"]
     cell = next(cell for row in sheet.iter_rows() for cell in row if cell.value == formula)
     assert cell.data_type == "s", "text, not a formula"
+
+
+def test_the_report_needs_a_signed_in_account(app, district, db_session):
+    anonymous = app.test_client()
+    for path in ("/admin/report/", "/admin/report.csv?month=2026-11", "/admin/report.xlsx?month=2026-11"):
+        response = anonymous.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
