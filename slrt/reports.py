@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Integer, case, cast, column, delete, func, insert, select, text, values
+from sqlalchemy.orm import aliased
 
 from slrt import clock, workdays
 from slrt.errors import ValidationError
@@ -393,15 +394,19 @@ def monthly_report(period: Period, unit_ids: list[int] | None) -> MonthlyReport:
     they are folded into the report's lines here.
     """
     start, end = period.bounds()
+    if _dialect() == "postgresql":
+        # Compiling these few large queries (JIT) costs PostgreSQL more than running them.
+        db.session.execute(text("SET LOCAL jit = off"))
     month_of = {"case": _local(Case.opened_at, "month"), "referral": _local(Referral.sent_at, "month")}
-    first_service = (select(CaseNeed.service_id).where(CaseNeed.case_id == Case.id)
-                     .order_by(CaseNeed.id).limit(1).correlate(Case).scalar_subquery())
-    opened = _in_units(
-        select(Case.unit_id.label("unit_id"), first_service.label("service_id"), month_of["case"].label("month"))
-        .where(Case.opened_at >= start, Case.opened_at < end), Case.unit_id, unit_ids).subquery()
-    case_rows = db.session.execute(
-        select(opened.c.unit_id, opened.c.service_id, opened.c.month, func.count())
-        .group_by(opened.c.unit_id, opened.c.service_id, opened.c.month)).all()
+    # A case counts under its first need (every case has one: slrt.cases.open_case); "no earlier need"
+    # lets PostgreSQL hash the needs for a long period instead of looking up each case's.
+    earlier = aliased(CaseNeed)
+    first_need = ~select(earlier.id).where(earlier.case_id == CaseNeed.case_id, earlier.id < CaseNeed.id).exists()
+    case_keys = (Case.unit_id, CaseNeed.service_id, month_of["case"])
+    case_rows = db.session.execute(_in_units(
+        select(*case_keys, func.count()).join(CaseNeed, CaseNeed.case_id == Case.id)
+        .where(Case.opened_at >= start, Case.opened_at < end, first_need).group_by(*case_keys),
+        Case.unit_id, unit_ids)).all()
 
     sent = (Referral.sent_at >= start, Referral.sent_at < end)
     keys = (Case.unit_id, Referral.service_id, Referral.agency_id, month_of["referral"])
