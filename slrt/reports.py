@@ -323,9 +323,6 @@ class MonthlyReport:
     period: Period
     lines: list[ReportLine]
 
-    def line(self, section: str, name: str) -> ReportLine | None:
-        return next((line for line in self.lines if line.section == section and line.name == name), None)
-
     def per_domain(self) -> str:
         """Cases per domain in the shape reports are read in: ``634 / 207 / 42`` (health / social / education)."""
         return " / ".join(str(line.figures.cases) for line in self.lines if line.section == "domain")
