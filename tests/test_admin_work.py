@@ -282,10 +282,11 @@ def test_dashboard_and_report(app, district, db_session):
     page = back.get("/admin/").get_data(as_text=True)
     assert "<svg" in page and "Kasus per bidang per bulan" in page and "BPJS Kesehatan Cabang Blora" in page
     assert "cdn" not in page.lower()
+    assert "/admin/report/" in page  # the monthly report (tests/test_report.py)
     csv_text = back.get("/admin/report.csv").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()  # UTF-8 with a byte-order mark
-    assert lines[0].startswith("month,domain,service,referrals")
-    assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
+    assert lines[0].startswith("Bagian;Nama;Bidang;Kasus diterima;Rujukan dikirim")
+    assert "Layanan;Aktivasi BPJS PBI (KIS);Kesehatan;1;1;0;0;0;1;0;" in lines
     slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
     assert "slip-blue" in slip and "KARTU RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
 
