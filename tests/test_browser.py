@@ -1,24 +1,32 @@
 """A clerk's path in a real browser: Debian's chromium driven by Playwright, against the real app.
 
-Logs in, runs intake, refers, records the agency's answers, closes the case, opens the slip
-and the dashboard, searches a resident by NIK, filters a list, runs a list action and sets up
+A clerk's day: logs in, runs intake (the NIK fills in birth date and sex), refers with a
+document missing (asked first), records the agency's answers, closes the case with the outcome
+the referrals suggest, prints the A6 card and the A4 letter to PDF (one page each, the card in
+its colour), downloads the month's report as XLSX and as Indonesian CSV and reads them back,
+opens the dashboard, searches a resident by NIK, filters a list, runs a list action and sets up
 an authenticator app, all under the app's Content-Security-Policy: any violation the browser
 reports fails the test. Screenshots of the main screens go to test-artifacts/ for review.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import threading
+from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
 from slrt.extensions import db
 from slrt.pii import new_key
+from tests.test_prints_browser import A4, A6, BLUE, _colours, _is_size, _print
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -189,6 +197,32 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
     assert "KARTU RUJUKAN" in page.content()
     assert page.locator(".slip").evaluate("e => getComputedStyle(e).borderTopColor") == "rgb(47, 111, 179)"
     _shot(page, "05-slip")
+    # Both prints fit one page each, as Ctrl-P prints them: the A6 card in its domain's colour, the A4 letter.
+    slip = _print(page, "05a-slip-printed")
+    assert len(slip.pages) == 1 and _is_size(slip, A6) and BLUE in _colours(slip)
+    page.click("a[href*='/admin/referral/letter/']")
+    page.wait_for_url("**/admin/referral/letter/**")
+    letter = _print(page, "05b-letter-printed")
+    assert len(letter.pages) == 1 and _is_size(letter, A4)
+    assert "Wartini" in letter.pages[0].extract_text()
+
+    # The month's report, as Indonesian Excel opens it: the case just closed is in it.
+    month = f"{date.today():%Y-%m}"
+    page.goto(f"{live_url}/admin/report/?month={month}")
+    with page.expect_download() as download:
+        page.click("a:text('XLSX')")
+    with open(download.value.path(), "rb") as fh:
+        rows = list(openpyxl.load_workbook(io.BytesIO(fh.read()))["Laporan"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("Bagian", "Nama", "Bidang", "Kasus diterima")
+    health = next(row for row in rows if row[:2] == ("Bidang", "Kesehatan"))
+    assert health[3] >= 1
+    with page.expect_download() as download:
+        page.click("a:text('CSV (titik koma)')")
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as fh:
+        table = list(csv.reader(io.StringIO(fh.read()), delimiter=";"))
+    assert table[0][:4] == ["Bagian", "Nama", "Bidang", "Kasus diterima"]
+    assert next(row for row in table if row[:2] == ["Bidang", "Kesehatan"])[3] == str(health[3])
+    _shot(page, "05c-report")
 
     page.goto(f"{live_url}/admin/")
     assert page.locator("svg.chart rect").count() > 0
