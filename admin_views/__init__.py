@@ -25,7 +25,7 @@ from admin_views.people import HouseholdView, ResidentView
 from admin_views.referrals import ReferralView
 from admin_views.security import init_security, staff_scope
 from admin_views.staff import StaffView
-from slrt import clock, outbox
+from slrt import clock, outbox, referrals
 from slrt.access import keeps_settings
 from slrt.extensions import db
 from slrt.models import (
@@ -103,3 +103,4 @@ def _template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[Role(role)]
     app.jinja_env.globals["url_encode"] = lambda args: urlencode(args)
+    app.jinja_env.globals["missing_documents"] = referrals.missing_documents  # the slip's "still to bring"

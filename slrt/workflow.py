@@ -69,6 +69,8 @@ REFERRAL_MOVES: dict[str, Move] = {
 
 ACTION_LABELS = {
     "open": _l("open case"),
+    "complaint": _l("complaint added"),
+    "documents": _l("record documents brought"),
     "refer": _l("refer"),
     "start": _l("start"),
     "resolve": _l("resolve"),

@@ -17,12 +17,13 @@ import enum
 import io
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -37,6 +38,7 @@ from slrt.pii import new_key
 from slrt.ports import GatewayError
 from tests.web import Browser
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BUILT_AT = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 
 #: English, or a code where a word belongs, as seen on the screens before they were translated.
@@ -266,12 +268,13 @@ def _wanted(url: str) -> bool:
             and "lang=" not in parts.query and "/action" not in parts.path)
 
 
-def crawl(app, role: Role) -> dict[str, list[str]]:
-    """Visit every staff screen reachable from the dashboard as ``role``; the words found per page."""
+def crawl(app, role: Role) -> tuple[dict[str, list[str]], Counter]:
+    """Visit every staff screen reachable from the dashboard as ``role``; the words found per page,
+    and how many pages of each kind were read."""
     browser = _sign_in(app, role)
     chosen = set(_enum_rows(app))  # read whatever the cap per shape says
-    queue = ["/admin/", "/admin/intake/", "/admin/report.csv", *sorted(chosen)]
-    seen, per_shape, found = set(), defaultdict(int), {}
+    queue = ["/admin/", "/admin/intake/", "/admin/report.csv", "/admin/report.xlsx", *sorted(chosen)]
+    seen, per_shape, found, read = set(), defaultdict(int), {}, Counter()
     while queue:
         url = queue.pop(0)
         if url in seen:
@@ -287,17 +290,20 @@ def crawl(app, role: Role) -> dict[str, list[str]]:
         if response.status_code != 200:
             continue
         kind = response.mimetype
-        body = response.get_data(as_text=True)
+        links = []
         if kind == "text/csv":
-            text = "\n".join(" ".join(row) for row in csv.reader(io.StringIO(body.lstrip("\ufeff")),
-                                                                   delimiter=";" if body.count(";") > body.count(",")
-                                                                   else ","))
-            links = []
+            body = response.get_data(as_text=True).lstrip("\ufeff")
+            delimiter = ";" if body.count(";") > body.count(",") else ","
+            text = "\n".join(" ".join(row) for row in csv.reader(io.StringIO(body), delimiter=delimiter))
+        elif kind == XLSX:
+            book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
+            text = "\n".join(" ".join(str(cell) for cell in row if cell is not None)
+                             for sheet in book for row in sheet.iter_rows(values_only=True))
         elif kind == "text/html":
-            text, links = visible_text(body)
+            text, links = visible_text(response.get_data(as_text=True))
         else:
             continue
-        print("VISIT", response.status_code, url)
+        read[kind] += 1
         bad = offending(text)
         if bad:
             found[url] = bad
@@ -307,13 +313,14 @@ def crawl(app, role: Role) -> dict[str, list[str]]:
             target = _normalized(parts.path + (f"?{parts.query}" if parts.query else ""))
             if _wanted(target) and target not in seen:
                 queue.append(target)
-    return found
+    return found, read
 
 
 @pytest.mark.parametrize("role", list(Role))
 def test_every_screen_reads_in_indonesian(demo_app, role):
     with time_machine.travel(BUILT_AT, tick=False):  # the demo's today: its due dates and quiet hours
-        found = crawl(demo_app, role)
+        found, read = crawl(demo_app, role)
+    assert read["text/html"] > 60 and read[XLSX] >= 1 and read["text/csv"] >= 1, read  # the crawl got around
     assert found == {}, "\n".join(f"{url}: {words}" for url, words in sorted(found.items()))
 
 
