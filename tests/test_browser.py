@@ -211,8 +211,7 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
 
     # The authenticator set-up shows its QR code (a data: image) under the policy.
     page.goto(f"{live_url}/tf-setup")
-    page.check("input[value=authenticator]")
-    page.click("form[name=two_factor_setup_form] [type=submit]")
+    page.click("form[name=two_factor_setup_form] [type=submit]")  # one button: nothing to choose
     page.wait_for_selector("#qrcode")
     assert page.locator("#qrcode").evaluate("img => img.complete && img.naturalWidth > 0")
     _shot(page, "09-authenticator-setup")
