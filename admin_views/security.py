@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, abort, current_app, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login.signals import user_logged_out
 from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm, current_user
@@ -201,6 +201,9 @@ def init_security(app: Flask) -> None:
     csrf.init_app(app)
     app.view_functions["security.two_factor_setup"] = _authenticator_at_once(
         app.view_functions["security.two_factor_setup"])
+    # No rescue by e-mail (there is no mail here; Flask-Security's "contact administrator" would fail
+    # for want of it): a lost phone is reset by a manager or the operator (slrt.staff.reset_second_factor).
+    app.view_functions["security.two_factor_rescue"] = _no_rescue
 
     # A session is the only way in: a user is loaded from a session whose token was not signed
     # out (so neither a remember cookie nor a signed-out session's cookie signs anyone in), never
@@ -221,6 +224,10 @@ def init_security(app: Flask) -> None:
     user_failed_authn.connect(_failed, app)
     user_authenticated.connect(_succeeded, app)
     user_logged_out.connect(_signed_out, app)
+
+
+def _no_rescue():
+    abort(404)
 
 
 def _authenticator_at_once(view):

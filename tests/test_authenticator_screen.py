@@ -112,3 +112,13 @@ def test_a_signed_in_supervisor_adds_an_app_from_the_menu_and_may_stop_using_it(
     assert stopped.status_code == 302
     db_session.expire_all()
     assert db_session.scalar(select(Staff).where(Staff.username == "sek.supervisor")).tf_primary_method is None
+
+
+def test_there_is_no_rescue_by_e_mail(app, district, db_session):
+    manager = Browser(app)
+    manager.get("/login")
+    manager.post("/login", {"username": "sek.manager", "password": "rahasia-demo-1"})
+    manager.get("/tf-setup")
+    for choice in ("help", "email"):  # Flask-Security would mail the administrator (there is no mail)
+        response = manager.post("/tf-rescue", {"help_setup": choice})
+        assert response.status_code == 404
