@@ -122,3 +122,11 @@ def test_there_is_no_rescue_by_e_mail(app, district, db_session):
     for choice in ("help", "email"):  # Flask-Security would mail the administrator (there is no mail)
         response = manager.post("/tf-rescue", {"help_setup": choice})
         assert response.status_code == 404
+
+
+def test_flask_securitys_other_pages_lead_back_to_the_dashboard_not_to_its_english_menu(app, district):
+    clerk = Browser(app)
+    clerk.login("sek.back_office")
+    html = _text(clerk.get("/change"))
+    assert "Sign Out" not in html and ">Menu<" not in html
+    assert '<a href="/admin/">Kembali ke dasbor</a>' in html
