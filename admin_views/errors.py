@@ -29,6 +29,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import BuildError
 
 from slrt.extensions import db
 
@@ -149,10 +150,14 @@ def _ways_back(signed_in: bool) -> list[tuple[str, str]]:
     here = request.full_path.rstrip("?")
     view = _owning_view()
     if view is not None and view.is_accessible():
-        if isinstance(view, ModelView):
-            ways.append((str(_l("Back to the list: %(name)s", name=view.name)), url_for(f"{view.endpoint}.index_view")))
-        else:
-            ways.append((str(_l("Back to %(name)s", name=view.name)), url_for(f"{view.endpoint}.index")))
+        try:
+            if isinstance(view, ModelView):
+                ways.append((str(_l("Back to the list: %(name)s", name=view.name)),
+                             url_for(f"{view.endpoint}.index_view")))
+            else:
+                ways.append((str(_l("Back to %(name)s", name=view.name)), url_for(f"{view.endpoint}.index")))
+        except BuildError:  # a screen without a page of its own: the dashboard is the way back
+            pass
     # Not the address that just failed (a list that cannot open is no way back).
     ways = [(label, url) for label, url in ways if url != request.path]
     previous = _same_origin_referrer()
