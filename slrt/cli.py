@@ -138,8 +138,8 @@ def demo_logins():
         click.echo(f"login {login.role}: {login.username} / {login.password} ({login.unit})")
         if login.authenticator_key:
             key = " ".join(login.authenticator_key[i:i + 4] for i in range(0, len(login.authenticator_key), 4))
-            click.echo(f"      + a code from an authenticator app: add the key {key} (demo only) to Google "
-                       f"Authenticator, FreeOTP or similar, or print the current code: {FLASK} slrt demo-code")
+            click.echo(f"      and a code from an authenticator app: add the key {key} (demo only)")
+            click.echo(f"      to Google Authenticator, FreeOTP or similar, or print the code: {FLASK} slrt demo-code")
 
 
 @slrt_cli.command("demo-code")

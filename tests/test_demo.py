@@ -250,7 +250,7 @@ def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_
     assert "add the key SLRT DEMO" in logins[1] and "(demo only)" in logins[1]
     assert "login front_office: loket / demo-loket-2026 (Sekretariat SLRT Kabupaten Blora)" in logins
     assert "login front_office: frontoffice / demo-frontoffice-2026 (Puskesos Desa Jepon)" in logins
-    assert len(logins) == 7
+    assert len(logins) == 8 and logins[2].endswith(".venv/bin/flask --app app slrt demo-code")
     code = runner.invoke(args=["slrt", "demo-code"]).output.strip()
     assert code.isdigit() and len(code) == 6
     with app.app_context():
