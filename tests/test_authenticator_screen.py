@@ -91,6 +91,9 @@ def test_the_code_step_of_a_manager_with_an_app_names_who_to_ask(app, district, 
         assert word not in _visible(html), word
     assert "manajer atau operator TI" in html
     assert 'href="/tf-setup"' not in html  # set up already: nothing to show again
+    # the password alone does not let anyone put a new app in place of the manager's
+    replaced = again.get("/tf-setup")
+    assert 'id="qrcode"' not in _text(replaced) and "tf-key" not in _text(replaced)
 
 
 def test_a_signed_in_supervisor_adds_an_app_from_the_menu_and_may_stop_using_it(app, district, db_session):
