@@ -158,8 +158,8 @@ def _ways_back(signed_in: bool) -> list[tuple[str, str]]:
                 ways.append((str(_l("Back to %(name)s", name=view.name)), url_for(f"{view.endpoint}.index")))
         except BuildError:  # a screen without a page of its own: the dashboard is the way back
             pass
-    # Not the address that just failed (a list that cannot open is no way back).
-    ways = [(label, url) for label, url in ways if url != request.path]
+    # Not the very address that just failed (the list without its bad arguments is a way back).
+    ways = [(label, url) for label, url in ways if url != here]
     previous = _same_origin_referrer()
     if previous and previous != here and previous not in {url for _label, url in ways}:
         ways.append((str(_l("Back to the previous page")), previous))

@@ -13,6 +13,7 @@ FO, BO = Role.FRONT_OFFICE, Role.BACK_OFFICE
 
 #: Words of each page: (Indonesian, English) title.
 TITLES = {
+    400: ("Permintaan tidak dapat diproses", "The request cannot be read"),
     "csrf": ("Formulir tidak diterima", "The form was not accepted"),
     403: ("Tidak diizinkan", "Not allowed"),
     404: ("Halaman tidak ditemukan", "Page not found"),
@@ -63,6 +64,11 @@ def test_signed_in_pages_sit_in_the_staff_layout(app, district, db_session, lang
     assert page.status_code == 400 and title["csrf"] in _text(page) and MENU in _text(page)
     assert [url for url, _ in _ways(_text(page))] == ["/admin/", "/admin/resident/"]
 
+    # 400: a character no person types, in the address of a list
+    page = clerk.get("/admin/case/?search=%00")
+    assert page.status_code == 400 and title[400] in _text(page) and MENU in _text(page)
+    assert [url for url, _ in _ways(_text(page))] == ["/admin/", "/admin/case/"]
+
     # 404 on a model screen: back to its list
     page = clerk.get("/admin/case/details/?id=987654")
     assert page.status_code == 404 and title[404] in _text(page) and MENU in _text(page)
@@ -96,6 +102,7 @@ def test_signed_out_pages_are_plain_and_lead_to_sign_in(app, district, lang, bro
     visitor.get(f"/login?lang={lang}")
     title = {code: words[0 if lang == "id" else 1] for code, words in TITLES.items()}
     pages = {
+        400: visitor.get("/login?next=%00"),
         "csrf": visitor.post("/login", {"username": "sek.back_office", "password": "x"}, token=False),
         404: visitor.get("/no-such-page"),
         405: visitor.get("/logout"),  # signing out is a button (POST)
@@ -105,7 +112,7 @@ def test_signed_out_pages_are_plain_and_lead_to_sign_in(app, district, lang, bro
     broken(500)
     pages[500] = visitor.get("/")
     for code, page in pages.items():
-        assert page.status_code == (400 if code == "csrf" else code)
+        assert page.status_code == (400 if code == "csrf" else code), code
         html = _text(page)
         assert title[code] in html and MENU not in html, code
         assert "SLRT Blora" in html  # the office's name
