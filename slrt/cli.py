@@ -126,11 +126,26 @@ def seed_demo(if_empty, residents, random_seed):
         click.echo(line)
 
 
+#: How the printed commands run from the repository's root, with or without the virtualenv activated.
+FLASK = ".venv/bin/flask --app app"
+
+
 @slrt_cli.command("demo-logins")
 def demo_logins():
-    """Print one line per demo login: ``login <role>: <username> / <password>``."""
-    for role, username, password in demo.logins():
-        click.echo(f"login {role}: {username} / {password}")
+    """Print one line per demo login: ``login <role>: <username> / <password> (<unit>)``; the manager's
+    line is followed by the authenticator key it signs in with (demo only)."""
+    for login in demo.logins():
+        click.echo(f"login {login.role}: {login.username} / {login.password} ({login.unit})")
+        if login.authenticator_key:
+            key = " ".join(login.authenticator_key[i:i + 4] for i in range(0, len(login.authenticator_key), 4))
+            click.echo(f"      and a code from an authenticator app: add the key {key} (demo only)")
+            click.echo(f"      to Google Authenticator, FreeOTP or similar, or print the code: {FLASK} slrt demo-code")
+
+
+@slrt_cli.command("demo-code")
+def demo_code():
+    """Print the demo manager's current authenticator code (the demo's public key; no other account's)."""
+    click.echo(demo.authenticator_code())
 
 
 @slrt_cli.command("check")
@@ -211,7 +226,7 @@ def demo_sms() -> None:
         click.echo("demo SMS: no pending referral with a resident phone and an agency contact")
         return
     referral, resident_phone, contact_phone = row
-    click.echo(f"try SMS (resident): flask --app app slrt sms-in --from {resident_phone} "
+    click.echo(f"try SMS (resident): {FLASK} slrt sms-in --from {resident_phone} "
                f"'CEK {format_code(referral.case.ticket)}'")
-    click.echo(f"try SMS (agency):   flask --app app slrt sms-in --from {contact_phone} "
+    click.echo(f"try SMS (agency):   {FLASK} slrt sms-in --from {contact_phone} "
                f"'SELESAI {format_code(referral.code)} sudah dilayani'")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_security import hash_password
+from passlib.totp import TOTP
 from sqlalchemy import select
 
 from slrt.access import Actor, check_manages_staff
@@ -119,6 +121,17 @@ def reset_second_factor(user: Staff, *, actor: Actor) -> None:
     user.tf_primary_method = None
     user.tf_totp_secret = None
     user.fs_uniquifier = uuid.uuid4().hex
+
+
+def set_authenticator_key(user: Staff, base32_key: str) -> None:
+    """Give the account an authenticator app whose key is known beforehand (the demo manager's, printed).
+
+    Stored as Flask-Security stores a key set up on screen: passlib's TOTP, encrypted with
+    SECURITY_TOTP_SECRETS, so the sign-in checks its codes the same way."""
+    factory = TOTP.using(secrets=current_app.config["SECURITY_TOTP_SECRETS"],
+                         issuer=current_app.config["SECURITY_TOTP_ISSUER"])
+    user.tf_totp_secret = factory(key=base32_key, format="base32").to_json(encrypt=True)
+    user.tf_primary_method = "authenticator"
 
 
 def unlock(user: Staff) -> None:
