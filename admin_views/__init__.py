@@ -23,6 +23,7 @@ from admin_views.messages import SmsMessageView, SmsTemplateView
 from admin_views.people import HouseholdView, ResidentView
 from admin_views.referrals import ReferralView
 from admin_views.security import init_security, staff_scope
+from admin_views.setup_import import SetupImportView
 from admin_views.staff import StaffView
 from slrt import clock, outbox
 from slrt.access import keeps_settings
@@ -78,6 +79,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
                                    category=sms))
     admin.add_view(StaffView(Staff, db, name=_l("Staff"), endpoint="staff"))
+    admin.add_view(SetupImportView(name=_l("Spreadsheet import"), endpoint="setup_import", url="setup-import"))
     app.register_blueprint(home_bp)
     app.add_url_rule("/", "root", lambda: redirect("/admin/"))
     return admin
