@@ -185,7 +185,10 @@ def _read_xlsx(data: bytes) -> tuple[str, list[list[str]]]:
         rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False, nrows=MAX_ROWS + 2)
     except Exception as exc:  # calamine's errors (zip, XML, password) are one refusal for the user
         raise ImportRefused(_l("The file could not be read as an Excel workbook (.xlsx).")) from exc
-    return name, [[_cell_text(v) for v in row] for row in rows]
+    cells = [[_cell_text(v) for v in row] for row in rows]
+    if any("\x00" in cell for row in cells for cell in row):  # no database stores or compares it
+        raise ImportRefused(_l("The file could not be read as an Excel workbook (.xlsx)."))
+    return name, cells
 
 
 def _read_csv(data: bytes) -> list[list[str]]:

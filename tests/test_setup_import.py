@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from slrt import setup_import
 from slrt.errors import DomainError, PermissionDenied
+from slrt.extensions import db
 from slrt.models import Agency, AgencyContact, Service, Staff
 from slrt.models.enums import AgencyKind, AgencyLevel, Domain, Role
 from tests.web import Browser
@@ -178,7 +179,8 @@ def test_services_with_documents_agency_and_reminders(district, db_session):
     header = ("Kode;Nama;Nama di SMS;Bidang;SLA (hari kerja);Dokumen persyaratan;Lembaga bawaan;"
               "Pengingat pertama setelah (hari kerja);Lalu setiap (hari kerja);Paling banyak")
     data = _csv(header,
-                "rs_keringanan;Keringanan biaya rumah sakit;Keringanan RS;Kesehatan;7;\"sktm; Fotokopi Kartu Keluarga\";"
+                "rs_keringanan;Keringanan biaya rumah sakit;Keringanan RS;Kesehatan;7;"
+                "\"sktm; Fotokopi Kartu Keluarga\";"
                 "Baznas Kabupaten Blora;2;1;4",
                 "bpjs_pbi;Aktivasi BPJS PBI (KIS);;health;3;ktp;;;;",  # existing: SLA and documents change
                 "kip;Surat pengantar KIP;;Pendidikan;lima;akta;;;;",  # SLA not a number, unknown document
@@ -213,6 +215,7 @@ def test_xlsx_with_numbers_for_phones_and_the_kind_from_the_sheet_name(district,
 
 
 @pytest.mark.parametrize(("data", "message"), [
+    (_xlsx([["Nama pengguna", "Nama lengkap", "Peran", "Unit"], ["a\x00b", "b", "c", "d"]]), "Excel"),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "bukan CSV"),
     (b"PK\x03\x04" + b"\x00" * 200, "bukan CSV"),
     (b"", "kosong"),
@@ -252,8 +255,6 @@ def _templates():
 def _signed_in_manager(app, district, unit=None) -> Browser:
     security = current_app.extensions["security"]
     secret = security.totp_factory.generate_totp_secret()
-    from slrt.extensions import db
-
     manager = db.session.get(Staff, _manager(district, unit).id)
     security.datastore.tf_set(manager, "authenticator", totp_secret=secret)
     db.session.commit()
