@@ -25,6 +25,7 @@ import xlsxwriter
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from slrt import csvout, text
 from slrt import staff as staff_ops
@@ -635,6 +636,10 @@ def _one_row(kind: str, row: _Row, number: int, actor: Actor, labels: dict[str, 
         savepoint.rollback()
         column = exc.field if exc.field in labels else ("unit" if kind == STAFF else _KEYS[kind][0])
         return RowResult(number, key, REFUSED, [RowError(number, labels.get(column, ""), str(exc))])
+    except IntegrityError:  # another import or screen saved the same key between our check and write
+        savepoint.rollback()
+        return RowResult(number, key, REFUSED, [RowError(number, labels[_KEYS[kind][-1]], str(
+            _l("Someone saved the same record meanwhile; import the file again.")))])
     except BaseException:
         savepoint.rollback()
         raise

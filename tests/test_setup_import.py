@@ -269,6 +269,15 @@ def _upload(browser, data: bytes, name: str, mode: str = "import", kind: str = "
                         content_type="multipart/form-data")
 
 
+#: A row a manager adds to each downloaded CSV template.
+FILLED = {
+    "agencies": "Dinas Sosial Kabupaten Blora,Dinsos Blora,Dinas Sosial,Kabupaten/kota,Jl. Pemuda 5 Blora,",
+    "contacts": "RSUD Dr. R. Soetijono Blora,Tri Handayani,0812-2555-0302,Ya,Ya",
+    "services": "sktm_sekolah,SKTM untuk sekolah,,Pendidikan,3,sktm,,,,",
+    "staff": "wati.jepon,Wati Rahayu,Fasilitator,Puskesos Jepon,0812-2555-0303",
+}
+
+
 def test_templates_round_trip_through_the_screen(app, district, db_session):
     browser = _signed_in_manager(app, district)
     page = browser.get("/admin/setup-import/")
@@ -277,15 +286,20 @@ def test_templates_round_trip_through_the_screen(app, district, db_session):
         for kind in ("agencies", "contacts", "services", "staff"):
             template = browser.get(f"/admin/setup-import/template/{kind}.{extension}")
             assert template.status_code == 200 and "attachment" in template.headers["Content-Disposition"]
-            response = _upload(browser, template.data, f"templat.{extension}")
+            data = template.data
+            if extension == "csv":  # filled in: the example row (imported already from the XLSX) and a new one
+                data = data.rstrip(b"\r\n") + b"\r\n" + FILLED[kind].encode() + b"\r\n"
+            response = _upload(browser, data, f"templat.{extension}")
             html = response.get_data(as_text=True)
             assert response.status_code == 200
-            if extension == "xlsx":  # the example rows, filled in as they come
-                assert "dibuat: <strong>1</strong>" in html, (kind, html[html.find("setup-result"):][:2000])
-            else:  # the same rows again: nothing to do
-                assert "Tidak ada yang diubah" in html, (kind, html[html.find("setup-result"):][:2000])
+            assert "dibuat: <strong>1</strong>" in html, (kind, html[html.find("setup-result"):][:2000])
+            if extension == "csv":
+                assert "tidak berubah: <strong>1</strong>" in html, (kind, html[html.find("setup-result"):][:2000])
     db_session.expire_all()
-    assert _count(db_session, Service, Service.code == "rs_keringanan") == 1
+    assert _count(db_session, Service, Service.code.in_(["rs_keringanan", "sktm_sekolah"])) == 2
+    assert _count(db_session, AgencyContact, AgencyContact.phone == "+6281225550302", AgencyContact.is_head) == 1
+    wati = db_session.scalar(select(Staff).where(Staff.username == "wati.jepon"))
+    assert wati.unit_id == district.puskesos[0].id and wati.role == Role.FACILITATOR
     user = db_session.scalar(select(Staff).where(Staff.username == "rina.pratiwi"))
     assert user.is_password_temporary and user.unit_id == district.secretariat.id
 
