@@ -385,7 +385,11 @@ def test_cli_dry_run_then_import_prints_the_passwords(app, district, db_session,
     assert _count(db_session, Staff, Staff.username == "rina.blora") == 0
     done = runner.invoke(args=["slrt", "import-setup", str(path), "--kind", "staff"])
     password = done.output.split("rina.blora\t")[1].split()[0]
-    assert db_session.scalar(select(Staff).where(Staff.username == "rina.blora")).check_password(password)
+    user = db_session.scalar(select(Staff).where(Staff.username == "rina.blora"))
+    assert user.check_password(password) and user.is_password_temporary
+    # A password the operator sets is the account's own.
+    assert runner.invoke(args=["slrt", "set-password", "rina.blora", "--password", "dipilih-operator-1"]).exit_code == 0
+    assert not user.is_password_temporary
     garbage = tmp_path / "x.csv"
     garbage.write_bytes(b"\xff\xfe\x00")
     refused = runner.invoke(args=["slrt", "import-setup", str(garbage)])
