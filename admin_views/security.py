@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, abort, current_app, g, has_request_context, request, session
+from flask import Flask, abort, current_app, flash, g, has_request_context, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login.signals import user_logged_out
 from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm, current_user
-from flask_security.signals import user_authenticated, user_failed_authn
+from flask_security.signals import password_changed, user_authenticated, user_failed_authn
 from flask_security.tf_plugin import tf_clean_session
 from flask_security.totp import Totp
 from flask_wtf.csrf import CSRFProtect
@@ -221,6 +221,18 @@ def init_security(app: Flask) -> None:
         # emptied in every answer, so no refreshed copy of it outlives its EndedSession row.
         _session_is_live()
 
+    @app.before_request
+    def _temporary_password():
+        # An account signed in with a one-time password (the set-up import's) reaches nothing
+        # but the password change (and sign-out) until it has chosen its own.
+        if (request.endpoint or "").startswith("security.") or request.endpoint == "static":
+            return None
+        if current_user.is_authenticated and current_user.is_password_temporary:
+            flash(_l("Choose your own password before you continue."), "info")
+            return redirect(url_for("security.change_password"))
+        return None
+
+    password_changed.connect(_password_changed, app)
     user_failed_authn.connect(_failed, app)
     user_authenticated.connect(_succeeded, app)
     user_logged_out.connect(_signed_out, app)
@@ -287,6 +299,10 @@ def _failed(app, user: Staff | None, **_extra) -> None:
 def _succeeded(app, user: Staff, **_extra) -> None:
     staff_ops.unlock(user)
     session[SESSION_TOKEN] = secrets.token_urlsafe(32)
+
+
+def _password_changed(app, user: Staff, **_extra) -> None:
+    staff_ops.password_changed(user)  # committed with the new password by Flask-Security's view
 
 
 def _signed_out(app, user: Staff, **_extra) -> None:

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, outbox, reports, workdays
+from slrt import clock, demo, identity, inbound, ops, outbox, reports, setup_import, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -62,6 +62,32 @@ def create_user(username, full_name, role, unit_name, phone, password):
         _fail(str(exc))
     db.session.commit()
     click.echo(f"created {user.username} ({user.role.value}, {unit.name})")
+
+
+@slrt_cli.command("import-setup")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(setup_import.KINDS), default=None,
+              help="What the file holds; guessed from its headers (or file/sheet name) when omitted.")
+@click.option("--dry-run", is_flag=True, help="Check every row and say what would change; write nothing.")
+def import_setup(file, kind, dry_run):
+    """Import staff, agencies, agency contacts or services from a CSV or XLSX file (the screen's templates)."""
+    with open(file, "rb") as handle:
+        data = handle.read(setup_import.MAX_BYTES + 1)
+    try:
+        result = setup_import.import_setup(data, filename=file, actor=SYSTEM_ACTOR, kind=kind, dry_run=dry_run)
+    except DomainError as exc:
+        _fail(str(exc))
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in setup_import.describe(result):
+        click.echo(line)
+    for row in result.rows:
+        if row.password:  # printed once; the account must change it at first sign-in
+            click.echo(f"{row.key}\t{row.password}")
+    if result.count(setup_import.REFUSED):
+        sys.exit(2)
 
 
 @slrt_cli.command("set-password")
