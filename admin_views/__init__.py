@@ -24,6 +24,7 @@ from admin_views.messages import SmsMessageView, SmsTemplateView
 from admin_views.people import HouseholdView, ResidentView
 from admin_views.referrals import ReferralView
 from admin_views.security import init_security, staff_scope
+from admin_views.setup_import import SetupImportView
 from admin_views.staff import StaffView
 from slrt import clock, outbox, referrals
 from slrt.access import keeps_settings
@@ -76,6 +77,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AgencyView(Agency, db, name=_l("Agencies"), endpoint="agency", category=catalogue))
     admin.add_view(AgencyContactView(AgencyContact, db, name=_l("Agency contacts"), endpoint="agency_contact",
                                      category=catalogue))
+    # Staff too: for managers, beside what it fills (the top menu stays on one line).
+    admin.add_view(SetupImportView(name=_l("Spreadsheet import"), endpoint="setup_import", url="setup-import",
+                                   category=catalogue))
     admin.add_view(SmsMessageView(SmsMessage, db, name=_l("Outbox and inbox"), endpoint="sms", category=sms))
     admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
                                    category=sms))

@@ -266,11 +266,41 @@ def test_intake_refer_answer_close_slip_and_dashboard(live_url, browser):
 
     # The authenticator set-up shows its QR code (a data: image) under the policy.
     page.goto(f"{live_url}/tf-setup")
-    page.check("input[value=authenticator]")
-    page.click("form[name=two_factor_setup_form] [type=submit]")
+    page.click("form[name=two_factor_setup_form] [type=submit]")  # one button: nothing to choose
     page.wait_for_selector("#qrcode")
     assert page.locator("#qrcode").evaluate("img => img.complete && img.naturalWidth > 0")
     _shot(page, "09-authenticator-setup")
 
+    assert violations == [], violations
+    context.close()
+
+
+def test_demo_manager_signs_in_with_the_printed_key_and_errors_keep_the_layout(live_url, browser):
+    from slrt import demo
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
+    page = context.new_page()
+    violations = _watch_csp(context, page)
+    manager = next(login for login in demo.logins() if login.role == "manager")
+    page.goto(f"{live_url}/login")
+    page.fill("#username", manager.username)
+    page.fill("#password", manager.password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#code")
+    assert page.locator("button[type=submit]").count() == 1 and page.locator("input[type=radio]").count() == 0
+    assert "manajer atau operator TI" in page.inner_text("body") and "Menu" not in page.inner_text("body")
+    _shot(page, "10-authenticator-code")
+    page.fill("#code", demo.authenticator_code())  # what an app holding the printed key shows
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_url}/admin/")
+
+    # a stale link followed from the case list (the browser sends the list as Referer)
+    page.goto(f"{live_url}/admin/case/details/?id=99999999", referer=f"{live_url}/admin/case/?page=1")
+    assert "tidak ditemukan atau bukan wilayah unit Anda" in page.inner_text("body")
+    assert page.locator("nav.navbar").count() == 1  # the staff layout, with its menu
+    page.click("text=Kembali ke halaman sebelumnya")
+    page.wait_for_url(f"{live_url}/admin/case/?page=1")
+    page.go_back()
+    _shot(page, "11-not-found")
     assert violations == [], violations
     context.close()

@@ -210,7 +210,7 @@ def _what_the_demo_lacks() -> None:
 
 def _sign_in(app, role: Role) -> Browser:
     browser = Browser(app)
-    _role, username, password = next(login for login in demo.logins() if login[0] == role.value)
+    _role, username, password = next(login for login in demo.logins() if login[0] == role.value)[:3]
     with app.app_context():
         security = app.extensions["security"]
         if role == Role.MANAGER:

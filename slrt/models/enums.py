@@ -139,11 +139,15 @@ class AgencyKind(Labelled, StrEnum):
     OTHER = "other"
 
 
-labels(AgencyKind, {
-    AgencyKind.HEALTH_OFFICE: _l("health office"), AgencyKind.BPJS: "BPJS Kesehatan",
-    AgencyKind.HOSPITAL: _l("hospital"), AgencyKind.EDUCATION_OFFICE: _l("education office"),
-    AgencyKind.BAZNAS: "Baznas", AgencyKind.CIVIL_REGISTRY: _l("civil registry (Disdukcapil)"),
-    AgencyKind.SOCIAL_OFFICE: _l("social office or ministry"), AgencyKind.OTHER: _l("other"),
+AGENCY_KIND_LABELS = labels(AgencyKind, {
+    AgencyKind.HEALTH_OFFICE: _l("Health office"),
+    AgencyKind.BPJS: _l("BPJS Kesehatan"),
+    AgencyKind.HOSPITAL: _l("Hospital"),
+    AgencyKind.EDUCATION_OFFICE: _l("Education office"),
+    AgencyKind.BAZNAS: _l("Baznas"),
+    AgencyKind.CIVIL_REGISTRY: _l("Civil registry"),
+    AgencyKind.SOCIAL_OFFICE: _l("Social office"),
+    AgencyKind.OTHER: _l("Other"),
 })
 
 
@@ -153,8 +157,11 @@ class AgencyLevel(Labelled, StrEnum):
     NATIONAL = "national"
 
 
-labels(AgencyLevel, {AgencyLevel.DISTRICT: _l("regency"), AgencyLevel.PROVINCE: _l("province"),
-                     AgencyLevel.NATIONAL: _l("national")})
+AGENCY_LEVEL_LABELS = labels(AgencyLevel, {
+    AgencyLevel.DISTRICT: _l("Regency/city"),
+    AgencyLevel.PROVINCE: _l("Province"),
+    AgencyLevel.NATIONAL: _l("National"),
+})
 
 
 class Channel(Labelled, StrEnum):
