@@ -74,13 +74,13 @@ def test_a_send_time_is_said_as_staff_read_it(app, now, moment, plain, spoken):
 
 
 def test_switching_quiet_hours_off_sends_the_held_messages_at_the_next_sweep(app, district, db_session, frozen,
-                                                                              sweep, monkeypatch):
+                                                                              sweep, send, monkeypatch):
     frozen.move_to(NIGHT)
     make_referral(district)  # the resident's notices and the agency's new-referral SMS
     make_case(district)
     db_session.commit()
     for message in _outbound(db_session):
-        tasks.outbox.send_sms.apply(args=[message.id])  # dispatched after the commit: held by the hours
+        send(message.id)  # dispatched after the commit: held by the hours
     held = _outbound(db_session)
     residents = [m for m in held if m.audience == SmsAudience.RESIDENT]
     agency = [m for m in held if m.audience == SmsAudience.AGENCY]
