@@ -14,9 +14,30 @@ class RegionLevel(StrEnum):
     VILLAGE = "village"  # desa / kelurahan
 
 
+REGION_LEVEL_LABELS = {
+    RegionLevel.PROVINCE: _l("Province"),
+    RegionLevel.REGENCY: _l("Regency / city"),
+    RegionLevel.DISTRICT: _l("District (kecamatan)"),
+    RegionLevel.VILLAGE: _l("Village (desa/kelurahan)"),
+}
+
+
+class VillageKind(StrEnum):
+    """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa."""
+
+    KELURAHAN = "kelurahan"
+    DESA = "desa"
+
+
+VILLAGE_KIND_LABELS = {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa")}
+
+
 class UnitKind(StrEnum):
     SECRETARIAT = "secretariat"
     PUSKESOS = "puskesos"
+
+
+UNIT_KIND_LABELS = {UnitKind.SECRETARIAT: _l("Secretariat"), UnitKind.PUSKESOS: _l("Puskesos")}
 
 
 class Role(StrEnum):
