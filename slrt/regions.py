@@ -2,7 +2,7 @@
 
 The list ships in ``slrt/data`` (see its NOTICE): one row per province (``33``), regency or
 city (``33.16``), district/kecamatan (``33.16.01``) and village (``33.16.01.2003``; last four
-digits 1xxx kelurahan, 2xxx desa). :func:`load_regions` reads it streamed and brings the
+digits 1xxx kelurahan, 2xxx desa, 3xxx desa adat). :func:`load_regions` reads it streamed and brings the
 stored regions in line with it, for the whole country or for one regency and its province:
 new codes are added, changed names renamed, codes the list no longer has marked inactive
 (never deleted: residents, households and posts point to them), codes back in the list made
@@ -51,10 +51,10 @@ def level_of(code: str) -> RegionLevel | None:
 
 
 def village_kind(code: str) -> VillageKind | None:
-    """Kelurahan (1xxx) or desa (2xxx) from a village code; None for another level."""
+    """Kelurahan (1xxx), desa (2xxx) or desa adat (3xxx) from a village code; None for another level."""
     if level_of(code) != RegionLevel.VILLAGE:
         return None
-    return {"1": VillageKind.KELURAHAN, "2": VillageKind.DESA}.get(code[9])
+    return {"1": VillageKind.KELURAHAN, "2": VillageKind.DESA, "3": VillageKind.DESA_ADAT}.get(code[9])
 
 
 def read_list(path: Path = OFFICIAL_LIST) -> Iterator[tuple[str, str]]:

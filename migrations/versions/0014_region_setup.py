@@ -6,7 +6,7 @@ Create Date: 2026-12-05
 
 ``flask slrt setup-district`` loads a regency's districts and villages from the Kemendagri list
 shipped in slrt/data. A village now says whether it is a desa or a kelurahan
-(``region.village_kind``, read from its code: 1xxx kelurahan, 2xxx desa; filled here for the
+(``region.village_kind``, read from its code: 1xxx kelurahan, 2xxx desa, 3xxx desa adat; filled here for the
 villages already stored); a region the list no longer has is kept, marked inactive
 (``region.is_active``), since residents and cases point to it. A Puskesos post may serve a
 group of villages: ``unit_village`` lists those besides its own (``unit.region_id``).
@@ -22,13 +22,13 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('region', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('village_kind', sa.Enum('kelurahan', 'desa', name='village_kind',
+        batch_op.add_column(sa.Column('village_kind', sa.Enum('kelurahan', 'desa', 'desa_adat', name='village_kind',
                                                               native_enum=False, create_constraint=True,
                                                               length=9), nullable=True))
         batch_op.add_column(sa.Column('is_active', sa.Boolean(), server_default=sa.true(), nullable=False))
     region = sa.table('region', sa.column('level', sa.String), sa.column('code', sa.String),
                       sa.column('village_kind', sa.String))
-    for digit, kind in (('1', 'kelurahan'), ('2', 'desa')):
+    for digit, kind in (('1', 'kelurahan'), ('2', 'desa'), ('3', 'desa_adat')):
         op.execute(region.update().where(region.c.level == 'village', region.c.code.like(f'__.__.__.{digit}%'))
                    .values(village_kind=kind))
     op.create_table(

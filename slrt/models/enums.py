@@ -23,13 +23,16 @@ REGION_LEVEL_LABELS = {
 
 
 class VillageKind(StrEnum):
-    """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa."""
+    """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa,
+    3xxx desa adat (Papua)."""
 
     KELURAHAN = "kelurahan"
     DESA = "desa"
+    DESA_ADAT = "desa_adat"
 
 
-VILLAGE_KIND_LABELS = {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa")}
+VILLAGE_KIND_LABELS = {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa"),
+                       VillageKind.DESA_ADAT: _l("Desa adat")}
 
 
 class UnitKind(StrEnum):
