@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, func, null, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, func, null, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from slrt.errors import PermissionDenied
@@ -232,6 +232,17 @@ def covered_village_ids(who: Staff | Coverage) -> set[int] | None:
     if cover.areas:
         villages.update(db.session.scalars(_area_villages(cover.areas)))
     return villages
+
+
+def village_choices(who: Staff | Coverage) -> Select:
+    """The active villages where the staff member registers people (their posts' villages and their
+    secretariats' areas), for a picker: not every village of the country when the whole list is loaded."""
+    cover = _cover(who)
+    conditions = [Region.code.startswith(f"{code}.", autoescape=True) for code in cover.areas]
+    if cover.villages:
+        conditions.append(Region.id.in_(cover.villages))
+    return select(Region).where(Region.level == RegionLevel.VILLAGE, Region.is_active,
+                                or_(*conditions) if conditions else false())
 
 
 def covers_village(who: Staff | Coverage, village_id: int | None) -> bool:
