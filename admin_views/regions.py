@@ -51,6 +51,16 @@ class ParentFilter(sqla_filters.FilterEqual):
         return bool(row_ids([value]))
 
 
+class ChoiceFilter(sqla_filters.FilterEqual):
+    """Equal to one of its options (an enum's values, labelled in Indonesian); anything else is ignored."""
+
+    def __init__(self, column, name, labels: dict) -> None:
+        super().__init__(column, name, options=[(member.value, label) for member, label in labels.items()])
+
+    def validate(self, value):
+        return value in {option for option, _label in self.options}
+
+
 class RegionView(SecureModelView):
     """The official regions, read-only: search by name or code, filter by level, walk the tree."""
 
@@ -64,10 +74,8 @@ class RegionView(SecureModelView):
     #: The parent filter first: the "below it" links name it as filter 0.
     column_filters = [
         ParentFilter(Region.parent_id, _l("Part of (id)")),
-        sqla_filters.FilterEqual(Region.level, _l("Level"),
-                                 options=[(level.value, label) for level, label in REGION_LEVEL_LABELS.items()]),
-        sqla_filters.FilterEqual(Region.village_kind, _l("Kind"),
-                                 options=[(kind.value, label) for kind, label in VILLAGE_KIND_LABELS.items()]),
+        ChoiceFilter(Region.level, _l("Level"), REGION_LEVEL_LABELS),
+        ChoiceFilter(Region.village_kind, _l("Kind"), VILLAGE_KIND_LABELS),
         sqla_filters.BooleanEqualFilter(Region.is_active, _l("In the official list")),
     ]
     column_formatters = {
@@ -126,8 +134,7 @@ class UnitView(SecureModelView):
     }
     column_searchable_list = ["name"]
     column_filters = [
-        sqla_filters.FilterEqual(Unit.kind, _l("Kind"),
-                                 options=[(kind.value, label) for kind, label in UNIT_KIND_LABELS.items()]),
+        ChoiceFilter(Unit.kind, _l("Kind"), UNIT_KIND_LABELS),
         sqla_filters.BooleanEqualFilter(Unit.is_active, _l("Open")),
     ]
     column_default_sort = "name"

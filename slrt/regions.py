@@ -96,7 +96,8 @@ def load_regions(path: Path = OFFICIAL_LIST, *, regency: str | None = None) -> L
     """Bring the stored regions in line with the list: all of them, or one regency (with its province).
 
     Adds what is new, renames what changed name, marks inactive what the list no longer has
-    (never deletes) and active again what came back. Streamed and written in batches.
+    (never deletes) and active again what came back. Streamed and written in batches; the
+    list is in code order (as shipped), so a regency's load stops reading after its rows.
     """
     started = time.perf_counter()
     wanted, condition = _in_scope(regency)
@@ -119,6 +120,8 @@ def load_regions(path: Path = OFFICIAL_LIST, *, regency: str | None = None) -> L
     db.session.flush()
     for code, name in read_list(path):
         if not wanted(code):
+            if regency is not None and code > regency and not code.startswith(regency):
+                break  # the list is in code order: the regency's rows are behind us
             continue
         level = level_of(code)
         result.listed[level] += 1

@@ -328,3 +328,11 @@ def test_cases_of_a_closed_post_stay_with_the_secretariat_on_screen(app, distric
     db_session.commit()
     supervisor = signed_in(app, district, SU)
     assert supervisor.get(f"/admin/case/details/?id={case.id}").status_code == 200
+
+
+def test_region_filters_by_level_and_ignore_a_value_that_is_none(app, district, db_session):
+    manager = signed_in(app, district, MA)
+    villages = manager.get("/admin/region/?flt0_1=village").get_data(as_text=True)
+    assert "Palon" in villages and "Jawa Tengah" not in villages
+    assert manager.get("/admin/region/?flt0_1=bogus").status_code == 200
+    assert manager.get("/admin/unit/?flt0_0=bogus").status_code == 200
