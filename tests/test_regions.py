@@ -336,3 +336,19 @@ def test_region_filters_by_level_and_ignore_a_value_that_is_none(app, district, 
     assert "Palon" in villages and "Jawa Tengah" not in villages
     assert manager.get("/admin/region/?flt0_1=bogus").status_code == 200
     assert manager.get("/admin/unit/?flt0_0=bogus").status_code == 200
+
+
+def test_no_account_is_placed_in_a_closed_post(app, district, db_session):
+    post = district.puskesos[1]
+    for user in db_session.scalars(select(Staff).where(Staff.unit_id == post.id)):
+        user.active = False
+    units.deactivate_post(post, actor=district.user(MA))
+    with pytest.raises(ValidationError, match="ditutup"):
+        staff_ops.create_staff(username="baru", full_name="Petugas Baru", role=FO, unit=post,
+                               password="rahasia-demo-1", actor=district.user(MA))
+    with pytest.raises(ValidationError, match="ditutup"):
+        staff_ops.update_staff(district.user(FO), actor=district.user(MA), full_name="Petugas Front Office",
+                               role=FO, unit=post)
+    units.activate_post(post, actor=district.user(MA))
+    assert staff_ops.create_staff(username="baru", full_name="Petugas Baru", role=FO, unit=post,
+                                  password="rahasia-demo-1", actor=district.user(MA)).unit is post
