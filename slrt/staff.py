@@ -69,7 +69,7 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
 
 def _check_open(unit: Unit) -> None:
     """Refuse placing an account in a closed post (slrt.units.deactivate_post)."""
-    if not unit.is_active:
+    if unit.is_active is False:  # None: a unit not yet written, open by default
         raise ValidationError(_l("%(unit)s is closed: choose an open unit.", unit=unit.name), field="unit")
 
 
