@@ -14,15 +14,14 @@ import os
 import sys
 
 from flask import Flask, current_app, request, session
-from flask_babel import get_locale, gettext
-from markupsafe import escape
+from flask_babel import get_locale
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import slrt.models  # noqa: F401  (register every table on the metadata)
 from admin_views import init_admin
-from admin_views.errors import init_errors
+from admin_views.errors import init_errors, render_error
 from slrt import config, outbox
 from slrt.cli import slrt_cli
 from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
@@ -71,9 +70,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.session.rollback()
         if "database is locked" not in str(exc) and not isinstance(exc.orig, DeadlockDetected | SerializationFailure):
             raise exc
-        message = gettext("The system is busy and nothing was saved. Please go back and send the form again.")
-        page = f"<!doctype html><title>503</title><p>{escape(message)}</p><p><a href=\"/admin/\">Dashboard</a></p>"
-        return page, 503, {"Retry-After": "5", "Cache-Control": "no-store"}
+        page, status = render_error(503)
+        return page, status, {"Retry-After": "5", "Cache-Control": "no-store"}
 
     app.cli.add_command(slrt_cli)
     logging.getLogger("slrt").setLevel(logging.INFO)

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from admin_views.assets import init_assets
 from admin_views.base import RowIdConverter
 from admin_views.cases import CaseView, IntakeView
 from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
@@ -24,8 +25,9 @@ from admin_views.people import HouseholdView, ResidentView
 from admin_views.referrals import ReferralView
 from admin_views.regions import RegionView, UnitView
 from admin_views.security import init_security, staff_scope
+from admin_views.setup_import import SetupImportView
 from admin_views.staff import StaffView
-from slrt import clock, outbox
+from slrt import clock, outbox, referrals
 from slrt.access import keeps_settings
 from slrt.extensions import db
 from slrt.models import (
@@ -55,6 +57,7 @@ def init_admin(app: Flask) -> Admin:
     # Our templates first: they override Flask-Admin's and Flask-Security's where named alike.
     app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(HERE, "templates")), app.jinja_loader])
     init_headers(app)  # first: it takes Cache-Control over from Flask-Security
+    init_assets(app)  # compression; static files under content digests, kept a year
     init_security(app)
     _template_helpers(app)
     admin = Admin(
@@ -77,6 +80,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AgencyView(Agency, db, name=_l("Agencies"), endpoint="agency", category=catalogue))
     admin.add_view(AgencyContactView(AgencyContact, db, name=_l("Agency contacts"), endpoint="agency_contact",
                                      category=catalogue))
+    # Staff too: for managers, beside what it fills (the top menu stays on one line).
+    admin.add_view(SetupImportView(name=_l("Spreadsheet import"), endpoint="setup_import", url="setup-import",
+                                   category=catalogue))
     admin.add_view(SmsMessageView(SmsMessage, db, name=_l("Outbox and inbox"), endpoint="sms", category=sms))
     admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
                                    category=sms))
@@ -107,3 +113,4 @@ def _template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[Role(role)]
     app.jinja_env.globals["url_encode"] = lambda args: urlencode(args)
+    app.jinja_env.globals["missing_documents"] = referrals.missing_documents  # the slip's "still to bring"

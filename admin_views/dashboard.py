@@ -1,17 +1,20 @@
-"""The admin index: the office's numbers at a glance, and the monthly report as CSV."""
+"""The admin index: the office's numbers at a glance, and the monthly report (screen, CSV, XLSX)."""
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 
 from admin_views.base import SecureIndexView
 from admin_views.referrals import EscalatedFilter, OverdueFilter, UnverifiedFilter, WaitingFilter
 from admin_views.security import staff_scope
-from slrt import clock, csvout, ops, reports
+from slrt import clock, csvout, ops, reports, xlsxout
 from slrt.access import unit_scope
+from slrt.errors import ValidationError
 from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, Domain
 
 #: Hex values of the card colours on the chart (readable on white, printable in greyscale).
@@ -57,6 +60,15 @@ def _column_filter(name: str, operation: type):
     return lambda flt: getattr(flt.column, "key", None) == name and isinstance(flt, operation)
 
 
+def _shown(value) -> str:
+    """A report cell on screen: numbers in the reader's language (2,5 in Indonesian), nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format_decimal(value, "0.0")
+    return str(value)
+
+
 class DashboardView(SecureIndexView):
     def tile_links(self) -> dict[str, str]:
         """Each tile opens the list already narrowed to what it counts."""
@@ -90,8 +102,52 @@ class DashboardView(SecureIndexView):
             tile_links=self.tile_links(),
         )
 
+    def _report(self):
+        """The report the query string asks for (``month``, or ``from`` and ``to``); or the page saying
+        what is wrong with the question (400)."""
+        args = {name: request.args.get(name, "") for name in ("month", "from", "to")}
+        try:
+            period = reports.parse_period(args["month"], args["from"], args["to"])
+        except ValidationError as error:
+            return None, (self.render("admin/report.html", report=None, error=error, args=args,
+                                      this_month=f"{clock.today():%Y-%m}"), 400)
+        return reports.monthly_report(period, unit_scope(staff_scope())), None
+
+    @expose("/report/")
+    def report(self):
+        """The monthly report on screen, with its period picker and its downloads."""
+        report, refused = self._report()
+        if refused:
+            return refused
+        period = report.period
+        query = ({"month": period.name} if period.is_month else
+                 {"from": f"{period.first:%Y-%m-%d}", "to": f"{period.last:%Y-%m-%d}"})
+        table = list(report.table())
+        lines = [(line.section, [_shown(value) for value in row[1:]]) for line, row in zip(report.lines, table[1:],
+                                                                                            strict=True)]
+        return self.render("admin/report.html", report=report, error=None, query=query, header=table[0][1:],
+                           lines=lines,
+                           args={"month": f"{period.first:%Y-%m}" if period.is_month else "",
+                                 "from": f"{period.first:%Y-%m-%d}", "to": f"{period.last:%Y-%m-%d}"},
+                           this_month=f"{clock.today():%Y-%m}", section_label=reports.section_label,
+                           unit_name=current_user.unit.name)
+
     @expose("/report.csv")
     def report_csv(self):
-        """The monthly report per domain and service, streamed row by row."""
-        rows = reports.monthly_rows(unit_scope(staff_scope()))
-        return csvout.response(rows, f"slrt-laporan-{clock.today():%Y-%m}.csv")
+        """The report as CSV for Excel on Indonesian Windows: semicolons, decimal commas."""
+        report, refused = self._report()
+        if refused:
+            return refused
+        return csvout.response(report.table(), f"slrt-laporan-{report.period.name}.csv",
+                               dialect=csvout.INDONESIAN_EXCEL)
+
+    @expose("/report.xlsx")
+    def report_xlsx(self):
+        """The report as an Excel workbook: the figures, then what they mean."""
+        report, refused = self._report()
+        if refused:
+            return refused
+        about = report.about(current_user.unit.name, clock.now())
+        return xlsxout.response([xlsxout.Sheet(str(_l("Report")), list(report.table())),
+                                 xlsxout.Sheet(str(_l("Notes")), [[str(_l("SLRT monthly report")), ""], *about])],
+                                f"slrt-laporan-{report.period.name}.xlsx")

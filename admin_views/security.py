@@ -14,17 +14,18 @@ Flask-Security, Flask-Admin and our own forms).
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, abort, current_app, flash, g, has_request_context, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login.signals import user_logged_out
 from flask_security import LoginForm, Security, SQLAlchemyUserDatastore, TwoFactorVerifyCodeForm, current_user
-from flask_security.signals import user_authenticated, user_failed_authn
+from flask_security.signals import password_changed, user_authenticated, user_failed_authn
 from flask_security.tf_plugin import tf_clean_session
 from flask_security.totp import Totp
 from flask_wtf.csrf import CSRFProtect
@@ -198,6 +199,11 @@ def init_security(app: Flask) -> None:
     Security(app, StaffDatastore(db, Staff, _NoRole), login_form=StaffLoginForm,
              two_factor_verify_code_form=StaffCodeForm, totp_cls=StaffTotp)
     csrf.init_app(app)
+    app.view_functions["security.two_factor_setup"] = _authenticator_at_once(
+        app.view_functions["security.two_factor_setup"])
+    # No rescue by e-mail (there is no mail here; Flask-Security's "contact administrator" would fail
+    # for want of it): a lost phone is reset by a manager or the operator (slrt.staff.reset_second_factor).
+    app.view_functions["security.two_factor_rescue"] = _no_rescue
 
     # A session is the only way in: a user is loaded from a session whose token was not signed
     # out (so neither a remember cookie nor a signed-out session's cookie signs anyone in), never
@@ -215,9 +221,56 @@ def init_security(app: Flask) -> None:
         # emptied in every answer, so no refreshed copy of it outlives its EndedSession row.
         _session_is_live()
 
+    @app.before_request
+    def _temporary_password():
+        # An account signed in with a one-time password (the set-up import's) reaches nothing
+        # but the password change (and sign-out) until it has chosen its own.
+        if (request.endpoint or "").startswith("security.") or request.endpoint == "static":
+            return None
+        if current_user.is_authenticated and current_user.is_password_temporary:
+            flash(_l("Choose your own password before you continue."), "info")
+            return redirect(url_for("security.change_password"))
+        return None
+
+    password_changed.connect(_password_changed, app)
     user_failed_authn.connect(_failed, app)
     user_authenticated.connect(_succeeded, app)
     user_logged_out.connect(_signed_out, app)
+
+
+def _no_rescue():
+    abort(404)
+
+
+def _authenticator_at_once(view):
+    """At sign-in, an account that must set up its authenticator app gets the QR code and the code field
+    on the first screen: with one method there is nothing to choose (Flask-Security would ask first)."""
+
+    @functools.wraps(view)
+    def setup():
+        state = session.get("tf_state")
+        if (request.method != "GET" or current_user.is_authenticated or "tf_user_id" not in session
+                or state not in ("setup_from_login", "validating_profile")
+                or list(current_app.config["SECURITY_TWO_FACTOR_ENABLED_METHODS"]) != ["authenticator"]):
+            return view()  # a signed-in change, or anything unexpected: Flask-Security's own flow
+        security = current_app.extensions["security"]
+        user = security.datastore.find_user(fs_uniquifier=session["tf_user_id"])
+        if user is None:
+            return view()
+        # The same key on a reload (the app may have scanned it already); Flask-Security then
+        # checks the code against it exactly as after its own choice of method.
+        secret = session.get("tf_totp_secret") if state == "validating_profile" else None
+        secret = secret or security.totp_factory.generate_totp_secret()
+        session.update(tf_totp_secret=secret, tf_primary_method="authenticator", tf_state="validating_profile")
+        values = security.totp_factory.fetch_setup_values(secret, user)
+        return security.render_template(
+            "security/two_factor_setup.html",
+            two_factor_setup_form=None, two_factor_verify_code_form=StaffCodeForm(formdata=None),
+            choices=["authenticator"], chosen_method="authenticator", changing=False, state_token=None,
+            two_factor_required=True, authr_qrcode=values["image"], authr_key=values["key"],
+            authr_username=values["username"], authr_issuer=values["issuer"])
+
+    return setup
 
 
 def _session_is_live() -> bool:
@@ -246,6 +299,10 @@ def _failed(app, user: Staff | None, **_extra) -> None:
 def _succeeded(app, user: Staff, **_extra) -> None:
     staff_ops.unlock(user)
     session[SESSION_TOKEN] = secrets.token_urlsafe(32)
+
+
+def _password_changed(app, user: Staff, **_extra) -> None:
+    staff_ops.password_changed(user)  # committed with the new password by Flask-Security's view
 
 
 def _signed_out(app, user: Staff, **_extra) -> None:

@@ -5,6 +5,8 @@
 - fakes.server: ``FakeServer``, what both share (werkzeug's threaded server in a background thread).
 - fakes.pipeline: ``Pipeline``, the real pipeline as processes (redis-server, Celery worker and beat,
   the app's webhooks over HTTP) around ``FakeTwilio``; also ``RedisServer`` and ``wait_for``.
+- fakes.slow_line: ``SlowLine``, a Chromium page on the slow office line (300 ms, 50 KiB/s, CPU / 4),
+  counting the requests and bytes each load sends over it; ``sign_in`` over HTTP alone.
 - fakes.builders: ``make_*`` test data (a district, residents, cases, referrals), made through the
   real domain functions; the tests, the pipeline and the benchmarks share them.
 

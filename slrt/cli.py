@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, workdays
+from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -63,6 +63,32 @@ def create_user(username, full_name, role, unit_name, phone, password):
         _fail(str(exc))
     db.session.commit()
     click.echo(f"created {user.username} ({user.role.value}, {unit.name})")
+
+
+@slrt_cli.command("import-setup")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(setup_import.KINDS), default=None,
+              help="What the file holds; guessed from its headers (or file/sheet name) when omitted.")
+@click.option("--dry-run", is_flag=True, help="Check every row and say what would change; write nothing.")
+def import_setup(file, kind, dry_run):
+    """Import staff, agencies, agency contacts or services from a CSV or XLSX file (the screen's templates)."""
+    with open(file, "rb") as handle:
+        data = handle.read(setup_import.MAX_BYTES + 1)
+    try:
+        result = setup_import.import_setup(data, filename=file, actor=SYSTEM_ACTOR, kind=kind, dry_run=dry_run)
+    except DomainError as exc:
+        _fail(str(exc))
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in setup_import.describe(result):
+        click.echo(line)
+    for row in result.rows:
+        if row.password:  # printed once; the account must change it at first sign-in
+            click.echo(f"{row.key}\t{row.password}")
+    if result.count(setup_import.REFUSED):
+        sys.exit(2)
 
 
 @slrt_cli.command("set-password")
@@ -181,11 +207,26 @@ def _echo_load(loaded: regions.LoadResult) -> None:
                        reactivated=loaded.reactivated, unchanged=loaded.unchanged))
 
 
+#: How the printed commands run from the repository's root, with or without the virtualenv activated.
+FLASK = ".venv/bin/flask --app app"
+
+
 @slrt_cli.command("demo-logins")
 def demo_logins():
-    """Print one line per demo login: ``login <role>: <username> / <password>``."""
-    for role, username, password in demo.logins():
-        click.echo(f"login {role}: {username} / {password}")
+    """Print one line per demo login: ``login <role>: <username> / <password> (<unit>)``; the manager's
+    line is followed by the authenticator key it signs in with (demo only)."""
+    for login in demo.logins():
+        click.echo(f"login {login.role}: {login.username} / {login.password} ({login.unit})")
+        if login.authenticator_key:
+            key = " ".join(login.authenticator_key[i:i + 4] for i in range(0, len(login.authenticator_key), 4))
+            click.echo(f"      and a code from an authenticator app: add the key {key} (demo only)")
+            click.echo(f"      to Google Authenticator, FreeOTP or similar, or print the code: {FLASK} slrt demo-code")
+
+
+@slrt_cli.command("demo-code")
+def demo_code():
+    """Print the demo manager's current authenticator code (the demo's public key; no other account's)."""
+    click.echo(demo.authenticator_code())
 
 
 @slrt_cli.command("check")
@@ -266,7 +307,7 @@ def demo_sms() -> None:
         click.echo("demo SMS: no pending referral with a resident phone and an agency contact")
         return
     referral, resident_phone, contact_phone = row
-    click.echo(f"try SMS (resident): flask --app app slrt sms-in --from {resident_phone} "
+    click.echo(f"try SMS (resident): {FLASK} slrt sms-in --from {resident_phone} "
                f"'CEK {format_code(referral.case.ticket)}'")
-    click.echo(f"try SMS (agency):   flask --app app slrt sms-in --from {contact_phone} "
+    click.echo(f"try SMS (agency):   {FLASK} slrt sms-in --from {contact_phone} "
                f"'SELESAI {format_code(referral.code)} sudah dilayani'")

@@ -333,6 +333,9 @@ SETTINGS: tuple[Setting, ...] = (
             "and leave sending to the sweep", env=None),
     Setting("SLRT_PASSWORD_HASH", STR, "argon2",
             "Flask-Security's password hash; tests lower the cost with `plaintext`", env=None),
+    Setting("SLRT_COMPRESS", BOOL, True,
+            "compress pages and static files with brotli or gzip; `bench/slow_line.py` turns it off to compare",
+            env=None),
 )
 
 #: Setting by config key.

@@ -93,6 +93,16 @@ def sex_from_nik(number: str) -> Sex:
     return Sex.FEMALE if int(number[6:8]) > 40 else Sex.MALE
 
 
+def facts_from_nik(value: str | None) -> tuple[date, Sex] | None:
+    """The birth date and sex a valid NIK encodes (digits 7-12: DDMMYY, day + 40 for women), or None
+    when the NIK is not valid: the intake form fills them in for the clerk to confirm or correct."""
+    try:
+        number = validate_nik(value)
+        return birth_date_from_nik(number, clock.today()), sex_from_nik(number)
+    except ValidationError:
+        return None
+
+
 def validate_kk(value: str | None) -> str:
     """Return the KK (Kartu Keluarga) number as 16 digits, or raise ValidationError.
 

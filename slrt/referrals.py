@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock, notices, outbox, text, workdays, workflow
-from slrt.access import REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
+from slrt import clock, notices, outbox, residents, text, workdays, workflow
+from slrt.access import INTAKE_ROLES, REFERRAL_ROLES, Actor, check_case_scope, check_referral_scope, role_of
 from slrt.codes import format_code, new_code
 from slrt.errors import DomainError, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Agency, Case, Event, Referral, Service
+from slrt.models import Agency, Case, Document, Event, Referral, Service
 from slrt.models.enums import (
     REFERRAL_ACTIVE,
     CaseStatus,
@@ -115,6 +115,76 @@ def refer(
         workflow.after_referral_change(case, actor)
         _notify_referral_made(referral, event)
     return referral
+
+
+def unticked_documents(service: Service, documents_checked: Iterable[str]) -> list[Document]:
+    """The documents ``service`` requires that are not among ``documents_checked``, in catalogue order."""
+    checked = set(documents_checked)
+    return [d for d in service.documents if d.code not in checked]
+
+
+def missing_documents(referral: Referral) -> list[Document]:
+    """The documents the referral's service requires that were not ticked when it was sent:
+    what the resident still has to bring (shown on the slip and the case page)."""
+    return unticked_documents(referral.service, referral.documents_checked or ())
+
+
+def record_documents(referral: Referral, documents: Iterable[str], *, actor: Actor) -> list[Document]:
+    """Tick documents the resident brought after the referral was sent; returns those newly ticked.
+
+    Any staff member of the case's units may (the counter receives them), while the referral is
+    still with the agency; the timeline notes which.
+    """
+    check_referral_scope(actor, referral)
+    if role_of(actor) not in INTAKE_ROLES:
+        raise PermissionDenied(_l("Your role may not %(action)s this.", action=workflow.ACTION_LABELS["documents"]))
+    with db.session.begin_nested():
+        workflow.lock(referral)
+        if referral.status not in REFERRAL_ACTIVE:
+            raise IllegalTransition(_l("Cannot %(action)s: it is %(status)s.",
+                                       action=workflow.ACTION_LABELS["documents"],
+                                       status=workflow.status_label(referral.status)))
+        chosen = set(documents)
+        unknown = chosen - {d.code for d in referral.service.documents}
+        if unknown:
+            raise ValidationError(_l("Not a document of this service: %(codes)s.", codes=", ".join(sorted(unknown))),
+                                  field="documents")
+        brought = [d for d in missing_documents(referral) if d.code in chosen]
+        if not brought:
+            raise ValidationError(_l("Tick the documents the resident brought."), field="documents")
+        referral.documents_checked = [*referral.documents_checked, *(d.code for d in brought)]
+        workflow.record(referral, "documents", actor, kind=EventKind.NOTE,
+                        note=", ".join(d.name for d in brought)[:1000])
+    return brought
+
+
+def move_consequences(referral: Referral, name: str, *, actor: Actor, note: str | None = None) -> list[str]:
+    """What move ``name`` ("reject", "cancel") will do to ``referral``, for the confirmation screen.
+
+    Raises what the move itself would (scope, state, role, a missing reason), so nothing
+    is confirmed that would then be refused.
+    """
+    check_referral_scope(actor, referral)
+    note = text.clean(note, Referral.reason, field="note", label=_l("reason"), multiline=True)
+    workflow.check(REFERRAL_MOVES, name, referral, actor, note)
+    what = {"code": format_code(referral.code), "service": referral.service.name, "agency": referral.agency.name,
+            "reason": note}
+    resident = referral.case.resident
+    if name == "reject":
+        said = [str(_l("Referral %(code)s (%(service)s) is recorded as rejected by %(agency)s; reason: %(reason)s.",
+                       **what)),
+                residents.sms_line(resident, _l("the referral was rejected, with the reason."))]
+    elif name == "cancel":
+        said = [str(_l("Referral %(code)s (%(service)s) to %(agency)s is cancelled; reason: %(reason)s.", **what)),
+                residents.sms_line(resident, _l("the referral was cancelled, with the reason."))]
+    else:
+        said = []
+    others = [r for r in referral.case.referrals if r is not referral and r.status in REFERRAL_ACTIVE]
+    if not others:
+        said.append(str(_l("No other referral of case %(ticket)s is open: the case becomes resolved, "
+                           "ready to be closed.", ticket=format_code(referral.case.ticket))))
+    said.append(str(_l("This cannot be undone: a new referral is needed to try again.")))
+    return said
 
 
 def accept(referral: Referral, *, actor: Actor, note: str | None = None) -> Referral:

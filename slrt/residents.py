@@ -12,7 +12,7 @@ from slrt import clock, text
 from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
+from slrt.identity import mask_phone, normalize_mobile, validate_kk, validate_name, validate_nik
 from slrt.models import Household, Region, Resident, ResidentNameWord, Staff
 from slrt.models.enums import PhoneOwner, RegionLevel, Sex
 from slrt.models.people import name_words
@@ -144,12 +144,8 @@ def register_resident(
 ) -> Resident:
     """Register a resident after checking every field; nothing is saved if one is wrong."""
     _check_staff(actor, village)
-    try:
-        sex = Sex(sex)
-    except ValueError:
-        raise ValidationError(_l("Choose the sex."), field="sex") from None
-    if birth_date is None or birth_date > clock.today():
-        raise ValidationError(_l("The birth date cannot be in the future."), field="birth_date")
+    sex = _sex(sex)
+    _birth_date(birth_date)
     number = validate_nik(nik, birth_date=birth_date, sex=sex)
     if find_by_nik(number) is not None:
         raise ValidationError(_l("A resident with this NIK is already registered."), field="nik")
@@ -168,6 +164,53 @@ def register_resident(
     db.session.add(resident)
     db.session.flush()
     return resident
+
+
+def _sex(sex: Sex | str | None) -> Sex:
+    try:
+        return Sex(sex)
+    except ValueError:
+        raise ValidationError(_l("Choose the sex."), field="sex") from None
+
+
+def _birth_date(birth_date: date | None) -> date:
+    if birth_date is None:
+        raise ValidationError(_l("Enter the birth date."), field="birth_date")
+    if birth_date > clock.today():
+        raise ValidationError(_l("The birth date cannot be in the future."), field="birth_date")
+    return birth_date
+
+
+def registration_errors(*, nik: str, name: str | None, sex: str | None, birth_date: date | None,
+                        village: Region | None, address: str | None, phone: str | None,
+                        phone_owner: str | None, phone_owner_name: str | None,
+                        kk_number: str | None) -> dict[str, str]:
+    """Every problem of a new resident's fields at once, by field (empty when all are right).
+
+    The same checks as :func:`register_resident`, each on its own, so the intake form can
+    say all of them beside their fields in one go instead of one per try.
+    """
+    errors: dict[str, str] = {}
+
+    def check(field: str, run) -> object:
+        try:
+            return run()
+        except ValidationError as exc:
+            errors.setdefault(exc.field or field, str(exc))
+            return None
+
+    checked_sex = check("sex", lambda: _sex(sex))
+    checked_birth = check("birth_date", lambda: _birth_date(birth_date))
+    check("nik", lambda: validate_nik(nik, birth_date=checked_birth, sex=checked_sex))
+    check("name", lambda: validate_name(name))
+    check("village", lambda: _village(village))
+    check("address", lambda: _address(address, Resident.address))
+    if (kk_number or "").strip():
+        check("kk_number", lambda: validate_kk(kk_number))
+    if (phone or "").strip():
+        check("phone", lambda: normalize_mobile(phone))
+        check("phone_owner", lambda: _phone_holder(phone_owner or PhoneOwner.OWN, phone_owner_name))
+    return errors
 
 
 def update_resident(resident: Resident, *, actor: Actor, name: str, address: str, phone: str | None = None,
@@ -190,6 +233,14 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     if not (phone or "").strip():
         resident.phone, resident.phone_owner, resident.phone_owner_name = None, PhoneOwner.OWN, None
         return
+    owner, owner_name = _phone_holder(owner, owner_name)
+    resident.phone = normalize_mobile(phone)
+    resident.phone_owner = owner
+    resident.phone_owner_name = owner_name
+
+
+def _phone_holder(owner: PhoneOwner | str | None, owner_name: str | None) -> tuple[PhoneOwner, str | None]:
+    """Whose phone it is and, when not the resident's own, the holder's name (required then)."""
     try:
         owner = PhoneOwner(owner)
     except ValueError:
@@ -197,9 +248,22 @@ def set_phone(resident: Resident, phone: str | None, owner: PhoneOwner | str = P
     owner_name = text.clean(owner_name, Resident.phone_owner_name, field="phone_owner_name", label=_l("Phone holder"))
     if owner != PhoneOwner.OWN and not owner_name:
         raise ValidationError(_l("Give the name of the phone's holder."), field="phone_owner_name")
-    resident.phone = normalize_mobile(phone)
-    resident.phone_owner = owner
-    resident.phone_owner_name = owner_name or None if owner != PhoneOwner.OWN else None
+    return owner, (owner_name or None if owner != PhoneOwner.OWN else None)
+
+
+def sms_line(resident: Resident, says) -> str:
+    """A line of a confirmation screen: where the resident's SMS goes and what it ``says``
+    ("SMS ke warga (0812****7890): kasus sudah ditutup."), or why there is none."""
+    if not resident.phone:
+        return str(_l("No SMS: the resident has no mobile number (the facilitator tells them)."))
+    if resident.is_sms_opted_out:
+        return str(_l("No SMS: the resident asked for none (STOP)."))
+    if resident.phone_owner == PhoneOwner.OWN:
+        to = _l("SMS to the resident (%(phone)s)", phone=mask_phone(resident.phone))
+    else:
+        to = _l("SMS to %(holder)s, the phone the resident gave (%(phone)s)",
+                holder=resident.phone_owner_name or "-", phone=mask_phone(resident.phone))
+    return f"{to}: {says}"
 
 
 def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_security import hash_password
+from passlib.totp import TOTP
 from sqlalchemy import select
 
 from slrt.access import Actor, check_manages_staff
@@ -46,8 +48,12 @@ def _is_self(actor: Actor, user: Staff) -> bool:
 
 
 def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit, password: str, actor: Actor,
-                 phone: str | None = None, email: str | None = None, language: str | None = None) -> Staff:
-    """Create a staff account (checked: the actor's units and rank, username free and well-formed, strong password)."""
+                 phone: str | None = None, email: str | None = None, language: str | None = None,
+                 password_is_temporary: bool = False) -> Staff:
+    """Create a staff account (checked: the actor's units and rank, username free and well-formed, strong password).
+
+    ``password_is_temporary``: a one-time password, to be changed at first sign-in.
+    """
     check_manages_staff(actor, unit=unit, role=_role(role))
     _check_open(unit)
     username = (username or "").strip().lower()
@@ -61,7 +67,7 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
     user = Staff(username=username, full_name=validate_name(full_name, field="full_name"), role=role, unit=unit,
                  phone=normalize_mobile(phone) if phone else None, email=(email or "").strip() or None,
                  active=True, password=_hash(password), fs_uniquifier=uuid.uuid4().hex,
-                 language=_language(language) or "id")
+                 language=_language(language) or "id", is_password_temporary=password_is_temporary)
     db.session.add(user)
     db.session.flush()
     return user
@@ -104,7 +110,13 @@ def change_password(user: Staff, password: str) -> None:
     check_password_strength(password)
     user.password = _hash(password)
     user.fs_uniquifier = uuid.uuid4().hex
+    password_changed(user)
     unlock(user)
+
+
+def password_changed(user: Staff) -> None:
+    """The account's own password is set: a one-time password no longer holds the screens."""
+    user.is_password_temporary = False
 
 
 def sign_out_everywhere(user: Staff) -> None:
@@ -128,6 +140,17 @@ def reset_second_factor(user: Staff, *, actor: Actor) -> None:
     user.tf_primary_method = None
     user.tf_totp_secret = None
     user.fs_uniquifier = uuid.uuid4().hex
+
+
+def set_authenticator_key(user: Staff, base32_key: str) -> None:
+    """Give the account an authenticator app whose key is known beforehand (the demo manager's, printed).
+
+    Stored as Flask-Security stores a key set up on screen: passlib's TOTP, encrypted with
+    SECURITY_TOTP_SECRETS, so the sign-in checks its codes the same way."""
+    factory = TOTP.using(secrets=current_app.config["SECURITY_TOTP_SECRETS"],
+                         issuer=current_app.config["SECURITY_TOTP_ISSUER"])
+    user.tf_totp_secret = factory(key=base32_key, format="base32").to_json(encrypt=True)
+    user.tf_primary_method = "authenticator"
 
 
 def unlock(user: Staff) -> None:

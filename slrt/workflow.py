@@ -82,6 +82,8 @@ STATUS_LABELS = {
 
 ACTION_LABELS = {
     "open": _l("open case"),
+    "complaint": _l("complaint added"),
+    "documents": _l("record documents brought"),
     "refer": _l("refer"),
     "start": _l("start"),
     "resolve": _l("resolve"),

@@ -71,7 +71,7 @@ def test_manager_must_set_up_an_authenticator_app(browser):
     response = browser.post("/login", {"username": "sek.manager", "password": "rahasia-demo-1"})
     assert response.status_code == 302 and "tf-setup" in response.headers["Location"]
     page = browser.get(response.headers["Location"]).get_data(as_text=True)
-    assert "aplikasi autentikator" in page.lower() and "Verifikasi dua langkah" in page
+    assert "Pasang aplikasi autentikator" in page and 'id="qrcode"' in page  # at once: nothing to choose
     assert browser.get("/admin/").status_code == 302  # not signed in until the second factor
 
 

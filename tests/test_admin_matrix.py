@@ -272,10 +272,12 @@ def test_transition_endpoints_follow_the_roles(app, district, db_session, role):
            "service": district.services["bansos"].id}
     browser = signed_in(app, district, role)
     browser.get(f"/admin/case/details/?id={ids['case']}")
-    browser.post(f"/admin/case/{ids['fresh']}/refer", {"service_id": ids["service"]})
+    # As confirmed on the confirmation page (a missing document, an irreversible move): what is
+    # refused is the role, not a step left out.
+    browser.post(f"/admin/case/{ids['fresh']}/refer", {"service_id": ids["service"], "confirm_missing": "1"})
     browser.post(f"/admin/case/referral/{ids['referral']}/accept")
-    browser.post(f"/admin/case/{ids['done_case']}/close", {"outcome": "fulfilled"})
-    browser.post(f"/admin/case/{ids['fresh']}/cancel", {"note": "ganda"})
+    browser.post(f"/admin/case/{ids['done_case']}/close", {"outcome": "fulfilled", "confirmed": "1"})
+    browser.post(f"/admin/case/{ids['fresh']}/cancel", {"note": "ganda", "confirmed": "1"})
     db_session.expire_all()
     referred = db_session.scalar(select(Referral).where(Referral.case_id == ids["fresh"])) is not None
     accepted = db_session.get(Referral, ids["referral"]).status == "accepted"

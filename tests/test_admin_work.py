@@ -8,7 +8,9 @@ from sqlalchemy import event, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import residents
+from slrt.codes import format_code
 from slrt.extensions import db
+from slrt.identity import mask_phone
 from slrt.models import Case, Event, Referral, Resident, SmsMessage
 from slrt.models.enums import Role
 from tests.web import Browser
@@ -122,17 +124,27 @@ def test_case_from_referral_to_closure_through_the_screens(app, district, db_ses
     back.login(district.user(Role.BACK_OFFICE).username)
     page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert 'data-refer="bpjs_pbi"' in page
-    response = back.post(f"/admin/case/{case_id}/refer", {
-        "service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
-        "documents": ["sktm", "kk"]})
+    form = {"service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
+            "documents": ["sktm", "kk"]}
+    # Two documents unticked: the clerk is asked first, told which, and nothing is sent yet.
+    page = back.post(f"/admin/case/{case_id}/refer", form).get_data(as_text=True)
+    assert "Fotokopi KTP/KIA, Map plastik" in page and 'name="confirm_missing"' in page
+    assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == case_id)) == 0
+    response = back.post(f"/admin/case/{case_id}/refer", {**form, "confirm_missing": "1"})
     assert response.status_code == 302
     page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert "Rujukan dikirim ke BPJS Kesehatan Cabang Blora." in page
     referral = db_session.scalar(select(Referral).where(Referral.case_id == case_id))
     assert referral.documents_checked == ["sktm", "kk"]
-    for move in ("accept", "complete"):
+    page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+    assert "Masih kurang: Fotokopi KTP/KIA, Map plastik" in page
+    slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
+    for name in ("Fotokopi KTP/KIA", "Map plastik"):  # the card marks each document still to bring
+        assert f"{name} <em>(belum ada)</em>" in slip
+    for move, said in (("accept", "diterima oleh"), ("complete", "diselesaikan oleh")):
         assert back.post(f"/admin/case/referral/{referral.id}/{move}").status_code == 302
-        back.get(f"/admin/case/details/?id={case_id}")
+        page = back.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
+        assert f"Rujukan {format_code(referral.code)} {said} BPJS Kesehatan Cabang Blora." in page
     db_session.expire_all()
     assert db_session.get(Case, case_id).status == "resolved"
     # back office may not close: no button, and the server refuses
@@ -144,9 +156,17 @@ def test_case_from_referral_to_closure_through_the_screens(app, district, db_ses
     boss.login(district.user(Role.SUPERVISOR).username)
     page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
     assert 'data-move="close"' in page
-    boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif"})
+    assert 'value="fulfilled" checked' in page  # the one referral was completed: the suggested outcome
+    # Closing asks first, saying what happens and who gets an SMS (masked), and changes nothing yet.
+    page = boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif"}).get_data(
+        as_text=True)
+    phone = db_session.get(Case, case_id).resident.phone
+    assert f"SMS ke warga ({mask_phone(phone)})" in page and phone[3:] not in page
+    db_session.expire_all()
+    assert db_session.get(Case, case_id).status == "resolved"
+    boss.post(f"/admin/case/{case_id}/close", {"outcome": "fulfilled", "note": "KIS aktif", "confirmed": "1"})
     page = boss.get(f"/admin/case/details/?id={case_id}").get_data(as_text=True)
-    assert "Kasus ditutup." in page
+    assert f"Kasus {format_code(db_session.get(Case, case_id).ticket)} ditutup: terpenuhi." in page
     db_session.expire_all()
     assert db_session.get(Case, case_id).status == "closed"
     actions = [e.action for e in db_session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))]
@@ -178,8 +198,10 @@ def test_duplicate_referral_asks_for_confirmation(app, district, db_session):
     back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id})
     page = back.get(f"/admin/case/details/?id={second.id}").get_data(as_text=True)
     assert "sudah dirujuk untuk warga ini oleh Puskesos Jepon" in page
-    back.post(f"/admin/case/{second.id}/refer", {"service_id": district.services["bpjs_pbi"].id,
-                                                 "confirm_duplicate": "1"})
+    again = {"service_id": district.services["bpjs_pbi"].id, "confirm_duplicate": "1"}
+    page = back.post(f"/admin/case/{second.id}/refer", again).get_data(as_text=True)
+    assert "Belum dicentang untuk Aktivasi BPJS PBI (KIS)" in page  # then the documents are asked about
+    back.post(f"/admin/case/{second.id}/refer", {**again, "confirm_missing": "1"})
     assert db_session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == second.id)) == 1
 
 
@@ -260,10 +282,11 @@ def test_dashboard_and_report(app, district, db_session):
     page = back.get("/admin/").get_data(as_text=True)
     assert "<svg" in page and "Kasus per bidang per bulan" in page and "BPJS Kesehatan Cabang Blora" in page
     assert "cdn" not in page.lower()
+    assert "/admin/report/" in page  # the monthly report (tests/test_report.py)
     csv_text = back.get("/admin/report.csv").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()  # UTF-8 with a byte-order mark
-    assert lines[0].startswith("month,domain,service,referrals")
-    assert any("Aktivasi BPJS PBI (KIS)" in line and ",1,0,0,0,1," in line for line in lines[1:])
+    assert lines[0].startswith("Bagian;Nama;Bidang;Kasus diterima;Rujukan dikirim")
+    assert "Layanan;Aktivasi BPJS PBI (KIS);Kesehatan;1;1;0;0;0;1;0;" in lines
     slip = back.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)
     assert "slip-blue" in slip and "KARTU RUJUKAN" in slip and "Jl. Pemuda 21 Blora" in slip
 
@@ -329,3 +352,131 @@ def test_lookups_are_only_for_those_who_edit(app, district, db_session):
     clerk = Browser(app)
     clerk.login(district.user(Role.FACILITATOR).username)
     assert clerk.get("/admin/service/ajax/lookup/?name=default_agency&query=b").status_code == 403
+
+
+def test_intake_fills_birth_date_and_sex_from_the_nik_of_a_new_resident(clerk):
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {"step": "find", "nik": "3316 0855 0380 0007"}).get_data(as_text=True)
+    assert "NIK 3316 0855 0380 0007 belum terdaftar: isi data warga." in page
+    assert 'name="birth_date" value="1980-03-15"' in page and '<option value="F" selected>' in page
+    assert "diisi dari NIK" in page
+    # The browser's own (English) required-field bubbles never stand in for our messages.
+    assert page.count("novalidate") == 2 and " required" not in page.split('class="intake"', 1)[1]
+
+
+def test_intake_says_every_wrong_field_at_once_and_keeps_what_was_typed(clerk, district, db_session):
+    nik = make_nik("M", birth=date(1960, 1, 2))
+    before = (db_session.scalar(select(func.count()).select_from(Resident)),
+              db_session.scalar(select(func.count()).select_from(Case)))
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {
+        "nik": nik, "name": "", "sex": "M", "birth_date": "1960-01-02", "village_id": district.villages[0].id,
+        "address": "Dk. Krajan RT 1", "phone": "(0296) 531234", "phone_owner": "family", "phone_owner_name": "",
+        "unit_id": district.puskesos[0].id, "channel": "phone", "urgency": "urgent", "summary": "",
+    }).get_data(as_text=True)
+    for field in ("name", "phone", "summary", "needs"):
+        assert f'data-error="{field}"' in page, field
+    assert "Nama wajib diisi." in page and "nomor telepon rumah/kantor" in page
+    assert "Tuliskan kebutuhan warga." in page and "Pilih minimal satu layanan" in page
+    assert 'value="Dk. Krajan RT 1"' in page and 'value="(0296) 531234"' in page
+    assert '<option value="family" selected>' in page and '<option value="phone" selected>' in page
+    assert '<option value="urgent" selected>' in page
+    assert (db_session.scalar(select(func.count()).select_from(Resident)),
+            db_session.scalar(select(func.count()).select_from(Case))) == before
+
+
+def test_intake_of_a_resident_with_an_open_case_offers_to_add_to_it(app, district, db_session):
+    referral = make_referral(district)
+    case = referral.case
+    db_session.commit()
+    clerk = Browser(app)
+    clerk.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    clerk.get("/admin/intake/")
+    page = clerk.post("/admin/intake/", {"step": "find", "nik": case.resident.nik}).get_data(as_text=True)
+    assert "Kasus warga ini yang masih terbuka" in page and f"Tambahkan pengaduan ke kasus {format_code(case.ticket)}" \
+        in page
+    assert format_code(referral.code) in page and "BPJS Kesehatan Cabang Blora" in page
+    assert "Buka kasus baru" in page
+    form = {"nik": case.resident.nik, "unit_id": district.puskesos[0].id, "channel": "walk_in", "urgency": "normal",
+            "summary": "Anak perlu bantuan sekolah", "needs": [str(district.services["bansos"].id)]}
+    page = clerk.post("/admin/intake/", form).get_data(as_text=True)
+    assert 'data-error="case_choice"' in page and "masih punya kasus terbuka" in page
+    assert 'value="Anak perlu bantuan sekolah"' in page or "Anak perlu bantuan sekolah</textarea>" in page
+    response = clerk.post("/admin/intake/", {**form, "case_choice": str(case.id)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"id={case.id}")
+    page = clerk.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Pengaduan ditambahkan ke kasus {format_code(case.ticket)} atas nama Siti Aminah." in page
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(Case).where(Case.resident_id == case.resident_id)) == 1
+    assert sorted(n.service.code for n in db_session.get(Case, case.id).needs) == ["bansos", "bpjs_pbi"]
+    response = clerk.post("/admin/intake/", {**form, "case_choice": "new"})
+    assert response.status_code == 302
+    assert db_session.scalar(select(func.count()).select_from(Case).where(Case.resident_id == case.resident_id)) == 2
+
+
+def test_reject_asks_first_and_says_who_gets_the_sms(app, district, db_session):
+    referral = make_referral(district)
+    db_session.commit()
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    url = f"/admin/case/details/?id={referral.case_id}"
+    page = back.get(url).get_data(as_text=True)
+    assert 'data-move="reject"' in page and " required" not in page.split('class="move move-reject"', 1)[1][:400]
+    page = back.post(f"/admin/case/referral/{referral.id}/reject", {"note": "Kuota habis"}).get_data(as_text=True)
+    phone = referral.case.resident.phone
+    assert f"Catat rujukan {format_code(referral.code)} sebagai ditolak?" in page
+    assert f"SMS ke warga ({mask_phone(phone)})" in page and phone[3:] not in page
+    assert 'name="note" value="Kuota habis"' in page and 'name="confirmed" value="1"' in page
+    db_session.expire_all()
+    assert db_session.get(Referral, referral.id).status == "sent"  # asked, not done
+    response = back.post(f"/admin/case/referral/{referral.id}/reject", {"note": "Kuota habis", "confirmed": "1"})
+    assert response.status_code == 302
+    page = back.get(url).get_data(as_text=True)
+    assert f"Rujukan {format_code(referral.code)} ditolak oleh BPJS Kesehatan Cabang Blora." in page
+    assert "berhasil" not in _flash(page)
+    db_session.expire_all()
+    assert db_session.get(Referral, referral.id).status == "rejected"
+    # The case resolves; its close form suggests "not fulfilled", never "fulfilled".
+    boss = Browser(app)
+    boss.login(district.user(Role.SUPERVISOR).username)
+    page = boss.get(url).get_data(as_text=True)
+    assert 'value="unfulfilled" checked' in page and 'value="fulfilled" checked' not in page
+    assert "tidak ada kebutuhan yang terpenuhi" in page  # each choice explains itself
+
+
+def test_cancelling_a_case_asks_first_and_names_its_open_referrals(app, district, db_session):
+    referral = make_referral(district)
+    db_session.commit()
+    boss = Browser(app)
+    boss.login(district.user(Role.SUPERVISOR).username)
+    boss.get(f"/admin/case/details/?id={referral.case_id}")
+    page = boss.post(f"/admin/case/{referral.case_id}/cancel", {"note": "Pengaduan ganda"}).get_data(as_text=True)
+    assert f"Batalkan kasus {format_code(referral.case.ticket)}?" in page
+    assert f"ikut dibatalkan: {format_code(referral.code)} (BPJS Kesehatan Cabang Blora)" in page
+    db_session.expire_all()
+    assert db_session.get(Case, referral.case_id).status == "in_progress"
+    boss.post(f"/admin/case/{referral.case_id}/cancel", {"note": "Pengaduan ganda", "confirmed": "1"})
+    page = boss.get(f"/admin/case/details/?id={referral.case_id}").get_data(as_text=True)
+    assert f"Kasus {format_code(referral.case.ticket)} dibatalkan." in page
+    # An empty reason is said at once, with no confirmation page.
+    other = make_referral(district)
+    db_session.commit()
+    boss.get(f"/admin/case/details/?id={other.case_id}")
+    response = boss.post(f"/admin/case/{other.case_id}/cancel", {"note": ""})
+    assert response.status_code == 302
+    assert "Alasan wajib diisi." in boss.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_documents_brought_later_are_noted_from_the_case_page(app, district, db_session):
+    referral = make_referral(district, documents_checked=["sktm", "kk", "ktp"])
+    db_session.commit()
+    clerk = Browser(app)
+    clerk.login(district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    url = f"/admin/case/details/?id={referral.case_id}"
+    assert "Masih kurang: Map plastik" in clerk.get(url).get_data(as_text=True)
+    response = clerk.post(f"/admin/case/referral/{referral.id}/documents", {"documents": ["map"]})
+    assert response.status_code == 302
+    page = clerk.get(url).get_data(as_text=True)
+    assert f"Rujukan {format_code(referral.code)}: Map plastik sudah dibawa." in page
+    assert "Masih kurang" not in page
+    assert "Masih kurang" not in clerk.get(f"/admin/referral/slip/?id={referral.id}").get_data(as_text=True)

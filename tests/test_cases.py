@@ -152,3 +152,94 @@ def test_case_ticket_and_referral_codes_never_collide(district, db_session):
     referral = make_referral(district)
     assert codes.code_taken(referral.code) and codes.code_taken(referral.case.ticket)
     assert referral.code != referral.case.ticket
+
+
+def _answer(referral, move, actor):
+    if move == "complete":
+        referrals.complete(referral, actor=actor)
+    elif move == "reject":
+        referrals.reject(referral, reason="Tidak memenuhi syarat", actor=actor)
+    else:
+        referrals.cancel_referral(referral, reason="Salah lembaga", actor=actor)
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({"bpjs_pbi": ["complete"], "bansos": ["complete"]}, Outcome.FULFILLED),
+        ({"bpjs_pbi": ["complete"], "bansos": ["reject"]}, Outcome.PARTIAL),
+        ({"bpjs_pbi": ["complete"], "bansos": ["cancel"]}, Outcome.PARTIAL),
+        ({"bpjs_pbi": ["complete"]}, Outcome.PARTIAL),  # the other need was never referred
+        ({"bpjs_pbi": ["reject"], "bansos": ["cancel"]}, Outcome.UNFULFILLED),
+        ({"bpjs_pbi": ["reject", "complete"], "bansos": ["complete"]}, Outcome.FULFILLED),  # referred again, met
+    ],
+)
+def test_suggested_outcome_follows_the_referrals(district, db_session, answers, expected):
+    case = make_case(district, services=["bpjs_pbi", "bansos"])
+    back_office = district.user(Role.BACK_OFFICE)
+    for service, moves in answers.items():
+        for move in moves:
+            _answer(referrals.refer(case, service=district.services[service], actor=back_office,
+                                    confirm_duplicate=True), move, back_office)
+    if "bansos" not in answers:
+        assert case.status == CaseStatus.RESOLVED
+    assert cases.suggested_outcome(case) == expected
+    assert expected == Outcome.FULFILLED or cases.suggested_outcome(case) != Outcome.FULFILLED
+
+
+def test_a_rejected_referral_never_suggests_fulfilled(district, db_session):
+    referral = make_referral(district)
+    referrals.reject(referral, reason="Bukan wewenang kami", actor=district.user(Role.BACK_OFFICE))
+    assert referral.case.status == CaseStatus.RESOLVED
+    assert cases.suggested_outcome(referral.case) == Outcome.UNFULFILLED
+    assert set(cases.OUTCOME_HELP) == set(Outcome)  # every choice explains itself
+
+
+def test_a_second_complaint_goes_to_the_open_case_unless_the_clerk_opens_a_new_one(district, db_session):
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    first = make_case(district)
+    resident = first.resident
+    assert cases.open_cases_of(resident, clerk) == [first]
+    complaint = dict(resident=resident, unit=district.puskesos[0], channel="phone", summary="Butuh bantuan sembako",
+                     needs=[district.services["bansos"], district.services["bpjs_pbi"]], actor=clerk)
+    sms_before = db_session.scalar(select(func.count()).select_from(SmsMessage))
+    with pytest.raises(ValidationError, match="masih punya kasus terbuka") as refused:
+        cases.take_complaint(choice=None, **complaint)
+    assert refused.value.field == "case_choice"
+    case, opened = cases.take_complaint(choice=str(first.id), **complaint)
+    assert (case, opened) == (first, False)
+    assert sorted(n.service.code for n in first.needs) == ["bansos", "bpjs_pbi"]  # the new need joined once
+    assert first.events[-1].action == "complaint" and "Butuh bantuan sembako" in first.events[-1].note
+    assert db_session.scalar(select(func.count()).select_from(SmsMessage)) == sms_before  # the ticket is known
+    second, opened = cases.take_complaint(choice=cases.NEW_CASE, **complaint)
+    assert opened and second != first and second.status == CaseStatus.OPEN
+
+
+def test_a_closed_case_takes_no_more_complaints(district, db_session):
+    referral = make_referral(district)
+    supervisor = district.user(Role.SUPERVISOR)
+    referrals.complete(referral, actor=supervisor)
+    cases.close_case(referral.case, outcome="fulfilled", actor=supervisor)
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    assert cases.open_cases_of(referral.case.resident, clerk) == []
+    with pytest.raises(IllegalTransition):
+        cases.add_complaint(referral.case, summary="lagi", needs=[district.services["bansos"]], channel="walk_in",
+                            actor=clerk)
+
+
+def test_closing_and_cancelling_say_what_will_happen(district, db_session):
+    case = make_case(district, services=["bpjs_pbi", "bansos"])
+    back_office, supervisor = district.user(Role.BACK_OFFICE), district.user(Role.SUPERVISOR)
+    open_one = referrals.refer(case, service=district.services["bpjs_pbi"], actor=back_office)
+    said = " ".join(cases.cancel_consequences(case, reason="Pengaduan ganda", actor=supervisor))
+    assert codes.format_code(open_one.code) in said and "Tidak ada SMS" in said
+    with pytest.raises(ValidationError, match="Alasan wajib diisi"):
+        cases.cancel_consequences(case, reason="", actor=supervisor)
+    referrals.complete(open_one, actor=back_office)
+    phone = case.resident.phone
+    said = " ".join(cases.close_consequences(case, outcome="fulfilled", actor=supervisor))
+    assert f"SMS ke warga (0812****{phone[-4:]})" in said and "tidak dapat dibuka lagi" in said
+    assert 'Menurut hasil rujukan: "sebagian terpenuhi"' in said  # bansos was never referred
+    with pytest.raises(PermissionDenied):
+        cases.close_consequences(case, outcome="partial", actor=back_office)
+    assert case.status == CaseStatus.RESOLVED  # nothing changed

@@ -1,5 +1,9 @@
 """Operator commands, through Flask's CLI runner."""
 
+import re
+import shlex
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -73,3 +77,20 @@ def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, d
     assert "read as: cmd:complete" in result.output and "tercatat: selesai" in result.output
     assert db_session.get(Referral, referral.id, populate_existing=True).status == ReferralStatus.COMPLETED
     assert runner.invoke(args=["slrt", "sms-in", "--from", "021-555", "CEK 1"]).exit_code == 1
+
+
+def test_the_printed_sms_lines_run_as_printed_from_the_repository_root(runner, district, db_session):
+    from fakes.builders import make_referral
+
+    make_referral(district)
+    db_session.commit()
+    printed = runner.invoke(args=["slrt", "demo-sms"]).output.splitlines()
+    assert len(printed) == 2
+    root = Path(__file__).resolve().parents[1]
+    # `make` creates the virtualenv at .venv in the repository's root, where app.py is
+    assert re.search(r"^VENV\s*:= \.venv$", (root / "Makefile").read_text(), re.M) and (root / "app.py").is_file()
+    for line in printed:
+        command = shlex.split(line.split(":", 1)[1])
+        assert command[:4] == [".venv/bin/flask", "--app", "app", "slrt"], line
+        result = runner.invoke(args=command[3:])  # what `flask --app app` hands the slrt group
+        assert result.exit_code == 0 and "read as: cmd:" in result.output, (line, result.output)

@@ -151,13 +151,32 @@ def test_phones_are_valid_unique_mobiles_and_say_whose_they_are(session):
 
 def test_demo_logins_exist_with_their_roles_and_passwords(session):
     logins = demo.logins()
-    assert {role for role, _, _ in logins} == {r.value for r in Role} and len(logins) == 5
-    for role, username, password in logins:
-        user = session.scalar(select(Staff).where(Staff.username == username))
-        assert user is not None and user.is_active and user.role == Role(role)
-        assert user.check_password(password) and len(password) >= 10
-        expected = UnitKind.PUSKESOS if user.role in (Role.FACILITATOR, Role.FRONT_OFFICE) else UnitKind.SECRETARIAT
-        assert user.unit.kind == expected
+    assert {login.role for login in logins} == {r.value for r in Role} and len(logins) == 6
+    for login in logins:
+        user = session.scalar(select(Staff).where(Staff.username == login.username))
+        assert user is not None and user.is_active and user.role == Role(login.role)
+        assert user.check_password(login.password) and len(login.password) >= 10
+        assert user.unit.name == login.unit
+        if user.role in (Role.SUPERVISOR, Role.MANAGER, Role.BACK_OFFICE):
+            assert user.unit.kind == UnitKind.SECRETARIAT
+    # front office at the counter of a Puskesos and of the secretariat; the facilitator at a Puskesos
+    front_office = {login.unit for login in logins if login.role == Role.FRONT_OFFICE.value}
+    kinds = set(session.scalars(select(Unit.kind).where(Unit.name.in_(front_office))))
+    assert kinds == {UnitKind.PUSKESOS, UnitKind.SECRETARIAT}
+    facilitator = next(login for login in logins if login.role == Role.FACILITATOR.value)
+    assert session.scalar(select(Unit.kind).where(Unit.name == facilitator.unit)) == UnitKind.PUSKESOS
+
+
+def test_the_demo_manager_signs_in_with_the_printed_authenticator_key(session, demo_app):
+    manager = next(login for login in demo.logins() if login.role == Role.MANAGER.value)
+    assert manager.authenticator_key and all(login.authenticator_key is None
+                                             for login in demo.logins() if login.role != manager.role)
+    user = session.scalar(select(Staff).where(Staff.username == manager.username))
+    assert user.tf_primary_method == "authenticator"
+    with demo_app.test_request_context():
+        totp = demo_app.extensions["security"].totp_factory
+        assert totp.get_totp_b32_key(user.tf_totp_secret) == manager.authenticator_key
+        assert totp.generate_totp_password(user.tf_totp_secret) == demo.authenticator_code()
 
 
 def test_front_office_login_can_open_a_case_in_its_puskesos(session):
@@ -214,7 +233,7 @@ def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_
         result = runner.invoke(args=["slrt", "seed-demo", "--if-empty", "--residents", str(RESIDENTS),
                                      "--seed", "2026"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"demo data: 1 secretariat, 4 Puskesos, 14 staff, 8 agencies, 11 services, "
+    assert result.output.startswith(f"demo data: 1 secretariat, 4 Puskesos, 15 staff, 8 agencies, 11 services, "
                                     f"{RESIDENTS} residents, ")
     with app.app_context():
         assert resident_names(db.session) == expected
@@ -227,7 +246,13 @@ def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_
         assert db.session.scalar(select(func.count()).select_from(Resident)) == RESIDENTS
 
     logins = runner.invoke(args=["slrt", "demo-logins"]).output.splitlines()
-    assert logins[0] == "login manager: manager / demo-manager-2026" and len(logins) == 5
+    assert logins[0] == "login manager: manager / demo-manager-2026 (Sekretariat SLRT Kabupaten Blora)"
+    assert "add the key SLRT DEMO" in logins[1] and "(demo only)" in logins[1]
+    assert "login front_office: loket / demo-loket-2026 (Sekretariat SLRT Kabupaten Blora)" in logins
+    assert "login front_office: frontoffice / demo-frontoffice-2026 (Puskesos Desa Jepon)" in logins
+    assert len(logins) == 8 and logins[2].endswith(".venv/bin/flask --app app slrt demo-code")
+    code = runner.invoke(args=["slrt", "demo-code"]).output.strip()
+    assert code.isdigit() and len(code) == 6
     with app.app_context():
         db.engine.dispose()
 

@@ -8,6 +8,7 @@ from slrt.errors import ValidationError
 from slrt.identity import (
     birth_date_from_nik,
     display_phone,
+    facts_from_nik,
     mask_phone,
     normalize_mobile,
     sex_from_nik,
@@ -62,6 +63,14 @@ def test_invalid_nik_is_refused_in_indonesian(typed, message):
         validate_nik(typed)
     assert message in str(err.value)
     assert err.value.field == "nik"
+
+
+def test_intake_reads_birth_date_and_sex_from_a_valid_nik(frozen):
+    assert facts_from_nik("3316 0855 0380 0007") == (date(1980, 3, 15), "F")  # woman: 55 = 15 + 40
+    assert facts_from_nik("3316011708450001") == (date(1945, 8, 17), "M")
+    assert facts_from_nik("3171014102240002") == (date(2024, 2, 1), "F")  # this century when not in the future
+    assert facts_from_nik("3316013208450001") is None  # day 32: nothing to fill in
+    assert facts_from_nik("12345") is None
 
 
 def test_nik_must_match_the_sex_entered():

@@ -298,3 +298,58 @@ def test_domain_errors_speak_english_when_asked(app, district, db_session):
     with app.test_request_context("/?lang=en"):
         with pytest.raises(DomainError, match="Cannot accept: it is completed."):
             referrals.accept(referral, actor=district.user(Role.BACK_OFFICE))
+
+
+def test_missing_documents_are_what_was_not_ticked(district, db_session):
+    case = make_case(district)
+    referral = referrals.refer(case, service=district.services["bpjs_pbi"], actor=district.user(Role.BACK_OFFICE),
+                               documents_checked=["kk", "sktm"])
+    assert [d.code for d in referrals.missing_documents(referral)] == ["ktp", "map"]  # in the catalogue's order
+    assert [d.code for d in referrals.unticked_documents(district.services["bansos"], ["sktm"])] == []
+    assert [d.code for d in referrals.unticked_documents(district.services["bansos"], [])] == ["sktm"]
+
+
+def test_reject_and_cancel_say_what_will_happen_first(district, db_session):
+    referral = make_referral(district)
+    back_office = district.user(Role.BACK_OFFICE)
+    before = counts(db_session)
+    said = " ".join(referrals.move_consequences(referral, "reject", actor=back_office, note="Kuota habis"))
+    phone = referral.case.resident.phone
+    assert "ditolak oleh BPJS Kesehatan Cabang Blora; alasan: Kuota habis" in said
+    assert f"SMS ke warga (0812****{phone[-4:]})" in said and phone not in said
+    assert "kasus menjadi selesai ditangani" in said  # it was the case's only open referral
+    with pytest.raises(ValidationError, match="Alasan wajib diisi"):
+        referrals.move_consequences(referral, "cancel", actor=back_office, note="")
+    with pytest.raises(PermissionDenied):
+        referrals.move_consequences(referral, "cancel", actor=district.user(Role.FRONT_OFFICE), note="salah")
+    assert counts(db_session) == before and referral.status == ReferralStatus.SENT
+
+
+def test_confirmation_names_whose_phone_gets_the_sms(district, db_session):
+    resident = make_resident(district, phone_owner=PhoneOwner.RT_RW_HEAD)
+    referral = make_referral(district, make_case(district, resident))
+    said = " ".join(referrals.move_consequences(referral, "cancel", actor=district.user(Role.BACK_OFFICE),
+                                                note="Salah lembaga"))
+    assert "SMS ke Pak RT Sutrisno, nomor titipan warga (0812****" in said
+    resident.phone = None
+    said = " ".join(referrals.move_consequences(referral, "cancel", actor=district.user(Role.BACK_OFFICE),
+                                                note="Salah lembaga"))
+    assert "Tidak ada SMS: warga tidak punya nomor HP" in said
+
+
+def test_documents_brought_later_are_ticked_and_noted(district, db_session):
+    referral = referrals.refer(make_case(district), service=district.services["bpjs_pbi"],
+                               actor=district.user(Role.BACK_OFFICE), documents_checked=["sktm"])
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    brought = referrals.record_documents(referral, ["ktp", "kk"], actor=clerk)
+    assert [d.code for d in brought] == ["kk", "ktp"]
+    assert referral.documents_checked == ["sktm", "kk", "ktp"]
+    assert [d.code for d in referrals.missing_documents(referral)] == ["map"]
+    assert referral.case.events[-1].action == "documents" and "Fotokopi KTP/KIA" in referral.case.events[-1].note
+    with pytest.raises(ValidationError, match="Centang dokumen"):
+        referrals.record_documents(referral, ["kk"], actor=clerk)  # already there
+    with pytest.raises(ValidationError):
+        referrals.record_documents(referral, ["akta"], actor=clerk)
+    referrals.complete(referral, actor=district.user(Role.BACK_OFFICE))
+    with pytest.raises(IllegalTransition):
+        referrals.record_documents(referral, ["map"], actor=clerk)

@@ -7,12 +7,35 @@ through the domain functions, on the domain clock stopped at each moment of the 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from passlib.totp import TOTP
+
 from slrt.demo.build import seed
-from slrt.demo.data import DEMO_LOGINS
+from slrt.demo.data import DEMO_AUTHENTICATOR_KEY, DEMO_LOGINS, PUSKESOS, SECRETARIAT
+from slrt.models.enums import Role
 
-__all__ = ["logins", "seed"]
+__all__ = ["DemoLogin", "authenticator_code", "logins", "seed"]
 
 
-def logins() -> list[tuple[str, str, str]]:
-    """Return (role, username, password) of the demo logins, one per role."""
-    return [(role.value, username, password) for role, username, password, _, _ in DEMO_LOGINS]
+class DemoLogin(NamedTuple):
+    role: str
+    username: str
+    password: str
+    #: The unit's name: front office works at a Puskesos and at the secretariat.
+    unit: str
+    #: The authenticator app's key (base32) of an account that signs in with a code too; None otherwise.
+    authenticator_key: str | None
+
+
+def logins() -> list[DemoLogin]:
+    """Return the demo logins: every role, and front office at a Puskesos and at the secretariat."""
+    units = {"sekretariat": SECRETARIAT[0], **{key: name for key, _, name, _, _ in PUSKESOS}}
+    return [DemoLogin(role.value, username, password, units[unit],
+                      DEMO_AUTHENTICATOR_KEY if role == Role.MANAGER else None)
+            for role, username, password, _, unit in DEMO_LOGINS]
+
+
+def authenticator_code() -> str:
+    """The code an authenticator app holding the demo manager's key shows now."""
+    return TOTP(key=DEMO_AUTHENTICATOR_KEY, format="base32").generate().token

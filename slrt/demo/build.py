@@ -27,6 +27,7 @@ from slrt.demo.data import (
     CANCEL_REASONS,
     CASE_CANCEL_REASONS,
     CLOSE_NOTES,
+    DEMO_AUTHENTICATOR_KEY,
     DEMO_LOGINS,
     DISTRICTS,
     EXTRA_STAFF,
@@ -129,6 +130,8 @@ class DistrictBuilder:
             self.staff[username] = staff_ops.create_staff(
                 username=username, full_name=full_name, role=role, unit=self.units[unit], password=password,
                 phone=self.ids.phone(staff_rng), actor=SYSTEM_ACTOR)
+            if role == Role.MANAGER:  # managers sign in with an authenticator code: the demo's key is printed
+                staff_ops.set_authenticator_key(self.staff[username], DEMO_AUTHENTICATOR_KEY)
         for role, username, full_name, unit in EXTRA_STAFF:
             self.staff[username] = staff_ops.create_staff(
                 username=username, full_name=full_name, role=role, unit=self.units[unit],

@@ -28,7 +28,12 @@ DEMO_LOGINS: tuple[tuple[Role, str, str, str, str], ...] = (
     (Role.FACILITATOR, "fasilitator", "demo-fasilitator-2026", "Agus Prasetyo", "jepon"),
     (Role.FRONT_OFFICE, "frontoffice", "demo-frontoffice-2026", "Dwi Lestari", "jepon"),
     (Role.BACK_OFFICE, "backoffice", "demo-backoffice-2026", "Rina Kusumawati", "sekretariat"),
+    (Role.FRONT_OFFICE, "loket", "demo-loket-2026", "Ratna Wulandari", "sekretariat"),
 )
+
+#: The demo manager's authenticator key (base32; demo only, public like the demo passwords):
+#: managers sign in with a code from an authenticator app, and a newcomer types this key into one.
+DEMO_AUTHENTICATOR_KEY = "SLRTDEMOBLORAMANAGERKEYONLYDEMOX"
 
 #: More staff, with passwords nobody knows (an operator can use ``slrt set-password``).
 EXTRA_STAFF: tuple[tuple[Role, str, str, str], ...] = (
@@ -149,6 +154,10 @@ class ServiceSpec:
     @property
     def service(self) -> CatalogueService:
         return DEFAULT_SERVICES[self.code]
+
+    @property
+    def short_name(self) -> str:
+        return self.service.short_name
 
     @property
     def domain(self) -> Domain:

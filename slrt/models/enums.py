@@ -102,6 +102,23 @@ class AgencyLevel(StrEnum):
     NATIONAL = "national"
 
 
+AGENCY_KIND_LABELS = {
+    AgencyKind.HEALTH_OFFICE: _l("Health office"),
+    AgencyKind.BPJS: _l("BPJS Kesehatan"),
+    AgencyKind.HOSPITAL: _l("Hospital"),
+    AgencyKind.EDUCATION_OFFICE: _l("Education office"),
+    AgencyKind.BAZNAS: _l("Baznas"),
+    AgencyKind.CIVIL_REGISTRY: _l("Civil registry"),
+    AgencyKind.SOCIAL_OFFICE: _l("Social office"),
+    AgencyKind.OTHER: _l("Other"),
+}
+AGENCY_LEVEL_LABELS = {
+    AgencyLevel.DISTRICT: _l("Regency/city"),
+    AgencyLevel.PROVINCE: _l("Province"),
+    AgencyLevel.NATIONAL: _l("National"),
+}
+
+
 class Channel(StrEnum):
     WALK_IN = "walk_in"
     PUSKESOS = "puskesos"

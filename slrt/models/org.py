@@ -108,6 +108,8 @@ class Staff(Base, UserMixin):
     #: Preferred language of the screens: 'id' or 'en'.
     language: Mapped[str] = mapped_column(String(2), default="id")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    #: A one-time password (an imported account's): every screen sends it to change it first.
+    is_password_temporary: Mapped[bool] = mapped_column(default=False)
 
     #: Changing it signs the account out everywhere (Flask-Security session identity).
     fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: uuid.uuid4().hex)

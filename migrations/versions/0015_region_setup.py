@@ -1,7 +1,7 @@
 """Setting up a district from the official region list: desa/kelurahan, regions gone from the list, posts over several villages.
 
-Revision ID: 0014_region_setup
-Revises: 0013_name_words
+Revision ID: 0015_region_setup
+Revises: 0014_setup_import
 Create Date: 2026-12-05
 
 ``flask slrt setup-district`` loads a regency's districts and villages from the Kemendagri list
@@ -14,8 +14,8 @@ group of villages: ``unit_village`` lists those besides its own (``unit.region_i
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0014_region_setup'
-down_revision = '0013_name_words'
+revision = '0015_region_setup'
+down_revision = '0014_setup_import'
 branch_labels = None
 depends_on = None
 
