@@ -285,7 +285,8 @@ def test_a_manager_opens_a_post_for_two_villages_by_search_and_pick(app, distric
     found = manager.get("/admin/unit/ajax/lookup/?name=region&query=kepoh").get_json()
     assert [row[0] for row in found] == [extra.id]  # only the villages of the secretariat's regency
     assert "Kepoh, Jepon (33.16.01.2003)" in found[0][1]
-    manager.get("/admin/unit/new/")
+    form = manager.get("/admin/unit/new/").get_data(as_text=True)
+    assert 'data-role="select2-ajax"' in form and "Desa/kelurahan lain yang dilayani" in form
     response = manager.post("/admin/unit/new/", {
         "name": "Puskesos Kepoh", "parent": str(district.secretariat.id), "region": str(extra.id),
         "villages": f"{district.villages[1].id}", "address": "Balai Desa Kepoh", "phone": ""})
