@@ -19,8 +19,10 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
 from flask_admin.contrib.sqla.filters import FilterConverter
-from flask_admin.form import BaseForm
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.form import BaseForm, Select2Field
 from flask_admin.model import filters, typefmt
+from flask_admin.model.form import converts
 from flask_babel import Domain
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -28,7 +30,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import Enum, Integer, String, Text, select
 from werkzeug.routing import IntegerConverter
-from wtforms import PasswordField
+from wtforms import PasswordField, validators
 from wtforms.i18n import messages_path
 
 from admin_views.search import TokenSearchMixin
@@ -37,7 +39,7 @@ from slrt import clock, csvout, text
 from slrt.access import ALL_ROLES, NO_ROLES, in_scope, keeps_settings
 from slrt.errors import DomainError
 from slrt.models.base import MAX_ROW_ID, row_id, row_ids
-from slrt.models.enums import Role
+from slrt.models.enums import Labelled, Role
 
 
 def staff_role() -> Role | None:
@@ -174,17 +176,50 @@ class SlrtFilterConverter(FilterConverter):
 
     enum = tuple(_tolerant(f) for f in FilterConverter.enum)
 
+    @filters.convert("enum")
+    def conv_enum(self, column, name, options=None, **kwargs):
+        """Choices in words (the enum's labels), sending the stored value."""
+        enum_class = getattr(column.type, "enum_class", None)
+        if not options and enum_class is not None and issubclass(enum_class, Labelled):
+            options = enum_class.choices
+        return super().conv_enum(column, name, options, **kwargs)
+
     @filters.convert("utcdatetime")
     def conv_utc_datetime(self, column, name, **kwargs):
         return [_aware(f)(column, name, **kwargs) for f in self.datetime_filters]
 
 
-#: Dates as Indonesians write them; timestamps in local time (Asia/Jakarta by default), to the minute.
-#: Flask-Admin takes the first type a value is an instance of: datetime (a date too) comes first.
-TYPE_FORMATTERS = dict(typefmt.BASE_FORMATTERS)
+class SlrtModelConverter(AdminModelConverter):
+    """Form dropdowns of enum columns in words (the enum's labels), sending the stored value."""
+
+    @converts("sqlalchemy.sql.sqltypes.Enum")
+    def convert_enum(self, column, field_args, **extra):
+        enum_class = getattr(column.type, "enum_class", None)
+        if enum_class is None or not issubclass(enum_class, Labelled):
+            return super().convert_enum(column, field_args, **extra)
+        choices = enum_class.choices()
+        accepted = [value for value, _label in choices]
+        if column.nullable:
+            field_args["allow_blank"] = True
+            accepted.append(None)
+        self._nullable_common(column, field_args)
+        field_args["choices"] = choices
+        field_args["validators"].append(validators.AnyOf(accepted))
+        field_args["coerce"] = lambda v: str(v.value) if isinstance(v, enum_class) else v
+        return Select2Field(**field_args)
+
+
+def _label(view, value, name=None):
+    return value.label
+
+
+#: Enum members in words (their labels); dates as Indonesians write them; timestamps in local time
+#: (Asia/Jakarta by default), to the minute. Flask-Admin takes the first type a value is an instance
+#: of: the labels come first, and datetime (a date too) before date.
+TYPE_FORMATTERS = {Labelled: _label, **typefmt.BASE_FORMATTERS}
 TYPE_FORMATTERS[datetime] = lambda view, value, name=None: clock.format_date(value, "minute")
 TYPE_FORMATTERS[date] = lambda view, value, name=None: clock.format_date(value)
-EXPORT_FORMATTERS = dict(typefmt.EXPORT_FORMATTERS)
+EXPORT_FORMATTERS = {Labelled: lambda view, value, name=None: str(value.label), **typefmt.EXPORT_FORMATTERS}
 EXPORT_FORMATTERS[datetime] = TYPE_FORMATTERS[datetime]
 EXPORT_FORMATTERS[date] = TYPE_FORMATTERS[date]
 
@@ -193,6 +228,7 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
     """A model screen whose verbs and rows depend on the signed-in staff member."""
 
     form_base_class = AdminForm
+    model_form_converter = SlrtModelConverter
     filter_converter = SlrtFilterConverter()
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS

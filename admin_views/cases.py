@@ -18,7 +18,19 @@ from admin_views.base import SecureModelView, SecureView
 from admin_views.lists import code_link
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from admin_views.security import staff_scope
-from slrt import cases, clock, followups, identity, outbox, referrals, residents, workdays, workflow
+from slrt import (
+    cases,
+    clock,
+    followups,
+    identity,
+    notices,
+    outbox,
+    referrals,
+    residents,
+    sms_errors,
+    workdays,
+    workflow,
+)
 from slrt.access import (
     ALL_ROLES,
     OVERSIGHT_ROLES,
@@ -57,12 +69,10 @@ from slrt.models.enums import (
 )
 from slrt.workflow import CASE_MOVES, REFERRAL_MOVES
 
-CHANNEL_LABELS = {Channel.WALK_IN: _l("walk-in"), Channel.PUSKESOS: _l("Puskesos"),
-                  Channel.OUTREACH: _l("outreach (jemput bola)"), Channel.PHONE: _l("phone"), Channel.SMS: "SMS"}
-URGENCY_LABELS = {Urgency.NORMAL: _l("normal"), Urgency.URGENT: _l("urgent"), Urgency.EMERGENCY: _l("emergency")}
-
-FOLLOW_UP_REASONS = {FollowUpReason.SMS_FAILED: _l("the SMS could not be delivered"),
-                     FollowUpReason.NO_RECEIPT: _l("no delivery report for the SMS")}
+# Words by member for the templates' dropdowns; declared once in slrt.models.enums.
+CHANNEL_LABELS = {channel: channel.label for channel in Channel}
+URGENCY_LABELS = {urgency: urgency.label for urgency in Urgency}
+FOLLOW_UP_REASONS = {reason: reason.label for reason in FollowUpReason}
 
 
 def status_badge(status) -> Markup:
@@ -108,7 +118,7 @@ class CaseView(SecureModelView):
     column_searchable_list = ["ticket"]
     column_filters = [
         "status", "channel", "urgency", "opened_at",
-        CaseDomainFilter(Case.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+        CaseDomainFilter(Case.id, _l("Domain"), options=Domain.choices),
     ]
 
     scoped_model = Case
@@ -167,6 +177,8 @@ class CaseView(SecureModelView):
             channel_labels=CHANNEL_LABELS, urgency_labels=URGENCY_LABELS,
             status_badge=status_badge, format_code=format_code, due_phrase=workdays.due_phrase,
             domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS, status_label=_status_label,
+            notice_name=notices.notice_name, follow_up_detail=sms_errors.follow_up_detail,
+            sms_problem=sms_errors.message_problem,
         )
 
     def _back(self, case_id: int):

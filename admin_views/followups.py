@@ -7,15 +7,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from admin_views.base import SecureModelView
-from admin_views.cases import FOLLOW_UP_REASONS
 from admin_views.lists import code_link
-from slrt import clock
+from slrt import clock, sms_errors
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
 from slrt.identity import mask_phone
 from slrt.models import Case, FollowUp
-from slrt.models.enums import FollowUpStatus
-
-STATUS_LABELS = {FollowUpStatus.OPEN: _l("to do"), FollowUpStatus.DONE: _l("done")}
 
 
 def _case_link(view, context, model, name):
@@ -38,8 +34,7 @@ class FollowUpView(SecureModelView):
         "resident": lambda v, c, m, n: m.case.resident.name,
         "phone": lambda v, c, m, n: mask_phone(m.case.resident.phone) if m.case.resident.phone else "-",
         "unit": lambda v, c, m, n: m.unit.name,
-        "reason": lambda v, c, m, n: FOLLOW_UP_REASONS[m.reason],
-        "status": lambda v, c, m, n: STATUS_LABELS[m.status],
+        "detail": lambda v, c, m, n: sms_errors.follow_up_detail(m),
     }
     column_filters = ["status", "reason", "created_at"]
     column_default_sort = ("created_at", False)
@@ -49,4 +44,5 @@ class FollowUpView(SecureModelView):
 
     def get_query(self):
         return super().get_query().options(
-            joinedload(FollowUp.case).joinedload(Case.resident), joinedload(FollowUp.unit))
+            joinedload(FollowUp.case).joinedload(Case.resident), joinedload(FollowUp.unit),
+            joinedload(FollowUp.message))

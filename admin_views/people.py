@@ -15,15 +15,11 @@ from slrt import identity, residents
 from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, covered_village_ids
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
-from slrt.models.enums import PhoneOwner
+from slrt.models.enums import Language, PhoneOwner, label_of
 from slrt.pii import vault
 
-PHONE_OWNER_LABELS = {
-    PhoneOwner.OWN: _l("own"),
-    PhoneOwner.FAMILY: _l("family"),
-    PhoneOwner.NEIGHBOUR: _l("neighbour"),
-    PhoneOwner.RT_RW_HEAD: _l("RT/RW head"),
-}
+#: The phone owners' words by member (the intake form's choices); declared in slrt.models.enums.
+PHONE_OWNER_LABELS = {owner: owner.label for owner in PhoneOwner}
 
 
 def classify_search(text: str) -> tuple[str, str]:
@@ -71,7 +67,7 @@ def household_search(query, text: str):
 def _phone(view, context, model, name):
     if not model.phone:
         return "-"
-    owner = "" if model.phone_owner == PhoneOwner.OWN else f" ({PHONE_OWNER_LABELS[model.phone_owner]})"
+    owner = "" if model.phone_owner == PhoneOwner.OWN else f" ({model.phone_owner.label})"
     return identity.mask_phone(model.phone) + owner
 
 
@@ -81,8 +77,9 @@ class ResidentView(SecureModelView):
     export_roles = OVERSIGHT_ROLES
 
     column_list = ["name", "nik_masked", "sex", "birth_date", "village", "phone"]
-    column_labels = {"name": _l("Name"), "nik_masked": "NIK", "sex": _l("Sex"), "birth_date": _l("Birth date"),
-                     "village": _l("Village"), "phone": _l("Phone"), "address": _l("Address"),
+    column_labels = {"name": _l("Name"), "nik_masked": "NIK", "nik": "NIK", "sex": _l("Sex"),
+                     "birth_date": _l("Birth date"), "village": _l("Village"), "phone": _l("Phone"),
+                     "address": _l("Address"),
                      "household": _l("Household (KK)"), "phone_owner": _l("Whose phone"),
                      "phone_owner_name": _l("Phone holder"), "is_sms_opted_out": _l("SMS stopped"),
                      "language": _l("SMS language"), "created_at": _l("Registered")}
@@ -98,9 +95,10 @@ class ResidentView(SecureModelView):
         "phone": lambda v, c, m, n: identity.display_phone(m.phone) if m.phone else "-",
         "household": lambda v, c, m, n: m.household.kk_number if m.household else "-",
         "village": lambda v, c, m, n: m.village.name,
+        "language": lambda v, c, m, n: label_of(Language, m.language),
     }
     form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
-    form_choices = {"language": [("id", "Bahasa Indonesia"), ("en", "English")]}
+    form_choices = {"language": Language.choices()}
     list_template = "admin/model/list.html"
     #: Residents of the villages the staff member's units serve (all for the secretariat).
     scoped_model = Resident
@@ -132,7 +130,8 @@ def _members(view, context, model, name):
 class HouseholdView(SecureModelView):
     read_roles = ALL_ROLES
     column_list = ["kk_masked", "village", "dtks_id"]
-    column_labels = {"kk_masked": "KK", "address": _l("Address"), "village": _l("Village"), "dtks_id": "DTKS"}
+    column_labels = {"kk_masked": "KK", "kk_number": _l("KK number"), "address": _l("Address"),
+                     "village": _l("Village"), "dtks_id": "DTKS", "members": _l("Family members")}
     column_formatters = {"village": lambda v, c, m, n: m.village.name}
     column_details_list = ["kk_number", "address", "village", "dtks_id", "members"]
     column_formatters_detail = {

@@ -104,6 +104,12 @@ def _due(view, context, model, name):
     return Markup('<span class="{0}">{1}</span>').format(css, text)
 
 
+def _documents(view, context, model, name):
+    """The documents the clerk saw, by name (the service's list names them)."""
+    names = {d.code: d.name for d in model.service.documents}
+    return ", ".join(names.get(code, code) for code in model.documents_checked or []) or "-"
+
+
 YES_NO = [("1", _l("yes")), ("0", _l("no"))]
 
 
@@ -117,7 +123,19 @@ class ReferralView(SecureModelView):
     column_labels = {"code": _l("Referral"), "case": _l("Ticket"), "resident": _l("Resident"),
                      "service": _l("Service"), "agency": _l("Agency"), "status": _l("Status"),
                      "sent_at": _l("Sent"), "due_at": _l("Due"), "agency.name": _l("Agency"),
-                     "service.name": _l("Service")}
+                     "service.name": _l("Service"), "documents_checked": _l("Documents checked"),
+                     "accepted_at": _l("Accepted"), "completed_at": _l("Completed"), "rejected_at": _l("Rejected"),
+                     "cancelled_at": _l("Cancelled"), "reopened_at": _l("Reopened"), "reason": _l("Reason"),
+                     "completion_note": _l("Completion note"), "reopened_count": _l("Times reopened"),
+                     "reminders_sent": _l("Reminders sent"), "last_reminded_at": _l("Last reminder"),
+                     "escalated_at": _l("Escalated"), "escalation_rung": _l("Escalated to"),
+                     "resident_verification": _l("Resident's confirmation"),
+                     "verification_asked_at": _l("Resident asked on")}
+    column_details_list = ["code", "case", "resident", "service", "agency", "status", "sent_at", "due_at",
+                           "documents_checked", "accepted_at", "completed_at", "rejected_at", "cancelled_at",
+                           "reopened_at", "reason", "completion_note", "reopened_count", "reminders_sent",
+                           "last_reminded_at", "escalated_at", "escalation_rung", "resident_verification",
+                           "verification_asked_at"]
     column_formatters = {
         # The row opens the case page, where the referral is answered.
         "code": lambda v, c, m, n: code_link(v.get_url("case.details_view", id=m.case_id), m.code),
@@ -129,13 +147,14 @@ class ReferralView(SecureModelView):
         "status": _status,
         "sent_at": lambda v, c, m, n: clock.format_date(m.sent_at),
         "due_at": _due,
+        "documents_checked": _documents,
     }
     column_default_sort = ("sent_at", True)
     column_sortable_list = ["sent_at", "due_at", "status"]
     column_searchable_list = ["code"]
     column_filters = [
         "status", "agency.name", "service.name", "sent_at",
-        DomainFilter(Referral.id, _l("Domain"), options=[(d.value, DOMAIN_LABELS[d]) for d in Domain]),
+        DomainFilter(Referral.id, _l("Domain"), options=Domain.choices),
         OverdueFilter(Referral.id, _l("Overdue"), options=YES_NO),
         WaitingFilter(Referral.id, _l("Waiting for the agency"), options=YES_NO),
         EscalatedFilter(Referral.id, _l("Escalated"), options=YES_NO),

@@ -21,13 +21,7 @@ from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Region, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import (
-    REGION_LEVEL_LABELS,
-    UNIT_KIND_LABELS,
-    VILLAGE_KIND_LABELS,
-    RegionLevel,
-    UnitKind,
-)
+from slrt.models.enums import RegionLevel, UnitKind, VillageKind
 
 
 def _region_label(region: Region | None) -> str:
@@ -54,8 +48,8 @@ class ParentFilter(sqla_filters.FilterEqual):
 class ChoiceFilter(sqla_filters.FilterEqual):
     """Equal to one of its options (an enum's values, labelled in Indonesian); anything else is ignored."""
 
-    def __init__(self, column, name, labels: dict) -> None:
-        super().__init__(column, name, options=[(member.value, label) for member, label in labels.items()])
+    def __init__(self, column, name, vocabulary) -> None:
+        super().__init__(column, name, options=vocabulary.choices())
 
     def validate(self, value):
         return value in {option for option, _label in self.options}
@@ -74,13 +68,13 @@ class RegionView(SecureModelView):
     #: The parent filter first: the "below it" links name it as filter 0.
     column_filters = [
         ParentFilter(Region.parent_id, _l("Part of (id)")),
-        ChoiceFilter(Region.level, _l("Level"), REGION_LEVEL_LABELS),
-        ChoiceFilter(Region.village_kind, _l("Kind"), VILLAGE_KIND_LABELS),
+        ChoiceFilter(Region.level, _l("Level"), RegionLevel),
+        ChoiceFilter(Region.village_kind, _l("Kind"), VillageKind),
         sqla_filters.BooleanEqualFilter(Region.is_active, _l("In the official list")),
     ]
     column_formatters = {
-        "level": lambda v, c, m, n: REGION_LEVEL_LABELS[m.level],
-        "village_kind": lambda v, c, m, n: VILLAGE_KIND_LABELS[m.village_kind] if m.village_kind else "",
+        "level": lambda v, c, m, n: m.level.label,
+        "village_kind": lambda v, c, m, n: m.village_kind.label if m.village_kind else "",
         "parent": lambda v, c, m, n: Markup('<a href="{0}">{1}</a>').format(
             url_for(".index_view", flt0_0=m.parent.id), m.parent.name) if m.parent is not None else "",
         "children": lambda v, c, m, n: "" if m.level == RegionLevel.VILLAGE else Markup(
@@ -127,14 +121,14 @@ class UnitView(SecureModelView):
                      "villages": _l("Also serves"), "parent": _l("Reports to"), "phone": _l("Phone"),
                      "address": _l("Address"), "is_active": _l("Open")}
     column_formatters = {
-        "kind": lambda v, c, m, n: UNIT_KIND_LABELS[m.kind],
+        "kind": lambda v, c, m, n: m.kind.label,
         "region": lambda v, c, m, n: _region_label(m.region),
         "villages": _villages,
         "parent": lambda v, c, m, n: m.parent.name if m.parent is not None else "",
     }
     column_searchable_list = ["name"]
     column_filters = [
-        ChoiceFilter(Unit.kind, _l("Kind"), UNIT_KIND_LABELS),
+        ChoiceFilter(Unit.kind, _l("Kind"), UnitKind),
         sqla_filters.BooleanEqualFilter(Unit.is_active, _l("Open")),
     ]
     column_default_sort = "name"

@@ -6,6 +6,7 @@ from flask import flash
 from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -20,7 +21,7 @@ from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Staff, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import ROLE_LABELS, Role
+from slrt.models.enums import Language, Role, label_of
 
 
 class CoveredUnitLoader(RowIdAjaxLoader):
@@ -38,14 +39,17 @@ class StaffView(SecureModelView):
                      "active": _l("Active"), "tf_primary_method": _l("Authenticator app"),
                      "last_login_at": _l("Last sign-in"), "phone": _l("Phone"), "language": _l("Language"),
                      "locked_until": _l("Locked until")}
-    column_formatters = {"role": lambda v, c, m, n: ROLE_LABELS[m.role], "unit": lambda v, c, m, n: m.unit.name,
+    # A username is a name, not a word of the screen: no translation, by people or by the browser.
+    column_formatters = {"username": lambda v, c, m, n: Markup('<span translate="no" lang="zxx">{0}</span>').format(
+                             m.username),
+                         "unit": lambda v, c, m, n: m.unit.name,
+                         "language": lambda v, c, m, n: label_of(Language, m.language),
                          "tf_primary_method": lambda v, c, m, n: "✓" if m.tf_primary_method else "-",
                          "locked_until": lambda v, c, m, n: _locked_until(m)}
     column_searchable_list = ["username", "full_name"]
     column_filters = ["role", "active"]
     form_columns = ["full_name", "role", "unit", "phone", "language"]
-    form_choices = {"language": [("id", "Bahasa Indonesia"), ("en", "English")],
-                    "role": [(r.value, ROLE_LABELS[r]) for r in Role]}
+    form_choices = {"language": Language.choices(), "role": Role.choices()}
     form_ajax_refs = {"unit": CoveredUnitLoader("unit", db, Unit, fields=["name"], page_size=10)}
     can_view_details = False
 

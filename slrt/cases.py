@@ -184,8 +184,8 @@ def add_complaint(case: Case, *, summary: str, needs: Iterable[Service], channel
     return case
 
 
-OUTCOME_LABELS = {Outcome.FULFILLED: _l("fulfilled"), Outcome.PARTIAL: _l("partly fulfilled"),
-                  Outcome.UNFULFILLED: _l("not fulfilled")}
+#: The outcomes' words by member (declared once with the enum, slrt.models.enums).
+OUTCOME_LABELS = {outcome: outcome.label for outcome in Outcome}
 #: What each outcome means, for the clerk choosing it when closing a case.
 OUTCOME_HELP = {
     Outcome.FULFILLED: _l("every need was met: each needed service was completed by an agency"),

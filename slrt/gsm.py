@@ -18,7 +18,7 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 #: Look-alikes replaced before sending so the text stays GSM-7.
-_REPLACEMENTS = {
+REPLACEMENTS = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
@@ -29,13 +29,25 @@ _REPLACEMENTS = {
 
 def normalize(text: str) -> str:
     """Replace typographic look-alikes with GSM-7 characters; leave everything else."""
-    return "".join(_REPLACEMENTS.get(ch, ch) for ch in text)
+    return "".join(REPLACEMENTS.get(ch, ch) for ch in text)
 
 
 def encoding_of(text: str) -> SmsEncoding:
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
         return SmsEncoding.GSM7
     return SmsEncoding.UCS2
+
+
+def outside_gsm7(text: str) -> list[str]:
+    """The characters of ``text`` GSM-7 cannot carry, each once in order: any one makes the SMS UCS-2."""
+    return list(dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENDED))
+
+
+def segment_size(encoding: SmsEncoding, segments: int = 1) -> int:
+    """Characters (GSM-7 septets or UCS-2 units) one SMS part holds: less when a message is split."""
+    if encoding == SmsEncoding.GSM7:
+        return 160 if segments <= 1 else 153
+    return 70 if segments <= 1 else 67
 
 
 def length_units(text: str, encoding: SmsEncoding) -> int:
@@ -63,7 +75,6 @@ def segments(text: str) -> tuple[SmsEncoding, int]:
     """Return the encoding and the number of segments ``text`` is billed as."""
     encoding = encoding_of(text)
     units = length_units(text, encoding)
-    single, multi = (160, 153) if encoding == SmsEncoding.GSM7 else (70, 67)
-    if units <= single:
+    if units <= segment_size(encoding):
         return encoding, 1
-    return encoding, -(-units // multi)
+    return encoding, -(-units // segment_size(encoding, 2))

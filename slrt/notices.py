@@ -9,10 +9,12 @@ which names no service or condition and never the word "miskin".
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from babel.dates import format_date
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 
 from slrt import clock, gsm
@@ -20,6 +22,7 @@ from slrt.access import Actor, check_keeps_settings
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.models import SmsTemplate, Staff
+from slrt.models.enums import SmsEncoding
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "case_registered": {
@@ -142,6 +145,171 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Suffix of the variant of a notice for a phone that is not the resident's own.
+PROXY = ".proxy"
+
+#: Each notice's name on screens (the outbox, the timeline, the template editor); a ``.proxy``
+#: variant is named after its notice, "to a phone held for the resident".
+NAMES = {
+    "case_registered": _l("Case registered (ticket)"),
+    "referral_made": _l("Referral made (where to go, what to bring)"),
+    "referral_completed": _l("Referral completed (was the service received?)"),
+    "referral_rejected": _l("Referral rejected"),
+    "referral_cancelled": _l("Referral cancelled"),
+    "case_closed": _l("Case closed"),
+    "reply_status": _l("Reply: status of a ticket"),
+    "reply_not_found": _l("Reply: ticket not found"),
+    "reply_help_resident": _l("Reply: help for residents"),
+    "reply_help_agency": _l("Reply: help for agencies"),
+    "reply_error": _l("Reply: the command could not be done"),
+    "reply_done": _l("Reply: agency answer recorded"),
+    "reply_stopped": _l("Reply: SMS stopped"),
+    "reply_started": _l("Reply: SMS on again"),
+    "reply_not_registered": _l("Reply: number not registered"),
+    "reply_verified": _l("Reply: service confirmed by the resident"),
+    "reply_reopened": _l("Reply: referral reopened"),
+    "staff_service_not_received": _l("To staff: resident did not receive the service"),
+    "agency_new_referral": _l("To the agency: new referral"),
+    "agency_reminder_digest": _l("To the agency: reminder of waiting referrals"),
+    "agency_escalation": _l("To the agency head: referral not handled"),
+    "staff_escalation": _l("To the supervisor: referral not handled"),
+}
+
+#: What each field of a template is filled with, for the managers who edit them.
+FIELDS = {
+    "office": _l("the office's name, as SMS are signed"),
+    "ticket": _l("the case's ticket number, e.g. 48213-7"),
+    "reply_to": _l("the number residents send SMS or call for information"),
+    "first_name": _l("the resident's first name"),
+    "resident_name": _l("the resident's full name"),
+    "code": _l("the referral code, e.g. 97612-9"),
+    "agency": _l("the agency's name in SMS"),
+    "agency_address": _l("the agency's address"),
+    "documents": _l("the documents to bring (shortened if the SMS gets too long)"),
+    "due": _l("the date by which the agency should have answered"),
+    "service": _l("the service's name in SMS"),
+    "reason": _l("the agency's reason for rejecting"),
+    "status": _l("the status in words"),
+    "referrals": _l("each referral's code and status"),
+    "reference": _l("the ticket number the resident sent"),
+    "error": _l("why the command could not be done"),
+    "body": _l("the numbered list of waiting referrals"),
+}
+
+#: Example values for the template editor's preview (made up: no real person's data).
+EXAMPLE_VALUES = {
+    "ticket": "48213-7", "first_name": "Sri", "resident_name": "Sri Wahyuni", "code": "97612-9",
+    "agency": "Dinkes Blora", "agency_address": "Jl. Dr. Sutomo 42", "documents": "SKTM, FC KK, FC KTP, map",
+    "due": "15 Des 2026", "service": "Aktivasi BPJS PBI", "reason": "berkas belum lengkap",
+    "status": "diproses", "referrals": "97612-9 diterima", "reference": "48213-7",
+    "error": "kode rujukan salah", "reply_to": "0296 531234",
+    "body": "2 rujukan menunggu: 1) 97612-9 Aktivasi BPJS PBI 5hr 2) 97613-7 SKTM 3hr. Balas SELESAI 1",
+}
+
+
+def notice_name(key: str | None) -> str:
+    """A notice's name in words for a template key (``referral_made.proxy`` too); an unknown key as it is."""
+    if not key:
+        return "-"
+    base, proxy = (key[: -len(PROXY)], True) if key.endswith(PROXY) else (key, False)
+    if base not in NAMES:
+        return key
+    if proxy:
+        return str(_l("%(notice)s, to a phone held for the resident", notice=NAMES[base]))
+    return str(NAMES[base])
+
+
+def notice_choices() -> list[tuple[str, LazyString]]:
+    """(key, name) of every notice, in the order above: a dropdown's options (named when shown)."""
+    return [(key, LazyString(notice_name, key)) for key in DEFAULTS]
+
+
+def allowed_fields(key: str) -> list[str]:
+    """The fields notice ``key`` fills in, in the order its default text uses them."""
+    seen: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(DEFAULTS[key]["id"]):
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def fields_of(key: str) -> list[tuple[str, str]]:
+    """(field, what it is filled with) of each field notice ``key`` may use, for the template editor."""
+    return [(name, str(FIELDS.get(name, name))) for name in allowed_fields(key)]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A template filled with example values, as its reader would get it, and what it costs."""
+
+    text: str
+    encoding: SmsEncoding
+    segments: int
+    #: Characters (GSM-7 septets, UCS-2 units) it takes, and how many the parts it takes hold.
+    length: int
+    capacity: int
+    #: The characters that made it UCS-2 (none for GSM-7).
+    outside_gsm7: list[str]
+
+    @property
+    def ucs2_warning(self) -> str | None:
+        """Which characters make the SMS UCS-2 and what that costs, or None when it stays GSM-7."""
+        if not self.outside_gsm7:
+            return None
+        return ucs2_warning(" ".join(f"\u201c{ch}\u201d" for ch in self.outside_gsm7))
+
+
+def ucs2_warning(chars: str) -> str:
+    """Why ``chars`` (quoted, one or more) cost more: the template editor says it beside the text."""
+    return str(_l("Not in the GSM-7 alphabet: %(chars)s. One such character makes the whole SMS UCS-2: "
+                  "70 characters per SMS part instead of 160 (67 instead of 153 when it takes several parts). "
+                  "Replace it to pay for fewer parts.", chars=chars))
+
+
+def preview(body: str, office: str) -> Preview:
+    """Template text ``body`` filled with example values (a field no notice has is left as written)."""
+    body = gsm.normalize(body or "")
+    values = {**EXAMPLE_VALUES, "office": office}
+    text = "".join(literal + (values.get(name, f"{{{name}}}") if name else "")
+                   for literal, name, _spec, _conv in _parts(body))
+    encoding, count = gsm.segments(text)
+    return Preview(text=text, encoding=encoding, segments=count, length=gsm.length_units(text, encoding),
+                   capacity=gsm.segment_size(encoding, count) * count, outside_gsm7=gsm.outside_gsm7(text))
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    """One notice for the template editor: its name, default wording, fields and the managers' own."""
+
+    key: str
+    name: str
+    default: str
+    fields: list[tuple[str, str]]
+    #: language -> id of the manager's own wording (SmsTemplate), where there is one.
+    own: dict[str, int]
+
+
+def catalogue(language: str = "id", templates: Iterable[SmsTemplate] | None = None) -> list[NoticeText]:
+    """Every notice with its default text in ``language``, in the order of DEFAULTS; the managers' own
+    wordings among ``templates`` (those a screen already read), or all of them."""
+    own: dict[str, dict[str, int]] = {}
+    rows = ((t.id, t.key, t.language) for t in templates) if templates is not None else db.session.execute(
+        select(SmsTemplate.id, SmsTemplate.key, SmsTemplate.language))
+    for template_id, key, lang in rows:
+        own.setdefault(key, {})[lang] = template_id
+    return [NoticeText(key=key, name=notice_name(key), default=texts.get(language, texts["id"]),
+                       fields=fields_of(key), own=own.get(key, {}))
+            for key, texts in DEFAULTS.items()]
+
+
+def _parts(body: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """``string.Formatter().parse`` of ``body``, or the text as it is when its braces do not pair."""
+    try:
+        return list(string.Formatter().parse(body))
+    except ValueError:
+        return [(body, None, None, None)]
+
+
 #: Which variable gives way (is shortened) when a filled template would need two segments.
 _ELASTIC = {
     "referral_made": "documents",
@@ -195,9 +363,16 @@ def check_template(key: str | None, body: str | None) -> str:
         raise ValidationError(_l("The text cannot be empty."), field="body")
     body = gsm.normalize(body)
     if key in DEFAULTS:
-        unknown = template_fields(body) - template_fields(DEFAULTS[key]["id"])
+        try:
+            unknown = template_fields(body) - set(allowed_fields(key))
+        except ValueError:  # an unmatched brace
+            raise ValidationError(_l("Write each field in braces, like {ticket}; a lone { or } is not allowed."),
+                                  field="body") from None
         if unknown:
-            raise ValidationError(_l("Unknown fields: %(names)s.", names=", ".join(sorted(unknown))), field="body")
+            raise ValidationError(_l("Unknown fields: %(names)s. This notice may use: %(allowed)s.",
+                                     names=", ".join(sorted(unknown)),
+                                     allowed=", ".join(f"{{{name}}}" for name in allowed_fields(key))),
+                                  field="body")
     if "miskin" in body.lower():
         raise ValidationError(_l("Do not use the word \"miskin\" in SMS."), field="body")
     return body

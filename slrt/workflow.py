@@ -19,7 +19,7 @@ from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTE
 from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Staff
-from slrt.models.enums import REFERRAL_ACTIVE, EventKind
+from slrt.models.enums import REFERRAL_ACTIVE, EventKind, Labelled
 from slrt.models.enums import CaseStatus as C
 from slrt.models.enums import ReferralStatus as R
 
@@ -67,19 +67,6 @@ REFERRAL_MOVES: dict[str, Move] = {
     "reopen": _move({R.COMPLETED}, R.SENT, REFERRAL_ROLES | {RESIDENT}, stamp="reopened_at"),
 }
 
-#: Labels of states for messages and screens.
-STATUS_LABELS = {
-    C.OPEN: _l("open"),
-    C.IN_PROGRESS: _l("in progress"),
-    C.RESOLVED: _l("resolved"),
-    C.CLOSED: _l("closed"),
-    C.CANCELLED: _l("cancelled"),
-    R.SENT: _l("sent"),
-    R.ACCEPTED: _l("accepted"),
-    R.COMPLETED: _l("completed"),
-    R.REJECTED: _l("rejected"),
-}
-
 ACTION_LABELS = {
     "open": _l("open case"),
     "complaint": _l("complaint added"),
@@ -98,11 +85,13 @@ ACTION_LABELS = {
     "reassign": _l("reassign"),
     "escalate": _l("escalated"),
     "remind": _l("Send reminder now"),
+    "follow_up": _l("follow-up done"),
 }
 
 
 def status_label(status) -> str:
-    return str(STATUS_LABELS.get(status, _l("cancelled") if status == R.CANCELLED else status))
+    """A case's or referral's state in words (the labels of slrt.models.enums)."""
+    return str(status.label) if isinstance(status, Labelled) else str(status)
 
 
 def allowed_moves(table: dict[str, Move], obj, actor: Actor) -> list[str]:

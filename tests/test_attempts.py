@@ -108,4 +108,5 @@ def test_the_outbox_screen_shows_the_failed_attempts_behind_a_sent_message(app, 
     supervisor.login(district.user(Role.SUPERVISOR).username)
     page = supervisor.get(f"/admin/sms/details/?id={message_id}").get_data(as_text=True)
     assert "Percobaan gagal" in page
-    assert "1. 24-11-2026 10:00 fast 30001: queue &lt;overflow&gt;" in page
+    assert "1. 24-11-2026 10:00 fast 30001: terlalu banyak SMS sekaligus: dikirim ulang otomatis nanti" in page
+    assert 'title="queue &lt;overflow&gt;"' in page  # the provider's own words, escaped

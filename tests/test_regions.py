@@ -257,7 +257,7 @@ def test_region_and_unit_screens_for_managers_only(app, district, db_session):
     listing = manager.get("/admin/region/")
     assert listing.status_code == 200
     page = listing.get_data(as_text=True)
-    assert "Kabupaten/kota" in page and "Jawa Tengah" in page
+    assert "kabupaten/kota" in page and "Jawa Tengah" in page
     village = district.villages[0]
     assert "Jepon" in manager.search("/admin/region/", "33.16.01.2001").get_data(as_text=True)
     children = manager.get(f"/admin/region/?flt0_0={village.parent_id}").get_data(as_text=True)

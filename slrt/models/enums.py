@@ -1,28 +1,66 @@
-"""The closed vocabularies of the domain. Values are stored; labels are for screens."""
+"""The closed vocabularies of the domain. Values are stored; labels are for screens.
+
+Every vocabulary a person may see has its words declared once, right below it, with
+:func:`labels`; ``member.label`` says them in the reader's language (Indonesian by
+default). Screens, filters, forms, exports, the timeline and the dashboard read ``.label``
+(admin_views/base.py does it for every enum column at once); nothing shows ``.value``.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from collections.abc import Mapping
+from enum import Enum, IntEnum, StrEnum
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+#: enum class -> member -> its words (lazy: translated when shown).
+_LABELS: dict[type, Mapping] = {}
 
 
-class RegionLevel(StrEnum):
+class Labelled:
+    """A vocabulary with words for screens: ``member.label``, ``Enum.choices()``."""
+
+    @property
+    def label(self) -> LazyString:
+        return _LABELS[type(self)][self]
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, LazyString]]:
+        """(stored value, words) of every member, in declaration order: a dropdown's options."""
+        return [(str(member.value), member.label) for member in cls]  # type: ignore[attr-defined]
+
+
+def labels(enum_class: type[Enum], words: Mapping) -> Mapping:
+    """Declare the words of every member of ``enum_class`` (all of them, or it refuses); returns ``words``."""
+    missing = [member.name for member in enum_class if member not in words]
+    if missing or not issubclass(enum_class, Labelled):
+        raise TypeError(f"{enum_class.__name__}: no label for {missing}" if missing else
+                        f"{enum_class.__name__} is not Labelled")
+    _LABELS[enum_class] = words
+    return words
+
+
+def label_of(enum_class: type[Enum], value: object) -> object:
+    """The words of a stored value of ``enum_class`` (a member or its value); an unknown value as it is."""
+    try:
+        return enum_class(value).label  # type: ignore[attr-defined]
+    except ValueError:
+        return value
+
+
+class RegionLevel(Labelled, StrEnum):
     PROVINCE = "province"
     REGENCY = "regency"
     DISTRICT = "district"  # kecamatan
     VILLAGE = "village"  # desa / kelurahan
 
 
-REGION_LEVEL_LABELS = {
-    RegionLevel.PROVINCE: _l("Province"),
-    RegionLevel.REGENCY: _l("Regency / city"),
-    RegionLevel.DISTRICT: _l("District (kecamatan)"),
-    RegionLevel.VILLAGE: _l("Village (desa/kelurahan)"),
-}
+labels(RegionLevel, {RegionLevel.PROVINCE: _l("province"), RegionLevel.REGENCY: _l("regency or city"),
+                     RegionLevel.DISTRICT: _l("subdistrict (kecamatan)"), RegionLevel.VILLAGE: _l("village")})
 
 
-class VillageKind(StrEnum):
+class VillageKind(Labelled, StrEnum):
     """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa,
     3xxx desa adat (Papua)."""
 
@@ -31,19 +69,19 @@ class VillageKind(StrEnum):
     DESA_ADAT = "desa_adat"
 
 
-VILLAGE_KIND_LABELS = {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa"),
-                       VillageKind.DESA_ADAT: _l("Desa adat")}
+labels(VillageKind, {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa"),
+                     VillageKind.DESA_ADAT: _l("Desa adat")})
 
 
-class UnitKind(StrEnum):
+class UnitKind(Labelled, StrEnum):
     SECRETARIAT = "secretariat"
     PUSKESOS = "puskesos"
 
 
-UNIT_KIND_LABELS = {UnitKind.SECRETARIAT: _l("Secretariat"), UnitKind.PUSKESOS: _l("Puskesos")}
+labels(UnitKind, {UnitKind.SECRETARIAT: _l("secretariat"), UnitKind.PUSKESOS: _l("Puskesos")})
 
 
-class Role(StrEnum):
+class Role(Labelled, StrEnum):
     MANAGER = "manager"
     SUPERVISOR = "supervisor"
     FACILITATOR = "facilitator"
@@ -51,21 +89,24 @@ class Role(StrEnum):
     BACK_OFFICE = "back_office"
 
 
-ROLE_LABELS = {
+ROLE_LABELS = labels(Role, {
     Role.MANAGER: _l("Manager"),
     Role.SUPERVISOR: _l("Supervisor"),
     Role.FACILITATOR: _l("Facilitator"),
     Role.FRONT_OFFICE: _l("Front office"),
     Role.BACK_OFFICE: _l("Back office"),
-}
+})
 
 
-class Sex(StrEnum):
+class Sex(Labelled, StrEnum):
     MALE = "M"
     FEMALE = "F"
 
 
-class PhoneOwner(StrEnum):
+labels(Sex, {Sex.MALE: _l("male"), Sex.FEMALE: _l("female")})
+
+
+class PhoneOwner(Labelled, StrEnum):
     """Whose phone a resident's number is: later SMS rules depend on it."""
 
     OWN = "own"
@@ -74,7 +115,21 @@ class PhoneOwner(StrEnum):
     RT_RW_HEAD = "rt_rw_head"
 
 
-class Domain(StrEnum):
+labels(PhoneOwner, {PhoneOwner.OWN: _l("own"), PhoneOwner.FAMILY: _l("family"),
+                    PhoneOwner.NEIGHBOUR: _l("neighbour"), PhoneOwner.RT_RW_HEAD: _l("RT/RW head")})
+
+
+class Language(Labelled, StrEnum):
+    """The language of a resident's SMS, of a staff member's screens, of a template (stored as text)."""
+
+    ID = "id"
+    EN = "en"
+
+
+labels(Language, {Language.ID: _l("Indonesian"), Language.EN: _l("English")})
+
+
+class Domain(Labelled, StrEnum):
     HEALTH = "health"
     SOCIAL = "social"
     EDUCATION = "education"
@@ -82,10 +137,11 @@ class Domain(StrEnum):
 
 #: The referral slip's card colour per domain (SLRT practice).
 DOMAIN_COLOURS = {Domain.HEALTH: "blue", Domain.SOCIAL: "pink", Domain.EDUCATION: "yellow"}
-DOMAIN_LABELS = {Domain.HEALTH: _l("Health"), Domain.SOCIAL: _l("Social"), Domain.EDUCATION: _l("Education")}
+DOMAIN_LABELS = labels(Domain, {Domain.HEALTH: _l("Health"), Domain.SOCIAL: _l("Social"),
+                                Domain.EDUCATION: _l("Education")})
 
 
-class AgencyKind(StrEnum):
+class AgencyKind(Labelled, StrEnum):
     HEALTH_OFFICE = "health_office"  # Dinas Kesehatan
     BPJS = "bpjs"  # BPJS Kesehatan
     HOSPITAL = "hospital"  # RSUD
@@ -96,13 +152,7 @@ class AgencyKind(StrEnum):
     OTHER = "other"
 
 
-class AgencyLevel(StrEnum):
-    DISTRICT = "district"
-    PROVINCE = "province"
-    NATIONAL = "national"
-
-
-AGENCY_KIND_LABELS = {
+AGENCY_KIND_LABELS = labels(AgencyKind, {
     AgencyKind.HEALTH_OFFICE: _l("Health office"),
     AgencyKind.BPJS: _l("BPJS Kesehatan"),
     AgencyKind.HOSPITAL: _l("Hospital"),
@@ -111,15 +161,23 @@ AGENCY_KIND_LABELS = {
     AgencyKind.CIVIL_REGISTRY: _l("Civil registry"),
     AgencyKind.SOCIAL_OFFICE: _l("Social office"),
     AgencyKind.OTHER: _l("Other"),
-}
-AGENCY_LEVEL_LABELS = {
+})
+
+
+class AgencyLevel(Labelled, StrEnum):
+    DISTRICT = "district"
+    PROVINCE = "province"
+    NATIONAL = "national"
+
+
+AGENCY_LEVEL_LABELS = labels(AgencyLevel, {
     AgencyLevel.DISTRICT: _l("Regency/city"),
     AgencyLevel.PROVINCE: _l("Province"),
     AgencyLevel.NATIONAL: _l("National"),
-}
+})
 
 
-class Channel(StrEnum):
+class Channel(Labelled, StrEnum):
     WALK_IN = "walk_in"
     PUSKESOS = "puskesos"
     OUTREACH = "outreach"  # jemput bola
@@ -127,13 +185,20 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
-class Urgency(StrEnum):
+labels(Channel, {Channel.WALK_IN: _l("walk-in"), Channel.PUSKESOS: _l("Puskesos"),
+                 Channel.OUTREACH: _l("outreach (jemput bola)"), Channel.PHONE: _l("phone"), Channel.SMS: "SMS"})
+
+
+class Urgency(Labelled, StrEnum):
     NORMAL = "normal"
     URGENT = "urgent"
     EMERGENCY = "emergency"
 
 
-class CaseStatus(StrEnum):
+labels(Urgency, {Urgency.NORMAL: _l("normal"), Urgency.URGENT: _l("urgent"), Urgency.EMERGENCY: _l("emergency")})
+
+
+class CaseStatus(Labelled, StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
@@ -141,13 +206,22 @@ class CaseStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Outcome(StrEnum):
+labels(CaseStatus, {CaseStatus.OPEN: _l("open"), CaseStatus.IN_PROGRESS: _l("in progress"),
+                    CaseStatus.RESOLVED: _l("resolved"), CaseStatus.CLOSED: _l("closed"),
+                    CaseStatus.CANCELLED: _l("cancelled")})
+
+
+class Outcome(Labelled, StrEnum):
     FULFILLED = "fulfilled"
     PARTIAL = "partial"
     UNFULFILLED = "unfulfilled"
 
 
-class ReferralStatus(StrEnum):
+labels(Outcome, {Outcome.FULFILLED: _l("fulfilled"), Outcome.PARTIAL: _l("partly fulfilled"),
+                 Outcome.UNFULFILLED: _l("not fulfilled")})
+
+
+class ReferralStatus(Labelled, StrEnum):
     SENT = "sent"
     ACCEPTED = "accepted"
     COMPLETED = "completed"
@@ -155,11 +229,15 @@ class ReferralStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+labels(ReferralStatus, {ReferralStatus.SENT: _l("sent"), ReferralStatus.ACCEPTED: _l("accepted"),
+                        ReferralStatus.COMPLETED: _l("completed"), ReferralStatus.REJECTED: _l("rejected"),
+                        ReferralStatus.CANCELLED: _l("cancelled")})
+
 #: A referral in one of these states still needs the agency's work.
 REFERRAL_ACTIVE = frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED})
 
 
-class EscalationRung(IntEnum):
+class EscalationRung(Labelled, IntEnum):
     """How far up the ladder an unanswered referral went (slrt.reminders)."""
 
     NONE = 0
@@ -167,7 +245,12 @@ class EscalationRung(IntEnum):
     SUPERVISOR = 2  # the case unit's supervisor
 
 
-class ResidentVerification(StrEnum):
+labels(EscalationRung, {EscalationRung.NONE: _l("not escalated"),
+                        EscalationRung.AGENCY_HEAD: _l("to the agency head"),
+                        EscalationRung.SUPERVISOR: _l("to the unit's supervisor")})
+
+
+class ResidentVerification(Labelled, StrEnum):
     """Resident-verified closure: whether the completion SMS asked "1 Ya / 2 Belum", and the answer."""
 
     NOT_ASKED = "not_asked"
@@ -175,19 +258,31 @@ class ResidentVerification(StrEnum):
     CONFIRMED = "confirmed"  # the resident answered 1
 
 
-class EventKind(StrEnum):
+labels(ResidentVerification, {ResidentVerification.NOT_ASKED: _l("not asked"),
+                              ResidentVerification.ASKED: _l("asked, no answer yet"),
+                              ResidentVerification.CONFIRMED: _l("confirmed by the resident")})
+
+
+class EventKind(Labelled, StrEnum):
     STATUS = "status"  # a transition: from -> to
     IN_PROCESS = "in_process"  # an agency's "being processed" answer
     REASSIGNED = "reassigned"
     NOTE = "note"
 
 
-class SmsDirection(StrEnum):
+labels(EventKind, {EventKind.STATUS: _l("status change"), EventKind.IN_PROCESS: _l("in process"),
+                   EventKind.REASSIGNED: _l("reassigned"), EventKind.NOTE: _l("note")})
+
+
+class SmsDirection(Labelled, StrEnum):
     OUTBOUND = "outbound"
     INBOUND = "inbound"
 
 
-class SmsStatus(StrEnum):
+labels(SmsDirection, {SmsDirection.OUTBOUND: _l("outgoing"), SmsDirection.INBOUND: _l("incoming")})
+
+
+class SmsStatus(Labelled, StrEnum):
     PENDING = "pending"  # in the outbox, not yet claimed
     SENDING = "sending"  # claimed by a worker
     SENT = "sent"  # accepted by the provider
@@ -198,22 +293,45 @@ class SmsStatus(StrEnum):
     RECEIVED = "received"  # inbound
 
 
-class SmsAudience(StrEnum):
+labels(SmsStatus, {
+    SmsStatus.PENDING: _l("waiting to be sent"), SmsStatus.SENDING: _l("being sent"),
+    SmsStatus.SENT: _l("sent to the provider"), SmsStatus.DELIVERED: _l("delivered"),
+    SmsStatus.UNDELIVERED: _l("not delivered"), SmsStatus.FAILED: _l("failed"),
+    SmsStatus.DROPPED: _l("not sent"), SmsStatus.RECEIVED: _l("received"),
+})
+
+
+class SmsAudience(Labelled, StrEnum):
     RESIDENT = "resident"
     AGENCY = "agency"
     STAFF = "staff"
 
 
-class FollowUpReason(StrEnum):
+labels(SmsAudience, {SmsAudience.RESIDENT: _l("resident"), SmsAudience.AGENCY: _l("agency"),
+                     SmsAudience.STAFF: _l("staff")})
+
+
+class FollowUpReason(Labelled, StrEnum):
     SMS_FAILED = "sms_failed"  # the provider could not deliver, for good
     NO_RECEIPT = "no_receipt"  # accepted, but no delivery receipt came in time
 
 
-class FollowUpStatus(StrEnum):
+labels(FollowUpReason, {FollowUpReason.SMS_FAILED: _l("the SMS could not be delivered"),
+                        FollowUpReason.NO_RECEIPT: _l("no delivery report for the SMS")})
+
+
+class FollowUpStatus(Labelled, StrEnum):
     OPEN = "open"
     DONE = "done"
 
 
-class SmsEncoding(StrEnum):
+labels(FollowUpStatus, {FollowUpStatus.OPEN: _l("to do"), FollowUpStatus.DONE: _l("done")})
+
+
+class SmsEncoding(Labelled, StrEnum):
     GSM7 = "gsm7"
     UCS2 = "ucs2"
+
+
+labels(SmsEncoding, {SmsEncoding.GSM7: _l("GSM-7 (160 characters per SMS)"),
+                     SmsEncoding.UCS2: _l("UCS-2 (70 characters per SMS)")})
