@@ -54,7 +54,7 @@ def village_kind(code: str) -> VillageKind | None:
     """Kelurahan (1xxx), desa (2xxx) or desa adat (3xxx) from a village code; None for another level."""
     if level_of(code) != RegionLevel.VILLAGE:
         return None
-    return {"1": VillageKind.KELURAHAN, "2": VillageKind.DESA, "3": VillageKind.DESA_ADAT}.get(code[9])
+    return {"1": VillageKind.URBAN, "2": VillageKind.RURAL, "3": VillageKind.CUSTOMARY}.get(code[9])
 
 
 def read_list(path: Path = OFFICIAL_LIST) -> Iterator[tuple[str, str]]:

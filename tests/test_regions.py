@@ -71,9 +71,9 @@ def count(db_session, *conditions) -> int:
 
 @pytest.mark.parametrize(("code", "level", "kind"), [
     ("33", RegionLevel.PROVINCE, None), ("33.16", RegionLevel.REGENCY, None), ("33.16.01", RegionLevel.DISTRICT, None),
-    ("33.16.01.2003", RegionLevel.VILLAGE, VillageKind.DESA), ("33.16.02.1001", RegionLevel.VILLAGE,
-                                                                VillageKind.KELURAHAN),
-    ("91.03.01.3007", RegionLevel.VILLAGE, VillageKind.DESA_ADAT), ("33.1", None, None), ("abc", None, None),
+    ("33.16.01.2003", RegionLevel.VILLAGE, VillageKind.RURAL), ("33.16.02.1001", RegionLevel.VILLAGE,
+                                                                VillageKind.URBAN),
+    ("91.03.01.3007", RegionLevel.VILLAGE, VillageKind.CUSTOMARY), ("33.1", None, None), ("abc", None, None),
 ])
 def test_a_codes_level_and_kind_come_from_its_shape(code, level, kind):
     assert regions.level_of(code) == level
@@ -94,10 +94,10 @@ def test_setup_district_loads_the_regency_its_province_a_secretariat_and_the_cat
     assert region("33.17") is None and region("34") is None
     kepoh = region("33.16.01.2003")
     assert (kepoh.name, kepoh.level, kepoh.village_kind, kepoh.is_active) == (
-        "Kepoh", RegionLevel.VILLAGE, VillageKind.DESA, True)
+        "Kepoh", RegionLevel.VILLAGE, VillageKind.RURAL, True)
     assert kepoh.parent.code == "33.16.01" and kepoh.parent.parent.name == "Kabupaten Blora"
     assert region("33.16").parent.name == "Jawa Tengah"
-    assert region("33.16.02.1001").village_kind == VillageKind.KELURAHAN
+    assert region("33.16.02.1001").village_kind == VillageKind.URBAN
     secretariat = done.secretariat
     assert (secretariat.name, secretariat.kind, secretariat.region.code, secretariat.address, secretariat.phone) == (
         "Sekretariat SLRT Kabupaten Blora", UnitKind.SECRETARIAT, "33.16", "Jl. Pemuda 16", "(0296) 531234")
@@ -174,7 +174,7 @@ def test_the_whole_national_list_loads_with_the_counts_of_the_file(runner, db_se
                           (RegionLevel.VILLAGE, 83762)):
         assert count(db_session, Region.level == level) == number
     assert count(db_session, Region.parent_id.is_(None)) == 38
-    assert count(db_session, Region.village_kind == VillageKind.DESA_ADAT) == 14
+    assert count(db_session, Region.village_kind == VillageKind.CUSTOMARY) == 14
     assert region("33.16.01.2003").parent.parent.name == "Kabupaten Blora"
 
 
@@ -277,8 +277,8 @@ def test_a_manager_opens_a_post_for_two_villages_by_search_and_pick(app, distric
 
     jepon_district = district.villages[0].parent
     extra = Region(code="33.16.01.2003", name="Kepoh", level=Level.VILLAGE, parent=jepon_district,
-                   village_kind=VillageKind.DESA)
-    elsewhere = Region(code="33.17.01.2001", name="Kepohkidul", level=Level.VILLAGE, village_kind=VillageKind.DESA)
+                   village_kind=VillageKind.RURAL)
+    elsewhere = Region(code="33.17.01.2001", name="Kepohkidul", level=Level.VILLAGE, village_kind=VillageKind.RURAL)
     db_session.add_all([extra, elsewhere])
     db_session.commit()
     manager = signed_in(app, district, MA)

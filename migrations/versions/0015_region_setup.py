@@ -22,13 +22,13 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('region', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('village_kind', sa.Enum('kelurahan', 'desa', 'desa_adat', name='village_kind',
+        batch_op.add_column(sa.Column('village_kind', sa.Enum('urban', 'rural', 'customary', name='village_kind',
                                                               native_enum=False, create_constraint=True,
                                                               length=9), nullable=True))
         batch_op.add_column(sa.Column('is_active', sa.Boolean(), server_default=sa.true(), nullable=False))
     region = sa.table('region', sa.column('level', sa.String), sa.column('code', sa.String),
                       sa.column('village_kind', sa.String))
-    for digit, kind in (('1', 'kelurahan'), ('2', 'desa'), ('3', 'desa_adat')):
+    for digit, kind in (('1', 'urban'), ('2', 'rural'), ('3', 'customary')):
         op.execute(region.update().where(region.c.level == 'village', region.c.code.like(f'__.__.__.{digit}%'))
                    .values(village_kind=kind))
     op.create_table(

@@ -64,13 +64,14 @@ class VillageKind(Labelled, StrEnum):
     """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa,
     3xxx desa adat (Papua)."""
 
-    KELURAHAN = "kelurahan"
-    DESA = "desa"
-    DESA_ADAT = "desa_adat"
+    # Names and values are not the Indonesian words: those are the labels.
+    URBAN = "urban"  # kelurahan
+    RURAL = "rural"  # desa
+    CUSTOMARY = "customary"  # desa adat
 
 
-labels(VillageKind, {VillageKind.KELURAHAN: _l("Kelurahan"), VillageKind.DESA: _l("Desa"),
-                     VillageKind.DESA_ADAT: _l("Desa adat")})
+labels(VillageKind, {VillageKind.URBAN: _l("kelurahan"), VillageKind.RURAL: _l("desa"),
+                     VillageKind.CUSTOMARY: _l("desa adat")})
 
 
 class UnitKind(Labelled, StrEnum):
