@@ -23,6 +23,7 @@ from admin_views.home import bp as home_bp
 from admin_views.messages import SmsMessageView, SmsTemplateView
 from admin_views.people import HouseholdView, ResidentView
 from admin_views.referrals import ReferralView
+from admin_views.regions import RegionView, UnitView
 from admin_views.security import init_security, staff_scope
 from admin_views.setup_import import SetupImportView
 from admin_views.staff import StaffView
@@ -37,11 +38,13 @@ from slrt.models import (
     FollowUp,
     Household,
     Referral,
+    Region,
     Resident,
     Service,
     SmsMessage,
     SmsTemplate,
     Staff,
+    Unit,
 )
 from slrt.models.enums import ROLE_LABELS, Role
 
@@ -84,6 +87,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
                                    category=sms))
     admin.add_view(StaffView(Staff, db, name=_l("Staff"), endpoint="staff"))
+    territory = _l("Territory")
+    admin.add_view(UnitView(Unit, db, name=_l("Units"), endpoint="unit", category=territory))
+    admin.add_view(RegionView(Region, db, name=_l("Regions"), endpoint="region", category=territory))
     app.register_blueprint(home_bp)
     app.add_url_rule("/", "root", lambda: redirect("/admin/"))
     return admin

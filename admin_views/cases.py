@@ -35,7 +35,7 @@ from slrt.access import (
     ALL_ROLES,
     OVERSIGHT_ROLES,
     covered_units,
-    covered_village_ids,
+    village_choices,
 )
 from slrt.codes import format_code
 from slrt.errors import DomainError
@@ -65,7 +65,6 @@ from slrt.models.enums import (
     Outcome,
     PhoneOwner,
     ReferralStatus,
-    RegionLevel,
     Urgency,
 )
 from slrt.workflow import CASE_MOVES, REFERRAL_MOVES
@@ -397,10 +396,9 @@ class IntakeView(SecureView):
 
     def _form(self, **context):
         units = covered_units(current_user)
-        village_ids = covered_village_ids(staff_scope())
-        villages = select(Region).where(Region.level == RegionLevel.VILLAGE).order_by(Region.name)
-        if village_ids is not None:
-            villages = villages.where(Region.id.in_(village_ids))
+        # Grouped by kecamatan, picked by typing (a district has some 300 villages).
+        villages = sorted(db.session.scalars(village_choices(staff_scope()).options(joinedload(Region.parent))),
+                          key=lambda v: (v.parent.name if v.parent else "", v.name))
         services = db.session.scalars(select(Service).where(Service.is_active).options(
             selectinload(Service.documents)).order_by(Service.domain, Service.name)).all()
         resident = context.get("resident")
@@ -410,7 +408,7 @@ class IntakeView(SecureView):
         from_nik = facts is not None and (values.get("birth_date"), values.get("sex")) == (
             facts[0].isoformat(), facts[1].value)
         open_cases = cases.open_cases_of(resident, current_user._get_current_object()) if resident else []
-        return self.render("admin/intake.html", units=units, villages=db.session.scalars(villages).all(),
+        return self.render("admin/intake.html", units=units, villages=villages,
                            services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
                            phone_owners=PHONE_OWNER_LABELS, domain_labels=DOMAIN_LABELS, open_cases=open_cases,
                            new_case=cases.NEW_CASE, status_badge=status_badge, format_code=format_code,

@@ -25,10 +25,10 @@ from slrt.models.enums import Language, Role, label_of
 
 
 class CoveredUnitLoader(RowIdAjaxLoader):
-    """The unit lookup offers only the units the signed-in manager covers."""
+    """The unit lookup offers only the open units the signed-in manager covers."""
 
     def get_query(self):
-        return super().get_query().filter(Unit.id.in_(staff_scope().unit_ids))
+        return super().get_query().filter(Unit.id.in_(staff_scope().unit_ids), Unit.is_active)
 
 
 class StaffView(SecureModelView):

@@ -11,8 +11,9 @@ The scope rule is one rule for every staff role, managers included:
   the whole district sits in the secretariat; a manager placed in a Puskesos manages
   that Puskesos and nothing else.
 - Where a record is: a case at its unit; its referrals, follow-ups and SMS with it; a
-  resident or household in its village (a Puskesos covers its village, a secretariat
-  every village of its area); a staff account at its unit.
+  resident or household in its village (a Puskesos covers its village and the villages
+  listed for it, a secretariat every village of its area); a staff account at its unit.
+  A deactivated post stays below its secretariat: its cases stay the secretariat's to see.
 - What belongs to no unit (SMS without a case: agency digests, texts from unknown phones)
   and what applies everywhere (services, documents, agencies and their contacts, SMS
   templates, the sending pause) is for staff who cover every unit; only managers among
@@ -35,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, func, null, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from slrt.errors import PermissionDenied
@@ -51,6 +52,7 @@ from slrt.models import (
     SmsMessage,
     Staff,
     Unit,
+    unit_village,
 )
 from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
 
@@ -155,8 +157,12 @@ def _covered_units_statement(unit_id) -> Select:
     below = aliased(Unit, name="below")
     tree = top.union(select(below.id, below.kind, below.region_id).where(below.parent_id == top.c.id))
     total = select(func.count()).select_from(Unit).scalar_subquery()
-    return (select(tree.c.id, tree.c.kind, tree.c.region_id, Region.code, total.label("total")).select_from(tree)
-            .outerjoin(Region, Region.id == tree.c.region_id))
+    own = (select(tree.c.id, tree.c.kind, tree.c.region_id, Region.code, total.label("total")).select_from(tree)
+           .outerjoin(Region, Region.id == tree.c.region_id))
+    # The more villages a post serves (a Puskesos for a group of villages): one row each.
+    more = (select(tree.c.id, tree.c.kind, unit_village.c.region_id, null(), total)
+            .join(unit_village, unit_village.c.unit_id == tree.c.id))
+    return own.union_all(more)
 
 
 def _coverage_from(rows) -> Coverage:
@@ -226,6 +232,17 @@ def covered_village_ids(who: Staff | Coverage) -> set[int] | None:
     if cover.areas:
         villages.update(db.session.scalars(_area_villages(cover.areas)))
     return villages
+
+
+def village_choices(who: Staff | Coverage) -> Select:
+    """The active villages where the staff member registers people (their posts' villages and their
+    secretariats' areas), for a picker: not every village of the country when the whole list is loaded."""
+    cover = _cover(who)
+    conditions = [Region.code.startswith(f"{code}.", autoescape=True) for code in cover.areas]
+    if cover.villages:
+        conditions.append(Region.id.in_(cover.villages))
+    return select(Region).where(Region.level == RegionLevel.VILLAGE, Region.is_active,
+                                or_(*conditions) if conditions else false())
 
 
 def covers_village(who: Staff | Coverage, village_id: int | None) -> bool:

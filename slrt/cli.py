@@ -10,16 +10,17 @@ from datetime import date
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import gettext
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, outbox, reports, setup_import, workdays
+from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff, Unit
-from slrt.models.enums import ReferralStatus, Role
+from slrt.models.enums import ReferralStatus, RegionLevel, Role
 
 slrt_cli = AppGroup("slrt", help="SLRT operator commands.")
 
@@ -150,6 +151,60 @@ def seed_demo(if_empty, residents, random_seed):
     db.session.commit()
     for line in summary:
         click.echo(line)
+
+
+@slrt_cli.command("setup-district")
+@click.argument("code")
+@click.option("--secretariat", default=None, help="The secretariat's name (default: 'Sekretariat SLRT <regency>').")
+@click.option("--address", default=None, help="The secretariat's address.")
+@click.option("--phone", default=None, help="The secretariat's phone, named in SMS as the number to call.")
+def setup_district(code, secretariat, address, phone):
+    """Set up a regency (33.16): its regions from the official list, its secretariat, the default catalogue.
+
+    Safe to run again after a new region list: it adds, renames and deactivates, and never deletes.
+    """
+    try:
+        done = regions.setup_district(code, secretariat=secretariat, address=address, phone=phone)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    db.session.commit()
+    loaded, listed = done.regions, done.regions.listed
+    click.echo(gettext("%(regency)s (%(code)s): %(districts)s districts, %(villages)s villages in the list",
+                       regency=done.regency.name, code=done.regency.code,
+                       districts=listed[RegionLevel.DISTRICT], villages=listed[RegionLevel.VILLAGE]))
+    _echo_load(loaded)
+    click.echo(gettext("secretariat: %(name)s (created)", name=done.secretariat.name) if done.secretariat_created
+               else gettext("secretariat: %(name)s (already there)", name=done.secretariat.name))
+    click.echo(gettext("catalogue: %(services)s services and %(documents)s documents created",
+                       services=done.catalogue.services, documents=done.catalogue.documents)
+               if done.catalogue.services else gettext("catalogue: already there, left as it is"))
+    click.echo(gettext("done in %(seconds)s s", seconds=f"{done.seconds:.1f}"))
+
+
+@slrt_cli.command("load-regions")
+def load_regions():
+    """Load (or bring up to date) every region of Indonesia from the official list shipped in slrt/data."""
+    try:
+        loaded = regions.load_regions()
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    db.session.commit()
+    listed = loaded.listed
+    click.echo(gettext("%(provinces)s provinces, %(regencies)s regencies and cities, %(districts)s districts, "
+                       "%(villages)s villages in the list", provinces=listed[RegionLevel.PROVINCE],
+                       regencies=listed[RegionLevel.REGENCY], districts=listed[RegionLevel.DISTRICT],
+                       villages=listed[RegionLevel.VILLAGE]))
+    _echo_load(loaded)
+    click.echo(gettext("done in %(seconds)s s", seconds=f"{loaded.seconds:.1f}"))
+
+
+def _echo_load(loaded: regions.LoadResult) -> None:
+    click.echo(gettext("regions: %(added)s added, %(renamed)s renamed, %(deactivated)s deactivated, "
+                       "%(reactivated)s active again, %(unchanged)s unchanged",
+                       added=loaded.added, renamed=loaded.renamed, deactivated=loaded.deactivated,
+                       reactivated=loaded.reactivated, unchanged=loaded.unchanged))
 
 
 #: How the printed commands run from the repository's root, with or without the virtualenv activated.

@@ -55,6 +55,7 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
     ``password_is_temporary``: a one-time password, to be changed at first sign-in.
     """
     check_manages_staff(actor, unit=unit, role=_role(role))
+    _check_open(unit)
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise ValidationError(_l("A username is 3-64 lowercase letters, digits, dots, dashes or underscores, "
@@ -72,6 +73,12 @@ def create_staff(*, username: str, full_name: str, role: Role | str, unit: Unit,
     return user
 
 
+def _check_open(unit: Unit) -> None:
+    """Refuse placing an account in a closed post (slrt.units.deactivate_post)."""
+    if unit.is_active is False:  # None: a unit not yet written, open by default
+        raise ValidationError(_l("%(unit)s is closed: choose an open unit.", unit=unit.name), field="unit")
+
+
 def update_staff(user: Staff, *, actor: Actor, full_name: str, role: Role | str, unit: Unit,
                  phone: str | None = None, language: str | None = None) -> Staff:
     """Change an account's name, role, unit, phone or language (checked like creating it).
@@ -87,6 +94,8 @@ def update_staff(user: Staff, *, actor: Actor, full_name: str, role: Role | str,
         check_manages_staff(actor, unit=user.unit, role=user.role)  # the account as it is
     if moved:
         check_manages_staff(actor, unit=unit, role=role)  # and as it would be
+        if unit.id != user.unit_id:
+            _check_open(unit)
         sign_out_everywhere(user)
     user.full_name = validate_name(full_name, field="full_name")
     user.phone = normalize_mobile(phone) if phone else None

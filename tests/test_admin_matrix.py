@@ -18,11 +18,13 @@ from slrt.models import (
     Document,
     Household,
     Referral,
+    Region,
     Resident,
     Service,
     SmsMessage,
     SmsTemplate,
     Staff,
+    Unit,
 )
 from slrt.models.enums import Role
 from tests.web import Browser
@@ -45,12 +47,14 @@ MATRIX = {
     "sms": {"list": ALL, "details": ALL, "create": set(), "edit": set(), "delete": set(), "export": OVERSIGHT},
     "sms_template": {"list": ALL, "details": ALL, "create": {MA}, "edit": {MA}, "delete": {MA}, "export": set()},
     "staff": {"list": {MA}, "details": set(), "create": {MA}, "edit": {MA}, "delete": set(), "export": set()},
+    "unit": {"list": {MA}, "details": {MA}, "create": {MA}, "edit": {MA}, "delete": set(), "export": set()},
+    "region": {"list": {MA}, "details": set(), "create": set(), "edit": set(), "delete": set(), "export": set()},
 }
 #: Verbs a screen switched off for everyone: Flask-Admin sends whoever may read the list back to it.
-SWITCHED_OFF = {("staff", "details")}
+SWITCHED_OFF = {("staff", "details"), ("region", "details")}
 MODELS = {"case": Case, "referral": Referral, "resident": Resident, "household": Household, "service": Service,
           "document": Document, "agency": Agency, "agency_contact": AgencyContact, "sms": SmsMessage,
-          "sms_template": SmsTemplate, "staff": Staff}
+          "sms_template": SmsTemplate, "staff": Staff, "unit": Unit, "region": Region}
 
 
 @pytest.fixture
@@ -66,6 +70,8 @@ def world(app, district, db_session):
         "sms": db_session.scalar(select(SmsMessage.id).where(SmsMessage.case_id == referral.case_id)),
         "sms_template": db_session.scalar(select(SmsTemplate.id)),
         "staff": district.user(FO).id,
+        "unit": district.puskesos[0].id,
+        "region": district.villages[0].id,
     }
     from slrt.residents import register_household
 
@@ -207,7 +213,7 @@ def test_forged_or_missing_csrf_changes_nothing(app, district, db_session, world
 
 #: Screens nobody creates or edits records on (their changes are buttons that call slrt/): they
 #: declare no form_columns, so Flask-Admin would scaffold every column into forms no role may open.
-READ_ONLY = {"case", "referral", "follow_up", "household", "sms"}
+READ_ONLY = {"case", "referral", "follow_up", "household", "sms", "region"}
 
 
 def _forms(app):
@@ -230,7 +236,8 @@ def test_status_is_never_a_form_field(app):
     for view, fields in _forms(app):
         assert not [n for n in fields if n in ("status", "provider_id", "ticket") or n.endswith("_at")], view
         checked.add(view.endpoint)
-    assert checked == {"resident", "service", "document", "agency", "agency_contact", "sms_template", "staff"}
+    assert checked == {"resident", "service", "document", "agency", "agency_contact", "sms_template", "staff",
+                       "unit"}
 
 
 def test_agency_list_uses_no_dropdown_of_a_whole_table(app):
@@ -239,7 +246,7 @@ def test_agency_list_uses_no_dropdown_of_a_whole_table(app):
             prop = getattr(getattr(view.model, name, None), "property", None)
             if prop is not None and prop.__class__.__name__ == "RelationshipProperty":
                 target = prop.mapper.class_
-                if target in (Resident, Case, Agency, Service):
+                if target in (Resident, Case, Agency, Service, Region, Unit):
                     assert name in (view.form_ajax_refs or {}), f"{view.endpoint}.{name}"
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from slrt import cases, clock, outbox, referrals, residents
+from slrt import cases, catalogue, clock, outbox, referrals, residents
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone
 from slrt.demo.data import (
@@ -30,7 +30,6 @@ from slrt.demo.data import (
     DEMO_AUTHENTICATOR_KEY,
     DEMO_LOGINS,
     DISTRICTS,
-    DOCUMENTS,
     EXTRA_STAFF,
     PROVINCE,
     PUSKESOS,
@@ -56,7 +55,6 @@ from slrt.models import (
     SmsMessage,
     Staff,
     Unit,
-    service_document,
 )
 from slrt.models.enums import (
     REFERRAL_ACTIVE,
@@ -146,11 +144,11 @@ class DistrictBuilder:
     # ----------------------------------------------------------------- catalogue
 
     def build_catalogue(self) -> None:
-        """Add the documents, the agencies with their contacts, and the services."""
+        """Add the default catalogue (slrt.catalogue), the agencies with their contacts, and each
+        service's default agency."""
         contact_rng = random.Random(self.ids.rng.random())
-        for code, name, sms_name in DOCUMENTS:
-            self.documents[code] = Document(code=code, name=name, sms_name=sms_name)
-        db.session.add_all(self.documents.values())
+        catalogue.create_default_catalogue()
+        self.documents = {d.code: d for d in db.session.scalars(select(Document))}
         for spec in AGENCIES:
             first, every, most = spec.reminders or (None, None, None)
             agency = Agency(name=spec.name, short_name=spec.short_name, kind=spec.kind, level=spec.level,
@@ -163,20 +161,11 @@ class DistrictBuilder:
             ]
             self.agencies[spec.key] = agency
         db.session.add_all(self.agencies.values())
+        services = {s.code: s for s in db.session.scalars(select(Service))}
         for spec in SERVICES:
-            first, every, most = spec.reminders
-            self.services[spec.code] = Service(
-                code=spec.code, name=spec.name, short_name=spec.short_name, domain=spec.domain,
-                description=spec.description, default_agency=self.agencies[spec.agency], sla_days=spec.sla_days,
-                reminder_first_days=first, reminder_every_days=every, reminder_max=most)
-        db.session.add_all(self.services.values())
+            self.services[spec.code] = services[spec.code]
+            self.services[spec.code].default_agency = self.agencies[spec.agency]
         db.session.flush()
-        db.session.execute(service_document.insert(), [
-            {"service_id": self.services[spec.code].id, "document_id": self.documents[code].id, "position": i}
-            for spec in SERVICES for i, code in enumerate(spec.documents)
-        ])
-        for service in self.services.values():
-            db.session.expire(service, ["documents"])
 
     # ----------------------------------------------------------------- people and stories
 

@@ -1,4 +1,4 @@
-"""The demo district as plain data: Kabupaten Blora, its Puskesos, staff, agencies, services, people, stories.
+"""The demo district as plain data: Kabupaten Blora, its Puskesos, staff, agencies, people, stories.
 
 Nothing here touches the database; the builders (slrt.demo.people, stories, build) turn it
 into residents, case histories and rows.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slrt.catalogue import DEFAULT_SERVICES, CatalogueService
 from slrt.models.enums import (
     AgencyKind,
     AgencyLevel,
@@ -82,25 +83,7 @@ STREETS = ("Jl. Sumbawa", "Jl. Gatot Subroto", "Jl. Pemuda", "Jl. Mr. Iskandar",
            "Jl. Diponegoro", "Jl. Nglanjuk", "Jl. Ronggolawe")
 
 # --------------------------------------------------------------------------- catalogue
-
-#: code, name, short form for SMS.
-DOCUMENTS: tuple[tuple[str, str, str], ...] = (
-    ("SKTM", "Surat Keterangan Tidak Mampu (SKTM) dari desa/kelurahan", "SKTM"),
-    ("FC_KK", "Fotokopi Kartu Keluarga (KK)", "fc KK"),
-    ("FC_KTP", "Fotokopi KTP-el atau KIA setiap anggota keluarga", "fc KTP"),
-    ("FC_AKTA", "Fotokopi akta kelahiran (bagi yang belum punya KTP/KIA)", "fc akta"),
-    ("PENGANTAR_RT", "Surat pengantar RT/RW", "pengantar RT"),
-    ("KET_DESA", "Surat keterangan dari desa/kelurahan", "ket. desa"),
-    ("MAP", "Map / stopmap untuk berkas", "map"),
-    ("KARTU_KIS", "Kartu KIS/BPJS Kesehatan lama", "kartu KIS"),
-    ("SURAT_RS", "Surat keterangan rawat inap dan rincian biaya dari rumah sakit", "surat RS"),
-    ("BUKU_KIA", "Buku KIA (pemeriksaan kehamilan)", "buku KIA"),
-    ("KET_KEJADIAN", "Surat keterangan kejadian dari desa atau polsek", "ket. kejadian"),
-    ("FOTO_KEJADIAN", "Foto rumah atau lokasi kejadian", "foto"),
-    ("SURAT_LAPAS", "Surat keterangan bebas dari Lapas/Rutan", "surat Lapas"),
-    ("KET_SEKOLAH", "Surat keterangan aktif sekolah atau kartu pelajar", "ket. sekolah"),
-    ("PAS_FOTO", "Pas foto 3x4, 2 lembar", "pas foto"),
-)
+# The documents and services are the default catalogue (slrt.catalogue); the agencies are the demo's.
 
 
 @dataclass(frozen=True)
@@ -153,20 +136,13 @@ AGENCIES: tuple[AgencySpec, ...] = (
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service in the catalogue, and who asks for it how often."""
+    """How the demo uses a service of the default catalogue (slrt.catalogue): its agency, who asks for it how often."""
 
     code: str
-    name: str
-    short_name: str
-    domain: Domain
+    #: The demo agency it is referred to by default (AGENCIES key).
     agency: str
-    sla_days: int
-    #: First reminder, then every, at most: working days and count.
-    reminders: tuple[int, int, int]
-    documents: tuple[str, ...]
     #: Share of new cases whose main need it is (per cent of all cases).
     weight: int
-    description: str
     #: Another agency staff sometimes choose instead of the default.
     other_agency: str | None = None
     #: Age range (years) of the residents it is for, and the sex when only one.
@@ -175,52 +151,39 @@ class ServiceSpec:
     #: Services often asked for in the same visit.
     companions: tuple[str, ...] = ()
 
+    @property
+    def service(self) -> CatalogueService:
+        return DEFAULT_SERVICES[self.code]
+
+    @property
+    def short_name(self) -> str:
+        return self.service.short_name
+
+    @property
+    def domain(self) -> Domain:
+        return self.service.domain
+
+    @property
+    def sla_days(self) -> int:
+        return self.service.sla_days
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        return self.service.documents
+
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("BPJS_PBI_AKTIVASI", "Aktivasi BPJS Kesehatan PBI (KIS)", "Aktivasi KIS PBI", Domain.HEALTH,
-                 "dinkes", 10, (3, 2, 3), ("SKTM", "FC_KK", "FC_KTP", "FC_AKTA", "MAP"), 28,
-                 "Pendaftaran keluarga miskin sebagai peserta PBI yang iurannya dibayar pemerintah (APBN/APBD).",
-                 other_agency="bpjs", companions=("ADMINDUK", "BANSOS")),
-    ServiceSpec("BPJS_PBI_REAKTIVASI", "Reaktivasi BPJS Kesehatan PBI (KIS) nonaktif", "Reaktivasi KIS PBI",
-                 Domain.HEALTH, "bpjs", 5, (2, 2, 3), ("SKTM", "FC_KK", "FC_KTP", "KARTU_KIS", "MAP"), 20,
-                 "Mengaktifkan kembali kartu KIS PBI yang dinonaktifkan setelah pemutakhiran data.",
-                 other_agency="dinkes", companions=("ADMINDUK",)),
-    ServiceSpec("RS_KERINGANAN", "Keringanan biaya rumah sakit (dana kemitraan RSUD)", "Keringanan biaya RS",
-                 Domain.HEALTH, "rsud", 3, (1, 1, 3), ("SKTM", "FC_KK", "FC_KTP", "SURAT_RS", "MAP"), 15,
-                 "Pembebasan atau keringanan tagihan rawat inap pasien tidak mampu tanpa jaminan.",
-                 companions=("BPJS_PBI_AKTIVASI", "BANSOS")),
-    ServiceSpec("JAMPERSAL", "Jaminan persalinan (Jampersal)", "Jampersal", Domain.HEALTH, "dinkes", 5,
-                 (2, 2, 3), ("SKTM", "FC_KK", "FC_KTP", "BUKU_KIA"), 7,
-                 "Biaya persalinan dan nifas bagi ibu hamil tidak mampu yang belum punya jaminan.",
-                 ages=(18, 42), sex=Sex.FEMALE, companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("BANSOS", "Bantuan sosial (sembako atau uang tunai)", "Bantuan sosial", Domain.SOCIAL, "baznas",
-                 10, (3, 3, 3), ("SKTM", "FC_KK", "FC_KTP", "PENGANTAR_RT"), 10,
-                 "Bantuan kebutuhan dasar bagi keluarga yang kehilangan penghasilan.",
-                 other_agency="dinsos_prov", ages=(25, 99), companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("ADMINDUK", "Penerbitan dokumen kependudukan (KK, KTP-el, akta)", "Dokumen Dukcapil",
-                 Domain.SOCIAL, "dukcapil", 5, (2, 2, 2), ("FC_KK", "FC_KTP", "PENGANTAR_RT", "KET_DESA"), 6,
-                 "Cetak ulang atau perbaikan KK, KTP-el dan akta kelahiran, syarat layanan lain.",
-                 companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("KEBAKARAN", "Bantuan korban bencana kebakaran", "Bantuan kebakaran", Domain.SOCIAL,
-                 "dinsos_prov", 3, (1, 1, 3), ("FC_KK", "FC_KTP", "KET_KEJADIAN", "FOTO_KEJADIAN"), 3,
-                 "Bantuan logistik dan perbaikan rumah bagi keluarga yang rumahnya terbakar.",
-                 other_agency="baznas", ages=(25, 99), companions=("BANSOS", "ADMINDUK")),
-    ServiceSpec("PEMULANGAN", "Pemulangan orang terlantar", "Pemulangan terlantar", Domain.SOCIAL, "dinsos_prov",
-                 3, (1, 1, 3), ("FC_KTP", "KET_DESA"), 3,
-                 "Biaya dan pendampingan pulang bagi warga yang terlantar di luar daerah.",
-                 ages=(16, 65)),
-    ServiceSpec("EKS_NAPI", "Dukungan mantan narapidana (rehabilitasi sosial)", "Dukungan eks WBP", Domain.SOCIAL,
-                 "kemensos", 15, (5, 5, 2), ("FC_KK", "FC_KTP", "SURAT_LAPAS", "PAS_FOTO"), 3,
-                 "Rehabilitasi sosial, pelatihan dan modal usaha bagi mantan warga binaan pemasyarakatan.",
-                 ages=(20, 60), companions=("ADMINDUK", "BPJS_PBI_AKTIVASI")),
-    ServiceSpec("SKTM_SEKOLAH", "SKTM untuk keringanan biaya sekolah", "SKTM sekolah", Domain.EDUCATION,
-                 "disdik", 5, (2, 2, 2), ("FC_KK", "FC_AKTA", "KET_SEKOLAH", "PENGANTAR_RT"), 3,
-                 "Surat keterangan tidak mampu untuk pendaftaran jalur afirmasi dan keringanan biaya sekolah.",
-                 ages=(6, 19), companions=("KIP",)),
-    ServiceSpec("KIP", "Surat pengantar Kartu Indonesia Pintar (KIP/PIP)", "Pengantar KIP", Domain.EDUCATION,
-                 "disdik", 10, (3, 3, 2), ("SKTM", "FC_KK", "FC_AKTA", "KET_SEKOLAH"), 2,
-                 "Pengantar pengusulan siswa tidak mampu sebagai penerima Program Indonesia Pintar.",
-                 ages=(6, 22), companions=("SKTM_SEKOLAH",)),
+    ServiceSpec("BPJS_PBI_AKTIVASI", "dinkes", 28, other_agency="bpjs", companions=("ADMINDUK", "BANSOS")),
+    ServiceSpec("BPJS_PBI_REAKTIVASI", "bpjs", 20, other_agency="dinkes", companions=("ADMINDUK",)),
+    ServiceSpec("RS_KERINGANAN", "rsud", 15, companions=("BPJS_PBI_AKTIVASI", "BANSOS")),
+    ServiceSpec("JAMPERSAL", "dinkes", 7, ages=(18, 42), sex=Sex.FEMALE, companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("BANSOS", "baznas", 10, other_agency="dinsos_prov", ages=(25, 99), companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("ADMINDUK", "dukcapil", 6, companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("KEBAKARAN", "dinsos_prov", 3, other_agency="baznas", ages=(25, 99), companions=("BANSOS", "ADMINDUK")),
+    ServiceSpec("PEMULANGAN", "dinsos_prov", 3, ages=(16, 65)),
+    ServiceSpec("EKS_NAPI", "kemensos", 3, ages=(20, 60), companions=("ADMINDUK", "BPJS_PBI_AKTIVASI")),
+    ServiceSpec("SKTM_SEKOLAH", "disdik", 3, ages=(6, 19), companions=("KIP",)),
+    ServiceSpec("KIP", "disdik", 2, ages=(6, 22), companions=("SKTM_SEKOLAH",)),
 )
 
 #: What residents say at intake, per main service.

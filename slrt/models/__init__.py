@@ -4,7 +4,7 @@ from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
 from slrt.models.letters import ReferralLetter
-from slrt.models.org import Region, Staff, Unit
+from slrt.models.org import Region, Staff, Unit, unit_village
 from slrt.models.people import Household, Resident, ResidentNameWord
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
 from slrt.models.reports import CaseTally, ReferralTally
@@ -41,4 +41,5 @@ __all__ = [
     "Staff",
     "Unit",
     "service_document",
+    "unit_village",
 ]

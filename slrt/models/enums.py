@@ -60,6 +60,20 @@ labels(RegionLevel, {RegionLevel.PROVINCE: _l("province"), RegionLevel.REGENCY: 
                      RegionLevel.DISTRICT: _l("subdistrict (kecamatan)"), RegionLevel.VILLAGE: _l("village")})
 
 
+class VillageKind(Labelled, StrEnum):
+    """A village's kind, read from its Kemendagri code: last four digits 1xxx kelurahan, 2xxx desa,
+    3xxx desa adat (Papua)."""
+
+    # Names and values are not the Indonesian words: those are the labels.
+    URBAN = "urban"  # kelurahan
+    RURAL = "rural"  # desa
+    CUSTOMARY = "customary"  # desa adat
+
+
+labels(VillageKind, {VillageKind.URBAN: _l("kelurahan"), VillageKind.RURAL: _l("desa"),
+                     VillageKind.CUSTOMARY: _l("desa adat")})
+
+
 class UnitKind(Labelled, StrEnum):
     SECRETARIAT = "secretariat"
     PUSKESOS = "puskesos"

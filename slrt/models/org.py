@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 
 from flask_security import UserMixin, verify_password
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from slrt import clock, lockout
 from slrt.models.base import Base, enum_column
-from slrt.models.enums import RegionLevel, Role, UnitKind
+from slrt.models.enums import RegionLevel, Role, UnitKind, VillageKind
 
 
 class Region(Base):
@@ -25,6 +25,11 @@ class Region(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "region_level"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    #: Desa or kelurahan, from the code's last four digits (1xxx kelurahan, 2xxx desa); villages only.
+    village_kind: Mapped[VillageKind | None] = mapped_column(enum_column(VillageKind, "village_kind"))
+    #: False when the official list no longer has it (merged, renamed code): kept for the records
+    #: that point to it, offered for nothing new (slrt.regions).
+    is_active: Mapped[bool] = mapped_column(default=True)
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
 
@@ -35,6 +40,15 @@ class Region(Base):
         return f"<Region {self.id} {self.code} {self.name}>"
 
 
+#: The villages a Puskesos post serves besides its own (``Unit.region``): a post may cover a group of villages.
+unit_village = Table(
+    "unit_village",
+    Base.metadata,
+    Column("unit_id", ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", ForeignKey("region.id"), primary_key=True, index=True),
+)
+
+
 class Unit(Base):
     """A service unit: the district secretariat or a village Puskesos post."""
 
@@ -43,7 +57,8 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind, "unit_kind"))
-    #: The area it serves: the regency for a secretariat, the village for a Puskesos.
+    #: The area it serves: the regency for a secretariat, the village for a Puskesos (its seat; it
+    #: may serve more villages, ``villages``).
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     #: The secretariat a Puskesos reports to; empty for the secretariat itself.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
@@ -54,6 +69,8 @@ class Unit(Base):
     region: Mapped[Region] = relationship()
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Unit]] = relationship(back_populates="parent")
+    #: More villages a Puskesos serves besides ``region`` (slrt.access reads both).
+    villages: Mapped[list[Region]] = relationship(secondary=unit_village, order_by=Region.code)
 
     def lineage(self) -> list[Unit]:
         """Return this unit and every unit above it, nearest first."""
