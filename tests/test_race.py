@@ -33,6 +33,9 @@ from slrt.models import (
     service_document,
 )
 from slrt.models.enums import Role
+from slrt.models.letters import ReferralLetter
+from slrt.models.org import unit_village
+from slrt.models.people import ResidentNameWord
 
 
 @pytest.fixture
@@ -50,9 +53,11 @@ def committed_district(app, is_postgres):
         db.session.remove()
     yield ids
     with app.app_context():
-        for model in (SmsMessage, Event, Referral, CaseNeed, Case, Resident, Household, service_document, Service,
+        for model in (SmsMessage, Event, ReferralLetter, Referral, CaseNeed, Case, ResidentNameWord, Resident,
+                      Household, service_document, Service,
                       Document, AgencyContact, Agency, Staff):
             db.session.execute(delete(model))
+        db.session.execute(delete(unit_village))
         db.session.execute(delete(Unit).where(Unit.parent_id.is_not(None)))
         db.session.execute(delete(Unit))
         for level in ("village", "district", "regency", "province"):
