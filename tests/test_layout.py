@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from slrt.extensions import db
 from slrt.pii import new_key
+from tests.test_browser import _login, browser  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -65,28 +66,6 @@ def live(tmp_path_factory):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
-
-
-def _login(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", f"demo-{username}-2026")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/")
-
-
 def _shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"layout-{name}.png"), full_page=True)
@@ -107,7 +86,7 @@ def _fits(page) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), SCREENS)
-def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height):
+def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height):  # noqa: F811
     context = browser.new_context(viewport={"width": width, "height": height}, locale="id-ID")
     page = context.new_page()
     base = live["url"]
@@ -132,7 +111,7 @@ def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height)
     context.close()
 
 
-def test_rows_tiles_overdue_and_name_search(live, browser):
+def test_rows_tiles_overdue_and_name_search(live, browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
     page = context.new_page()
     base = live["url"]
