@@ -1,12 +1,12 @@
-"""Bulk set-up from spreadsheets: staff, agencies, agency contacts and services.
+"""Bulk set-up from spreadsheets: Puskesos posts, staff, agencies, agency contacts and services.
 
 A manager fills a template (CSV or XLSX, Indonesian headers) and imports it, first as a
 dry run. Each row is checked alone and written in its own savepoint: a good row is kept, a
 refused row writes nothing and is reported with its row number, column and reason. Rows are
-matched by their natural key (username; agency name; contact phone within its agency;
-service code), so importing the same file again changes nothing. The rules are the ones of
-the screens: slrt.access (who may keep staff, catalogue and agencies), slrt.staff (accounts)
-and slrt.identity (names, mobile numbers). The caller commits (or, after a dry run, nothing
+matched by their natural key (post name; username; agency name; contact phone within its
+agency; service code), so importing the same file again changes nothing. The rules are the
+ones of the screens: slrt.units (posts), slrt.access (who may keep staff, catalogue and
+agencies), slrt.staff (accounts) and slrt.identity (names, mobile numbers). The caller commits (or, after a dry run, nothing
 was written).
 """
 
@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from slrt import csvout, text
+from slrt import csvout, text, units
 from slrt import staff as staff_ops
 from slrt.access import Actor, check_active, check_keeps_settings, check_manages_staff, staff_covers
 from slrt.errors import DomainError, PermissionDenied, ValidationError
@@ -40,7 +40,9 @@ from slrt.models.enums import (
     AGENCY_LEVEL_LABELS,
     DOMAIN_LABELS,
     ROLE_LABELS,
+    RegionLevel,
     Role,
+    UnitKind,
 )
 
 #: The largest file taken (a district's staff and catalogue are a few hundred rows).
@@ -51,13 +53,15 @@ MAX_ROWS = 2000
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _PASSWORD_LENGTH = 12
 
-STAFF, AGENCIES, CONTACTS, SERVICES = "staff", "agencies", "contacts", "services"
-KINDS = (STAFF, AGENCIES, CONTACTS, SERVICES)
-KIND_LABELS = {STAFF: _l("Staff"), AGENCIES: _l("Agencies"), CONTACTS: _l("Agency contacts"),
-               SERVICES: _l("Services")}
+UNITS, STAFF, AGENCIES, CONTACTS, SERVICES = "units", "staff", "agencies", "contacts", "services"
+#: In the order a district imports them: posts before their staff, agencies before contacts and services.
+KINDS = (UNITS, STAFF, AGENCIES, CONTACTS, SERVICES)
+KIND_LABELS = {UNITS: _l("Puskesos posts"), STAFF: _l("Staff"), AGENCIES: _l("Agencies"),
+               CONTACTS: _l("Agency contacts"), SERVICES: _l("Services")}
 #: Words of a file or sheet name that tell its kind when the headers alone do not.
-_KIND_WORDS = {STAFF: ("petugas", "staff", "pegawai"), AGENCIES: ("lembaga", "agenc", "instansi"),
-               CONTACTS: ("kontak", "contact"), SERVICES: ("layanan", "service", "katalog", "catalog")}
+_KIND_WORDS = {UNITS: ("puskesos", "unit"), STAFF: ("petugas", "staff", "pegawai"),
+               AGENCIES: ("lembaga", "agenc", "instansi"), CONTACTS: ("kontak", "contact"),
+               SERVICES: ("layanan", "service", "katalog", "catalog")}
 
 CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refused"
 #: What happened to a row, in the past tense and as a dry run's forecast.
@@ -77,7 +81,21 @@ class Column:
     example: str
 
 
+#: The reminder schedule's columns, shared by services and agencies (an agency's overrides its services').
+_REMINDER_COLUMNS = [
+    Column("reminder_first_days", _l("First reminder after (working days)"), False, "3"),
+    Column("reminder_every_days", _l("Then every (working days)"), False, "2"),
+    Column("reminder_max", _l("At most"), False, "3"),
+]
+
 COLUMNS: dict[str, list[Column]] = {
+    UNITS: [
+        Column("name", _l("Name"), True, "Puskesos Desa Kepoh"),
+        Column("village", _l("Village (code or name)"), True, "33.16.01.2003"),
+        Column("more_villages", _l("More villages it serves"), False, "33.16.01.2004; Doplang"),
+        Column("address", _l("Address"), False, "Balai Desa Kepoh, Jati"),
+        Column("phone", _l("Phone"), False, "0812-2555-0188"),
+    ],
     STAFF: [
         Column("username", _l("Username"), True, "rina.pratiwi"),
         Column("full_name", _l("Full name"), True, "Rina Pratiwi"),
@@ -92,6 +110,7 @@ COLUMNS: dict[str, list[Column]] = {
         Column("level", _l("Level"), True, "Kabupaten/kota"),
         Column("address", _l("Address"), True, "Jl. Dr. Sutomo 42 Blora"),
         Column("phone", _l("Phone"), False, "(0296) 531118"),
+        *(Column(c.key, c.label, False, "") for c in _REMINDER_COLUMNS),
     ],
     CONTACTS: [
         Column("agency", _l("Agency"), True, "RSUD Dr. R. Soetijono Blora"),
@@ -108,9 +127,7 @@ COLUMNS: dict[str, list[Column]] = {
         Column("sla_days", _l("SLA (working days)"), True, "5"),
         Column("documents", _l("Required documents"), False, "sktm; kk"),
         Column("default_agency", _l("Default agency"), False, "RSUD Dr. R. Soetijono Blora"),
-        Column("reminder_first_days", _l("First reminder after (working days)"), False, "3"),
-        Column("reminder_every_days", _l("Then every (working days)"), False, "2"),
-        Column("reminder_max", _l("At most"), False, "3"),
+        *_REMINDER_COLUMNS,
     ],
 }
 
@@ -354,6 +371,25 @@ def _agency(value: str, column: Column) -> Agency:
     return found[0]
 
 
+def _village(value: str, column: Column) -> Region:
+    """A village by its Kemendagri code, or by its name when only one village in the database has it."""
+    value = " ".join(value.split())
+    found = list(db.session.scalars(select(Region).where(Region.level == RegionLevel.VILLAGE, or_(
+        Region.code == value, func.lower(Region.name) == value.lower())).limit(2)))
+    if not found:
+        raise ValidationError(_l("Unknown village %(village)s; write its code as on the Regions screen "
+                                 "(e.g. 33.16.01.2003).", village=value[:60]), field=column.key)
+    if len(found) > 1:
+        raise ValidationError(_l("More than one village is named %(village)s; write its code as on the Regions "
+                                 "screen.", village=value[:60]), field=column.key)
+    return found[0]
+
+
+def _villages(value: str, column: Column) -> list[Region]:
+    """Villages by code or name, separated by semicolons or line breaks."""
+    return [_village(part, column) for part in re.split(r"[;\n]", value) if part.strip()]
+
+
 def _documents(value: str, column: Column) -> list[Document]:
     """Documents by code or name, separated by semicolons or line breaks, in the checklist's order."""
     documents = []
@@ -389,6 +425,10 @@ class _Row:
 
     def raw(self, key: str) -> str:
         return self.values.get(key, "").strip()
+
+    def has(self, key: str) -> bool:
+        """Whether the file has the column (an empty cell in it still says something)."""
+        return key in self.values
 
     def get(self, key: str, parse, *args):
         column = self.columns[key]
@@ -428,6 +468,41 @@ def _any_phone(value: str, column: Column) -> str:
 def new_password() -> str:
     """A one-time password for a new account (shown once; changed at first sign-in)."""
     return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(_PASSWORD_LENGTH))
+
+
+def _secretariat_of(village: Region) -> Unit:
+    """The secretariat of the village's regency: a post reports to it."""
+    regency = village.parent.parent if village.parent is not None else None
+    secretariat = regency and db.session.scalar(select(Unit).where(
+        Unit.kind == UnitKind.SECRETARIAT, Unit.region_id == regency.id))
+    if secretariat is None:
+        raise ValidationError(_l("%(village)s has no secretariat yet: set up its regency first (setup-district).",
+                                 village=village.name), field="village")
+    return secretariat
+
+
+def _import_unit(row: _Row, actor: Actor) -> RowResult:
+    name = row.get("name", _text, Unit.name)
+    village = row.get("village", _village)
+    more_villages = row.get("more_villages", _optional(_villages)) or []
+    address = row.get("address", _text, Unit.address)
+    phone = row.get("phone", _optional(_any_phone))
+    row.check()
+    post = db.session.scalar(select(Unit).where(func.lower(Unit.name) == " ".join(name.split()).lower()))
+    details = {"village": village, "more_villages": more_villages, "address": address or None, "phone": phone}
+    if post is None:
+        units.create_post(name=name, secretariat=_secretariat_of(village), actor=actor, **details)
+        return RowResult(0, name, CREATED)
+    if post.kind != UnitKind.PUSKESOS:
+        raise _RowErrors([("name", _l("%(unit)s is a secretariat; only Puskesos posts are imported.",
+                                      unit=post.name))])
+    served = [v.id for v in more_villages if v is not village]
+    if (post.region_id, sorted(set(served)), post.address, post.phone) == \
+            (village.id, sorted(v.id for v in post.villages), address or None, phone):
+        units.check_keeps_posts(actor, post.parent)  # not even told it is there otherwise
+        return RowResult(0, name, UNCHANGED)
+    units.update_post(post, name=post.name, actor=actor, **details)
+    return RowResult(0, name, UPDATED)
 
 
 def _import_staff(row: _Row, actor: Actor) -> RowResult:
@@ -474,6 +549,10 @@ def _import_agency(row: _Row, actor: Actor) -> RowResult:
         "address": row.get("address", _text, Agency.address),
         "phone": row.get("phone", _optional(_any_phone)),
     }
+    for column in _REMINDER_COLUMNS:  # only when the file has the column: empty keeps the services' schedule
+        if row.has(column.key):
+            low = 1 if column.key == "reminder_every_days" else 0
+            values[column.key] = row.get(column.key, _days, None, low, 20 if column.key == "reminder_max" else 365)
     row.check()
     values["short_name"] = short_name or name[:30]
     agency = db.session.scalar(select(Agency).where(func.lower(Agency.name) == name.lower()))
@@ -507,7 +586,7 @@ def _import_contact(row: _Row, actor: Actor) -> RowResult:
 
 
 def _import_service(row: _Row, actor: Actor) -> RowResult:
-    code = row.get("code", lambda v, c: text.clean(v.strip().lower(), Service.code, field=c.key, label=c.label))
+    code = row.get("code", lambda v, c: text.clean(v.strip(), Service.code, field=c.key, label=c.label))
     name = row.get("name", _text, Service.name)
     short_name = row.get("short_name", _text, Service.short_name)
     values = {
@@ -520,11 +599,12 @@ def _import_service(row: _Row, actor: Actor) -> RowResult:
     }
     documents = row.get("documents", _documents)
     row.check()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", code):
-        raise _RowErrors([("code", _l("A code is lowercase letters, digits, dots, dashes or underscores."))])
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", code):
+        raise _RowErrors([("code", _l("A code is letters, digits, dots, dashes or underscores."))])
     values["name"] = name
     values["short_name"] = short_name or name[:30]
-    service = db.session.scalar(select(Service).where(Service.code == code))
+    # the catalogue's codes are BPJS_PBI_AKTIVASI; a file may write bpjs_pbi_aktivasi for the same service
+    service = db.session.scalar(select(Service).where(func.lower(Service.code) == code.lower()))
     if service is None:
         service = Service(code=code, is_active=True, **values)
         db.session.add(service)
@@ -533,8 +613,11 @@ def _import_service(row: _Row, actor: Actor) -> RowResult:
         return RowResult(0, code, CREATED)
     if not row.raw("short_name"):
         values.pop("short_name")
+    for key in ("default_agency", "reminder_first_days", "reminder_every_days", "reminder_max"):
+        if not row.has(key):  # a column the file leaves out keeps what the service has
+            values.pop(key)
     changed = _changed(service, values)
-    if [d.id for d in service.documents] != [d.id for d in documents]:
+    if row.has("documents") and [d.id for d in service.documents] != [d.id for d in documents]:
         _set_documents(service, documents)
         changed = True
     db.session.flush()
@@ -549,9 +632,13 @@ def _set_documents(service: Service, documents: list[Document]) -> None:
     db.session.expire(service, ["documents"])
 
 
-_IMPORTERS = {STAFF: _import_staff, AGENCIES: _import_agency, CONTACTS: _import_contact, SERVICES: _import_service}
+_IMPORTERS = {UNITS: _import_unit, STAFF: _import_staff, AGENCIES: _import_agency, CONTACTS: _import_contact, SERVICES: _import_service}
 #: The natural key's column per kind: a second row with the same key in one file is refused.
-_KEYS = {STAFF: ("username",), AGENCIES: ("name",), CONTACTS: ("agency", "phone"), SERVICES: ("code",)}
+_KEYS = {UNITS: ("name",), STAFF: ("username",), AGENCIES: ("name",), CONTACTS: ("agency", "phone"), SERVICES: ("code",)}
+
+
+#: The columns of the domain's field names where they differ (slrt.units says region, villages, parent).
+_DOMAIN_FIELDS = {"region": "village", "villages": "more_villages", "parent": "village"}
 
 
 def _file_key(kind: str, row: _Row) -> str:
@@ -567,9 +654,9 @@ def _file_key(kind: str, row: _Row) -> str:
 # --- the import ---------------------------------------------------------------------------------
 
 def check_may_import(actor: Actor, kind: str) -> None:
-    """Staff: any manager, within their units (checked per row); the rest: the district's managers."""
+    """Posts and staff: any manager, within their units (checked per row); the rest: the district's managers."""
     check_active(actor)
-    if kind == STAFF:
+    if kind in (UNITS, STAFF):
         return
     check_keeps_settings(actor)
 
@@ -634,7 +721,8 @@ def _one_row(kind: str, row: _Row, number: int, actor: Actor, labels: dict[str, 
         return RowResult(number, key, REFUSED, [RowError(number, labels.get(k, ""), str(m)) for k, m in refused.errors])
     except DomainError as exc:
         savepoint.rollback()
-        column = exc.field if exc.field in labels else ("unit" if kind == STAFF else _KEYS[kind][0])
+        field = _DOMAIN_FIELDS.get(exc.field, exc.field)
+        column = field if field in labels else ("unit" if kind == STAFF else _KEYS[kind][0])
         return RowResult(number, key, REFUSED, [RowError(number, labels.get(column, ""), str(exc))])
     except IntegrityError:  # another import or screen saved the same key between our check and write
         savepoint.rollback()

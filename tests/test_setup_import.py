@@ -10,11 +10,11 @@ import xlsxwriter
 from flask import current_app
 from sqlalchemy import func, select
 
-from slrt import setup_import
+from slrt import access, setup_import
 from slrt.errors import DomainError, PermissionDenied
 from slrt.extensions import db
-from slrt.models import Agency, AgencyContact, Service, Staff
-from slrt.models.enums import AgencyKind, AgencyLevel, Domain, Role
+from slrt.models import Agency, AgencyContact, Region, Service, Staff, Unit
+from slrt.models.enums import AgencyKind, AgencyLevel, Domain, RegionLevel, Role, UnitKind
 from tests.web import Browser
 
 STAFF_HEADER = "Nama pengguna;Nama lengkap;Peran;Unit;Telepon"
@@ -49,6 +49,84 @@ def _count(db_session, model, *where) -> int:
 
 def _manager(district, unit=None) -> Staff:
     return district.user(Role.MANAGER, unit)
+
+
+# --- Puskesos posts -----------------------------------------------------------------------------
+
+UNITS_HEADER = "Nama;Desa/kelurahan (kode atau nama);Desa/kelurahan lain yang dilayani;Alamat;Telepon"
+
+
+def _more_villages(district) -> dict[str, Region]:
+    """Three more villages of the regency, and one of another regency with no secretariat."""
+    kecamatan = district.villages[0].parent
+    made = {
+        "kepoh": Region(code="33.16.01.2003", name="Kepoh", level=RegionLevel.VILLAGE, parent=kecamatan),
+        "pelem": Region(code="33.16.01.2004", name="Pelem", level=RegionLevel.VILLAGE, parent=kecamatan),
+        "doplang": Region(code="33.16.01.2009", name="Doplang", level=RegionLevel.VILLAGE, parent=kecamatan),
+        "elsewhere": Region(code="33.17.01.2001", name="Kepohkidul", level=RegionLevel.VILLAGE),
+    }
+    db.session.add_all(made.values())
+    db.session.commit()
+    return made
+
+
+def test_posts_good_rows_kept_bad_rows_refused_and_a_second_import_changes_nothing(district, db_session):
+    villages = _more_villages(district)
+    data = _csv(
+        UNITS_HEADER,
+        "Puskesos Desa Kepoh;33.16.01.2003;Doplang;Balai Desa Kepoh;0812-2555-0188",  # 2 new, serves two
+        "puskesos palon;Palon;;Balai Desa Palon;(0296) 531777",  # 3 existing post: address and phone
+        "Puskesos Antah;33.99.01.2001;;;",  # 4 unknown village
+        "Sekretariat SLRT Blora;33.16.01.2001;;;",  # 5 a secretariat
+        "Puskesos Kepohkidul;Kepoh;Kepohkidul;;",  # 6 a village of another regency
+        "Puskesos Desa KEPOH;Doplang;;;",  # 7 the same name again
+        "Puskesos Luar;Kepohkidul;;;",  # 8 a regency with no secretariat
+    )
+    result = _run(data, _manager(district), name="unit.csv")
+    assert result.kind == "units"
+    assert [r.action for r in result.rows] == ["created", "updated", "refused", "refused", "refused", "refused",
+                                               "refused"], _errors(result)
+    errors = _errors(result)
+    assert errors[0][:2] == (4, "Desa/kelurahan (kode atau nama)") and "33.99.01.2001" in errors[0][2]
+    assert errors[1][:2] == (5, "Nama") and "sekretariat" in errors[1][2]
+    assert errors[2][:2] == (6, "Desa/kelurahan lain yang dilayani") and "Kepohkidul" in errors[2][2]
+    assert errors[3][:2] == (7, "Nama") and "baris 2" in errors[3][2]
+    assert errors[4][:2] == (8, "Desa/kelurahan (kode atau nama)") and "setup-district" in errors[4][2]
+    db_session.commit()
+    kepoh = db_session.scalar(select(Unit).where(Unit.name == "Puskesos Desa Kepoh"))
+    assert (kepoh.kind, kepoh.parent, kepoh.region, kepoh.villages, kepoh.phone) == (
+        UnitKind.PUSKESOS, district.secretariat, villages["kepoh"], [villages["doplang"]], "0812-2555-0188")
+    palon = district.puskesos[1]
+    db_session.refresh(palon)
+    assert (palon.address, palon.phone) == ("Balai Desa Palon", "(0296) 531777")
+    assert _count(db_session, Unit, Unit.name.in_(["Puskesos Antah", "Puskesos Kepohkidul", "Puskesos Luar"])) == 0
+    again = _run(data, _manager(district), name="unit.csv")
+    assert [r.action for r in again.rows][:2] == ["unchanged", "unchanged"]
+
+
+def test_staff_imported_into_an_imported_post_see_the_villages_it_serves_only(district, db_session):
+    villages = _more_villages(district)
+    manager = _manager(district)
+    _run(_csv(UNITS_HEADER, "Puskesos Desa Kepoh;33.16.01.2003;33.16.01.2009;;"), manager, name="unit.csv")
+    staff = _run(_csv(STAFF_HEADER, "tini.kepoh;Tini;Fasilitator;33.16.01.2003;"), manager)
+    assert staff.rows[0].action == "created", _errors(staff)
+    db_session.commit()
+    tini = db_session.scalar(select(Staff).where(Staff.username == "tini.kepoh"))
+    assert tini.unit.name == "Puskesos Desa Kepoh"
+    assert access.covered_village_ids(tini) == {villages["kepoh"].id, villages["doplang"].id}
+    assert not access.covers_village(tini, district.villages[0].id)
+    assert access.covers_village(district.user(Role.SUPERVISOR), villages["doplang"].id)
+
+
+def test_only_a_manager_of_the_secretariat_imports_posts(district, db_session):
+    _more_villages(district)
+    post_manager = _manager(district, district.puskesos[0])
+    result = _run(_csv(UNITS_HEADER, "Puskesos Desa Kepoh;33.16.01.2003;;;"), post_manager, name="unit.csv")
+    assert result.rows[0].action == "refused" and "Sekretariat SLRT Blora" in result.errors[0].message
+    supervisor = _run(_csv(UNITS_HEADER, "Puskesos Desa Kepoh;33.16.01.2003;;;"), district.user(Role.SUPERVISOR),
+                      name="unit.csv")
+    assert supervisor.rows[0].action == "refused" and "manajer" in supervisor.errors[0].message
+    assert _count(db_session, Unit, Unit.name == "Puskesos Desa Kepoh") == 0
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -202,6 +280,37 @@ def test_services_with_documents_agency_and_reminders(district, db_session):
     assert [r.action for r in again.rows] == ["unchanged", "unchanged", "refused", "refused"]
 
 
+def test_a_service_code_in_other_letter_case_is_the_same_service(district, db_session):
+    """The default catalogue's codes are upper case (BPJS_PBI_AKTIVASI); a file may write them in lower case."""
+    header = "Kode;Nama;Bidang;SLA (hari kerja);Lembaga bawaan"
+    result = _run(_csv(header, "BPJS_PBI;Aktivasi BPJS PBI (KIS);Kesehatan;5;BPJS Blora",
+                       "Bansos;Bantuan sosial;Sosial;10;Baznas"), _manager(district), name="layanan.csv")
+    assert [r.action for r in result.rows] == ["unchanged", "unchanged"], _errors(result)
+    assert _count(db_session, Service) == 2
+    new = _run(_csv(header, "KIP_SD;Pengantar KIP SD;Pendidikan;10;"), _manager(district), name="layanan.csv")
+    assert new.rows[0].action == "created"
+    assert db_session.scalar(select(Service.code).where(Service.name == "Pengantar KIP SD")) == "KIP_SD"
+
+
+def test_an_agency_reminder_schedule_is_set_only_by_a_file_that_has_its_columns(district, db_session):
+    header = ("Nama;Jenis;Tingkat;Alamat;Pengingat pertama setelah (hari kerja);Lalu setiap (hari kerja);"
+              "Paling banyak")
+    result = _run(_csv(header, "BPJS Kesehatan Cabang Blora;BPJS Kesehatan;Kabupaten/kota;Jl. Pemuda 21 Blora;"
+                               "5;5;2",
+                       "Baznas Kabupaten Blora;Baznas;Kabupaten/kota;Jl. Gatot Subroto 5 Blora;x;0;30"),
+                  _manager(district), name="lembaga.csv")
+    assert [r.action for r in result.rows] == ["updated", "refused"]
+    assert [e.column for e in result.errors] == ["Pengingat pertama setelah (hari kerja)",
+                                                 "Lalu setiap (hari kerja)", "Paling banyak"]
+    bpjs = district.agencies["bpjs"]
+    assert (bpjs.reminder_first_days, bpjs.reminder_every_days, bpjs.reminder_max) == (5, 5, 2)
+    without = _run(_csv("Nama;Jenis;Tingkat;Alamat",
+                        "BPJS Kesehatan Cabang Blora;BPJS Kesehatan;Kabupaten/kota;Jl. Pemuda 21 Blora"),
+                   _manager(district), name="lembaga.csv")
+    assert without.rows[0].action == "unchanged"
+    assert (bpjs.reminder_first_days, bpjs.reminder_every_days, bpjs.reminder_max) == (5, 5, 2)
+
+
 # --- files --------------------------------------------------------------------------------------
 
 def test_xlsx_with_numbers_for_phones_and_the_kind_from_the_sheet_name(district, db_session):
@@ -271,6 +380,7 @@ def _upload(browser, data: bytes, name: str, mode: str = "import", kind: str = "
 
 #: A row a manager adds to each downloaded CSV template.
 FILLED = {
+    "units": "Puskesos Desa Pelem,Pelem,,Balai Desa Pelem,",
     "agencies": "Dinas Sosial Kabupaten Blora,Dinsos Blora,Dinas Sosial,Kabupaten/kota,Jl. Pemuda 5 Blora,",
     "contacts": "RSUD Dr. R. Soetijono Blora,Tri Handayani,0812-2555-0302,Ya,Ya",
     "services": "sktm_sekolah,SKTM untuk sekolah,,Pendidikan,3,sktm,,,,",
@@ -279,11 +389,12 @@ FILLED = {
 
 
 def test_templates_round_trip_through_the_screen(app, district, db_session):
+    _more_villages(district)  # the posts' template names Kepoh, Pelem and Doplang
     browser = _signed_in_manager(app, district)
     page = browser.get("/admin/setup-import/")
     assert page.status_code == 200 and "Impor" in page.get_data(as_text=True)
     for extension in ("xlsx", "csv"):
-        for kind in ("agencies", "contacts", "services", "staff"):
+        for kind in ("units", "agencies", "contacts", "services", "staff"):
             template = browser.get(f"/admin/setup-import/template/{kind}.{extension}")
             assert template.status_code == 200 and "attachment" in template.headers["Content-Disposition"]
             data = template.data
@@ -297,6 +408,7 @@ def test_templates_round_trip_through_the_screen(app, district, db_session):
                 assert "tidak berubah: <strong>1</strong>" in html, (kind, html[html.find("setup-result"):][:2000])
     db_session.expire_all()
     assert _count(db_session, Service, Service.code.in_(["rs_keringanan", "sktm_sekolah"])) == 2
+    assert _count(db_session, Unit, Unit.name.in_(["Puskesos Desa Kepoh", "Puskesos Desa Pelem"])) == 2
     assert _count(db_session, AgencyContact, AgencyContact.phone == "+6281225550302", AgencyContact.is_head) == 1
     wati = db_session.scalar(select(Staff).where(Staff.username == "wati.jepon"))
     assert wati.unit_id == district.puskesos[0].id and wati.role == Role.FACILITATOR
