@@ -17,7 +17,9 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from app import create_app
-from slrt import cases, demo
+from slrt import cases, catalogue, demo, regions, setup_import
+from slrt.access import SYSTEM_ACTOR
+from slrt.demo.data import DISTRICTS, SETUP_DIR, SETUP_FILES
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_kk, validate_nik
 from slrt.models import (
@@ -26,6 +28,7 @@ from slrt.models import (
     Event,
     Household,
     Referral,
+    Region,
     Resident,
     Service,
     SmsMessage,
@@ -40,6 +43,7 @@ from slrt.models.enums import (
     EventKind,
     PhoneOwner,
     ReferralStatus,
+    RegionLevel,
     Role,
     SmsDirection,
     SmsStatus,
@@ -149,6 +153,44 @@ def test_phones_are_valid_unique_mobiles_and_say_whose_they_are(session):
     assert all(r.phone_owner_name for r in residents if r.phone and r.phone_owner != PhoneOwner.OWN)
 
 
+def test_the_demo_district_is_blora_as_in_the_official_region_list(session):
+    official = dict(regions.read_list())
+    blora = session.scalars(select(Region).where(Region.code.like("33.16.%"))).all()
+    assert sum(r.level == RegionLevel.DISTRICT for r in blora) == 16
+    assert sum(r.level == RegionLevel.VILLAGE for r in blora) == 295
+    assert all(official[r.code] == r.name for r in blora)
+    for code, name, villages in DISTRICTS:  # the villages residents are drawn from, by their official names
+        assert official[code] == name
+        assert all(official[f"{code}.{suffix}"] == village for suffix, village, _ in villages)
+    # the villages the demo's stories name have residents, and the posts sit on real villages
+    lived_in = set(session.scalars(select(Region.name).join(Resident, Resident.village_id == Region.id)))
+    assert {"Kepoh", "Gedongsari", "Talokwohmojo", "Bangkle", "Sendangwungu", "Jepon"} <= lived_in
+    posts = {u.name: u for u in session.scalars(select(Unit).where(Unit.kind == UnitKind.PUSKESOS))}
+    assert posts["Puskesos Kelurahan Jepon"].region.code == "33.16.08.1013"
+    gedongsari = posts["Puskesos Desa Gedongsari"]
+    assert (gedongsari.region.name, gedongsari.region.parent.name) == ("Gedongsari", "Banjarejo")
+    assert sorted(v.name for v in gedongsari.villages) == ["Banjarejo", "Sendangwungu"]
+    sendangwungu = session.scalar(select(Resident).join(Resident.village).where(Region.name == "Sendangwungu")
+                                  .limit(1))
+    assert session.scalar(select(Case.unit_id).where(Case.resident_id == sendangwungu.id).limit(1)) in (
+        gedongsari.id, gedongsari.parent_id, None)
+
+
+def test_the_demo_spreadsheets_are_what_the_database_holds(session):
+    """Imported again (as a dry run), every row of the demo's set-up files is unchanged; the services
+    sheet carries the default catalogue as it is, only adding each service's agency."""
+    for name, kind in SETUP_FILES:
+        result = setup_import.import_setup((SETUP_DIR / name).read_bytes(), filename=name, actor=SYSTEM_ACTOR,
+                                           kind=kind, dry_run=True)
+        assert {r.action for r in result.rows} == {setup_import.UNCHANGED}, (name, list(setup_import.describe(result)))
+    for spec in catalogue.SERVICES:
+        service = session.scalar(select(Service).where(Service.code == spec.code))
+        assert (service.name, service.short_name, service.domain, service.sla_days, service.reminder_first_days,
+                service.reminder_every_days, service.reminder_max) == (
+            spec.name, spec.short_name, spec.domain, spec.sla_days, *spec.reminders)
+        assert [d.code for d in service.documents] == list(spec.documents)
+
+
 def test_demo_logins_exist_with_their_roles_and_passwords(session):
     logins = demo.logins()
     assert {login.role for login in logins} == {r.value for r in Role} and len(logins) == 6
@@ -233,7 +275,7 @@ def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_
         result = runner.invoke(args=["slrt", "seed-demo", "--if-empty", "--residents", str(RESIDENTS),
                                      "--seed", "2026"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"demo data: 1 secretariat, 4 Puskesos, 15 staff, 8 agencies, 11 services, "
+    assert result.output.startswith(f"demo data: 1 secretariat, 5 Puskesos, 17 staff, 8 agencies, 11 services, "
                                     f"{RESIDENTS} residents, ")
     with app.app_context():
         assert resident_names(db.session) == expected
@@ -249,7 +291,7 @@ def test_cli_builds_the_same_demo_for_the_same_seed_and_only_once(demo_app, tmp_
     assert logins[0] == "login manager: manager / demo-manager-2026 (Sekretariat SLRT Kabupaten Blora)"
     assert "add the key SLRT DEMO" in logins[1] and "(demo only)" in logins[1]
     assert "login front_office: loket / demo-loket-2026 (Sekretariat SLRT Kabupaten Blora)" in logins
-    assert "login front_office: frontoffice / demo-frontoffice-2026 (Puskesos Desa Jepon)" in logins
+    assert "login front_office: frontoffice / demo-frontoffice-2026 (Puskesos Kelurahan Jepon)" in logins
     assert len(logins) == 8 and logins[2].endswith(".venv/bin/flask --app app slrt demo-code")
     code = runner.invoke(args=["slrt", "demo-code"]).output.strip()
     assert code.isdigit() and len(code) == 6

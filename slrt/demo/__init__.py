@@ -12,7 +12,7 @@ from typing import NamedTuple
 from passlib.totp import TOTP
 
 from slrt.demo.build import seed
-from slrt.demo.data import DEMO_AUTHENTICATOR_KEY, DEMO_LOGINS, PUSKESOS, SECRETARIAT
+from slrt.demo.data import DEMO_AUTHENTICATOR_KEY, DEMO_LOGINS, setup_sheet
 from slrt.models.enums import Role
 
 __all__ = ["DemoLogin", "authenticator_code", "logins", "seed"]
@@ -30,10 +30,10 @@ class DemoLogin(NamedTuple):
 
 def logins() -> list[DemoLogin]:
     """Return the demo logins: every role, and front office at a Puskesos and at the secretariat."""
-    units = {"sekretariat": SECRETARIAT[0], **{key: name for key, _, name, _, _ in PUSKESOS}}
-    return [DemoLogin(role.value, username, password, units[unit],
+    units = {row["Nama pengguna"]: row["Unit"] for row in setup_sheet("petugas.csv")}
+    return [DemoLogin(role.value, username, password, units[username],
                       DEMO_AUTHENTICATOR_KEY if role == Role.MANAGER else None)
-            for role, username, password, _, unit in DEMO_LOGINS]
+            for role, username, password in DEMO_LOGINS]
 
 
 def authenticator_code() -> str:

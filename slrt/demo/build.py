@@ -3,8 +3,9 @@
 Everything that has a domain function goes through it (create_staff, register_resident,
 open_case, refer, accept, ..., and for the SMS outbox record_sent and record_status), with
 the domain clock stopped at the moment each step happened (``clock.stopped_at``), so due
-dates, timelines and outbox rows are exactly what the workflow would have written. Regions,
-units, the catalogue and the agencies have no domain functions and are inserted directly.
+dates, timelines and outbox rows are exactly what the workflow would have written. The district
+itself is set up as a real one is: ``setup-district 33.16`` (slrt.regions) from the official
+region list, then the demo's set-up spreadsheets (slrt/demo/setup/) through the set-up import.
 
 ``seed`` flushes and never commits: the CLI command is the unit of work.
 """
@@ -12,40 +13,37 @@ units, the catalogue and the agencies have no domain functions and are inserted 
 from __future__ import annotations
 
 import random
-import secrets
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from slrt import cases, catalogue, clock, outbox, referrals, residents
+from slrt import cases, clock, outbox, referrals, regions, residents, setup_import
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone
 from slrt.demo.data import (
-    AGENCIES,
     CANCEL_REASONS,
     CASE_CANCEL_REASONS,
     CLOSE_NOTES,
     DEMO_AUTHENTICATOR_KEY,
     DEMO_LOGINS,
-    DISTRICTS,
-    EXTRA_STAFF,
-    PROVINCE,
-    PUSKESOS,
+    POST_OF_VILLAGE,
     REGENCY,
     REJECT_REASONS,
-    SECRETARIAT,
-    SERVICES,
+    SECRETARIAT_ADDRESS,
+    SECRETARIAT_NAME,
+    SECRETARIAT_PHONE,
+    SETUP_DIR,
+    SETUP_FILES,
 )
 from slrt.demo.people import Family, Identifiers, Person, draw_people
-from slrt.demo.stories import UNIT_OF_VILLAGE, Calendar, Plan, Step, Storyteller
+from slrt.demo.stories import SECRETARIAT, Calendar, Plan, Step, Storyteller
 from slrt.extensions import db
 from slrt.models import (
     Agency,
     AgencyContact,
     Case,
-    Document,
     FollowUp,
     Household,
     Referral,
@@ -63,7 +61,6 @@ from slrt.models.enums import (
     Domain,
     Outcome,
     ReferralStatus,
-    RegionLevel,
     Role,
     SmsAudience,
     SmsDirection,
@@ -91,81 +88,43 @@ class DistrictBuilder:
         self.regions: dict[str, Region] = {}
         self.units: dict[str, Unit] = {}
         self.staff: dict[str, Staff] = {}
-        self.documents: dict[str, Document] = {}
         self.agencies: dict[str, Agency] = {}
         self.services: dict[str, Service] = {}
         self.people: list[Person] = []
         self.families: list[Family] = []
         self.resident_rows: list[Resident | None] = []
 
-    # ----------------------------------------------------------------- district
+    # ----------------------------------------------------------------- set-up
 
-    def build_district(self) -> None:
-        """Add the regions, the secretariat and the Puskesos posts."""
-        province = Region(code=PROVINCE[0], name=PROVINCE[1], level=RegionLevel.PROVINCE)
-        regency = Region(code=REGENCY[0], name=REGENCY[1], level=RegionLevel.REGENCY, parent=province)
-        db.session.add_all([province, regency])
-        for code, name, villages in DISTRICTS:
-            district = Region(code=code, name=name, level=RegionLevel.DISTRICT, parent=regency)
-            self.regions[code] = district
-            for suffix, village_name, _ in villages:
-                village_code = f"{code}.{suffix}"
-                self.regions[village_code] = Region(code=village_code, name=village_name,
-                                                    level=RegionLevel.VILLAGE, parent=district)
-        db.session.add_all(self.regions.values())
-
-        name, address, phone = SECRETARIAT
-        secretariat = Unit(name=name, kind=UnitKind.SECRETARIAT, region=regency, address=address, phone=phone)
-        self.units["sekretariat"] = secretariat
-        for key, village_code, post_name, post_address, post_phone in PUSKESOS:
-            self.units[key] = Unit(name=post_name, kind=UnitKind.PUSKESOS, region=self.regions[village_code],
-                                   parent=secretariat, address=post_address, phone=post_phone)
-        db.session.add_all(self.units.values())
-        db.session.flush()
-
-    def build_staff(self) -> None:
-        """Create the demo logins and the other staff through the domain function."""
-        staff_rng = random.Random(self.ids.rng.random())
-        for role, username, password, full_name, unit in DEMO_LOGINS:
-            self.staff[username] = staff_ops.create_staff(
-                username=username, full_name=full_name, role=role, unit=self.units[unit], password=password,
-                phone=self.ids.phone(staff_rng), actor=SYSTEM_ACTOR)
+    def set_up(self) -> None:
+        """Set the district up as a real one is: the regency from the official list, its secretariat and
+        the default catalogue (setup-district), then the posts, agencies, contacts, services' default
+        agencies and staff from the demo's spreadsheets (the set-up import). The demo logins get their
+        public passwords instead of one-time ones; the other accounts keep passwords nobody knows."""
+        made = regions.setup_district(REGENCY, secretariat=SECRETARIAT_NAME, address=SECRETARIAT_ADDRESS,
+                                      phone=SECRETARIAT_PHONE)
+        for name, kind in SETUP_FILES:
+            result = setup_import.import_setup((SETUP_DIR / name).read_bytes(), filename=name, actor=SYSTEM_ACTOR,
+                                               kind=kind)
+            if result.count(setup_import.REFUSED):
+                raise RuntimeError(f"demo set-up file {name}: " + "; ".join(setup_import.describe(result)))
+        self.regions = {r.code: r for r in db.session.scalars(select(Region).where(Region.code.like(f"{REGENCY}.%")))}
+        self.units = {SECRETARIAT: made.secretariat, **{
+            u.name: u for u in db.session.scalars(select(Unit).where(Unit.parent_id == made.secretariat.id))}}
+        self.staff = {s.username: s for s in db.session.scalars(select(Staff))}
+        for role, username, password in DEMO_LOGINS:
+            staff_ops.change_password(self.staff[username], password)
             if role == Role.MANAGER:  # managers sign in with an authenticator code: the demo's key is printed
                 staff_ops.set_authenticator_key(self.staff[username], DEMO_AUTHENTICATOR_KEY)
-        for role, username, full_name, unit in EXTRA_STAFF:
-            self.staff[username] = staff_ops.create_staff(
-                username=username, full_name=full_name, role=role, unit=self.units[unit],
-                password=secrets.token_urlsafe(16), phone=self.ids.phone(staff_rng), actor=SYSTEM_ACTOR)
+        self.agencies = {a.short_name: a for a in db.session.scalars(select(Agency))}
+        self.services = {s.code: s for s in db.session.scalars(select(Service))}
+        # residents draw their phones after: none gets a number of staff or of an agency contact
+        self.ids.phones.update(s.phone for s in self.staff.values() if s.phone)
+        self.ids.phones.update(db.session.scalars(select(AgencyContact.phone)))
 
     def staff_of(self, unit: str, *roles: Role) -> list[Staff]:
         """Return the staff of ``unit`` with one of ``roles``, in a stable order."""
         return [s for s in self.staff.values() if s.unit is self.units[unit] and s.role in roles]
-
-    # ----------------------------------------------------------------- catalogue
-
-    def build_catalogue(self) -> None:
-        """Add the default catalogue (slrt.catalogue), the agencies with their contacts, and each
-        service's default agency."""
-        contact_rng = random.Random(self.ids.rng.random())
-        catalogue.create_default_catalogue()
-        self.documents = {d.code: d for d in db.session.scalars(select(Document))}
-        for spec in AGENCIES:
-            first, every, most = spec.reminders or (None, None, None)
-            agency = Agency(name=spec.name, short_name=spec.short_name, kind=spec.kind, level=spec.level,
-                            address=spec.address, phone=spec.phone, reminder_first_days=first,
-                            reminder_every_days=every, reminder_max=most)
-            agency.contacts = [
-                AgencyContact(name=name, phone=self.ids.phone(contact_rng), is_head=is_head,
-                              receives_reminders=receives)
-                for name, is_head, receives in spec.contacts
-            ]
-            self.agencies[spec.key] = agency
-        db.session.add_all(self.agencies.values())
-        services = {s.code: s for s in db.session.scalars(select(Service))}
-        for spec in SERVICES:
-            self.services[spec.code] = services[spec.code]
-            self.services[spec.code].default_agency = self.agencies[spec.agency]
-        db.session.flush()
 
     # ----------------------------------------------------------------- people and stories
 
@@ -189,7 +148,7 @@ class DistrictBuilder:
         self.resident_rows = [None] * len(self.people)
         for index in order:
             person = self.people[index]
-            unit = UNIT_OF_VILLAGE.get(person.village, "sekretariat")
+            unit = POST_OF_VILLAGE.get(person.village, SECRETARIAT)
             clerk = rng.choice(self.staff_of(unit, Role.FRONT_OFFICE, Role.FACILITATOR))
             village = self.regions[person.village]
             household = None
@@ -222,14 +181,14 @@ class DistrictBuilder:
 
     def _open(self, plan: Plan) -> Case:
         rng = self.rng
-        if plan.channel == Channel.OUTREACH and plan.unit != "sekretariat":
+        if plan.channel == Channel.OUTREACH and plan.unit != SECRETARIAT:
             opener = rng.choice(self.staff_of(plan.unit, Role.FACILITATOR))
-        elif plan.unit == "sekretariat":
+        elif plan.unit == SECRETARIAT:
             role = Role.FRONT_OFFICE if rng.random() < 0.75 else Role.BACK_OFFICE
             opener = rng.choice(self.staff_of(plan.unit, role))
         else:
             opener = rng.choice(self.staff_of(plan.unit, Role.FRONT_OFFICE, Role.FACILITATOR))
-        if plan.unit == "sekretariat":
+        if plan.unit == SECRETARIAT:
             assignee = rng.choice(self.staff_of(plan.unit, Role.BACK_OFFICE))
         else:
             assignee = rng.choice(self.staff_of(plan.unit, Role.FACILITATOR))
@@ -242,7 +201,7 @@ class DistrictBuilder:
     def _apply(self, plan: Plan, case: Case, made: dict[int, Referral], step: Step) -> None:
         """Make one step of a case's story with the domain function that does it."""
         rng = self.rng
-        back_office = self.staff_of("sekretariat", Role.BACK_OFFICE)
+        back_office = self.staff_of(SECRETARIAT, Role.BACK_OFFICE)
         overseer = self.staff["supervisor"] if rng.random() < 0.8 else self.staff["manager"]
         if step.action == "refer":
             self._refer(plan, case, made, step.need, rng.choice(back_office) if rng.random() < 0.9 else overseer)
@@ -394,13 +353,11 @@ def seed(residents: int = 200, random_seed: int = 2026) -> list[str]:
     """Build the demo district in the current session (flushed, not committed); return summary lines."""
     if residents < 20:
         raise ValueError("the demo needs at least 20 residents")
-    if db.session.scalar(select(Region.id).where(Region.code == REGENCY[0])) is not None:
-        raise RuntimeError(f"region {REGENCY[0]} exists already: seed the demo into an empty database")
+    if db.session.scalar(select(Region.id).where(Region.code == REGENCY)) is not None:
+        raise RuntimeError(f"region {REGENCY} exists already: seed the demo into an empty database")
     builder = DistrictBuilder(residents, random_seed)
     with clock.stopped_at(builder.start):
-        builder.build_district()
-        builder.build_staff()
-        builder.build_catalogue()
+        builder.set_up()
     plans = builder.draw()
     builder.register_people()
     builder.run(plans)

@@ -6,12 +6,12 @@ into residents, case histories and rows.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 from slrt.catalogue import DEFAULT_SERVICES, CatalogueService
 from slrt.models.enums import (
-    AgencyKind,
-    AgencyLevel,
     Domain,
     Outcome,
     PhoneOwner,
@@ -19,62 +19,73 @@ from slrt.models.enums import (
     Sex,
 )
 
+# --------------------------------------------------------------------------- set-up
+
+#: The demo district is set up as a real one is: ``setup-district 33.16`` from the official
+#: region list, then these spreadsheets through the set-up import, in this order (the same
+#: files a district fills from the Impor lembar kerja templates).
+SETUP_DIR = Path(__file__).with_name("setup")
+SETUP_FILES: tuple[tuple[str, str], ...] = (
+    ("unit-puskesos.csv", "units"),
+    ("lembaga.csv", "agencies"),
+    ("kontak-lembaga.csv", "contacts"),
+    ("layanan.csv", "services"),
+    ("petugas.csv", "staff"),
+)
+
+REGENCY = "33.16"
+SECRETARIAT_NAME = "Sekretariat SLRT Kabupaten Blora"
+SECRETARIAT_ADDRESS = "Jl. Pemuda No. 16, Blora"
+SECRETARIAT_PHONE = "(0296) 531234"
+
+
+def setup_sheet(name: str) -> list[dict[str, str]]:
+    """The rows of one of the demo's set-up spreadsheets, by their Indonesian headers."""
+    with (SETUP_DIR / name).open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=";"))
+
+
+def _post_villages() -> dict[str, str]:
+    """Village code -> the name of the Puskesos post that serves it (from the posts' sheet)."""
+    served = {}
+    for row in setup_sheet("unit-puskesos.csv"):
+        for code in [row["Desa/kelurahan (kode atau nama)"], *row["Desa/kelurahan lain yang dilayani"].split(";")]:
+            if code.strip():
+                served[code.strip()] = row["Nama"]
+    return served
+
+
+#: Village code -> the Puskesos post serving it; residents of other villages come to the secretariat.
+POST_OF_VILLAGE = _post_villages()
+
 # --------------------------------------------------------------------------- logins
 
-#: The demo accounts: role, username, password, full name, unit key (see PUSKESOS).
-DEMO_LOGINS: tuple[tuple[Role, str, str, str, str], ...] = (
-    (Role.MANAGER, "manager", "demo-manager-2026", "Bambang Sulistyo, S.Sos.", "sekretariat"),
-    (Role.SUPERVISOR, "supervisor", "demo-supervisor-2026", "Endah Purwaningsih, S.Sos.", "sekretariat"),
-    (Role.FACILITATOR, "fasilitator", "demo-fasilitator-2026", "Agus Prasetyo", "jepon"),
-    (Role.FRONT_OFFICE, "frontoffice", "demo-frontoffice-2026", "Dwi Lestari", "jepon"),
-    (Role.BACK_OFFICE, "backoffice", "demo-backoffice-2026", "Rina Kusumawati", "sekretariat"),
-    (Role.FRONT_OFFICE, "loket", "demo-loket-2026", "Ratna Wulandari", "sekretariat"),
+#: The demo accounts (rows of petugas.csv, which gives their names and units) and their public passwords.
+DEMO_LOGINS: tuple[tuple[Role, str, str], ...] = (
+    (Role.MANAGER, "manager", "demo-manager-2026"),
+    (Role.SUPERVISOR, "supervisor", "demo-supervisor-2026"),
+    (Role.FACILITATOR, "fasilitator", "demo-fasilitator-2026"),
+    (Role.FRONT_OFFICE, "frontoffice", "demo-frontoffice-2026"),
+    (Role.BACK_OFFICE, "backoffice", "demo-backoffice-2026"),
+    (Role.FRONT_OFFICE, "loket", "demo-loket-2026"),
 )
 
 #: The demo manager's authenticator key (base32; demo only, public like the demo passwords):
 #: managers sign in with a code from an authenticator app, and a newcomer types this key into one.
 DEMO_AUTHENTICATOR_KEY = "SLRTDEMOBLORAMANAGERKEYONLYDEMOX"
 
-#: More staff, with passwords nobody knows (an operator can use ``slrt set-password``).
-EXTRA_STAFF: tuple[tuple[Role, str, str, str], ...] = (
-    (Role.FRONT_OFFICE, "wahyu.nugroho", "Wahyu Nugroho", "sekretariat"),
-    (Role.BACK_OFFICE, "siti.maryam", "Siti Maryam, S.Sos.", "sekretariat"),
-    (Role.FACILITATOR, "sugeng.riyadi", "Sugeng Riyadi", "jepon"),
-    (Role.FACILITATOR, "yuni.astuti", "Yuni Astuti", "cepu"),
-    (Role.FRONT_OFFICE, "heru.santoso", "Heru Santoso", "cepu"),
-    (Role.FACILITATOR, "tri.wahyudi", "Tri Wahyudi", "randublatung"),
-    (Role.FRONT_OFFICE, "nur.aini", "Nur Aini", "randublatung"),
-    (Role.FACILITATOR, "sri.mulyani", "Sri Mulyani", "ngawen"),
-    (Role.FRONT_OFFICE, "joko.purnomo", "Joko Purnomo", "ngawen"),
-)
-
-
 # --------------------------------------------------------------------------- district
 
-PROVINCE = ("33", "Jawa Tengah")
-REGENCY = ("33.16", "Kabupaten Blora")
-
-#: Kecamatan and their villages: (code suffix, name, weight in the population).
-#: Suffixes 1xxx are kelurahan, 2xxx desa, as in Kemendagri codes.
+#: The kecamatan and villages residents live in: (code suffix, name, weight in the population),
+#: with their codes and names of the official list. Suffixes 1xxx are kelurahan, 2xxx desa.
 DISTRICTS: tuple[tuple[str, str, tuple[tuple[str, str, int], ...]], ...] = (
-    ("33.16.02", "Randublatung", (("1001", "Randublatung", 3), ("2006", "Kutukan", 1), ("2011", "Wulung", 1))),
-    ("33.16.05", "Cepu", (("1001", "Balun", 1), ("1002", "Cepu", 3), ("2009", "Ngroto", 1))),
-    ("33.16.08", "Jepon", (("2001", "Jepon", 4), ("2004", "Soko", 1), ("2010", "Semanggi", 1))),
-    ("33.16.09", "Blora", (("1001", "Kauman", 1), ("1004", "Tempelan", 1))),
-    ("33.16.12", "Ngawen", (("2001", "Ngawen", 3),)),
-)
-
-SECRETARIAT = ("Sekretariat SLRT Kabupaten Blora", "Jl. Pemuda No. 16, Blora", "(0296) 531234")
-
-#: Puskesos posts: unit key, village code, name, address, phone.
-PUSKESOS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("jepon", "33.16.08.2001", "Puskesos Desa Jepon", "Balai Desa Jepon, Jl. Raya Blora-Cepu Km 9", "0812-2655-1408"),
-    ("cepu", "33.16.05.1002", "Puskesos Kelurahan Cepu", "Kantor Kelurahan Cepu, Jl. Diponegoro No. 12, Cepu",
-     "0813-2588-7014"),
-    ("randublatung", "33.16.02.1001", "Puskesos Kelurahan Randublatung",
-     "Kantor Kelurahan Randublatung, Jl. Pemuda No. 3, Randublatung", "0857-4201-3365"),
-    ("ngawen", "33.16.12.2001", "Puskesos Desa Ngawen", "Balai Desa Ngawen, Jl. Raya Blora-Purwodadi Km 14",
-     "0822-2610-5547"),
+    ("33.16.01", "Jati", (("2003", "Kepoh", 1),)),
+    ("33.16.02", "Randublatung", (("1005", "Randublatung", 3), ("2009", "Kutukan", 1), ("1011", "Wulung", 1))),
+    ("33.16.05", "Cepu", (("1013", "Balun", 1), ("1014", "Cepu", 3), ("1017", "Ngroto", 1))),
+    ("33.16.08", "Jepon", (("1013", "Jepon", 4), ("2024", "Soko", 1), ("2002", "Semanggi", 1))),
+    ("33.16.09", "Blora", (("1013", "Kauman", 1), ("1016", "Tempelan", 1), ("1008", "Bangkle", 1))),
+    ("33.16.11", "Banjarejo", (("2012", "Gedongsari", 2), ("2013", "Sendangwungu", 1), ("2009", "Banjarejo", 1))),
+    ("33.16.12", "Ngawen", (("1018", "Ngawen", 3), ("2013", "Talokwohmojo", 1))),
 )
 
 DUKUH = ("Krajan", "Sidomulyo", "Sumberejo", "Tegalrejo", "Karanganyar", "Wonorejo", "Ngampel", "Kedungrejo",
@@ -83,55 +94,8 @@ STREETS = ("Jl. Sumbawa", "Jl. Gatot Subroto", "Jl. Pemuda", "Jl. Mr. Iskandar",
            "Jl. Diponegoro", "Jl. Nglanjuk", "Jl. Ronggolawe")
 
 # --------------------------------------------------------------------------- catalogue
-# The documents and services are the default catalogue (slrt.catalogue); the agencies are the demo's.
-
-
-@dataclass(frozen=True)
-class AgencySpec:
-    """A partner agency: what the catalogue row says, its contacts and its reminder rhythm."""
-
-    key: str
-    name: str
-    short_name: str
-    kind: AgencyKind
-    level: AgencyLevel
-    address: str
-    phone: str
-    #: Contacts: name, is_head, receives_reminders.
-    contacts: tuple[tuple[str, bool, bool], ...]
-    reminders: tuple[int, int, int] | None = None
-
-
-AGENCIES: tuple[AgencySpec, ...] = (
-    AgencySpec("dinkes", "Dinas Kesehatan Kabupaten Blora", "Dinkes Blora", AgencyKind.HEALTH_OFFICE,
-                AgencyLevel.DISTRICT, "Jl. Dr. Sutomo No. 46, Blora", "(0296) 531071",
-                (("Hendro Wibowo, S.KM.", False, True), ("Ratna Dewi Anggraini", False, True),
-                 ("dr. Lilik Hernanto", True, False))),
-    AgencySpec("bpjs", "BPJS Kesehatan Cabang Blora", "BPJS Blora", AgencyKind.BPJS, AgencyLevel.DISTRICT,
-                "Jl. Pemuda No. 40, Blora", "(0296) 532910",
-                (("Fitri Handayani", False, True), ("Arif Setyawan", True, True))),
-    AgencySpec("rsud", "RSUD dr. R. Soetijono Blora", "RSUD Blora", AgencyKind.HOSPITAL, AgencyLevel.DISTRICT,
-                "Jl. Dr. Sutomo No. 42, Blora", "(0296) 531118",
-                (("Sri Suryani, Amd.Kep.", False, True), ("Bayu Kristanto", False, True),
-                 ("dr. Puji Rahayu, M.Kes.", True, False))),
-    AgencySpec("disdik", "Dinas Pendidikan Kabupaten Blora", "Disdik Blora", AgencyKind.EDUCATION_OFFICE,
-                AgencyLevel.DISTRICT, "Jl. Halmahera No. 1, Blora", "(0296) 531426",
-                (("Yuliana Kartikasari", False, True), ("Drs. Sutikno", True, True))),
-    AgencySpec("baznas", "Baznas Kabupaten Blora", "Baznas Blora", AgencyKind.BAZNAS, AgencyLevel.DISTRICT,
-                "Jl. Alun-alun Utara No. 1, Blora", "(0296) 533215",
-                (("Ahmad Mustofa", True, True),)),
-    AgencySpec("dukcapil", "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Blora", "Disdukcapil Blora",
-                AgencyKind.CIVIL_REGISTRY, AgencyLevel.DISTRICT, "Jl. Nusantara No. 27, Blora", "(0296) 531560",
-                (("Eko Budi Santoso", False, True), ("Retno Wulandari, S.H.", True, True))),
-    AgencySpec("dinsos_prov", "Dinas Sosial Provinsi Jawa Tengah", "Dinsos Jateng", AgencyKind.SOCIAL_OFFICE,
-                AgencyLevel.PROVINCE, "Jl. Pahlawan No. 12, Semarang", "(024) 8311729",
-                (("Galih Permadi", False, True), ("Dra. Ambarwati", True, False)),
-                reminders=(3, 3, 3)),
-    AgencySpec("kemensos", "Kementerian Sosial Republik Indonesia", "Kemensos", AgencyKind.SOCIAL_OFFICE,
-                AgencyLevel.NATIONAL, "Jl. Salemba Raya No. 28, Jakarta Pusat", "(021) 3103591",
-                (("Andreas Situmorang", False, True), ("Dian Puspitasari", True, True)),
-                reminders=(5, 5, 2)),
-)
+# The documents and services are the default catalogue (slrt.catalogue); the agencies, their
+# contacts and each service's default agency are the demo's spreadsheets.
 
 
 @dataclass(frozen=True)
@@ -139,11 +103,9 @@ class ServiceSpec:
     """How the demo uses a service of the default catalogue (slrt.catalogue): its agency, who asks for it how often."""
 
     code: str
-    #: The demo agency it is referred to by default (AGENCIES key).
-    agency: str
     #: Share of new cases whose main need it is (per cent of all cases).
     weight: int
-    #: Another agency staff sometimes choose instead of the default.
+    #: Another agency (its name in SMS) staff sometimes choose instead of the service's default.
     other_agency: str | None = None
     #: Age range (years) of the residents it is for, and the sex when only one.
     ages: tuple[int, int] = (0, 99)
@@ -173,17 +135,17 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("BPJS_PBI_AKTIVASI", "dinkes", 28, other_agency="bpjs", companions=("ADMINDUK", "BANSOS")),
-    ServiceSpec("BPJS_PBI_REAKTIVASI", "bpjs", 20, other_agency="dinkes", companions=("ADMINDUK",)),
-    ServiceSpec("RS_KERINGANAN", "rsud", 15, companions=("BPJS_PBI_AKTIVASI", "BANSOS")),
-    ServiceSpec("JAMPERSAL", "dinkes", 7, ages=(18, 42), sex=Sex.FEMALE, companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("BANSOS", "baznas", 10, other_agency="dinsos_prov", ages=(25, 99), companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("ADMINDUK", "dukcapil", 6, companions=("BPJS_PBI_AKTIVASI",)),
-    ServiceSpec("KEBAKARAN", "dinsos_prov", 3, other_agency="baznas", ages=(25, 99), companions=("BANSOS", "ADMINDUK")),
-    ServiceSpec("PEMULANGAN", "dinsos_prov", 3, ages=(16, 65)),
-    ServiceSpec("EKS_NAPI", "kemensos", 3, ages=(20, 60), companions=("ADMINDUK", "BPJS_PBI_AKTIVASI")),
-    ServiceSpec("SKTM_SEKOLAH", "disdik", 3, ages=(6, 19), companions=("KIP",)),
-    ServiceSpec("KIP", "disdik", 2, ages=(6, 22), companions=("SKTM_SEKOLAH",)),
+    ServiceSpec("BPJS_PBI_AKTIVASI", 28, other_agency="BPJS Blora", companions=("ADMINDUK", "BANSOS")),
+    ServiceSpec("BPJS_PBI_REAKTIVASI", 20, other_agency="Dinkes Blora", companions=("ADMINDUK",)),
+    ServiceSpec("RS_KERINGANAN", 15, companions=("BPJS_PBI_AKTIVASI", "BANSOS")),
+    ServiceSpec("JAMPERSAL", 7, ages=(18, 42), sex=Sex.FEMALE, companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("BANSOS", 10, other_agency="Dinsos Jateng", ages=(25, 99), companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("ADMINDUK", 6, companions=("BPJS_PBI_AKTIVASI",)),
+    ServiceSpec("KEBAKARAN", 3, other_agency="Baznas Blora", ages=(25, 99), companions=("BANSOS", "ADMINDUK")),
+    ServiceSpec("PEMULANGAN", 3, ages=(16, 65)),
+    ServiceSpec("EKS_NAPI", 3, ages=(20, 60), companions=("ADMINDUK", "BPJS_PBI_AKTIVASI")),
+    ServiceSpec("SKTM_SEKOLAH", 3, ages=(6, 19), companions=("KIP",)),
+    ServiceSpec("KIP", 2, ages=(6, 22), companions=("SKTM_SEKOLAH",)),
 )
 
 #: What residents say at intake, per main service.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import count
 
 from slrt.demo.data import (
     CHILD_FEMALE,
@@ -113,8 +114,11 @@ def draw_people(size: int, this_year: int, ids: Identifiers) -> tuple[list[Perso
     people: list[Person] = []
     families: list[Family] = []
     codes, weights = zip(*VILLAGE_WEIGHTS, strict=True)
-    while len(people) < size:
-        village = rng.choices(codes, weights)[0]
+    for drawn in count():
+        if len(people) >= size:
+            break
+        # a household in every village first (the demo's stories name them all), then by weight
+        village = codes[drawn] if drawn < len(codes) else rng.choices(codes, weights)[0]
         district = village.rsplit(".", 1)[0]
         is_kelurahan = village.rsplit(".", 1)[1].startswith("1")
         rt, rw = rng.randint(1, 6), rng.randint(1, 4)

@@ -19,7 +19,7 @@ from slrt.demo.data import (
     COMPLETION_NOTES,
     ENDED_FATES,
     IN_PROCESS_NOTES,
-    PUSKESOS,
+    POST_OF_VILLAGE,
     REJECT_REASONS,
     REOPEN_NOTE,
     REQUIRED_STORIES,
@@ -32,8 +32,8 @@ from slrt.models.enums import Channel, Urgency
 
 #: A referral (or case) that has not ended.
 NEVER = datetime.max.replace(tzinfo=UTC)
-#: Village code -> the Puskesos that serves it (other villages: the secretariat).
-UNIT_OF_VILLAGE = {village: key for key, village, _, _, _ in PUSKESOS}
+#: The secretariat's key among the units a case is opened at (a Puskesos post's is its name).
+SECRETARIAT = "sekretariat"
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Plan:
     kind: str
     forced_fate: str | None = None
     close: bool | None = None
-    unit: str = "sekretariat"
+    unit: str = SECRETARIAT
     channel: Channel = Channel.WALK_IN
     urgency: Urgency = Urgency.NORMAL
     summary: str = ""
@@ -169,10 +169,10 @@ class Storyteller:
         self.people[person].cases += 1
         if self.people[person].first_case_at is None:
             self.people[person].first_case_at = opened_at
-        unit = UNIT_OF_VILLAGE.get(self.people[person].village, "sekretariat")
-        if unit != "sekretariat" and rng.random() < 0.12:
-            unit = "sekretariat"  # came to the district office in town instead
-        if unit == "sekretariat":
+        unit = POST_OF_VILLAGE.get(self.people[person].village, SECRETARIAT)
+        if unit != SECRETARIAT and rng.random() < 0.12:
+            unit = SECRETARIAT  # came to the district office in town instead
+        if unit == SECRETARIAT:
             channel = rng.choices((Channel.WALK_IN, Channel.PHONE, Channel.OUTREACH, Channel.SMS), (60, 15, 10, 15))[0]
         else:
             channel = rng.choices((Channel.PUSKESOS, Channel.OUTREACH, Channel.WALK_IN, Channel.PHONE, Channel.SMS),
