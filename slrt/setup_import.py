@@ -6,8 +6,8 @@ refused row writes nothing and is reported with its row number, column and reaso
 matched by their natural key (post name; username; agency name; contact phone within its
 agency; service code), so importing the same file again changes nothing. The rules are the
 ones of the screens: slrt.units (posts), slrt.access (who may keep staff, catalogue and
-agencies), slrt.staff (accounts) and slrt.identity (names, mobile numbers). The caller commits (or, after a dry run, nothing
-was written).
+agencies), slrt.staff (accounts) and slrt.identity (names, mobile numbers). The caller
+commits (or, after a dry run, nothing was written).
 """
 
 from __future__ import annotations
@@ -632,9 +632,11 @@ def _set_documents(service: Service, documents: list[Document]) -> None:
     db.session.expire(service, ["documents"])
 
 
-_IMPORTERS = {UNITS: _import_unit, STAFF: _import_staff, AGENCIES: _import_agency, CONTACTS: _import_contact, SERVICES: _import_service}
+_IMPORTERS = {UNITS: _import_unit, STAFF: _import_staff, AGENCIES: _import_agency, CONTACTS: _import_contact,
+              SERVICES: _import_service}
 #: The natural key's column per kind: a second row with the same key in one file is refused.
-_KEYS = {UNITS: ("name",), STAFF: ("username",), AGENCIES: ("name",), CONTACTS: ("agency", "phone"), SERVICES: ("code",)}
+_KEYS = {UNITS: ("name",), STAFF: ("username",), AGENCIES: ("name",), CONTACTS: ("agency", "phone"),
+         SERVICES: ("code",)}
 
 
 #: The columns of the domain's field names where they differ (slrt.units says region, villages, parent).
