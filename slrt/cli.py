@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, workdays
+from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, units, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -42,27 +42,38 @@ def _staff(username: str) -> Staff:
 @click.argument("username")
 @click.option("--full-name", required=True, help="The person's name as shown on screens.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--unit", "unit_name", required=True, help="Unit name, e.g. 'Sekretariat SLRT Blora'.")
+@click.option("--unit", "unit_name", required=True,
+              help="Unit name ('Sekretariat SLRT Kabupaten Blora') or its region code (33.16, a post's village code).")
 @click.option("--phone", default=None, help="Mobile number for escalations (08...).")
 @click.option("--password", default=None, help="Asked for when omitted (not echoed).")
-def create_user(username, full_name, role, unit_name, phone, password):
-    """Create a staff account."""
-    unit = db.session.scalar(select(Unit).where(func.lower(Unit.name) == unit_name.lower()))
-    if unit is None:
+@click.option("--one-time-password", is_flag=True,
+              help="Make up a password, print it once; the person must choose their own at first sign-in.")
+def create_user(username, full_name, role, unit_name, phone, password, one_time_password):
+    """Create a staff account (the first manager of a new district, or anyone from the server)."""
+    found = units.find(unit_name)
+    if len(found) != 1:
         names = ", ".join(db.session.scalars(select(Unit.name).order_by(Unit.name)))
-        _fail(f"no unit named {unit_name!r}. Units: {names or '(none: run seed-demo or add units)'}")
-    if password is None:
+        _fail(f"no single unit named or coded {unit_name!r}. Units: {names or '(none: run setup-district first)'}")
+    unit = found[0]
+    if one_time_password:
+        password = setup_import.new_password()
+    elif password is None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Again: "):
             _fail("the passwords differ")
     try:
         user = staff_ops.create_staff(username=username, full_name=full_name, role=role, unit=unit,
-                                      phone=phone, password=password, actor=SYSTEM_ACTOR)
+                                      phone=phone, password=password, actor=SYSTEM_ACTOR,
+                                      password_is_temporary=one_time_password)
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
     db.session.commit()
     click.echo(f"created {user.username} ({user.role.value}, {unit.name})")
+    if one_time_password:
+        click.echo(f"one-time password (shown once; changed at first sign-in): {password}")
+    if Role(role) == Role.MANAGER:
+        click.echo("at first sign-in a manager also adds SLRT to an authenticator app (the screen shows a QR code)")
 
 
 @slrt_cli.command("import-setup")

@@ -352,8 +352,7 @@ def _text(value: str, column: Column, model_column) -> str:
 
 def _unit(value: str, column: Column) -> Unit:
     """A unit by its name or the code of its region (33.16 for a regency's secretariat, a village's code)."""
-    found = list(db.session.scalars(select(Unit).join(Unit.region).where(or_(
-        func.lower(Unit.name) == value.lower(), Region.code == value.strip())).limit(2)))
+    found = units.find(value)
     if len(found) != 1:
         raise ValidationError(_l("Unknown unit %(unit)s; write its name as on the Units screen or its region code.",
                                  unit=value[:60]) if not found else

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from slrt import text
 from slrt.access import Actor, System, check_active, staff_covers
@@ -20,6 +20,14 @@ from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import Region, Staff, Unit
 from slrt.models.enums import RegionLevel, Role, UnitKind
+
+
+def find(value: str) -> list[Unit]:
+    """The units named ``value`` (any letter case) or sitting on the region coded ``value`` (33.16 for a
+    regency's secretariat, a village's code for its post): none, one, or two when it is ambiguous."""
+    value = " ".join((value or "").split())
+    return list(db.session.scalars(select(Unit).join(Unit.region).where(or_(
+        func.lower(Unit.name) == value.lower(), Region.code == value)).order_by(Unit.id).limit(2)))
 
 
 def check_keeps_posts(actor: Actor, secretariat: Unit) -> None:

@@ -34,7 +34,7 @@ def test_create_user_then_list_and_set_password(runner, district, db_session):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--unit", "Kantor Antah"], "no unit named 'Kantor Antah'"),
+        (["--unit", "Kantor Antah"], "no single unit named or coded 'Kantor Antah'"),
         (["--password", "pendek"], "Kata sandi minimal 10 karakter"),
         (["--phone", "0296 531234"], "nomor telepon rumah/kantor"),
     ],
