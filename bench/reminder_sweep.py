@@ -72,13 +72,14 @@ def fill(app, referrals: int, due: int) -> None:
             # Every ``every``-th referral waits for its first reminder (sent 14 days ago, unanswered,
             # due date still ahead); the others are answered or ended, or were sent an hour ago.
             f"""INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
-                    created_by_id, sent_at, reopened_count, reminders_sent, version)
+                    created_by_id, sent_at, reopened_count, reminders_sent, escalation_rung,
+                    resident_verification, version)
                SELECT (800000000 + c.id)::text, c.id, s.id, s.default_agency_id,
                       CASE WHEN n % {every} = 0 THEN 'sent'
                            ELSE (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + n % 5] END,
                       {at} + interval '30 days', '[]', c.opened_by_id,
                       CASE WHEN n % {every} = 0 THEN {at} - interval '14 days' ELSE {at} - interval '1 hour' END,
-                      0, 0, 1
+                      0, 0, 0, 'not_asked', 1
                FROM (SELECT c.*, row_number() OVER (ORDER BY c.id) AS n FROM "case" c
                      WHERE c.ticket LIKE '9%' AND length(c.ticket) = 8) c,
                     (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
