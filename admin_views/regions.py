@@ -3,7 +3,7 @@ and units (Puskesos posts opened, changed and closed through slrt.units)."""
 
 from __future__ import annotations
 
-from flask import flash, url_for
+from flask import url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import lazy_gettext as _l
@@ -17,7 +17,6 @@ from admin_views.base import RowIdAjaxLoader, SecureModelView
 from admin_views.security import staff_scope
 from slrt import units
 from slrt.access import MANAGER_ROLES
-from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Region, Unit
 from slrt.models.base import row_ids
@@ -167,18 +166,10 @@ class UnitView(SecureModelView):
         return error is None
 
     def _each(self, ids, change, success):
-        done = 0
-        for unit in db.session.scalars(select(Unit).where(Unit.id.in_(row_ids(ids)),
-                                                          Unit.id.in_(staff_scope().unit_ids))):
-            try:
-                with db.session.begin_nested():
-                    change(unit, current_user._get_current_object())
-                done += 1
-            except DomainError as exc:
-                flash(f"{unit.name}: {exc}", "error")
-        db.session.commit()
-        if done:
-            flash(success, "success")
+        """Apply ``change`` to each selected post of the manager's scope; one refused is said and skipped."""
+        posts = db.session.scalars(select(Unit).where(Unit.id.in_(row_ids(ids)),
+                                                      Unit.id.in_(staff_scope().unit_ids))).all()
+        work.commit_each(posts, change, lambda unit: unit.name, success)
 
     @action("deactivate", _l("Close the post"),
             _l("Close the selected posts? Their cases stay with the secretariat."))

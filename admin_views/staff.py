@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import flash
 from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -17,7 +16,6 @@ from admin_views.security import staff_scope
 from slrt import clock, lockout, sign_in
 from slrt import staff as staff_ops
 from slrt.access import MANAGER_ROLES, may_grant
-from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import Staff, Unit
 from slrt.models.base import row_ids
@@ -96,17 +94,7 @@ class StaffView(SecureModelView):
 
     def _each(self, ids, change, success):
         """Apply ``change`` to each selected account; one refused is said and skipped, the rest done."""
-        done = 0
-        for user in self._users(ids):
-            try:
-                with db.session.begin_nested():
-                    change(user, current_user._get_current_object())
-                done += 1
-            except DomainError as exc:
-                flash(f"{user.username}: {exc}", "error")
-        db.session.commit()
-        if done:
-            flash(success, "success")
+        work.commit_each(self._users(ids), change, lambda user: user.username, success)
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected accounts?"))
     def action_deactivate(self, ids):

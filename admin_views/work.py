@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from flask import flash
+from flask_security import current_user
 
 from slrt.errors import DomainError
 from slrt.extensions import db
@@ -26,3 +27,25 @@ def commit(do: Callable[[], T]) -> tuple[T | None, DomainError | None]:
         flash(str(exc), "error")
         return None, exc
     return result, None
+
+
+def commit_each(rows: Iterable[T], change: Callable[[T, object], object], name: Callable[[T], str],
+                success: str) -> int:
+    """Apply ``change(row, actor)`` to each selected row, each in a savepoint of its own, and commit.
+
+    A row the domain refuses is flashed as an error under its ``name`` and skipped, the others
+    are done; ``success`` is flashed when any was. Returns how many were done.
+    """
+    actor = current_user._get_current_object()
+    done = 0
+    for row in rows:
+        try:
+            with db.session.begin_nested():
+                change(row, actor)
+            done += 1
+        except DomainError as exc:
+            flash(f"{name(row)}: {exc}", "error")
+    db.session.commit()
+    if done:
+        flash(success, "success")
+    return done

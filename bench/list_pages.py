@@ -30,122 +30,11 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _fill import NAME_WORDS_SQL, bench_app, fill  # noqa: E402  (the benches' shared fill)
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench")
-
-
-def ensure_database(url: str, rebuild: bool) -> bool:
-    """Create the bench database if missing; True when it must be filled."""
-    from slrt.config import _normalize_db_url
-
-    base, name = _normalize_db_url(url).rsplit("/", 1)
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-        if exists and rebuild:
-            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-            exists = False
-        if not exists:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return not exists
-
-
-#: Family names of the bench residents ("Warga 12345 Riyanto"): a one-word search finds about one in fifty.
-SURNAMES = [
-    "Riyanto", "Widodo", "Susanto", "Lestari", "Rahayu", "Wibowo", "Setiawan", "Purnomo", "Hartono",
-    "Santoso", "Suryani", "Wahyuni", "Kusuma", "Pratama", "Saputra", "Handayani", "Utomo", "Nugroho",
-    "Prasetyo", "Hidayat", "Kurniawan", "Sulistyo", "Yulianti", "Wulandari", "Anggraini", "Permana",
-    "Gunawan", "Hermawan", "Suparman", "Sutrisno", "Supriyadi", "Haryanto", "Rahmawati", "Sugiarto",
-    "Sumarno", "Mulyani", "Suwarno", "Budiman", "Sudarsono", "Fitriani", "Maryati", "Sutopo", "Wijaya",
-    "Darmawan", "Iskandar", "Sukardi", "Suyanto", "Jumadi", "Tukiran", "Sarmini",
-]
-
-
-def residents_sql(count: int, created_at: str = "now()") -> str:
-    """``count`` residents spread over the demo's villages: placeholder ciphertext (lists show only the mask)."""
-    surnames = "ARRAY[" + ",".join(f"'{name}'" for name in SURNAMES) + "]"
-    # Spread by a hash of the number, not the number itself: a family name tied to g % 50 would tie it
-    # to the case's day (g % 365) too, and a search would find none of a name on some days.
-    name = f"'Warga ' || g || ' ' || ({surnames})[1 + abs(hashtext(g::text)) % {len(SURNAMES)}]"
-    return f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
-                village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
-            SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
-                   {name}, lower({name}), CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
-                   DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
-                   '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', {created_at}
-            FROM generate_series(1, {count}) g,
-                 LATERAL (SELECT (ARRAY(SELECT id FROM region WHERE level = 'village' ORDER BY id))
-                          [1 + g % 10] AS id) v"""
-
-
-#: The words of the bench residents' names (their names are plain words and digits, one space apart).
-NAME_WORDS_SQL = """INSERT INTO resident_name_word (word, resident_id)
-    SELECT DISTINCT w.word, r.id FROM resident r, regexp_split_to_table(r.name_key, ' ') AS w(word)
-    WHERE r.nik_encrypted = 'bench'"""
-
-
-def bench_app(url: str, key_name: str, rebuild: bool, **config):
-    """(app on the bench database, whether it must be filled); the PII key is kept beside the data."""
-    os.environ["DATABASE_URL"] = url
-    must_fill = ensure_database(url, rebuild)
-    from app import create_app
-    from slrt.pii import new_key
-
-    key_file = ROOT / "instance" / key_name
-    key_file.parent.mkdir(exist_ok=True)
-    if must_fill or not key_file.exists():
-        key_file.write_text(new_key())
-    app = create_app({"SLRT_PII_KEY": key_file.read_text().strip(), "SECRET_KEY": "bench",
-                      "SLRT_PASSWORD_HASH": "plaintext", **config})
-    return app, must_fill
-
-
-def fill(app, cases: int) -> None:
-    """Demo district, then bulk rows with INSERT ... SELECT generate_series (seconds, not hours)."""
-    from flask_migrate import upgrade
-
-    from slrt import demo
-    from slrt.extensions import db
-
-    with app.app_context():
-        upgrade()
-        demo.seed(residents=40, random_seed=1)
-        db.session.commit()
-        residents = max(cases // 4, 1)
-        started = time.perf_counter()
-        sql = [
-            # residents: placeholder ciphertext (lists show only the masked form)
-            residents_sql(residents),
-            NAME_WORDS_SQL,
-            f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
-                    opened_at, version)
-                SELECT (9000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
-                       (ARRAY['open','in_progress','resolved','closed','cancelled'])[1 + g % 5],
-                       (SELECT min(id) FROM staff), now() - (g % 365) * interval '1 day', 1
-                FROM generate_series(1, {cases}) g,
-                     (SELECT min(id) AS first FROM resident WHERE nik_encrypted = 'bench') b,
-                     (SELECT ARRAY(SELECT id FROM unit WHERE kind = 'puskesos' ORDER BY id) AS ids) p,
-                     LATERAL (SELECT b.first + g % {residents} AS id) r,
-                     LATERAL (SELECT p.ids[1 + g % array_length(p.ids, 1)] AS id) u""",
-            """INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
-                    created_by_id, sent_at, reopened_count, reminders_sent, escalation_rung,
-                    resident_verification, version)
-               SELECT (80000000 + c.id)::text, c.id, s.id, s.default_agency_id,
-                      (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + c.id % 5],
-                      c.opened_at + interval '7 days', '[]', c.opened_by_id, c.opened_at, 0, 0, 0,
-                      'not_asked', 1
-               FROM "case" c,
-                    (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
-                    LATERAL (SELECT id, default_agency_id FROM service
-                             WHERE id = a.ids[1 + c.id % array_length(a.ids, 1)]) s
-               WHERE c.ticket LIKE '9%' AND length(c.ticket) = 7""",
-            "ANALYZE",
-        ]
-        with db.engine.begin() as conn:
-            for statement in sql:
-                conn.exec_driver_sql(statement.replace("%", "%%"))
-        print(f"filled {cases} cases in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def sign_in(app, username: str):
@@ -174,6 +63,7 @@ def search_url(client, list_url: str, term: str) -> str:
 
 
 def measure(app, client, url: str, runs: int = 7) -> tuple[float, int]:
+    """Median milliseconds to the whole answer (a CSV streams: read to its end) and SQL statements per run."""
     from slrt.extensions import db
 
     with app.app_context():
@@ -185,8 +75,10 @@ def measure(app, client, url: str, runs: int = 7) -> tuple[float, int]:
         counted.clear()
         started = time.perf_counter()
         response = client.get(url)
+        body = response.get_data()
+        response.close()
         timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
+        assert response.status_code == 200 and body, (url, response.status_code)
     return statistics.median(timings), len(counted)
 
 
@@ -198,7 +90,7 @@ def main() -> None:
 
     app, must_fill = bench_app(URL, "bench-pii.key", args.rebuild)
     if must_fill:
-        fill(app, args.cases)
+        fill(app, args.cases, NAME_WORDS_SQL)
     with app.app_context():
         from slrt.extensions import db
 

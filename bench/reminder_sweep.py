@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from list_pages import bench_app, residents_sql  # noqa: E402
+from _fill import bench_app, cases_sql, load, residents_sql  # noqa: E402  (the benches' shared fill)
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench_reminders")
 #: The sweep runs at Tuesday 24 November 2026, 10:00 in Jakarta: a working day, office hours.
@@ -42,54 +42,33 @@ SWEEP_AT = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
 def fill(app, referrals: int, due: int) -> None:
-    """Demo district, then bulk rows with INSERT ... SELECT generate_series."""
-    from flask_migrate import upgrade
-
-    from slrt import demo
-    from slrt.extensions import db
-
-    with app.app_context():
-        upgrade()
-        demo.seed(residents=40, random_seed=1)
-        db.session.commit()
-        residents = max(referrals // 4, 1)
-        every = max(referrals // max(due, 1), 1)
-        at = f"TIMESTAMPTZ '{SWEEP_AT.isoformat()}'"
-        started = time.perf_counter()
-        sql = [
-            residents_sql(residents, created_at=at),
-            f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
-                    opened_at, version)
-                SELECT (90000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
-                       'in_progress', (SELECT min(id) FROM staff), {at} - interval '14 days', 1
-                FROM generate_series(1, {referrals}) g,
-                     (SELECT min(id) AS first FROM resident WHERE nik_encrypted = 'bench') b,
-                     (SELECT ARRAY(SELECT id FROM unit WHERE kind = 'puskesos' ORDER BY id) AS ids) p,
-                     LATERAL (SELECT b.first + g % {residents} AS id) r,
-                     LATERAL (SELECT p.ids[1 + g % array_length(p.ids, 1)] AS id) u""",
-            # Demo referrals are dated by the real clock; keep them out of the count.
-            "UPDATE referral SET status = 'completed' WHERE status IN ('sent', 'accepted')",
-            # Every ``every``-th referral waits for its first reminder (sent 14 days ago, unanswered,
-            # due date still ahead); the others are answered or ended, or were sent an hour ago.
-            f"""INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
-                    created_by_id, sent_at, reopened_count, reminders_sent, version)
-               SELECT (800000000 + c.id)::text, c.id, s.id, s.default_agency_id,
-                      CASE WHEN n % {every} = 0 THEN 'sent'
-                           ELSE (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + n % 5] END,
-                      {at} + interval '30 days', '[]', c.opened_by_id,
-                      CASE WHEN n % {every} = 0 THEN {at} - interval '14 days' ELSE {at} - interval '1 hour' END,
-                      0, 0, 1
-               FROM (SELECT c.*, row_number() OVER (ORDER BY c.id) AS n FROM "case" c
-                     WHERE c.ticket LIKE '9%' AND length(c.ticket) = 8) c,
-                    (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
-                    LATERAL (SELECT id, default_agency_id FROM service
-                             WHERE id = a.ids[1 + c.n % array_length(a.ids, 1)]) s""",
-            "ANALYZE",
-        ]
-        with db.engine.begin() as conn:
-            for statement in sql:
-                conn.exec_driver_sql(statement.replace("%", "%%"))
-        print(f"filled {referrals} referrals in {time.perf_counter() - started:.0f} s", flush=True)
+    """Demo district, then bulk rows: ``referrals`` cases in progress, one referral each, ``due`` of them due."""
+    residents = max(referrals // 4, 1)
+    every = max(referrals // max(due, 1), 1)
+    at = f"TIMESTAMPTZ '{SWEEP_AT.isoformat()}'"
+    load(app, [
+        residents_sql(residents, created_at=at),
+        cases_sql(referrals, residents, first_ticket=90000000, status="'in_progress'",
+                  opened_at=f"{at} - interval '14 days'"),
+        # Demo referrals are dated by the real clock; keep them out of the count.
+        "UPDATE referral SET status = 'completed' WHERE status IN ('sent', 'accepted')",
+        # Every ``every``-th referral waits for its first reminder (sent 14 days ago, unanswered,
+        # due date still ahead); the others are answered or ended, or were sent an hour ago.
+        f"""INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
+                created_by_id, sent_at, reopened_count, reminders_sent, escalation_rung,
+                resident_verification, version)
+           SELECT (800000000 + c.id)::text, c.id, s.id, s.default_agency_id,
+                  CASE WHEN n % {every} = 0 THEN 'sent'
+                       ELSE (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + n % 5] END,
+                  {at} + interval '30 days', '[]', c.opened_by_id,
+                  CASE WHEN n % {every} = 0 THEN {at} - interval '14 days' ELSE {at} - interval '1 hour' END,
+                  0, 0, 0, 'not_asked', 1
+           FROM (SELECT c.*, row_number() OVER (ORDER BY c.id) AS n FROM "case" c
+                 WHERE c.ticket LIKE '9%' AND length(c.ticket) = 8) c,
+                (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
+                LATERAL (SELECT id, default_agency_id FROM service
+                         WHERE id = a.ids[1 + c.n % array_length(a.ids, 1)]) s""",
+    ], f"{referrals} referrals")
 
 
 def sweep_once(app, trace: bool = False) -> tuple[float, int, int, float]:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,80 +27,15 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 
-from list_pages import bench_app, residents_sql, sign_in  # noqa: E402  (a sibling script)
+from _fill import bench_app, fill  # noqa: E402  (the benches' shared fill)
+from list_pages import measure, sign_in  # noqa: E402  (a sibling script)
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/slrt_bench_report")
 
 
-def fill(app, cases: int) -> None:
-    """Demo district, then bulk rows with INSERT ... SELECT generate_series (seconds, not hours)."""
-    from flask_migrate import upgrade
-
-    from slrt import demo
-    from slrt.extensions import db
-
-    with app.app_context():
-        upgrade()
-        demo.seed(residents=40, random_seed=1)
-        db.session.commit()
-        residents = max(cases // 4, 1)
-        started = time.perf_counter()
-        sql = [
-            residents_sql(residents),
-            f"""INSERT INTO "case" (ticket, resident_id, unit_id, channel, summary, urgency, status, opened_by_id,
-                    opened_at, version)
-                SELECT (9000000 + g)::text, r.id, u.id, 'walk_in', 'Keluhan warga nomor ' || g, 'normal',
-                       (ARRAY['open','in_progress','resolved','closed','cancelled'])[1 + g % 5],
-                       (SELECT min(id) FROM staff), now() - (g % 365) * interval '1 day', 1
-                FROM generate_series(1, {cases}) g,
-                     (SELECT min(id) AS first FROM resident WHERE nik_encrypted = 'bench') b,
-                     (SELECT ARRAY(SELECT id FROM unit WHERE kind = 'puskesos' ORDER BY id) AS ids) p,
-                     LATERAL (SELECT b.first + g % {residents} AS id) r,
-                     LATERAL (SELECT p.ids[1 + g % array_length(p.ids, 1)] AS id) u""",
-            # one referral per case, completed ones after 1 to 20 days
-            """INSERT INTO referral (code, case_id, service_id, agency_id, status, due_at, documents_checked,
-                    created_by_id, sent_at, completed_at, reopened_count, reminders_sent, version,
-                    resident_verification, escalation_rung)
-               SELECT (80000000 + c.id)::text, c.id, s.id, s.default_agency_id, st.status,
-                      c.opened_at + interval '7 days', '[]', c.opened_by_id, c.opened_at,
-                      CASE WHEN st.status = 'completed' THEN c.opened_at + (1 + c.id % 20) * interval '1 day' END,
-                      0, 0, 1, 'not_asked', 0
-               FROM "case" c,
-                    (SELECT ARRAY(SELECT id FROM service WHERE default_agency_id IS NOT NULL ORDER BY id) AS ids) a,
-                    LATERAL (SELECT id, default_agency_id FROM service
-                             WHERE id = a.ids[1 + c.id % array_length(a.ids, 1)]) s,
-                    LATERAL (SELECT (ARRAY['sent','accepted','completed','rejected','cancelled'])[1 + c.id % 5]
-                             AS status) st
-               WHERE c.ticket LIKE '9%' AND length(c.ticket) = 7""",
-            """INSERT INTO case_need (case_id, service_id)
-               SELECT case_id, service_id FROM referral WHERE code LIKE '8%' AND length(code) = 8""",
-        ]
-        with db.engine.begin() as conn:
-            for statement in sql:
-                conn.exec_driver_sql(statement.replace("%", "%%"))
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
-        print(f"filled {cases} cases in {time.perf_counter() - started:.0f} s", flush=True)
-
-
-def measure(app, client, url: str, runs: int) -> tuple[float, int]:
-    """Median milliseconds to the whole answer (a CSV streams: read to its end) and SQL statements per run."""
-    from slrt.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    counted: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *a: counted.append(a[2]))
-    timings = []
-    for _ in range(runs):
-        counted.clear()
-        started = time.perf_counter()
-        response = client.get(url)
-        body = response.get_data()
-        response.close()
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200 and body, (url, response.status_code)
-    return statistics.median(timings), len(counted)
+#: What the report reads besides: each bench case's need (its referral's service).
+CASE_NEEDS_SQL = """INSERT INTO case_need (case_id, service_id)
+    SELECT case_id, service_id FROM referral WHERE code LIKE '8%' AND length(code) = 8"""
 
 
 def main() -> None:
@@ -113,7 +46,7 @@ def main() -> None:
 
     app, must_fill = bench_app(URL, "bench-report-pii.key", args.rebuild)
     if must_fill:
-        fill(app, args.cases)
+        fill(app, args.cases, CASE_NEEDS_SQL)
     with app.app_context():
         from slrt.extensions import db
 

@@ -147,3 +147,13 @@ def pipeline_database():
         return
     with postgres_database(server) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, one for the test module (skipped where it is not installed)."""
+    from tests.live import chromium, need_chromium
+
+    need_chromium()
+    with chromium() as launched:
+        yield launched

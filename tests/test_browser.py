@@ -13,70 +13,33 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
-import threading
 from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
-from werkzeug.serving import make_server
 
-from app import create_app
 from slrt.extensions import db
-from slrt.pii import new_key
+from tests.live import live_app, need_chromium, serving
 from tests.test_prints_browser import A4, A6, BLUE, _colours, _is_size, _print
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    path = tmp_path_factory.mktemp("live")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'live.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "browser-test", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_SENDER_NAME": "SLRT Blora",
-        # given, so nothing is kept in the repository's instance/ folder (screenshots alone go to test-artifacts/)
-        "SLRT_ANDROID_SIGNING_KEY": "browser-test",
-    })
+    need_chromium()
+    app = live_app(tmp_path_factory.mktemp("live"), "browser-test", SLRT_SMS_SENDER_NAME="SLRT Blora")
     with app.app_context():
-        from flask_migrate import upgrade
-
         from slrt import demo
 
-        upgrade()
         demo.seed(residents=20, random_seed=7)
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
+    with serving(app) as url:
+        yield url
 
 
 def _login(page, base, username):

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import openpyxl
 import pytest
 
-from tests.test_browser import _login, _shot, _watch_csp, browser, live_url  # noqa: F401  (fixtures)
+from tests.test_browser import _login, _shot, _watch_csp, live_url  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -85,26 +85,20 @@ def test_sms_in_as_printed_names_a_number(runner, district, db_session):
 
 @pytest.mark.slow
 def test_a_worker_says_at_start_that_no_number_can_be_named(tmp_path):
-    import time
-
-    from app import create_app
     from fakes.builders import make_district
     from slrt.extensions import db
-    from tests.test_worker import _alive, _env, _migrate, worker_and_beat
+    from tests.worker import migrate, wait_until, worker_and_beat, worker_app, worker_env
 
-    env = _env(tmp_path)
-    _migrate(env)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "CELERY_BROKER_URL": env["CELERY_BROKER_URL"],
-                      "SLRT_PII_KEY": env["SLRT_PII_KEY"], "SECRET_KEY": "x", "SLRT_PASSWORD_HASH": "plaintext"})
+    env = worker_env(tmp_path)
+    migrate(env)
+    app = worker_app(env)
     with app.app_context():
         make_district()
         db.session.execute(update(Unit).values(phone=None))
         db.session.commit()
         db.engine.dispose()
     with worker_and_beat(tmp_path, env) as procs:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "SLRT_REPLY_NUMBER" not in (tmp_path / "worker.log").read_text():
-            _alive(procs, tmp_path)
-            time.sleep(0.5)
+        wait_until(lambda: "SLRT_REPLY_NUMBER" in (tmp_path / "worker.log").read_text(), procs, tmp_path, 60,
+                   step=0.5)
         log = (tmp_path / "worker.log").read_text()
     assert "ERROR" in log and "SLRT_REPLY_NUMBER is not set and no secretariat has a phone" in log, log[-2000:]

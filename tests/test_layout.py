@@ -8,23 +8,17 @@ Screenshots go to test-artifacts/layout-*.png.
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from app import create_app
 from slrt.extensions import db
-from slrt.pii import new_key
-from tests.test_browser import _login, browser  # noqa: F401  (a fixture)
+from tests.live import live_app, need_chromium, serving
+from tests.test_browser import _login
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
 
@@ -35,35 +29,20 @@ SCREENS = [(1280, 800), (1366, 768)]
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app on the demo district, served over HTTP; with an open case to refer and a resident's name."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    path = tmp_path_factory.mktemp("layout")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'live.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "layout-test", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_SENDER_NAME": "SLRT Blora", "SLRT_ANDROID_SIGNING_KEY": "layout-test",
-    })
+    need_chromium()
+    app = live_app(tmp_path_factory.mktemp("layout"), "layout-test", SLRT_SMS_SENDER_NAME="SLRT Blora")
     with app.app_context():
-        from flask_migrate import upgrade
-
         from slrt import demo
         from slrt.models import Case, Resident
         from slrt.models.enums import CaseStatus
 
-        upgrade()
         demo.seed(residents=20, random_seed=7)
         db.session.commit()
         case = db.session.scalars(select(Case).where(Case.status == CaseStatus.OPEN).order_by(Case.id)).first()
         resident = db.session.get(Resident, case.resident_id)
         found = {"case_id": case.id, "name": resident.name, "last_word": resident.name.split()[-1]}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", **found}
-    server.shutdown()
+    with serving(app) as url:
+        yield {"url": url, **found}
 
 
 def _shot(page, name):
@@ -86,7 +65,7 @@ def _fits(page) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), SCREENS)
-def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height):  # noqa: F811
+def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height):
     context = browser.new_context(viewport={"width": width, "height": height}, locale="id-ID")
     page = context.new_page()
     base = live["url"]
@@ -111,7 +90,7 @@ def test_no_sideways_scrolling_and_a_one_line_menu(live, browser, width, height)
     context.close()
 
 
-def test_rows_tiles_overdue_and_name_search(live, browser):  # noqa: F811
+def test_rows_tiles_overdue_and_name_search(live, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
     page = context.new_page()
     base = live["url"]

@@ -8,30 +8,23 @@ paints. The PDFs and screenshots go to test-artifacts/ for review.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import threading
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
-from app import create_app
 from fakes.builders import make_case, make_district, make_resident
 from slrt import referrals
 from slrt.extensions import db
 from slrt.models import Document, Service, service_document
 from slrt.models.enums import Domain, Role
-from slrt.pii import new_key
+from tests.live import live_app, need_chromium, serving
 from tests.web import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
 
@@ -58,19 +51,10 @@ A4, A6 = (595.3, 841.9), (297.6, 419.5)
 def live(tmp_path_factory):
     """The app over HTTP on a database with a health referral (8 documents, 5 checked) and an
     education one; (base URL, back office username, {domain: referral id})."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    path = tmp_path_factory.mktemp("prints")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'prints.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "prints-test", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_SENDER_NAME": "SLRT Blora", "SLRT_SMS_DISPATCH": False, "SLRT_ANDROID_SIGNING_KEY": "prints-test",
-    })
+    need_chromium()
+    app = live_app(tmp_path_factory.mktemp("prints"), "prints-test", SLRT_SMS_SENDER_NAME="SLRT Blora",
+                   SLRT_SMS_DISPATCH=False)
     with app.app_context():
-        upgrade()
         district = make_district()
         district.secretariat.address = "Jl. Pemuda No. 16, Blora"
         documents = [Document(code=code, name=name, sms_name=code.lower()[:10]) for code, name in DOCUMENTS]
@@ -96,37 +80,26 @@ def live(tmp_path_factory):
         db.session.commit()
         ids = {Domain.HEALTH: health.id, Domain.EDUCATION: education.id}
         username = back.username
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", username, ids
-    server.shutdown()
+    with serving(app) as url:
+        yield url, username, ids
 
 
 @pytest.fixture(scope="module")
-def page(live):
-    from playwright.sync_api import sync_playwright
-
+def page(live, browser):
     base, username, _ids = live
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
-        page = context.new_page()
-        # The prints live under the app's Content-Security-Policy too (the QR code is inline SVG).
-        page.csp_violations = []
-        page.on("console", lambda message: page.csp_violations.append(f"{page.url}: {message.text}")
-                if "Content Security Policy" in message.text else None)
-        page.goto(f"{base}/login")
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/admin/")
-        yield page
-        context.close()
-        chromium.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
+    page = context.new_page()
+    # The prints live under the app's Content-Security-Policy too (the QR code is inline SVG).
+    page.csp_violations = []
+    page.on("console", lambda message: page.csp_violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    yield page
+    context.close()
 
 
 def _print(page, name: str) -> PdfReader:

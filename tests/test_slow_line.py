@@ -9,19 +9,12 @@ and the sign-in page has the staff pages' files fetched while the clerk types.
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-from app import create_app
 from fakes.slow_line import CPU_SLOWDOWN, LATENCY_MS, THROUGHPUT, SlowLine, sign_in
 from slrt.extensions import db
-from slrt.pii import new_key
+from tests.live import live_app, need_chromium, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CLERK, PASSWORD = "backoffice", "demo-backoffice-2026"
 
 pytestmark = pytest.mark.slow
@@ -30,23 +23,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app on the demo district, and the paths of the requests it answered."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    path = tmp_path_factory.mktemp("slow")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'slow.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "slow-line", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_ANDROID_SIGNING_KEY": "slow-line", "SLRT_SMS_DISPATCH": False,
-    })
+    need_chromium()
+    app = live_app(tmp_path_factory.mktemp("slow"), "slow-line", SLRT_SMS_DISPATCH=False)
     with app.app_context():
-        from flask_migrate import upgrade
-
         from slrt import demo
 
-        upgrade()
         demo.seed(residents=40, random_seed=13)
         db.session.commit()
     answered: list[str] = []
@@ -57,22 +38,8 @@ def server(tmp_path_factory):
         return wsgi(environ, start_response)
 
     app.wsgi_app = counting
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=live.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{live.server_port}", answered
-    live.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with serving(app) as url:
+        yield url, answered
 
 
 def _context(browser):

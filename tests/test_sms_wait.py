@@ -177,20 +177,15 @@ def test_a_worker_restarted_without_quiet_hours_sends_what_the_night_held(tmp_pa
     import time
     from datetime import timedelta
 
-    from app import create_app
     from fakes.builders import make_district
     from slrt.extensions import db
-    from tests.test_worker import _alive, _env, _migrate, worker_and_beat
+    from tests.worker import migrate, wait_until, worker_and_beat, worker_app, worker_env
 
     local = datetime.now(JAKARTA)
-    env = _env(tmp_path)
-    env.update(SLRT_QUIET_FROM=f"{local - timedelta(hours=1):%H:%M}",
-               SLRT_QUIET_TO=f"{local + timedelta(hours=1):%H:%M}", SLRT_SWEEP_SECONDS="1")
-    _migrate(env)
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "CELERY_BROKER_URL": env["CELERY_BROKER_URL"],
-        "SLRT_PII_KEY": env["SLRT_PII_KEY"], "SECRET_KEY": "x", "SLRT_PASSWORD_HASH": "plaintext",
-    })
+    env = worker_env(tmp_path, SLRT_QUIET_FROM=f"{local - timedelta(hours=1):%H:%M}",
+                     SLRT_QUIET_TO=f"{local + timedelta(hours=1):%H:%M}", SLRT_SWEEP_SECONDS="1")
+    migrate(env)
+    app = worker_app(env)
     with app.app_context():
         district = make_district()
         db.session.commit()
@@ -203,22 +198,19 @@ def test_a_worker_restarted_without_quiet_hours_sends_what_the_night_held(tmp_pa
         with sqlite3.connect(tmp_path / "slrt.sqlite", timeout=10) as conn:
             return conn.execute("SELECT status, attempts FROM sms_message WHERE direction = 'outbound'").fetchall()
 
+    def sweeps() -> int:
+        return (tmp_path / "beat.log").read_text().count("slrt.sweep_outbox")
+
     with worker_and_beat(tmp_path, env) as procs:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and (tmp_path / "beat.log").read_text().count("slrt.sweep_outbox") < 3:
-            _alive(procs, tmp_path)
-            time.sleep(1)
+        wait_until(lambda: sweeps() >= 3, procs, tmp_path, 90)
         time.sleep(2)  # the last sweep's tasks, if any, have run
         worker_log = (tmp_path / "worker.log").read_text()
-    assert (tmp_path / "beat.log").read_text().count("slrt.sweep_outbox") >= 3
+    assert sweeps() >= 3
     assert rows() == [("pending", 0)] * 5 and "SMS to " not in worker_log
 
     env.update(SLRT_QUIET_FROM="00:00", SLRT_QUIET_TO="00:00")  # the operator switches quiet hours off
     with worker_and_beat(tmp_path, env) as procs:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and {status for status, _ in rows()} != {"sent"}:
-            _alive(procs, tmp_path)
-            time.sleep(1)
+        wait_until(lambda: {status for status, _ in rows()} == {"sent"}, procs, tmp_path, 90)
         worker_log = (tmp_path / "worker.log").read_text()
     assert rows() == [("sent", 1)] * 5, worker_log[-3000:]
     assert worker_log.count("SMS to ") == 5

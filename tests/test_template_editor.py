@@ -91,78 +91,52 @@ def test_the_form_shows_the_notice_its_fields_and_a_preview(app, district, db_se
 
 
 @pytest.mark.slow
-def test_the_help_follows_the_choice_and_the_typing_in_chromium(tmp_path):
+def test_the_help_follows_the_choice_and_the_typing_in_chromium(tmp_path, browser):
     """In the browser the preview, the count and the UCS-2 explanation follow each keystroke, and the
     notice's name, default text and fields follow the notice chosen."""
-    import shutil
-    import threading
-
-    from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    from app import create_app
+    from slrt import demo
     from slrt.extensions import db
     from slrt.models import Staff
-    from slrt.pii import new_key
+    from tests.live import live_app, serving
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.os.path.exists(chromium):
-        pytest.skip("Debian's chromium is not installed")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'editor.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "editor-test", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_SENDER_NAME": "SLRT Blora", "SLRT_ANDROID_SIGNING_KEY": "editor-test",
-    })
+    app = live_app(tmp_path, "editor-test", SLRT_SMS_SENDER_NAME="SLRT Blora")
     with app.app_context():
-        from slrt import demo
-
-        upgrade()
         demo.seed(residents=20, random_seed=7)
         security = app.extensions["security"]
         secret = security.totp_factory.generate_totp_secret()
         security.datastore.tf_set(db.session.scalar(select(Staff).where(Staff.username == "manager")),
                                   "authenticator", totp_secret=secret)
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{base}/login")
-            page.fill("#username", "manager")
-            page.fill("#password", "demo-manager-2026")
-            page.click("button[type=submit]")
-            page.wait_for_url("**/tf-validate**")
-            with app.app_context():
-                page.fill("#code", security.totp_factory.generate_totp_password(secret))
-            page.press("#code", "Enter")
-            page.wait_for_url(f"{base}/admin/**")
-            page.goto(f"{base}/admin/sms_template/new/?key=case_closed")
-            help_box = page.locator("#sms-help")
-            assert "Kasus ditutup" in help_box.inner_text()
-            page.fill("#body", "{office}: tiket {ticket} ditutup \U0001F64F")
-            preview = page.locator('[data-help="preview"]').inner_text()
-            assert preview == "SLRT Blora: tiket 48213-7 ditutup \U0001F64F"
-            assert "UCS-2" in page.locator("#sms-counter").inner_text()
-            warning = page.locator('[data-help="ucs2"]')
-            assert warning.is_visible() and "70 karakter per bagian SMS, bukan 160" in warning.inner_text()
-            assert "\u201c\U0001F64F\u201d" in warning.inner_text()  # the character itself, not its halves
-            artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "sms_template_editor.png"), full_page=True)
-            page.fill("#body", "{office}: tiket {ticket} ditutup.")
-            assert not warning.is_visible() and "GSM-7" in page.locator("#sms-counter").inner_text()
-            # choosing in select2's dropdown sets the hidden select and tells jQuery, like this
-            page.evaluate("jQuery('#key').val('referral_rejected').trigger('change')")
-            assert "Rujukan ditolak" in help_box.inner_text() and "{reason}" in help_box.inner_text()
-            assert errors == []
-            browser.close()
-    finally:
-        server.shutdown()
+    with serving(app) as base:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base}/login")
+        page.fill("#username", "manager")
+        page.fill("#password", "demo-manager-2026")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/tf-validate**")
+        with app.app_context():
+            page.fill("#code", security.totp_factory.generate_totp_password(secret))
+        page.press("#code", "Enter")
+        page.wait_for_url(f"{base}/admin/**")
+        page.goto(f"{base}/admin/sms_template/new/?key=case_closed")
+        help_box = page.locator("#sms-help")
+        assert "Kasus ditutup" in help_box.inner_text()
+        page.fill("#body", "{office}: tiket {ticket} ditutup \U0001F64F")
+        preview = page.locator('[data-help="preview"]').inner_text()
+        assert preview == "SLRT Blora: tiket 48213-7 ditutup \U0001F64F"
+        assert "UCS-2" in page.locator("#sms-counter").inner_text()
+        warning = page.locator('[data-help="ucs2"]')
+        assert warning.is_visible() and "70 karakter per bagian SMS, bukan 160" in warning.inner_text()
+        assert "\u201c\U0001F64F\u201d" in warning.inner_text()  # the character itself, not its halves
+        artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "sms_template_editor.png"), full_page=True)
+        page.fill("#body", "{office}: tiket {ticket} ditutup.")
+        assert not warning.is_visible() and "GSM-7" in page.locator("#sms-counter").inner_text()
+        # choosing in select2's dropdown sets the hidden select and tells jQuery, like this
+        page.evaluate("jQuery('#key').val('referral_rejected').trigger('change')")
+        assert "Rujukan ditolak" in help_box.inner_text() and "{reason}" in help_box.inner_text()
+        assert errors == []
+        page.close()

@@ -13,13 +13,11 @@ import csv
 import io
 import logging
 import re
-import threading
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app import create_app
 from fakes.builders import make_case, make_district, make_referral, make_resident
@@ -27,6 +25,7 @@ from slrt.extensions import db
 from slrt.models import Service
 from slrt.models.enums import Domain, Role
 from slrt.pii import mask, new_key
+from tests.live import live_app, serving
 from tests.web import PASSWORD, Browser, csrf_token
 
 # ---- item 6: no identifier in a URL or an access log -------------------------------------------
@@ -67,19 +66,10 @@ def _search(session: requests.Session, list_url: str, term: str) -> requests.Res
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The real app behind a real HTTP server (werkzeug), its access log captured."""
-    path = tmp_path_factory.mktemp("surface")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'live.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SLRT_PII_KEY": new_key(), "SECRET_KEY": "surface-test", "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_DISPATCH": False, "SLRT_ANDROID_SIGNING_KEY": "surface-test",
-    })
+    app = live_app(tmp_path_factory.mktemp("surface"), "surface-test", SLRT_SMS_DISPATCH=False)
     with app.app_context():
-        from flask_migrate import upgrade
-
         from slrt import residents
 
-        upgrade()
         district = make_district()
         found = make_resident(district, name="Wartini Surface")
         other = make_resident(district, name="Wagiyem Lain")
@@ -107,13 +97,10 @@ def live(tmp_path_factory):
     saved_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield {"base": f"http://127.0.0.1:{server.server_port}", "log": lines, **data}
+        with serving(app) as base:
+            yield {"base": base, "log": lines, **data}
     finally:
-        server.shutdown()
         logger.removeHandler(handler)
         logger.setLevel(saved_level)
         with app.app_context():
