@@ -159,10 +159,23 @@ class UnitView(SecureModelView):
             actor=current_user._get_current_object()))
         return post or False
 
+    def edit_form(self, obj=None):
+        """A secretariat's form has its name, address and phone only: its regency is set up, not chosen."""
+        form = super().edit_form(obj)
+        if obj is not None and obj.kind == UnitKind.SECRETARIAT:
+            for name in ("parent", "region", "villages"):
+                delattr(form, name)
+        return form
+
     def update_model(self, form, model):
+        actor = current_user._get_current_object()
+        if model.kind == UnitKind.SECRETARIAT:
+            _unit, error = work.commit(lambda: units.update_secretariat(
+                model, name=form.name.data, address=form.address.data, phone=form.phone.data, actor=actor))
+            return error is None
         _post, error = work.commit(lambda: units.update_post(
             model, name=form.name.data, village=form.region.data, more_villages=form.villages.data or [],
-            address=form.address.data, phone=form.phone.data, actor=current_user._get_current_object()))
+            address=form.address.data, phone=form.phone.data, actor=actor))
         return error is None
 
     def _each(self, ids, change, success):

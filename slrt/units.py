@@ -120,6 +120,19 @@ def update_post(post: Unit, *, name: str, village: Region | None, actor: Actor,
     return post
 
 
+def update_secretariat(secretariat: Unit, *, name: str, actor: Actor, address: str | None = None,
+                       phone: str | None = None) -> Unit:
+    """Change a secretariat's name, address and phone (the number SMS name when a post has none).
+    Its regency stays: a secretariat is made by ``setup-district``, never moved."""
+    if secretariat.kind != UnitKind.SECRETARIAT:
+        raise ValidationError(_l("Only a secretariat is changed here."))
+    check_keeps_posts(actor, secretariat)
+    secretariat.name = _name(name, secretariat)
+    _details(secretariat, address, phone)
+    db.session.flush()
+    return secretariat
+
+
 def deactivate_post(post: Unit, *, actor: Actor) -> None:
     """Close a post. Its records stay, seen by the secretariat; its staff must be moved or deactivated first."""
     if post.kind != UnitKind.PUSKESOS:

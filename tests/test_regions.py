@@ -312,6 +312,26 @@ def test_a_manager_opens_a_post_for_two_villages_by_search_and_pick(app, distric
     assert db_session.get(Unit, busy.id).is_active  # its staff are still there
 
 
+def test_a_manager_corrects_the_secretariats_address_and_phone_on_screen(app, district, db_session):
+    manager = signed_in(app, district, MA)
+    secretariat = district.secretariat
+    form = manager.get(f"/admin/unit/edit/?id={secretariat.id}").get_data(as_text=True)
+    assert 'name="phone"' in form and 'name="region"' not in form and 'name="villages"' not in form
+    response = manager.post(f"/admin/unit/edit/?id={secretariat.id}", {
+        "name": "Sekretariat SLRT Blora", "address": "Jl. Pemuda No. 16, Blora", "phone": "(0296) 531999"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db_session.expire_all()
+    saved = db_session.get(Unit, secretariat.id)
+    assert (saved.address, saved.phone, saved.region_id) == ("Jl. Pemuda No. 16, Blora", "(0296) 531999",
+                                                             district.regency.id)
+    post_manager = signed_in(app, district, MA, district.puskesos[0])
+    assert post_manager.get(f"/admin/unit/edit/?id={secretariat.id}").status_code == 404
+    post_manager_account = db_session.get(Staff, district.user(MA, district.puskesos[0]).id)
+    with pytest.raises(PermissionDenied):
+        units.update_secretariat(db_session.get(Unit, secretariat.id), name="Sekretariat Lain", phone="0",
+                                 actor=post_manager_account)
+
+
 def test_puskesos_manager_sees_only_its_post_and_cannot_open_posts(app, district, db_session):
     manager = signed_in(app, district, MA, district.puskesos[0])
     page = manager.get("/admin/unit/").get_data(as_text=True)
