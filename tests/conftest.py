@@ -138,6 +138,18 @@ def send(app):
 
 
 @pytest.fixture
+def empty_database(tmp_path):
+    """A brand-new empty database of the kind the suite runs on: a SQLite file, or a PostgreSQL database
+    of its own on the TEST_DATABASE_URL server, dropped afterwards."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    with postgres_database(server) as url:
+        yield url
+
+
+@pytest.fixture
 def pipeline_database():
     """For fakes.pipeline.Pipeline: None (SQLite in its folder), or a fresh PostgreSQL database of
     its own on the TEST_DATABASE_URL server (the session's app empties that one when it starts)."""

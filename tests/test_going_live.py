@@ -27,7 +27,6 @@ from sqlalchemy import func, select
 
 from app import create_app
 from fakes.builders import make_nik
-from fakes.pipeline import postgres_database
 from slrt import setup_import
 from slrt.codes import format_code
 from slrt.extensions import db
@@ -97,16 +96,6 @@ def _workbook(kind: str) -> bytes:
             sheet.write_string(r, c, value)
     workbook.close()
     return buffer.getvalue()
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'district.sqlite'}"
-        return
-    with postgres_database(server) as url:
-        yield url
 
 
 def _menu_links(html: str) -> list[str]:

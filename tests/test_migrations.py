@@ -12,27 +12,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
-from slrt.config import _normalize_db_url
 from slrt.extensions import db
 from slrt.pii import new_key
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    """A brand-new empty database of the kind the suite runs on."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
-        return
-    admin = sa.create_engine(_normalize_db_url(url), isolation_level="AUTOCOMMIT")
-    name = "slrt_migration_check"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield _normalize_db_url(url).rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
 
 
 def _diff(app) -> list:

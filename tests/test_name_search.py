@@ -3,7 +3,6 @@ by code, ticket, resident or agency; existing residents get their words when the
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
@@ -14,7 +13,6 @@ from app import create_app
 from fakes.builders import make_case, make_referral, make_resident
 from slrt import residents
 from slrt.codes import format_code
-from slrt.config import _normalize_db_url
 from slrt.extensions import db
 from slrt.models import ResidentNameWord
 from slrt.models.enums import Role
@@ -117,25 +115,8 @@ def test_referral_list_searches_code_ticket_resident_and_agency(supervisor, dist
         assert format_code(not_found.code) not in listed, typed
 
 
-@pytest.fixture
-def database_at_0011(tmp_path):
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{tmp_path / 'words.sqlite'}"
-        return
-    admin = sa.create_engine(_normalize_db_url(url), isolation_level="AUTOCOMMIT")
-    name = "slrt_name_words_check"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield _normalize_db_url(url).rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
-
-
-def test_the_migration_gives_existing_residents_their_words(database_at_0011, tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_at_0011, "SLRT_PII_KEY": new_key(), "SECRET_KEY": "x",
+def test_the_migration_gives_existing_residents_their_words(empty_database, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SLRT_PII_KEY": new_key(), "SECRET_KEY": "x",
                       "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'b.sqlite'}"})
     with app.app_context():
         upgrade(revision="0011_case_unit_paging")
