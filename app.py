@@ -9,7 +9,6 @@ Flask object is not called ``app``: Celery's ``-A app`` would take it for the Ce
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -22,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import slrt.models  # noqa: F401  (register every table on the metadata)
 from admin_views import init_admin
 from admin_views.errors import init_errors, render_error
-from slrt import config, outbox
+from slrt import config, logs, outbox
 from slrt.cli import slrt_cli
 from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
 from slrt.pii import vault
@@ -35,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: settings, extensions, Celery, screens and CLI."""
     app = Flask("slrt", instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    logs.init_app(app)  # one format, each request's lines with its id
     init_errors(app)  # first: a request holding NUL is refused before anything reads it
     if app.config["SLRT_PROXY_HOPS"]:
         # The browser's address, as the TLS proxy saw it: sign-in locks count per client address.
@@ -74,7 +74,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         return page, status, {"Retry-After": "5", "Cache-Control": "no-store"}
 
     app.cli.add_command(slrt_cli)
-    logging.getLogger("slrt").setLevel(logging.INFO)
     return app
 
 

@@ -254,6 +254,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_PROXY_HOPS", INT, 0,
             "reverse proxies in front of the app (the TLS proxy: 1) whose `X-Forwarded-For` gives the client "
             "address that sign-in locks count; 0 when browsers connect directly", rule=NOT_NEGATIVE),
+    Setting("SLRT_LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
+            "lowest level logged by the web app, workers and beat (to stderr; systemd's journal keeps it)"),
+    Setting("SLRT_LOG_FORMAT", choice("text", "json"), "text",
+            "`text`: `<UTC time> <level> <logger>: <message> key=value ...`; `json`: the same as one JSON "
+            "object per line, for a log collector. Either way each line carries its context (`sms_id`, "
+            "`case_id`, `request_id`, `worker`, `task_id`) and never a NIK, a full phone number or an SQL value"),
     Setting("SLRT_DB_POOL_SIZE", INT, 10,
             "database connections per process (a worker with N threads wants N or more); "
             "ignored for in-memory SQLite", rule=AT_LEAST_ONE),

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger, worker_ready
+from celery.signals import beat_init, celeryd_init, setup_logging, task_postrun, task_prerun, worker_ready
 from flask import Flask, current_app, has_app_context
 
 # The task modules register their @shared_task functions on every Celery app built below.
 import tasks.ops  # noqa: F401
 import tasks.outbox  # noqa: F401
 import tasks.reminders  # noqa: F401
+from slrt import logs
 from slrt.extensions import db
 from slrt.outbox import help_number_problem
 from tasks.schedule import beat_schedule
 
 log = logging.getLogger(__name__)
+#: Each running task's logging context, by task id (a thread pool runs several at once).
+_task_tokens: dict[str, object] = {}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -45,12 +48,33 @@ def celery_init_app(app: Flask) -> Celery:
         enable_utc=True,
         beat_schedule=beat_schedule(app.config),
     )
-    @after_setup_logger.connect(weak=False)
-    def _quiet_task_lines(**_kwargs) -> None:
+    @setup_logging.connect(weak=False, dispatch_uid="slrt-logging")
+    def _one_log_format(**_kwargs) -> None:
+        # Connected, it keeps Celery from installing its own handlers: the worker and beat log in
+        # the web app's format (slrt.logs, set up when the app was built), at SLRT_LOG_LEVEL.
+        logs.configure(app.config["SLRT_LOG_LEVEL"], app.config["SLRT_LOG_FORMAT"])
         # Two INFO lines per task ("received", "succeeded") cost ~1 ms of CPU per SMS and
         # say nothing the outbox screen does not; failures and our own lines still log.
         for name in ("celery.app.trace", "celery.worker.strategy"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+    @celeryd_init.connect(weak=False, dispatch_uid="slrt-worker-name")
+    def _name_worker_lines(sender=None, **_kwargs) -> None:
+        logs.bind_process(worker=sender)  # the node name, celery@host (slrt-worker@1 under systemd)
+
+    @beat_init.connect(weak=False, dispatch_uid="slrt-beat-name")
+    def _name_beat_lines(**_kwargs) -> None:
+        logs.bind_process(worker="beat")
+
+    @task_prerun.connect(weak=False, dispatch_uid="slrt-task-context")
+    def _bind_task(task_id=None, task=None, **_kwargs) -> None:
+        _task_tokens[task_id] = logs.bind(task_id=task_id, task=getattr(task, "name", None))
+
+    @task_postrun.connect(weak=False, dispatch_uid="slrt-task-context-end")
+    def _unbind_task(task_id=None, **_kwargs) -> None:
+        token = _task_tokens.pop(task_id, None)
+        if token is not None:
+            logs.unbind(token)
 
     @worker_ready.connect(weak=False, dispatch_uid="slrt-help-number")
     def _check_help_number(**_kwargs) -> None:
