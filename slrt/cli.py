@@ -13,8 +13,21 @@ from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from slrt import (backups, clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, units, upgrades,
-                  workdays)
+from slrt import (
+    backups,
+    clock,
+    demo,
+    identity,
+    inbound,
+    ops,
+    outbox,
+    regions,
+    reports,
+    setup_import,
+    units,
+    upgrades,
+    workdays,
+)
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
