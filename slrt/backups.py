@@ -75,8 +75,8 @@ def describe(made: Backup) -> list[str]:
         gettext("backup: %(path)s (%(size)s)", path=made.path, size=human_size(made.size)),
         gettext("The keys are NOT in this backup. Keep SLRT_PII_KEY (without it no NIK or KK number in "
                 "the backup can be read) and SLRT_SECRET_KEY (passwords and authenticator apps) apart from it, "
-                "e.g. in a password manager or a safe; with the embedded default they are the files "
-                "instance/pii.key and instance/secret.key."),
+                "e.g. in a password manager or a safe; when the environment does not set them they are the "
+                "files instance/pii.key and instance/secret.key."),
     ]
 
 

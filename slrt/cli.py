@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from slrt import (
     backups,
@@ -286,6 +287,8 @@ def backup(directory):
         made = backups.backup(directory)
     except DomainError as exc:
         _fail(str(exc))
+    except OperationalError as exc:
+        _fail(_unreachable(exc))
     for line in backups.describe(made):
         click.echo(line)
 
@@ -293,12 +296,22 @@ def backup(directory):
 @slrt_cli.command("upgrade-check")
 def upgrade_check():
     """Say whether the database is at the code's migrations and the keys read its data (exit 1 if not)."""
-    result = upgrades.check()
+    try:
+        result = upgrades.check()
+    except OperationalError as exc:
+        _fail(_unreachable(exc))
     db.session.rollback()
     for line in upgrades.describe(result):
         click.echo(line)
     if not result.ready:
         sys.exit(1)
+
+
+def _unreachable(exc: OperationalError) -> str:
+    """The driver's own words on why the database did not answer (no SQL parameters: the engine hides them)."""
+    reason = " ".join(str(exc.orig).split())
+    return gettext("cannot reach the database %(url)s: %(reason)s",
+                   url=db.engine.url.render_as_string(hide_password=True), reason=reason)
 
 
 @slrt_cli.command("rebuild-summary")

@@ -102,6 +102,15 @@ def restore_commands(kind: str) -> list[str]:
     return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def restore(kind: str, url: str, backup: Path, root: Path) -> None:
+    """Run the README's restore commands in a shell in ``root`` (where ``instance/`` is), as an operator would."""
+    libpq_url = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    for command in restore_commands(kind):
+        done = subprocess.run(["bash", "-c", command], cwd=root, capture_output=True, text=True,
+                              env={**os.environ, "DATABASE_URL": libpq_url, "BACKUP": str(backup)})
+        assert done.returncode == 0, f"{command}\n{done.stderr}"
+
+
 def drop(url: str) -> None:
     """Lose the database: PostgreSQL's dropped and created again empty; SQLite's file deleted."""
     parsed = sa.engine.make_url(url)
@@ -142,10 +151,7 @@ def test_backup_then_drop_then_the_readme_restore_gives_back_every_row_and_a_rea
     with using(make_app(own_url, tmp_path, pii_key=key, migrated=False)):
         assert sa.inspect(db.engine).get_table_names() == []
 
-    libpq_url = sa.engine.make_url(own_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    for command in restore_commands(kind):
-        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, capture_output=True,
-                       env={**os.environ, "DATABASE_URL": libpq_url, "BACKUP": str(path)})
+    restore(kind, own_url, path, tmp_path)
 
     restarted = make_app(own_url, tmp_path, pii_key=key, migrated=False)
     with using(restarted):
@@ -156,6 +162,27 @@ def test_backup_then_drop_then_the_readme_restore_gives_back_every_row_and_a_rea
     assert check.exit_code == 0, check.output
     assert re.search(r"^SLRT_PII_KEY +: cocok dengan data tersimpan \(2 baris diperiksa\)$", check.output, re.M)
     assert check.output.splitlines()[-1].split() == ["ready", ":", "ya"]
+
+
+def test_the_readme_restore_over_a_database_changed_since_takes_it_back_to_the_backup(own_url, tmp_path):
+    key = new_key()
+    app = make_app(own_url, tmp_path, pii_key=key)
+    resident_id, _ = seed(app)
+    with using(app):
+        before = row_counts()
+        kind = db.engine.dialect.name
+        made = run(app, "backup", str(tmp_path))
+        assert made.exit_code == 0, made.output
+        path = Path(re.search(r"^cadangan: (\S+) ", made.output, re.M).group(1))
+        with db.engine.begin() as conn:  # a clerk's mistake after the backup
+            conn.exec_driver_sql("DELETE FROM resident_name_word")
+            conn.exec_driver_sql("UPDATE resident SET name = 'Salah Ketik'")
+        assert row_counts() != before
+
+    restore(kind, own_url, path, tmp_path)
+    with using(make_app(own_url, tmp_path, pii_key=key, migrated=False)):
+        assert row_counts() == before
+        assert db.session.get(Resident, resident_id).name == "Sri Wahyuni"
 
 
 def test_upgrade_check_refuses_a_pii_key_the_data_was_not_written_with(own_url, tmp_path):
