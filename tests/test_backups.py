@@ -27,6 +27,7 @@ from fakes.pipeline import postgres_database
 from slrt import residents
 from slrt.extensions import db
 from slrt.models import Resident
+from slrt.models.enums import Role
 from slrt.pii import new_key
 from tests.conftest import FROZEN_AT
 
@@ -74,12 +75,14 @@ def run(app: Flask, *args: str):
 
 
 def seed(app: Flask) -> tuple[int, str]:
-    """A district with its staff, three residents, a case with a referral; committed.
+    """A district with its staff, a household of three residents, a case with a referral; committed.
 
     Returns the second resident's id and NIK."""
     with using(app), time_machine.travel(FROZEN_AT, tick=False):
         d = make_district()
-        people = [make_resident(d, name=name, birth=date(1970 + i, 3, 9 + i))
+        family = residents.register_household(kk_number="3316010902700001", address="RT 02 RW 01",
+                                              village=d.villages[0], actor=d.user(Role.FRONT_OFFICE))
+        people = [make_resident(d, name=name, birth=date(1970 + i, 3, 9 + i), household=family)
                   for i, name in enumerate(["Siti Aminah", "Sri Wahyuni", "Sutrisno"])]
         make_referral(d, make_case(d, people[0]))
         db.session.commit()
@@ -160,7 +163,7 @@ def test_backup_then_drop_then_the_readme_restore_gives_back_every_row_and_a_rea
         assert residents.find_by_nik(nik).id == resident_id  # the lookup hash finds it with the key
         check = run(restarted, "upgrade-check")
     assert check.exit_code == 0, check.output
-    assert re.search(r"^SLRT_PII_KEY +: cocok dengan data tersimpan \(2 baris diperiksa\)$", check.output, re.M)
+    assert re.search(r"^SLRT_PII_KEY +: cocok dengan data tersimpan \(3 baris diperiksa\)$", check.output, re.M)
     assert check.output.splitlines()[-1].split() == ["ready", ":", "ya"]
 
 
@@ -194,9 +197,10 @@ def test_upgrade_check_refuses_a_pii_key_the_data_was_not_written_with(own_url, 
     lines = result.output.splitlines()
     assert lines[-1].split() == ["ready", ":", "TIDAK"]
     refused = next(line for line in lines if line.startswith("SLRT_PII_KEY "))
-    assert "BELUM SIAP: kunci ini tidak cocok dengan data tersimpan (2 dari 2 yang diperiksa)" in refused
+    assert "BELUM SIAP: kunci ini tidak cocok dengan data tersimpan (3 dari 3 yang diperiksa)" in refused
     assert f"warga {resident_id - 1}: NIK-nya tidak bisa didekripsi dengan kunci ini" in result.output
     assert f"warga {resident_id + 1}: NIK-nya tidak bisa didekripsi dengan kunci ini" in result.output
+    assert re.search(r"keluarga \d+: nomor KK-nya tidak bisa didekripsi dengan kunci ini", result.output)
 
 
 def test_upgrade_check_follows_the_schema_from_empty_to_head_and_refuses_a_newer_one(own_url, tmp_path):
