@@ -1,12 +1,12 @@
 """Backups of the database: ``pg_dump`` on PostgreSQL, SQLite's online backup API on the embedded default.
 
-A backup is written under a temporary name in the target folder, checked, synced, then renamed
-to its final name (``slrt-<database>-<UTC time>.dump`` or ``.sqlite``; ``slrt-<UTC time>.*`` for a
-database named slrt): the folder never holds a half-written file under a backup's name, and a
-refusal leaves nothing behind. The keys are
-not in a backup (they are settings, not rows): SLRT_PII_KEY reads the NIK and KK numbers in
-it, SLRT_SECRET_KEY the staff's passwords and authenticator apps, so both are kept apart from
-it. How to restore is in README.md, "Backups and restore".
+A backup is written under a temporary name in the target folder (SQLite's copy checked), synced,
+then renamed to its final name (``slrt-<database>-<UTC time>.dump`` or ``.sqlite``;
+``slrt-<UTC time>.*`` for a database named slrt): the folder never holds a half-written file
+under a backup's name, and a refusal leaves nothing behind. The keys are not in a backup (they
+are settings, not rows): SLRT_PII_KEY reads the NIK and KK numbers in it, SLRT_SECRET_KEY the
+staff's passwords and authenticator apps, so both are kept apart from it. How to restore is in
+README.md, "Backups and restore".
 """
 
 from __future__ import annotations
