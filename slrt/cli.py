@@ -12,8 +12,23 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from slrt import clock, demo, identity, inbound, ops, outbox, regions, reports, setup_import, units, workdays
+from slrt import (
+    backups,
+    clock,
+    demo,
+    identity,
+    inbound,
+    ops,
+    outbox,
+    regions,
+    reports,
+    setup_import,
+    units,
+    upgrades,
+    workdays,
+)
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -259,6 +274,44 @@ def check():
     else:
         number = outbox.help_number()
         click.echo(f"help no. : the case unit's phone, else the secretariat's ({number or 'no unit yet'})")
+
+
+@slrt_cli.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False))
+def backup(directory):
+    """Back up the database into DIRECTORY: pg_dump -Fc on PostgreSQL, SQLite's online backup on the default.
+
+    The keys (SLRT_PII_KEY, SLRT_SECRET_KEY) are not in it: keep them apart. Restore: README.md.
+    """
+    try:
+        made = backups.backup(directory)
+    except DomainError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(_unreachable(exc))
+    for line in backups.describe(made):
+        click.echo(line)
+
+
+@slrt_cli.command("upgrade-check")
+def upgrade_check():
+    """Say whether the database is at the code's migrations and the keys read its data (exit 1 if not)."""
+    try:
+        result = upgrades.check()
+    except OperationalError as exc:
+        _fail(_unreachable(exc))
+    db.session.rollback()
+    for line in upgrades.describe(result):
+        click.echo(line)
+    if not result.ready:
+        sys.exit(1)
+
+
+def _unreachable(exc: OperationalError) -> str:
+    """The driver's own words on why the database did not answer (no SQL parameters: the engine hides them)."""
+    reason = " ".join(str(exc.orig).split())
+    return gettext("cannot reach the database %(url)s: %(reason)s",
+                   url=db.engine.url.render_as_string(hide_password=True), reason=reason)
 
 
 @slrt_cli.command("rebuild-summary")
