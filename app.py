@@ -37,8 +37,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.init_app(app)  # one format, each request's lines with its id
     init_errors(app)  # first: a request holding NUL is refused before anything reads it
     if app.config["SLRT_PROXY_HOPS"]:
-        # The browser's address, as the TLS proxy saw it: sign-in locks count per client address.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["SLRT_PROXY_HOPS"])
+        # What the browser (or Twilio) used, as the TLS proxy saw it: the client's address (sign-in
+        # locks count per address), https and the public host name (request.url, external links and
+        # the webhook signatures' URL). Without the setting, forwarded headers are anyone's and ignored.
+        hops = app.config["SLRT_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db.init_app(app)
     with app.app_context():

@@ -252,8 +252,10 @@ SETTINGS: tuple[Setting, ...] = (
             "failed sign-ins from one client address, whatever the accounts, before that address is refused "
             "for `SLRT_LOCKOUT_MINUTES`", rule=AT_LEAST_ONE),
     Setting("SLRT_PROXY_HOPS", INT, 0,
-            "reverse proxies in front of the app (the TLS proxy: 1) whose `X-Forwarded-For` gives the client "
-            "address that sign-in locks count; 0 when browsers connect directly", rule=NOT_NEGATIVE),
+            "reverse proxies in front of the app (the TLS proxy: 1) whose `X-Forwarded-For`, `-Proto` and "
+            "`-Host` give the client address that sign-in locks count and the public https address that links "
+            "and webhook signatures use; 0 when browsers connect directly (forwarded headers are then ignored)",
+            rule=NOT_NEGATIVE),
     Setting("SLRT_LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
             "lowest level logged by the web app, workers and beat (to stderr; systemd's journal keeps it)"),
     Setting("SLRT_LOG_FORMAT", choice("text", "json"), "text",
