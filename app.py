@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import slrt.models  # noqa: F401  (register every table on the metadata)
 from admin_views import init_admin
 from admin_views.errors import init_errors, render_error
+from admin_views.metrics import init_metrics
 from slrt import config, logs, outbox
 from slrt.cli import slrt_cli
 from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_dispatch(app)  # send tasks queued after each commit that wrote messages
     init_admin(app)
     init_webhooks(app)
+    init_metrics(app)
 
     @app.before_request
     def _writers_queue_up() -> None:

@@ -256,6 +256,14 @@ SETTINGS: tuple[Setting, ...] = (
             "`-Host` give the client address that sign-in locks count and the public https address that links "
             "and webhook signatures use; 0 when browsers connect directly (forwarded headers are then ignored)",
             rule=NOT_NEGATIVE),
+    Setting("SLRT_METRICS_TOKEN", STR, "",
+            "bearer token Prometheus sends to read `/metrics` (requests, outbox, sending, runs); empty: no "
+            "`/metrics` at all", secret=True),
+    Setting("SENTRY_DSN", STR, "",
+            "report unhandled errors of the web app, workers and beat to Sentry (or a compatible server such as "
+            "GlitchTip); reports carry no form, cookie or user, and NIKs and phone numbers are masked",
+            secret=True),
+    Setting("SLRT_ENVIRONMENT", STR, "production", "the name error reports carry (`production`, `staging`)"),
     Setting("SLRT_LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
             "lowest level logged by the web app, workers and beat (to stderr; systemd's journal keeps it)"),
     Setting("SLRT_LOG_FORMAT", choice("text", "json"), "text",

@@ -8,7 +8,8 @@ where it runs (``request_id`` of a web request, ``worker`` and ``task_id`` in a 
 Personal data never reaches a line: a national identity number (16 digits) is replaced by
 ``[NIK]`` and an Indonesian phone number is masked (``+62812****678``), in the message and in
 every field, whatever the caller passed. SQL parameters are kept out by the engine
-(``hide_parameters``; slrt.config) and SQLAlchemy's own loggers stay at WARNING.
+(``hide_parameters``; slrt.config) and SQLAlchemy's own loggers stay at WARNING. With
+``SENTRY_DSN`` set, unhandled errors also go to Sentry, scrubbed the same way.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from contextlib import contextmanager, suppress
 from types import MappingProxyType
 from typing import IO, Any
 
+import sentry_sdk
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.flask import FlaskIntegration
 
 #: The fields of where the code runs, added to every line logged there: this request or task's,
 #: and this process's (a worker's name, which its pool's threads do not inherit as a context).
@@ -163,6 +167,36 @@ def request_id(header: str | None) -> str:
     return uuid.uuid4().hex[:16]
 
 
+def _scrub(value: Any) -> Any:
+    """An error report's value with every NIK and phone number masked, all the way down."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _before_send(event: dict, _hint: dict) -> dict:
+    event.pop("user", None)  # who was signed in is the staff's business, not the error tracker's
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "cookies", "query_string", "env"):
+            request.pop(key, None)  # a form holds NIKs and phones; a cookie signs someone in
+    return _scrub(event)
+
+
+def init_error_reports(dsn: str, environment: str) -> None:
+    """Send unhandled errors of the web app, the worker and beat to Sentry (or a compatible server)
+    at ``dsn``, scrubbed: no form, cookie or user, every NIK and phone number masked. Once per process."""
+    if not dsn or sentry_sdk.get_client().is_active():
+        return
+    sentry_sdk.init(dsn=dsn, environment=environment, send_default_pii=False, include_local_variables=False,
+                    max_request_body_size="never", before_send=_before_send, before_send_transaction=_before_send,
+                    integrations=[FlaskIntegration(), CeleryIntegration()], traces_sample_rate=0.0)
+
+
 def init_app(app: Flask) -> None:
     """Log in the one format (SLRT_LOG_LEVEL, SLRT_LOG_FORMAT), each request's lines with its id.
 
@@ -170,6 +204,7 @@ def init_app(app: Flask) -> None:
     carries it back, so a clerk's error reference and the operator's log line meet.
     """
     configure(app.config["SLRT_LOG_LEVEL"], app.config["SLRT_LOG_FORMAT"])
+    init_error_reports(app.config["SENTRY_DSN"], app.config["SLRT_ENVIRONMENT"])
 
     @app.before_request
     def _bind_request() -> None:

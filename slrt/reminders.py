@@ -14,6 +14,7 @@ Domain code: it flushes, never commits (the task does).
 from __future__ import annotations
 
 import logging
+import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -22,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from slrt import clock, gsm, notices, outbox, quiet_hours, staff, workdays, workflow
+from slrt import clock, gsm, notices, outbox, quiet_hours, runs, staff, workdays, workflow
 from slrt.access import REFERRAL_ROLES, SYSTEM_ACTOR, Actor, check_referral_scope, role_of
 from slrt.codes import format_code
 from slrt.errors import IllegalTransition, PermissionDenied, ValidationError
@@ -41,6 +42,8 @@ from slrt.models import (
 from slrt.models.enums import EscalationRung, EventKind, ReferralStatus, Role, SmsAudience
 
 log = logging.getLogger(__name__)
+#: The sweep's name among the runs the operator's metrics count (slrt.runs).
+SWEEP_RUN = "reminder_sweep"
 
 DIGEST_KEY = "agency_reminder_digest"
 #: A digest may take this many SMS segments; referrals that do not fit are counted, not listed.
@@ -197,11 +200,12 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
     now = now or clock.now()
     if quiet_hours.next_window(SmsAudience.AGENCY, now) is not None:
         return SweepResult()
+    started = time_module.perf_counter()
     today = clock.to_local(now).date()
     counter = _DayCounter(today)
     digests, reminded = _send_digests(now, today, counter)
     escalations = _escalate(now, today, counter)
-    db.session.flush()
+    runs.record(SWEEP_RUN, seconds=time_module.perf_counter() - started, items=reminded + escalations)
     log.info("reminder sweep", extra={"digests": digests, "referrals": reminded, "escalations": escalations})
     return SweepResult(digests=digests, referrals=reminded, escalations=escalations)
 

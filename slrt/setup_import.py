@@ -16,6 +16,7 @@ import csv
 import io
 import re
 import secrets
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from slrt import csvout, text, units
+from slrt import csvout, runs, text, units
 from slrt import staff as staff_ops
 from slrt.access import Actor, check_active, check_keeps_settings, check_manages_staff, staff_covers
 from slrt.errors import DomainError, PermissionDenied, ValidationError
@@ -669,6 +670,7 @@ def import_setup(data: bytes, *, filename: str, actor: Actor, kind: str | None =
     With ``dry_run`` every row is checked and written in a savepoint that is rolled back: the
     result says what would happen and the database is as before.
     """
+    started = time.perf_counter()
     sheet = read_sheet(data, filename)
     if kind is None:
         kind = guess_kind(sheet)
@@ -708,6 +710,8 @@ def import_setup(data: bytes, *, filename: str, actor: Actor, kind: str | None =
             result.password = None  # nobody was created: no password to hand out
     else:
         outer.commit()
+        runs.record(f"import_{kind}", seconds=time.perf_counter() - started,
+                    items=sum(1 for r in results if r.action in (CREATED, UPDATED)))
     return ImportResult(kind=kind, dry_run=dry_run, rows=results, ignored_columns=ignored)
 
 

@@ -8,6 +8,7 @@ from slrt.models.org import Region, Staff, Unit, unit_village
 from slrt.models.people import Household, Resident, ResidentNameWord
 from slrt.models.reminders import ReminderDigest, ReminderDigestItem
 from slrt.models.reports import CaseTally, ReferralTally
+from slrt.models.runs import JobRun
 from slrt.models.sign_in import EndedSession, SignInAddress
 from slrt.models.sms import Heartbeat, SmsAttempt, SmsMessage, SmsPause, SmsTemplate
 
@@ -24,6 +25,7 @@ __all__ = [
     "FollowUp",
     "Heartbeat",
     "Household",
+    "JobRun",
     "Referral",
     "ReferralLetter",
     "ReferralTally",
