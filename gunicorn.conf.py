@@ -4,10 +4,10 @@ gunicorn reads this file by itself when started in the project folder (``gunicor
 works too); ``deploy/slrt-web.service`` names it. Its own ways to override still apply, later ones
 winning: this file, then ``GUNICORN_CMD_ARGS``, then the command line.
 
-- Processes and threads: ``SLRT_WEB_WORKERS`` (else gunicorn's ``WEB_CONCURRENCY``, else 2) processes
-  of ``SLRT_WEB_THREADS`` (default 4) threads each: a 2-core server's pages mostly wait on
-  PostgreSQL, so 2 x 4 serves 8 requests at once with one process per core. Keep
-  ``SLRT_DB_POOL_SIZE`` at least the thread count.
+- Address, processes and threads: ``SLRT_WEB_BIND``, ``SLRT_WEB_WORKERS`` (default 2) processes of
+  ``SLRT_WEB_THREADS`` (default 4) threads each, declared with the other settings in slrt/config.py
+  and checked the same way. A 2-core server's pages mostly wait on PostgreSQL: 2 x 4 serves 8
+  requests at once with one process per core. Keep ``SLRT_DB_POOL_SIZE`` at least the thread count.
 - The access log names the path without its query string (``%(U)s``, not ``%(r)s``) and no
   referrer: a search (``?search=...``) may carry a NIK, a name or a phone number.
 - Graceful reload: ``kill -HUP <master pid>`` (``systemctl reload slrt-web``) re-reads this file
@@ -16,32 +16,32 @@ winning: this file, then ``GUNICORN_CMD_ARGS``, then the command line.
 """
 
 import os
+import sys
+
+chdir = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, chdir)
+
+from slrt.config import BY_KEY  # noqa: E402  (the project folder first: declared there, with defaults and checks)
 
 
-def _whole(name: str, default: int, *fallbacks: str) -> int:
-    """The environment's whole number >= 1 under ``name`` (or the first of ``fallbacks`` set), else ``default``."""
-    for var in (name, *fallbacks):
-        text = os.environ.get(var, "").strip()
-        if text:
-            value = int(text)
-            if value < 1:
-                raise ValueError(f"{var} must be 1 or more, not {text!r}")
-            return value
-    return default
+def _setting(name: str):
+    """The setting from the environment (converted and checked as the app does), else its default."""
+    setting = BY_KEY[name]
+    text = os.environ.get(name, "")
+    return setting.convert(text) if text.strip() else setting.default
 
 
 wsgi_app = "app:application"
-chdir = os.path.dirname(os.path.abspath(__file__))
 #: Behind the TLS proxy on the same host (deploy/nginx-slrt.conf); never exposed directly.
-bind = [os.environ.get("SLRT_WEB_BIND", "127.0.0.1:8000")]
+bind = [_setting("SLRT_WEB_BIND")]
 
 worker_class = "gthread"
-workers = _whole("SLRT_WEB_WORKERS", 2, "WEB_CONCURRENCY")
-threads = _whole("SLRT_WEB_THREADS", 4)
+workers = _setting("SLRT_WEB_WORKERS")
+threads = _setting("SLRT_WEB_THREADS")
 
 #: A request still running after this many seconds gets its worker restarted (the longest is a
 #: 2,000-row set-up import or a year's report export; both take seconds).
-timeout = _whole("SLRT_WEB_TIMEOUT", 120)
+timeout = 120
 #: After a HUP or a stop, how long old workers may finish their requests.
 graceful_timeout = 30
 #: nginx keeps its upstream connections open this long between requests.
@@ -59,6 +59,6 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("SLRT_WEB_LOGLEVEL", "info")
+loglevel = "info"
 #: Client, time, method, path without query string, protocol, status, bytes, milliseconds, agent.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
