@@ -265,13 +265,22 @@ def test_the_production_install_serves_and_sends(broker, production_venv, tmp_pa
             wait_for(lambda: _reply_status(database_url) == "delivered", 30,
                      "the delivery receipt to come back through gunicorn", procs.logs)
             wait_for(lambda: "Sending due task" in procs.log("beat"), 30, "beat to queue its sweep", procs.logs)
+
+            # `systemctl reload slrt-web`: HUP, new workers, and the pages still answer.
+            workers = config.BY_KEY["SLRT_WEB_WORKERS"].default
+            assert procs.log("web").count("Booting worker") == workers
+            os.kill(procs.procs["web"].pid, signal.SIGHUP)
+            wait_for(lambda: procs.log("web").count("Booting worker") == 2 * workers, 60, "gunicorn to reload",
+                     procs.logs)
+            page = wait_for(sign_in_page, 30, "gunicorn to answer after its reload", procs.logs)
+            assert page.status_code == 200
             procs.alive()
         finally:
             procs.stop()
             fake.stop()
 
     web = procs.log("web")
-    assert "Using worker: gthread" in web and web.count("Booting worker") == config.BY_KEY["SLRT_WEB_WORKERS"].default
+    assert "Using worker: gthread" in web and "Handling signal: hup" in web
     assert '"GET /login HTTP/1.1" 200' in web and "next=" not in web  # the access log keeps no query string
     assert "POST /sms/twilio/status/" in web  # the receipt came through gunicorn
     assert "worker1@" in procs.log("worker")
