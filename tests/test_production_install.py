@@ -75,7 +75,7 @@ def test_the_units_defaults_are_the_declared_ones():
             assert config.BY_KEY[name].convert(value) == config.BY_KEY[name].default, (unit, name)
 
 
-def test_the_celery_settings_give_at_least_once_without_a_queue_per_worker(app):
+def test_workers_take_one_task_per_thread_and_acknowledge_it_after_it_ran(app):
     conf = app.extensions["celery"].conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
 
@@ -155,6 +155,15 @@ def rabbitmq_broker(workdir: Path):
 BROKERS = {"redis": redis_broker, "rabbitmq": rabbitmq_broker}
 
 
+@contextmanager
+def _serving(fake: FakeTwilio):
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 # ---- the smoke test -------------------------------------------------------------------------------------
 
 
@@ -211,8 +220,8 @@ def test_the_production_install_serves_and_sends(broker, production_venv, tmp_pa
     started = time.monotonic()
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
-    with postgres_database(server) as database_url, BROKERS[broker](tmp_path) as broker_url:
-        fake = FakeTwilio().start()
+    with postgres_database(server) as database_url, BROKERS[broker](tmp_path) as broker_url, \
+            _serving(FakeTwilio()) as fake:
         bin_dir = production_venv / "bin"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DATABASE_URL", "CELERY_", "SLRT_", "TWILIO_", "PYTHON", "VIRTUAL_ENV",
@@ -277,7 +286,6 @@ def test_the_production_install_serves_and_sends(broker, production_venv, tmp_pa
             procs.alive()
         finally:
             procs.stop()
-            fake.stop()
 
     web = procs.log("web")
     assert "Using worker: gthread" in web and "Handling signal: hup" in web
