@@ -3,7 +3,8 @@
 Each setting is declared once, in :data:`SETTINGS`: its key in ``app.config``, the
 environment variable it is read from, its kind (how the text becomes a value, and what it
 must look like), its default and one line of meaning. Loading, conversion, validation and
-the README's settings table (``python -m slrt.config``) all come from that tuple.
+the README's settings table and deploy/slrt.env.example (``python -m slrt.config README.md``) all
+come from that tuple.
 
 An in-memory SQLite database (``sqlite://``) is accepted for tests and one-process
 experiments: its one connection is shared (StaticPool, no pool size). It lives and dies
@@ -18,6 +19,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -75,6 +77,9 @@ class Setting:
     rule: Rule | None = None
     #: Never echoed in an error message.
     secret: bool = False
+    #: What a production server sets (deploy/slrt.env.example writes it uncommented, for the operator
+    #: to fill in or check); None = the default will do, so the template shows it commented out.
+    production: str | None = None
 
     def __post_init__(self) -> None:
         if self.env == "":
@@ -219,16 +224,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLALCHEMY_DATABASE_URI", DATABASE_URL, None,
             "`postgresql://user@host/db` in production; `sqlite://` (in memory) only for one-process experiments: "
             "migrate it in that process, as `flask db upgrade` or a worker would see another, empty database",
-            env="DATABASE_URL", shown="SQLite in `instance/slrt.sqlite`", secret=True),
+            env="DATABASE_URL", shown="SQLite in `instance/slrt.sqlite`", secret=True,
+            production="postgresql://slrt@localhost/slrt"),
     Setting("CELERY_BROKER_URL", STR, None, "`redis://...` or `amqp://...` in production",
-            shown="`sqla+sqlite:///instance/celery-broker.sqlite`", secret=True),
-    Setting("SECRET_KEY", STR, None, "Flask session key",
-            env="SLRT_SECRET_KEY", shown="random, kept in `instance/secret.key`", secret=True),
+            shown="`sqla+sqlite:///instance/celery-broker.sqlite`", secret=True,
+            production="redis://localhost:6379/0"),
+    Setting("SECRET_KEY", STR, None,
+            "Flask session key (`python3 -c \"import secrets; print(secrets.token_hex(32))\"`)",
+            env="SLRT_SECRET_KEY", shown="random, kept in `instance/secret.key`", secret=True, production=""),
     Setting("SLRT_PII_KEY", STR, None,
             "master key for NIK/KK encryption and lookup hashes "
             "(`python -c \"from slrt.pii import new_key; print(new_key())\"`); "
             "**back it up**: without it stored NIKs cannot be read",
-            shown="random, kept in `instance/pii.key`", secret=True),
+            shown="random, kept in `instance/pii.key`", secret=True, production=""),
     Setting("SLRT_TIMEZONE", TIMEZONE, "Asia/Jakarta", "local time for due dates and quiet hours"),
     Setting("SLRT_DEFAULT_LOCALE", choice("id", "en"), "id",
             "language of the screens until a user picks one (`?lang=en`): `id` or `en`"),
@@ -255,7 +263,7 @@ SETTINGS: tuple[Setting, ...] = (
             "reverse proxies in front of the app (the TLS proxy: 1) whose `X-Forwarded-For`, `-Proto` and "
             "`-Host` give the client address that sign-in locks count and the public https address that links "
             "and webhook signatures use; 0 when browsers connect directly (forwarded headers are then ignored)",
-            rule=NOT_NEGATIVE),
+            rule=NOT_NEGATIVE, production="1"),
     Setting("SLRT_METRICS_TOKEN", STR, "",
             "bearer token Prometheus sends to read `/metrics` (requests, outbox, sending, runs); empty: no "
             "`/metrics` at all", secret=True),
@@ -273,6 +281,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_DB_POOL_SIZE", INT, 10,
             "database connections per process (a worker with N threads wants N or more); "
             "ignored for in-memory SQLite", rule=AT_LEAST_ONE),
+    Setting("SLRT_WEB_BIND", STR, "127.0.0.1:8000",
+            "where gunicorn listens (`gunicorn.conf.py`); the TLS proxy forwards to it"),
+    Setting("SLRT_WEB_WORKERS", INT, 2, "gunicorn processes (`gunicorn.conf.py`): one per CPU core",
+            rule=AT_LEAST_ONE),
+    Setting("SLRT_WEB_THREADS", INT, 4,
+            "threads per gunicorn process, each serving one request at a time; `SLRT_DB_POOL_SIZE` at least this",
+            rule=AT_LEAST_ONE),
+    Setting("SLRT_WORKER_CONCURRENCY", INT, 8,
+            "threads per Celery worker (`deploy/slrt-worker@.service`, `--pool threads`): sending waits on the "
+            "provider, not the CPU; `SLRT_DB_POOL_SIZE` at least this", rule=AT_LEAST_ONE),
     Setting("SLRT_SMS_GATEWAY", choice("console", "twilio", "android"), "console",
             "`console` (logs each SMS, number masked), `twilio` or `android`"),
     Setting("TWILIO_ACCOUNT_SID", STR, "", "required with the Twilio gateway"),
@@ -288,7 +306,7 @@ SETTINGS: tuple[Setting, ...] = (
             "empty = Twilio's own"),
     Setting("SLRT_PUBLIC_URL", STR, "http://127.0.0.1:5000",
             "the address Twilio reaches us at: status callbacks go to `<url>/sms/twilio/status/<id>`; "
-            "set the number's inbound webhook to `<url>/sms/twilio/inbound`"),
+            "set the number's inbound webhook to `<url>/sms/twilio/inbound`", production="https://slrt.example.go.id"),
     Setting("SLRT_ANDROID_URL", STR, "",
             "an Android phone running SMS Gateway for Android in local-server mode, e.g. "
             "`http://192.168.1.20:8080`; set, it is the gateway (`SLRT_SMS_GATEWAY=android`) "
@@ -500,16 +518,64 @@ def with_readme_table(readme: str) -> str:
     return readme[: begin + len(README_BEGIN)] + "\n" + readme_table() + "\n" + readme[end:]
 
 
+# ---- the production environment file --------------------------------------------------------------
+
+#: Where the environment file's template lives, from the project folder.
+ENV_TEMPLATE = Path("deploy") / "slrt.env.example"
+ENV_HEADER = """\
+# SLRT settings for the web app, the workers and beat: every setting read from the environment.
+# GENERATED by `.venv/bin/python -m slrt.config README.md` from slrt/config.py: edit there, not here.
+#
+# Copy to /etc/slrt/slrt.env (owner root, group slrt, mode 640): the systemd units in deploy/ read it
+# (EnvironmentFile=), and so must a shell that runs `flask` commands:
+#   set -a; . /etc/slrt/slrt.env; set +a
+# Uncommented lines are what a production server sets: fill them in. Commented lines show the
+# default; an empty value counts as unset. No spaces around "="; a value with spaces in double quotes.
+"""
+
+
+def env_template() -> str:
+    """deploy/slrt.env.example: each setting's meaning, default, and a line to set it."""
+    blocks = [ENV_HEADER]
+    for setting in SETTINGS:
+        if not setting.env:
+            continue
+        meaning = textwrap.wrap(setting.help.replace("`", "").replace("**", ""), 96)
+        lines = [f"# {line}" for line in meaning]
+        lines.append(f"# default: {shown_default(setting).replace('`', '')}")
+        if setting.production is not None:
+            lines.append(f"{setting.env}={setting.production}")
+        else:
+            lines.append(f"#{setting.env}={_env_default(setting)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _env_default(setting: Setting) -> str:
+    """The default as the environment would spell it; empty when derived at start-up."""
+    value = setting.default
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print the README's settings table, or write it into the README given."""
+    """Print the README's settings table, or write it into the README given and write the env template."""
     parser = argparse.ArgumentParser(prog="python -m slrt.config", description=main.__doc__)
-    parser.add_argument("readme", nargs="?", type=Path, help="rewrite the table between the markers in this file")
+    parser.add_argument("readme", nargs="?", type=Path,
+                        help=f"rewrite the table between the markers in this file, and write {ENV_TEMPLATE} "
+                             "beside it")
     args = parser.parse_args(argv)
     if args.readme is None:
         sys.stdout.write(readme_table() + "\n")
         return
     text = args.readme.read_text(encoding="utf-8")
     args.readme.write_text(with_readme_table(text), encoding="utf-8")
+    (args.readme.parent / ENV_TEMPLATE).write_text(env_template(), encoding="utf-8")
 
 
 if __name__ == "__main__":

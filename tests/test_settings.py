@@ -167,6 +167,34 @@ def test_the_readme_table_is_the_generated_one():
         assert f"`{setting.env or setting.key}`" in block
 
 
+def test_the_environment_template_is_the_generated_one():
+    committed = (README.parent / config.ENV_TEMPLATE).read_text(encoding="utf-8")
+    assert committed == config.env_template(), \
+        f"{config.ENV_TEMPLATE} is stale: run `.venv/bin/python -m slrt.config README.md`"
+    for setting in config.SETTINGS:
+        if setting.env:
+            assert re.search(rf"^#?{setting.env}=", committed, re.MULTILINE), setting.env
+
+
+def test_the_environment_template_reads_as_the_production_settings(environ, tmp_path):
+    """Its uncommented lines, given real secrets, load; the commented ones are the defaults."""
+    lines = (README.parent / config.ENV_TEMPLATE).read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            environ.setenv(name, value or {"SLRT_SECRET_KEY": "s" * 64, "SLRT_PII_KEY": new_key()}[name])
+    loaded = config.load(str(tmp_path))
+    assert loaded["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    assert loaded["CELERY_BROKER_URL"].startswith("redis://") and loaded["SLRT_PROXY_HOPS"] == 1
+    assert not list(tmp_path.iterdir()), "a production server keeps no secret in the instance folder"
+    for line in lines:
+        if line.startswith("#") and "=" in line and re.fullmatch(r"#[A-Z][A-Z0-9_]*=.*", line):
+            name, _, value = line[1:].partition("=")
+            setting = BY_ENV[name]
+            if value:
+                assert setting.convert(value) == setting.default, name
+
+
 def _make_app(tmp_path, url=None):
     from app import create_app
 
