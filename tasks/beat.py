@@ -58,7 +58,7 @@ class SingleBeatScheduler(PersistentScheduler):
     def _hold(self) -> bool:
         held = self.lock.acquire()
         if held and not self._holding:
-            log.warning("beat lock taken (%s): this beat schedules the periodic tasks", self.lock.where)
+            log.info("beat lock taken (%s): this beat schedules the periodic tasks", self.lock.where)
         elif not held and self._holding:
             log.warning("beat lock lost (%s): this beat schedules nothing until it takes it again", self.lock.where)
             self._close_schedule()
