@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from slrt import clock, demo, health, identity, inbound, outbox, regions, reports, setup_import, units, workdays
+from slrt import clock, demo, health, identity, inbound, ops, outbox, regions, reports, setup_import, units, workdays
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR
 from slrt.codes import format_code
@@ -267,6 +267,17 @@ def check(must_be_ready):
         click.echo(line)
     if must_be_ready and not report.ok:
         sys.exit(1)
+
+
+@slrt_cli.command("forget-worker")
+@click.argument("name")
+def forget_worker(name):
+    """Stop expecting the worker NAME (its node name, as /readyz lists it): one that died and is not coming back."""
+    if name not in {row.name for row in ops.heartbeats(ops.WORKER)}:
+        _fail(f"no worker named {name!r}")
+    ops.forget(name)
+    db.session.commit()
+    click.echo(f"worker {name} forgotten")
 
 
 @slrt_cli.command("rebuild-summary")

@@ -158,3 +158,13 @@ def test_check_prints_the_same_report(app, running):
     assert f"  {WORKERS[0]}: alive, last heartbeat 0 s ago" in result.output
     assert "beat      : ok (last tick age seconds 0)" in result.output
     assert "ready     : yes" in result.output
+
+
+def test_a_worker_gone_for_good_is_forgotten(app, client, running, db_session):
+    _age(db_session, WORKERS[1], 300)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["slrt", "forget-worker", "nobody@x"]).exit_code == 1
+    result = runner.invoke(args=["slrt", "forget-worker", WORKERS[1]])
+    assert result.exit_code == 0 and f"worker {WORKERS[1]} forgotten" in result.output
+    response = client.get("/readyz")
+    assert response.status_code == 200 and list(response.json["checks"]["workers"]["workers"]) == [WORKERS[0]]
