@@ -88,7 +88,7 @@ class DashboardView(SecureIndexView):
     def index(self):
         scope = unit_scope(staff_scope())
         table = reports.cases_per_domain_per_month(scope)
-        worker_at = ops.last_beat("worker")
+        worker_at = ops.last_beat()
         return self.render(
             "admin/dashboard.html",
             headline=reports.headline(scope),
@@ -97,7 +97,7 @@ class DashboardView(SecureIndexView):
             chart=bar_chart(table),
             sms=reports.sms_totals(scope),
             domains=[(d, DOMAIN_LABELS[d], DOMAIN_COLOURS[d]) for d in Domain],  # legend swatches: slrt.css
-            worker_alive=ops.is_alive("worker"),
+            worker_alive=ops.is_alive(),
             worker_at=clock.to_local(worker_at) if worker_at else None,
             tile_links=self.tile_links(),
         )

@@ -33,6 +33,7 @@ from passlib.exc import UsedTokenError
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired
 
+from admin_views.home import PROBES
 from slrt import sign_in
 from slrt import staff as staff_ops
 from slrt.access import Coverage, coverage, staff_and_coverage
@@ -215,6 +216,8 @@ def init_security(app: Flask) -> None:
 
     @app.before_request
     def _idle_timeout() -> None:
+        if request.endpoint in PROBES:
+            return  # a monitor's probe: no session, so no cookie and no database read
         # A permanent session expires PERMANENT_SESSION_LIFETIME after the last request.
         session.permanent = True
         # Every request, not only those that load the user: a signed-out session's cookie is
@@ -225,7 +228,7 @@ def init_security(app: Flask) -> None:
     def _temporary_password():
         # An account signed in with a one-time password (the set-up import's) reaches nothing
         # but the password change (and sign-out) until it has chosen its own.
-        if (request.endpoint or "").startswith("security.") or request.endpoint == "static":
+        if (request.endpoint or "").startswith("security.") or request.endpoint in ("static", *PROBES):
             return None
         if current_user.is_authenticated and current_user.is_password_temporary:
             flash(_l("Choose your own password before you continue."), "info")

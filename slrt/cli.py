@@ -18,6 +18,7 @@ from slrt import (
     backups,
     clock,
     demo,
+    health,
     identity,
     inbound,
     ops,
@@ -256,24 +257,43 @@ def demo_code():
 
 
 @slrt_cli.command("check")
-def check():
-    """Check the settings, the database schema and the worker heartbeat."""
+@click.option("--ready", "must_be_ready", is_flag=True,
+              help="Exit with status 1 unless every part is ready (as /readyz answers 503).")
+def check(must_be_ready):
+    """Check the settings, then print the readiness report /readyz gives (database, migrations, broker,
+    each worker, beat, outbox, sending)."""
     cfg = current_app.config
     click.echo(f"database : {db.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"broker   : {_hide(cfg['CELERY_BROKER_URL'])}")
     click.echo(f"timezone : {cfg['SLRT_TIMEZONE']}    language: {cfg['SLRT_DEFAULT_LOCALE']}")
     click.echo(f"gateway  : {cfg['SLRT_SMS_GATEWAY']}")
-    staff = db.session.scalar(select(func.count()).select_from(Staff))
-    click.echo(f"staff    : {staff} accounts")
-    at = ops.last_beat("worker")
-    click.echo(f"worker   : {'alive' if ops.is_alive('worker') else 'NOT RUNNING'} (last heartbeat {at or 'never'})")
-    if cfg.get("SLRT_REPLY_NUMBER"):
-        click.echo(f"help no. : {cfg['SLRT_REPLY_NUMBER']} (SLRT_REPLY_NUMBER)")
-    elif problem := outbox.help_number_problem():
-        _fail(problem)
-    else:
-        number = outbox.help_number()
-        click.echo(f"help no. : the case unit's phone, else the secretariat's ({number or 'no unit yet'})")
+    report = health.readiness()
+    if report.parts[0].ok:
+        staff = db.session.scalar(select(func.count()).select_from(Staff))
+        click.echo(f"staff    : {staff} accounts")
+        if cfg.get("SLRT_REPLY_NUMBER"):
+            click.echo(f"help no. : {cfg['SLRT_REPLY_NUMBER']} (SLRT_REPLY_NUMBER)")
+        elif problem := outbox.help_number_problem():
+            _fail(problem)
+        else:
+            number = outbox.help_number()
+            click.echo(f"help no. : the case unit's phone, else the secretariat's ({number or 'no unit yet'})")
+    click.echo("")
+    for line in report.lines():
+        click.echo(line)
+    if must_be_ready and not report.ok:
+        sys.exit(1)
+
+
+@slrt_cli.command("forget-worker")
+@click.argument("name")
+def forget_worker(name):
+    """Stop expecting the worker NAME (its node name, as /readyz lists it): one that died and is not coming back."""
+    if name not in {row.name for row in ops.heartbeats(ops.WORKER)}:
+        _fail(f"no worker named {name!r}")
+    ops.forget(name)
+    db.session.commit()
+    click.echo(f"worker {name} forgotten")
 
 
 @slrt_cli.command("backup")

@@ -250,8 +250,18 @@ SETTINGS: tuple[Setting, ...] = (
             "extra non-working days (collective leave decreed late, local holidays), `2026-12-31,2027-01-02`"),
     Setting("SLRT_CODE_DIGITS", INT, 5, "digits of a new ticket/referral code before its check digit",
             rule=between(4, 12)),
-    Setting("SLRT_HEARTBEAT_SECONDS", FLOAT, 30.0, "how often beat asks a worker to prove it is alive",
+    Setting("SLRT_HEARTBEAT_SECONDS", FLOAT, 30.0,
+            "how often each worker records its heartbeat (under its node name) and beat its tick",
             rule=POSITIVE),
+    Setting("SLRT_READY_HEARTBEAT_SECONDS", FLOAT, 120.0,
+            "`/readyz` and `flask slrt check` report a worker or beat down when its last heartbeat is older "
+            "(at least 2 × `SLRT_HEARTBEAT_SECONDS`); a worker stopped on purpose removes its own", rule=POSITIVE),
+    Setting("SLRT_READY_BACKLOG", INT, 1000,
+            "`/readyz` fails when more outbound SMS than this wait to be sent (pending or being sent)",
+            rule=AT_LEAST_ONE),
+    Setting("SLRT_READY_OUTBOX_MINUTES", FLOAT, 30.0,
+            "`/readyz` fails when an SMS whose sending time has come (quiet hours and retry times respected) "
+            "has waited longer than this", rule=POSITIVE),
     Setting("SLRT_SESSION_MINUTES", INT, 30, "idle minutes before a staff session ends", rule=AT_LEAST_ONE),
     Setting("SLRT_LOGIN_ATTEMPTS", INT, 5, "failed sign-ins in a row before an account locks", rule=AT_LEAST_ONE),
     Setting("SLRT_LOCKOUT_MINUTES", INT, 15, "how long a locked account (or client address) stays locked",
@@ -427,6 +437,9 @@ def _check_together(settings: dict[str, Any]) -> None:
             raise ConfigError("the twilio gateway needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         if bool(settings["TWILIO_FROM_NUMBER"]) == bool(settings["TWILIO_MESSAGING_SERVICE_SID"]):
             raise ConfigError("set one of TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+    if settings["SLRT_READY_HEARTBEAT_SECONDS"] < 2 * settings["SLRT_HEARTBEAT_SECONDS"]:
+        # One late heartbeat (a busy database, a long task) must not mark a process down.
+        raise ConfigError("SLRT_READY_HEARTBEAT_SECONDS must be at least 2 x SLRT_HEARTBEAT_SECONDS")
     if settings["SLRT_SMS_CLAIM_LEASE_SECONDS"] < 4 * settings["SLRT_SMS_TIMEOUT"]:
         # A claim is renewed after half its lease; the rest must cover a lookup and a send.
         raise ConfigError("SLRT_SMS_CLAIM_LEASE_SECONDS must be at least 4 x SLRT_SMS_TIMEOUT")

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from cachetools import TTLCache, cached
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, literal, null, or_, select, update
+from sqlalchemy import and_, event, func, literal, null, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -521,6 +521,31 @@ def due_ids(limit: int = 500) -> list[int]:
         SmsMessage.status == SmsStatus.PENDING, SmsMessage.direction == SmsDirection.OUTBOUND,
         or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now), *_within_hours(now))
     return list(db.session.scalars(due.order_by(SmsMessage.next_attempt_at).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: outbound messages not yet sent, and the oldest one already due."""
+
+    waiting: int
+    #: When the longest-waiting due message (its time come, its sending hours open) became due.
+    oldest_due_at: datetime | None
+
+
+def backlog() -> Backlog:
+    """Count the outbound messages waiting, and find since when the oldest due one has waited.
+
+    A message is due from its retry time, else from its creation; those the sending hours hold now
+    (quiet hours, office hours) are waiting but not due.
+    """
+    now = clock.now()
+    outbound = (SmsMessage.direction == SmsDirection.OUTBOUND, SmsMessage.status.in_(_WAITING))
+    waiting = db.session.scalar(select(func.count()).select_from(SmsMessage).where(*outbound))
+    since = func.coalesce(SmsMessage.next_attempt_at, SmsMessage.created_at)
+    oldest = db.session.scalar(select(func.min(since)).where(
+        *outbound, or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
+        *_within_hours(now)))
+    return Backlog(waiting=waiting or 0, oldest_due_at=clock.as_utc(oldest) if oldest else None)
 
 
 def _within_hours(now: datetime) -> list:

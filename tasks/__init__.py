@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from celery.signals import beat_init, celeryd_init, setup_logging, task_postrun, task_prerun, worker_ready
+from celery.signals import (
+    beat_init,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from flask import Flask, current_app, has_app_context
 
 # The task modules register their @shared_task functions on every Celery app built below.
@@ -15,6 +24,7 @@ import tasks.reminders  # noqa: F401
 from slrt import logs
 from slrt.extensions import db
 from slrt.outbox import help_number_problem
+from tasks.ops import WorkerHeartbeat, broker_problem
 from tasks.schedule import beat_schedule
 
 log = logging.getLogger(__name__)
@@ -47,7 +57,31 @@ def celery_init_app(app: Flask) -> Celery:
         timezone=app.config["SLRT_TIMEZONE"],
         enable_utc=True,
         beat_schedule=beat_schedule(app.config),
+        # Schedules only while it holds the beat lock: a second beat started by mistake stands by.
+        beat_scheduler="tasks.beat:SingleBeatScheduler",
     )
+    celery_app.flask_app = app  # for the beat scheduler, which Celery builds from the Celery app
+    app.extensions["slrt_broker_check"] = lambda: broker_problem(celery_app)
+    heartbeats: list[WorkerHeartbeat] = []
+
+    @worker_ready.connect(weak=False, dispatch_uid="slrt-worker-heartbeat")
+    def _start_heartbeat(sender, **_kwargs) -> None:
+        # sender is the worker's consumer; its hostname is the node name (`-n worker1@%h`).
+        heartbeat = WorkerHeartbeat(app, sender.hostname, app.config["SLRT_HEARTBEAT_SECONDS"])
+        heartbeat.start()
+        heartbeats.append(heartbeat)
+
+    @worker_shutdown.connect(weak=False, dispatch_uid="slrt-worker-heartbeat")
+    def _stop_heartbeat(**_kwargs) -> None:
+        while heartbeats:
+            heartbeats.pop().stop()
+
+    @worker_process_init.connect(weak=False, dispatch_uid="slrt-fork")
+    def _fresh_connections(**_kwargs) -> None:
+        # A prefork child must not share the parent's pooled database connections.
+        with app.app_context():
+            db.engine.dispose(close=False)
+
     @setup_logging.connect(weak=False, dispatch_uid="slrt-logging")
     def _one_log_format(**_kwargs) -> None:
         # Connected, it keeps Celery from installing its own handlers: the worker and beat log in

@@ -1,14 +1,74 @@
-"""Operational tasks: the heartbeat that shows the workers are alive."""
+"""Operational tasks and threads: each worker's own heartbeat, and the broker probe for readiness."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+import threading
+
+from celery import Celery, shared_task
+from flask import Flask
 
 from slrt import ops
-from slrt.extensions import persist
+from slrt.extensions import db, persist
+
+log = logging.getLogger(__name__)
+
+#: Seconds the readiness probe waits for the broker.
+BROKER_TIMEOUT = 3.0
 
 
-@shared_task(name="slrt.heartbeat")
-def heartbeat() -> None:
-    """Record that a worker ran a task from beat just now."""
-    persist(lambda: ops.beat("worker"))
+@shared_task(name="slrt.heartbeat", bind=True)
+def heartbeat(self) -> None:
+    """Record, under this worker's name, that it ran a task from beat just now (the whole path works)."""
+    persist(lambda: ops.beat(self.request.hostname or "worker"))
+
+
+class WorkerHeartbeat:
+    """A thread in each worker process that records its heartbeat every ``every`` seconds, by node name.
+
+    Beat's heartbeat task reaches one worker at a time; this one proves every worker is alive,
+    idle or busy. A warm shutdown removes the row (the worker is no longer expected); a worker
+    that dies keeps its old row, which readiness reports as down.
+    """
+
+    def __init__(self, app: Flask, name: str, every: float) -> None:
+        self.app, self.name, self.every = app, name, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slrt-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        with self.app.app_context():
+            try:
+                ops.forget(self.name)
+                db.session.commit()
+            except Exception as exc:  # the worker is stopping; readiness will say it is down
+                log.warning("heartbeat not removed at shutdown: %s", type(exc).__name__, extra={"worker": self.name})
+            finally:
+                db.session.remove()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self.app.app_context():
+                try:
+                    persist(lambda: ops.beat(self.name))
+                except Exception as exc:  # try again next time; readiness shows the gap
+                    log.warning("heartbeat not recorded: %s", type(exc).__name__, extra={"worker": self.name})
+                finally:
+                    db.session.remove()
+            self._stop.wait(self.every)
+
+
+def broker_problem(celery_app: Celery, timeout: float = BROKER_TIMEOUT) -> str | None:
+    """None when the broker answers within ``timeout`` seconds, else the kind of error."""
+    try:
+        with celery_app.connection_for_write(connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            conn.default_channel  # noqa: B018  (opens a channel: the broker really answers)
+    except Exception as exc:  # any failure means unreachable; the kind is reported
+        return type(exc).__name__
+    return None

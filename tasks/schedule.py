@@ -1,7 +1,7 @@
 """The beat schedule: one dict, one comment per entry.
 
-Run one beat per deployment; a second one by mistake sends nothing twice (a message is
-claimed by one worker only), it only doubles the sweeps.
+One beat schedules per deployment: beat runs tasks.beat.SingleBeatScheduler, which schedules
+only while it holds the beat lock; a second beat started by mistake stands by and says so.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 def beat_schedule(config) -> dict:
     """Return the beat schedule for the app's settings."""
     return {
-        # Beat -> broker -> worker -> database: proves the whole background path is alive.
-        # The home page shows the last beat, so staff see at a glance whether SMS can go out.
+        # Beat -> broker -> worker -> database: proves the whole background path is alive; the
+        # worker that runs it records its heartbeat (each worker also records its own every
+        # SLRT_HEARTBEAT_SECONDS, idle or not). The dashboard shows the latest, /readyz each one.
         "heartbeat": {"task": "slrt.heartbeat", "schedule": float(config["SLRT_HEARTBEAT_SECONDS"])},
         # Re-queue outbox messages never picked up (broker down at commit, worker killed) and
         # those whose retry time has come; retry times live in the rows, not in Celery countdowns.

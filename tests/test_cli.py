@@ -58,7 +58,9 @@ def test_due_date_skips_lebaran(runner):
 def test_check_reports_the_worker_state(runner, db_session):
     result = runner.invoke(args=["slrt", "check"])
     assert result.exit_code == 0
-    assert "worker   : NOT RUNNING" in result.output
+    assert "workers   : FAILING: no worker has recorded a heartbeat" in result.output
+    assert "ready     : NO: workers, beat" in result.output
+    assert runner.invoke(args=["slrt", "check", "--ready"]).exit_code == 1
 
 
 def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, district, db_session):

@@ -335,7 +335,8 @@ class _Walker:
             response = self.send(target, params)
         except Exception as error:  # noqa: BLE001  (collected: every failure in one report)
             return None, f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"
-        if response.status_code >= 500:
+        not_ready = target.path == "/readyz" and response.status_code == 503 and response.is_json  # its answer
+        if response.status_code >= 500 and not not_ready:
             return None, f"HTTP {response.status_code}"
         cookie = max(map(len, response.headers.getlist("Set-Cookie")), default=0)
         if cookie > MAX_COOKIE:

@@ -7,6 +7,7 @@ beat scheduled and the worker wrote to the database.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -15,29 +16,37 @@ import pytest
 from tests.worker import migrate, wait_until, worker_and_beat, worker_app, worker_env
 
 
-def _heartbeat(db_path: Path) -> str | None:
+def _heartbeats(db_path: Path) -> dict[str, tuple[str, str]]:
+    """Each heartbeat row: name -> (kind, detail)."""
     if not db_path.exists():
-        return None
+        return {}
     with sqlite3.connect(db_path, timeout=5) as conn:
         try:
-            row = conn.execute("SELECT detail FROM heartbeat WHERE name = 'worker'").fetchone()
+            rows = conn.execute("SELECT name, kind, detail FROM heartbeat").fetchall()
         except sqlite3.OperationalError:
-            return None
-    return row[0] if row else None
+            return {}
+    return {name: (kind, detail) for name, kind, detail in rows}
 
 
 @pytest.mark.slow
 def test_beat_and_worker_really_run_on_the_sqlite_broker(tmp_path):
     env = worker_env(tmp_path)
     migrate(env)
+    node = f"celery@{socket.gethostname()}"  # the worker's default node name
+    db_path = tmp_path / "slrt.sqlite"
     with worker_and_beat(tmp_path, env) as procs:
-        wait_until(lambda: _heartbeat(tmp_path / "slrt.sqlite"), procs, tmp_path, 90)
-        detail = _heartbeat(tmp_path / "slrt.sqlite")
-        assert detail is not None, "no heartbeat:\n" + (tmp_path / "worker.log").read_text()
-        assert f"pid {procs['worker'].pid}" in detail  # written by the worker process itself
+        wait_until(lambda: {node, "beat"} <= _heartbeats(db_path).keys()
+                   and "Sending due task heartbeat" in (tmp_path / "beat.log").read_text(), procs, tmp_path, 90)
+        beats = _heartbeats(db_path)
+        assert node in beats, "no heartbeat:\n" + (tmp_path / "worker.log").read_text()
+        # each written by its own process: the worker under its node name, beat its tick
+        assert beats[node][0] == "worker" and beats[node][1].endswith(f"pid {procs['worker'].pid}")
+        assert beats["beat"][0] == "beat" and beats["beat"][1].endswith(f"pid {procs['beat'].pid}")
         assert "Sending due task heartbeat" in (tmp_path / "beat.log").read_text()
     # warm shutdown: both stopped on SIGTERM (what honcho sends on Ctrl-C)
     assert all(proc.returncode is not None for proc in procs.values())
+    # a worker stopped on purpose is no longer expected: its heartbeat is gone, beat's last tick stays
+    assert _heartbeats(db_path).keys() == {"beat"}
 
 
 @pytest.mark.slow

@@ -36,8 +36,8 @@ def worker_env(tmp_path: Path, **settings: str) -> dict[str, str]:
         SLRT_SECRET_KEY="worker-test",
         SLRT_HEARTBEAT_SECONDS="2",
         FLASK_APP="app",
-        **settings,
     )
+    env.update(settings)
     return env
 
 
@@ -56,32 +56,43 @@ def worker_app(env: dict[str, str]) -> Flask:
     })
 
 
+def beat_process(tmp_path: Path, env: dict[str, str], name: str = "beat") -> subprocess.Popen:
+    """Start ``celery beat`` as make run does, its schedule and log (``<name>.log``) in ``tmp_path``."""
+    with open(tmp_path / f"{name}.log", "w") as log:
+        return subprocess.Popen(
+            [BIN / "celery", "-A", "app", "beat", "--loglevel", "INFO",
+             "--schedule", str(tmp_path / f"{name}-schedule")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM every process still running and wait for it (SIGKILL after 20 s)."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextmanager
 def worker_and_beat(tmp_path: Path, env: dict[str, str], pool: tuple[str, ...] = ("--pool", "solo")):
     """Run ``celery worker`` and ``celery beat`` as make run does; SIGTERM both on exit."""
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}
-    procs = {
-        "worker": subprocess.Popen(
-            [BIN / "celery", "-A", "app", "worker", *pool, "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT),
-        "beat": subprocess.Popen(
-            [BIN / "celery", "-A", "app", "beat", "--loglevel", "INFO",
-             "--schedule", str(tmp_path / "beat-schedule")],
-            cwd=ROOT, env=env, stdout=logs["beat"], stderr=subprocess.STDOUT),
-    }
+    with open(tmp_path / "worker.log", "w") as log:
+        procs = {
+            "worker": subprocess.Popen(
+                [BIN / "celery", "-A", "app", "worker", *pool, "--loglevel", "INFO",
+                 "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT),
+        }
+    procs["beat"] = beat_process(tmp_path, env)
     try:
         yield procs
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for fh in logs.values():
-            fh.close()
+        stop(procs)
 
 
 def alive(procs, tmp_path: Path) -> None:

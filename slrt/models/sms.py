@@ -144,14 +144,17 @@ class SmsPause(Base):
 
 
 class Heartbeat(Base):
-    """The last time a background process proved it is alive (beat -> worker round trip)."""
+    """The last time a background process proved it is alive: each worker by its name, and beat."""
 
     __tablename__ = "heartbeat"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The worker's node name (``celery worker -n worker1@%h``), or ``beat``.
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: ``worker`` or ``beat``.
+    kind: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime] = mapped_column(default=clock.now)
     #: Host and pid of the process that beat, for the operator.
     detail: Mapped[str | None] = mapped_column(String(120))
 
     def __repr__(self) -> str:
-        return f"<Heartbeat {self.name} {self.at:%Y-%m-%d %H:%M:%S}>"
+        return f"<Heartbeat {self.kind} {self.name} {self.at:%Y-%m-%d %H:%M:%S}>"

@@ -1,7 +1,7 @@
 """Job runs: reminder sweeps and set-up imports counted for the operator's metrics.
 
-Revision ID: 0016_job_runs
-Revises: 0015_region_setup
+Revision ID: 0017_job_runs
+Revises: 0016_worker_heartbeats
 Create Date: 2026-12-06
 
 One row per kind of run (``reminder_sweep``, ``import_staff``, ...): how many ran and failed,
@@ -10,8 +10,8 @@ and when the last one ran, how long it took and how much it handled. ``/metrics`
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016_job_runs'
-down_revision = '0015_region_setup'
+revision = '0017_job_runs'
+down_revision = '0016_worker_heartbeats'
 branch_labels = None
 depends_on = None
 
