@@ -47,6 +47,7 @@ class DomainCollector:
         up = GaugeMetricFamily("slrt_database_up", "1 when the database answered this scrape")
         try:
             figures = metrics.outbox_figures()
+            ages = metrics.heartbeat_ages()
             runs = metrics.runs()
         except SQLAlchemyError:
             db.session.rollback()
@@ -60,9 +61,15 @@ class DomainCollector:
         for (status, gateway), count in sorted(figures.messages.items()):
             messages.add_metric([status, gateway], count)
         yield messages
-        yield GaugeMetricFamily("slrt_outbox_pending", "SMS waiting to be sent", value=figures.pending)
-        yield GaugeMetricFamily("slrt_outbox_oldest_pending_seconds", "Age of the oldest SMS waiting to be sent",
-                                value=figures.oldest_pending_seconds)
+        yield GaugeMetricFamily("slrt_outbox_waiting", "SMS waiting to be sent", value=figures.waiting)
+        yield GaugeMetricFamily("slrt_outbox_oldest_due_seconds",
+                                "How long the oldest SMS whose sending time has come has waited",
+                                value=figures.oldest_due_seconds)
+        alive = GaugeMetricFamily("slrt_heartbeat_age_seconds", "Seconds since a worker's or beat's last heartbeat",
+                                  labels=["kind", "name"])
+        for (kind, name), age in sorted(ages.items()):
+            alive.add_metric([kind, name], age)
+        yield alive
         latency = GaugeMetricFamily("slrt_sms_send_latency_seconds",
                                     "Seconds from queued to taken by the provider, last hour's SMS",
                                     labels=["quantile"])

@@ -1,9 +1,10 @@
-"""The figures the operator's monitoring reads (``/metrics``): the outbox, sending, and the runs.
+"""The figures the operator's monitoring reads (``/metrics``): the outbox, sending, the heartbeats, the runs.
 
 Read from the database at each scrape, so every web process answers the same whatever
-worker did the work: messages by status and gateway, the backlog and its oldest message,
-how long the last hour's messages waited before the provider took them, the provider's
-refusals by code, whether sending is paused; and each kind of run (slrt.runs).
+worker did the work: messages by status and gateway; the backlog and since when its oldest
+due message waited (as ``/readyz`` counts them); each worker's and beat's last heartbeat; how
+long the last hour's messages waited before the provider took them; the provider's refusals
+by code; whether sending is paused; and each kind of run (slrt.runs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from slrt import clock, outbox
+from slrt import clock, ops, outbox
 from slrt.extensions import db
 from slrt.models import JobRun, SmsAttempt, SmsMessage
 from slrt.models.enums import SmsDirection, SmsStatus
@@ -27,8 +28,9 @@ _LATENCY_SAMPLE = 20_000
 class OutboxFigures:
     #: (status, gateway) -> outbound messages; gateway "" while none took it yet.
     messages: dict[tuple[str, str], int] = field(default_factory=dict)
-    pending: int = 0
-    oldest_pending_seconds: float = 0.0
+    #: Waiting to be sent, and since when the oldest due one has waited (as /readyz counts them).
+    waiting: int = 0
+    oldest_due_seconds: float = 0.0
     #: Seconds from queued to taken by the provider, for the last hour's messages.
     latency: dict[float, float] = field(default_factory=dict)
     sent_last_hour: int = 0
@@ -45,10 +47,10 @@ def outbox_figures(now: datetime | None = None) -> OutboxFigures:
             select(SmsMessage.status, SmsMessage.gateway, func.count()).where(outbound)
             .group_by(SmsMessage.status, SmsMessage.gateway)):
         figures.messages[(SmsStatus(status).value, gateway or "")] = count
-    figures.pending, oldest = db.session.execute(select(func.count(), func.min(SmsMessage.created_at)).where(
-        outbound, SmsMessage.status == SmsStatus.PENDING)).one()
-    if oldest is not None:
-        figures.oldest_pending_seconds = max(0.0, (now - clock.as_utc(oldest)).total_seconds())
+    backlog = outbox.backlog()
+    figures.waiting = backlog.waiting
+    if backlog.oldest_due_at is not None:
+        figures.oldest_due_seconds = max(0.0, (now - backlog.oldest_due_at).total_seconds())
     waits = sorted(
         (clock.as_utc(sent) - clock.as_utc(created)).total_seconds()
         for created, sent in db.session.execute(
@@ -63,6 +65,13 @@ def outbox_figures(now: datetime | None = None) -> OutboxFigures:
             .group_by(SmsAttempt.gateway, SmsAttempt.error_code)):
         figures.provider_errors[(gateway or "", code or "")] = count
     return figures
+
+
+def heartbeat_ages(now: datetime | None = None) -> dict[tuple[str, str], float]:
+    """(kind, name) -> seconds since each worker's and beat's last heartbeat."""
+    now = now or clock.now()
+    return {(kind, row.name): max(0.0, (now - clock.as_utc(row.at)).total_seconds())
+            for kind in (ops.WORKER, ops.BEAT) for row in ops.heartbeats(kind)}
 
 
 def runs() -> list[JobRun]:

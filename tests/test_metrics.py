@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fakes.builders import make_case
-from slrt import reminders
+from slrt import ops, reminders
 from slrt.models import SmsMessage
 from slrt.models.enums import SmsStatus
 from slrt.ports import GatewayError
@@ -31,13 +31,13 @@ def scrape(app, monkeypatch):
     return get
 
 
-def _value(text: str, name: str, **labels: str) -> float | None:
-    """The sample ``name{labels}`` of an exposition text, or None."""
+def _value(text: str, metric: str, **labels: str) -> float | None:
+    """The sample ``metric{labels}`` of an exposition text, or None."""
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         match = re.fullmatch(r"([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)", line)
-        if not match or match.group(1) != name:
+        if not match or match.group(1) != metric:
             continue
         found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(3) or ""))
         if all(found.get(k) == v for k, v in labels.items()):
@@ -60,10 +60,14 @@ def test_outbox_sending_and_errors_are_what_the_database_holds(district, db_sess
     db_session.commit()
     pending = db_session.scalar(select(func.count()).select_from(SmsMessage).where(
         SmsMessage.status == SmsStatus.PENDING))
+    ops.beat("worker1@blora", ops.WORKER)
+    db_session.commit()
     text = scrape().get_data(as_text=True)
     assert _value(text, "slrt_database_up") == 1
     assert _value(text, "slrt_outbox_messages", status="pending", gateway="") == pending >= 2
-    assert _value(text, "slrt_outbox_pending") == pending
+    assert _value(text, "slrt_outbox_waiting") == pending
+    assert _value(text, "slrt_outbox_oldest_due_seconds") >= 0
+    assert _value(text, "slrt_heartbeat_age_seconds", kind="worker", name="worker1@blora") < 60
     assert _value(text, "slrt_sending_paused") == 0
 
     first, second = db_session.scalars(select(SmsMessage.id).order_by(SmsMessage.id).limit(2)).all()
