@@ -27,7 +27,7 @@ from admin_views.regions import RegionView, UnitView
 from admin_views.security import init_security, staff_scope
 from admin_views.setup_import import SetupImportView
 from admin_views.staff import StaffView
-from slrt import clock, outbox, referrals
+from slrt import clock, identity, outbox, referrals
 from slrt.access import keeps_settings
 from slrt.extensions import db
 from slrt.models import (
@@ -106,6 +106,8 @@ def _template_helpers(app: Flask) -> None:
             return pause if pause is not None and keeps_settings(current_user, staff_scope()) else None
 
         return {"sms_pause": sms_pause}
+
+    app.jinja_env.filters["nip"] = identity.format_nip
 
     @app.template_filter("localtime")
     def localtime(moment, to: str = "minute") -> str:

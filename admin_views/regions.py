@@ -11,11 +11,12 @@ from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
+from wtforms import StringField
 
 from admin_views import work
 from admin_views.base import RowIdAjaxLoader, SecureModelView
 from admin_views.security import staff_scope
-from slrt import units
+from slrt import identity, units
 from slrt.access import MANAGER_ROLES
 from slrt.extensions import db
 from slrt.models import Region, Unit
@@ -118,7 +119,8 @@ class UnitView(SecureModelView):
     column_list = ["name", "kind", "region", "villages", "parent", "phone", "is_active"]
     column_labels = {"name": _l("Name"), "kind": _l("Kind"), "region": _l("Village or area"),
                      "villages": _l("Also serves"), "parent": _l("Reports to"), "phone": _l("Phone"),
-                     "address": _l("Address"), "is_active": _l("Open")}
+                     "address": _l("Address"), "is_active": _l("Open"), "head_name": _l("Head of office"),
+                     "head_nip": _l("Head's NIP")}
     column_formatters = {
         "kind": lambda v, c, m, n: m.kind.label,
         "region": lambda v, c, m, n: _region_label(m.region),
@@ -131,7 +133,9 @@ class UnitView(SecureModelView):
         sqla_filters.BooleanEqualFilter(Unit.is_active, _l("Open")),
     ]
     column_default_sort = "name"
-    form_columns = ["name", "parent", "region", "villages", "address", "phone"]
+    form_columns = ["name", "parent", "region", "villages", "address", "phone", "head_name", "nip"]
+    # The NIP is typed as printed, with spaces (19760312 200501 1 004); slrt.units keeps its 18 digits.
+    form_extra_fields = {"nip": StringField(_l("Head's NIP"))}
     form_args = {"parent": {"label": _l("Reports to (secretariat)")},
                  "region": {"label": _l("Village where the post is")},
                  "villages": {"label": _l("More villages it serves")}}
@@ -140,8 +144,10 @@ class UnitView(SecureModelView):
         "region": AreaVillageLoader("region", db, Region, fields=["name", "code"], page_size=10),
         "villages": AreaVillageLoader("villages", db, Region, fields=["name", "code"], page_size=10),
     }
-    column_details_list = ["name", "kind", "region", "villages", "parent", "address", "phone", "is_active"]
-    column_formatters_detail = column_formatters
+    column_details_list = ["name", "kind", "region", "villages", "parent", "address", "phone", "head_name",
+                           "head_nip", "is_active"]
+    column_formatters_detail = {**column_formatters,
+                                "head_nip": lambda v, c, m, n: identity.format_nip(m.head_nip or "")}
 
     def get_query(self):
         """The units the signed-in manager covers (their unit and the units below it)."""
@@ -153,11 +159,17 @@ class UnitView(SecureModelView):
 
     def create_model(self, form):
         """Posts are opened by the domain (the manager's secretariat, villages of its regency, a free name)."""
-        post, _error = work.commit(lambda: units.create_post(
+        actor = current_user._get_current_object()
+        post, _error = work.commit(lambda: units.set_head(units.create_post(
             name=form.name.data, secretariat=form.parent.data, village=form.region.data,
             more_villages=form.villages.data or [], address=form.address.data, phone=form.phone.data,
-            actor=current_user._get_current_object()))
+            actor=actor), name=form.head_name.data, nip=form.nip.data, actor=actor))
         return post or False
+
+    def on_form_prefill(self, form, id):  # noqa: A002 (Flask-Admin's name)
+        unit = self.get_one(id)
+        if unit is not None and unit.head_nip:
+            form.nip.data = identity.format_nip(unit.head_nip)
 
     def edit_form(self, obj=None):
         """A secretariat's form has its name, address and phone only: its regency is set up, not chosen."""
@@ -170,12 +182,14 @@ class UnitView(SecureModelView):
     def update_model(self, form, model):
         actor = current_user._get_current_object()
         if model.kind == UnitKind.SECRETARIAT:
-            _unit, error = work.commit(lambda: units.update_secretariat(
-                model, name=form.name.data, address=form.address.data, phone=form.phone.data, actor=actor))
+            _unit, error = work.commit(lambda: units.set_head(units.update_secretariat(
+                model, name=form.name.data, address=form.address.data, phone=form.phone.data, actor=actor),
+                name=form.head_name.data, nip=form.nip.data, actor=actor))
             return error is None
-        _post, error = work.commit(lambda: units.update_post(
+        _post, error = work.commit(lambda: units.set_head(units.update_post(
             model, name=form.name.data, village=form.region.data, more_villages=form.villages.data or [],
-            address=form.address.data, phone=form.phone.data, actor=actor))
+            address=form.address.data, phone=form.phone.data, actor=actor),
+            name=form.head_name.data, nip=form.nip.data, actor=actor))
         return error is None
 
     def _each(self, ids, change, success):

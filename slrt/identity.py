@@ -184,6 +184,13 @@ def mask_phone(e164: str) -> str:
     return national[:4] + "*" * max(len(national) - 8, 0) + national[-4:]
 
 
+def format_nip(digits: str) -> str:
+    """A civil servant's NIP as printed: 19760312 200501 1 004 (birth date, appointment, sex, number)."""
+    if len(digits) != 18:
+        return digits
+    return f"{digits[:8]} {digits[8:14]} {digits[14]} {digits[15:]}"
+
+
 def validate_name(value: str | None, field: str = "name") -> str:
     """Return a person's name with spaces tidied, or raise ValidationError."""
     name = " ".join((value or "").split())

@@ -96,6 +96,8 @@ COLUMNS: dict[str, list[Column]] = {
         Column("more_villages", _l("More villages it serves"), False, "33.16.01.2004; Doplang"),
         Column("address", _l("Address"), False, "Balai Desa Kepoh, Jati"),
         Column("phone", _l("Phone"), False, "0812-2555-0188"),
+        Column("head_name", _l("Head of office"), False, "Sri Wahyuni, S.Sos."),
+        Column("head_nip", _l("Head's NIP"), False, "19760312 200501 2 004"),
     ],
     STAFF: [
         Column("username", _l("Username"), True, "rina.pratiwi"),
@@ -491,18 +493,29 @@ def _import_unit(row: _Row, actor: Actor) -> RowResult:
     post = db.session.scalar(select(Unit).where(func.lower(Unit.name) == " ".join(name.split()).lower()))
     details = {"village": village, "more_villages": more_villages, "address": address or None, "phone": phone}
     if post is None:
-        units.create_post(name=name, secretariat=_secretariat_of(village), actor=actor, **details)
+        post = units.create_post(name=name, secretariat=_secretariat_of(village), actor=actor, **details)
+        _set_head(row, post, actor)
         return RowResult(0, name, CREATED)
     if post.kind != UnitKind.PUSKESOS:
         raise _RowErrors([("name", _l("%(unit)s is a secretariat; only Puskesos posts are imported.",
                                       unit=post.name))])
     served = [v.id for v in more_villages if v is not village]
-    if (post.region_id, sorted(set(served)), post.address, post.phone) == \
+    head = (post.head_name, post.head_nip)
+    if (post.region_id, sorted(set(served)), post.address, post.phone) != \
             (village.id, sorted(v.id for v in post.villages), address or None, phone):
-        units.check_keeps_posts(actor, post.parent)  # not even told it is there otherwise
-        return RowResult(0, name, UNCHANGED)
-    units.update_post(post, name=post.name, actor=actor, **details)
-    return RowResult(0, name, UPDATED)
+        units.update_post(post, name=post.name, actor=actor, **details)
+        _set_head(row, post, actor)
+        return RowResult(0, name, UPDATED)
+    units.check_keeps_posts(actor, post.parent)  # not even told it is there otherwise
+    _set_head(row, post, actor)
+    return RowResult(0, name, UNCHANGED if (post.head_name, post.head_nip) == head else UPDATED)
+
+
+def _set_head(row: _Row, post: Unit, actor: Actor) -> None:
+    """The head who signs the post's letters, when the file has the columns (left out: kept)."""
+    if row.has("head_name") or row.has("head_nip"):
+        units.set_head(post, name=row.raw("head_name") if row.has("head_name") else post.head_name,
+                       nip=row.raw("head_nip") if row.has("head_nip") else post.head_nip, actor=actor)
 
 
 def _import_staff(row: _Row, actor: Actor) -> RowResult:

@@ -133,6 +133,18 @@ def update_secretariat(secretariat: Unit, *, name: str, actor: Actor, address: s
     return secretariat
 
 
+def set_head(unit: Unit, *, name: str | None, nip: str | None, actor: Actor) -> Unit:
+    """Say who signs the unit's referral letters: the head of office's name and NIP (both may be empty)."""
+    check_keeps_posts(actor, unit if unit.kind == UnitKind.SECRETARIAT else unit.parent)
+    unit.head_name = text.clean(name, Unit.head_name, field="head_name", label=_l("Head of office")) or None
+    digits = "".join((nip or "").split())
+    if digits and not (digits.isascii() and digits.isdigit() and len(digits) == 18):
+        raise ValidationError(_l("A NIP is 18 digits (e.g. 19760312 200501 1 004)."), field="head_nip")
+    unit.head_nip = digits or None
+    db.session.flush()
+    return unit
+
+
 def deactivate_post(post: Unit, *, actor: Actor) -> None:
     """Close a post. Its records stay, seen by the secretariat; its staff must be moved or deactivated first."""
     if post.kind != UnitKind.PUSKESOS:

@@ -25,6 +25,7 @@ from slrt.extensions import begin_write, db
 from slrt.models import Referral, ReferralLetter, Staff
 from slrt.models.enums import Role
 from slrt.pii import new_key
+from tests.test_admin_matrix import signed_in
 from tests.web import Browser
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -242,3 +243,25 @@ def test_prints_at_the_same_moment_never_share_a_number(own_database):
     with app.app_context():
         rows = db.session.execute(select(ReferralLetter.number)).scalars().all()
         assert sorted(rows) == list(range(1, prints + 1))
+
+
+def test_the_letter_is_signed_by_the_head_the_manager_named_on_the_units_screen(app, district, db_session):
+    referral = make_referral(district)  # a case of Puskesos Jepon
+    db_session.commit()
+    post = district.puskesos[0]
+    manager = signed_in(app, district, Role.MANAGER)
+    form = {"name": post.name, "parent": str(district.secretariat.id), "region": str(post.region_id),
+            "address": "Balai Desa Jepon", "phone": "", "head_name": "Sri Wahyuni, S.Sos.", "nip": "1976031220"}
+    refused = manager.post(f"/admin/unit/edit/?id={post.id}", form)
+    assert "NIP terdiri dari 18 angka" in refused.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(type(post), post.id).head_name is None  # nothing of the refused form was kept
+    manager.get(f"/admin/unit/edit/?id={post.id}")
+    saved = manager.post(f"/admin/unit/edit/?id={post.id}", {**form, "nip": "19760312 200501 2 004"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    assert 'value="19760312 200501 2 004"' in manager.get(f"/admin/unit/edit/?id={post.id}").get_data(as_text=True)
+    assert "19760312 200501 2 004" in manager.get(f"/admin/unit/details/?id={post.id}").get_data(as_text=True)
+    back = Browser(app)
+    back.login(district.user(Role.BACK_OFFICE).username)
+    page = back.get(f"/admin/referral/letter/?id={referral.id}").get_data(as_text=True)
+    assert '<p class="name">Sri Wahyuni, S.Sos.</p>' in page and "NIP. 19760312 200501 2 004" in page

@@ -506,3 +506,20 @@ def test_cli_dry_run_then_import_prints_the_passwords(app, district, db_session,
     garbage.write_bytes(b"\xff\xfe\x00")
     refused = runner.invoke(args=["slrt", "import-setup", str(garbage)])
     assert refused.exit_code == 1 and "bukan CSV" in refused.output
+
+
+def test_a_posts_head_is_imported_when_the_file_has_the_columns(district, db_session):
+    _more_villages(district)
+    header = UNITS_HEADER + ";Kepala kantor;NIP kepala"
+    result = _run(_csv(header, "Puskesos Desa Kepoh;Kepoh;;;;Sri Wahyuni, S.Sos.;19760312 200501 2 004",
+                       "Puskesos Palon;Palon;;;;Budi;1976"), _manager(district), name="unit.csv")
+    assert [r.action for r in result.rows] == ["created", "refused"]
+    assert [(e.column, "18 angka" in e.message) for e in result.errors] == [("NIP kepala", True)]
+    kepoh = db_session.scalar(select(Unit).where(Unit.name == "Puskesos Desa Kepoh"))
+    assert (kepoh.head_name, kepoh.head_nip) == ("Sri Wahyuni, S.Sos.", "197603122005012004")
+    # the same file again changes nothing; one without the columns keeps the head
+    assert _run(_csv(header, "Puskesos Desa Kepoh;Kepoh;;;;Sri Wahyuni, S.Sos.;197603122005012004"),
+                _manager(district), name="unit.csv").rows[0].action == "unchanged"
+    assert _run(_csv(UNITS_HEADER, "Puskesos Desa Kepoh;Kepoh;;;"), _manager(district),
+                name="unit.csv").rows[0].action == "unchanged"
+    assert kepoh.head_name == "Sri Wahyuni, S.Sos."

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from slrt import cases, clock, outbox, referrals, regions, residents, setup_import
+from slrt import cases, clock, outbox, referrals, regions, residents, setup_import, units
 from slrt import staff as staff_ops
 from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone
 from slrt.demo.data import (
@@ -32,6 +32,7 @@ from slrt.demo.data import (
     REGENCY,
     REJECT_REASONS,
     SECRETARIAT_ADDRESS,
+    SECRETARIAT_HEAD,
     SECRETARIAT_NAME,
     SECRETARIAT_PHONE,
     SETUP_DIR,
@@ -103,6 +104,7 @@ class DistrictBuilder:
         public passwords instead of one-time ones; the other accounts keep passwords nobody knows."""
         made = regions.setup_district(REGENCY, secretariat=SECRETARIAT_NAME, address=SECRETARIAT_ADDRESS,
                                       phone=SECRETARIAT_PHONE)
+        units.set_head(made.secretariat, name=SECRETARIAT_HEAD[0], nip=SECRETARIAT_HEAD[1], actor=SYSTEM_ACTOR)
         for name, kind in SETUP_FILES:
             result = setup_import.import_setup((SETUP_DIR / name).read_bytes(), filename=name, actor=SYSTEM_ACTOR,
                                                kind=kind)

@@ -37,6 +37,8 @@ REGENCY = "33.16"
 SECRETARIAT_NAME = "Sekretariat SLRT Kabupaten Blora"
 SECRETARIAT_ADDRESS = "Jl. Pemuda No. 16, Blora"
 SECRETARIAT_PHONE = "(0296) 531234"
+#: Who signs the secretariat's referral letters (the posts' heads are in unit-puskesos.csv).
+SECRETARIAT_HEAD = ("Dra. Endang Sulistyowati, M.Si.", "196909171995032003")
 
 
 def setup_sheet(name: str) -> list[dict[str, str]]:

@@ -64,6 +64,9 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(16))
+    #: Who signs its referral letters: the head of office's name and civil-servant number (NIP, 18 digits).
+    head_name: Mapped[str | None] = mapped_column(String(120))
+    head_nip: Mapped[str | None] = mapped_column(String(18))
     is_active: Mapped[bool] = mapped_column(default=True)
 
     region: Mapped[Region] = relationship()
