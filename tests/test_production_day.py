@@ -258,7 +258,7 @@ def test_a_production_day_on_postgresql_and_rabbitmq(production_venv, tmp_path):
             "SQLALCHEMY_DATABASE_URI": database_url, "CELERY_BROKER_URL": broker_url,
             "SECRET_KEY": keys["SLRT_SECRET_KEY"], "SLRT_PII_KEY": keys["SLRT_PII_KEY"], "SLRT_SMS_DISPATCH": True,
             **{k: v for k, v in env.items() if k.startswith(("SLRT_", "TWILIO_"))
-               and k not in ("SLRT_SECRET_KEY", "SLRT_PII_KEY")},
+               and k not in ("SLRT_SECRET_KEY", "SLRT_PII_KEY", "SLRT_LOG_LEVEL")},  # the test's own log: as set
         })
         with app.app_context():
             for name, kind in FILES.items():
@@ -288,9 +288,10 @@ def test_a_production_day_on_postgresql_and_rabbitmq(production_venv, tmp_path):
             def ready():
                 procs.alive()
                 try:
-                    return requests.get(f"{public_url}/readyz", timeout=5).status_code == 200
+                    response = requests.get(f"{public_url}/readyz", timeout=5)
                 except requests.RequestException:
                     return False
+                return response.status_code == 200 and all(f"{w}@{HOST}" in response.text for w in WORKERS)
 
             wait_for(ready, 90, "/readyz to answer 200 (gunicorn, both workers, beat)", procs.logs)
             report = requests.get(f"{public_url}/readyz", timeout=5).json()
