@@ -42,13 +42,15 @@ _RECORD_FIELDS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) |
 _QUIET = ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm")
 
 _NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
-#: A mobile or landline number: +62 / 62 / 0, then 8-12 digits, with spaces or dashes between groups.
-_PHONE = re.compile(r"(?<![\w+])(?:\+62|62|0)(?:[ -]?\d){8,12}(?!\d)")
+#: A mobile or landline number: +62 / 62 / 0, then 8-12 digits, with spaces or dashes between groups; also
+#: URL-encoded (``To=%2B62...`` in a provider URL an HTTP client logs). Not a run of digits inside a token
+#: (a task id ``62248277-4951-...`` is no phone number).
+_PHONE = re.compile(r"(?:%2[Bb](?=62)|(?<![\w+-]))(?:\+62|62|0)(?:[ -]?\d){8,12}(?![\w-])")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _mask_phone(match: re.Match) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
+    digits = re.sub(r"\D", "", match.group(0).removeprefix("%2B").removeprefix("%2b"))
     if digits.startswith("0"):
         digits = "62" + digits[1:]
     return f"+{digits[:5]}****{digits[-3:]}"

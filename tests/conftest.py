@@ -169,3 +169,12 @@ def browser():
     need_chromium()
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture(scope="session")
+def production_venv(tmp_path_factory):
+    """requirements.txt alone in a virtualenv, built once for the session's production tests (PostgreSQL only)."""
+    from tests.production import build_production_venv, postgres_server
+
+    postgres_server()
+    return build_production_venv(tmp_path_factory.mktemp("production"))

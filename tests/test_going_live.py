@@ -139,13 +139,18 @@ def _intake_villages(browser: Browser, nik: str) -> list[str]:
     return re.findall(r"<option [^>]*>([^<]+)</option>", select_html)
 
 
-def _open_case(browser: Browser, ids: dict[str, int]) -> str:
-    """Register a resident of Doplang at the Kepoh post and open her case; return its page's address."""
-    response = browser.post("/admin/intake/", {
+def intake_form(ids: dict[str, int]) -> dict:
+    """The intake's form for Sumarni of Doplang at the Kepoh post, needing BPJS PBI (``ids``: kepoh, doplang, pbi)."""
+    return {
         "nik": NIK, "name": "Sumarni", "sex": "F", "birth_date": "1975-03-09", "village_id": ids["doplang"],
         "address": "Dk. Krajan RT 03 RW 02", "phone": "0813-2555-0177", "phone_owner": "own",
         "unit_id": ids["kepoh"], "channel": "puskesos", "urgency": "normal",
-        "summary": "Belum punya KIS, suami sakit paru-paru.", "needs": [str(ids["pbi"])]})
+        "summary": "Belum punya KIS, suami sakit paru-paru.", "needs": [str(ids["pbi"])]}
+
+
+def _open_case(browser: Browser, ids: dict[str, int]) -> str:
+    """Register a resident of Doplang at the Kepoh post and open her case; return its page's address."""
+    response = browser.post("/admin/intake/", intake_form(ids))
     assert response.status_code == 302 and "/admin/case/details/" in response.headers["Location"], \
         response.get_data(as_text=True)[:2000]
     page = browser.get(response.headers["Location"]).get_data(as_text=True)

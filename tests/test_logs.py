@@ -99,6 +99,16 @@ def test_no_nik_or_full_phone_in_a_message_a_field_or_a_traceback(stream):
     assert "[NIK]" in text and "+62813****177" in text and "Traceback" in text
 
 
+def test_a_phone_number_in_a_logged_url_is_masked_and_a_task_id_is_not(stream):
+    """An HTTP client's debug line names the provider URL, the number URL-encoded; an id is left whole."""
+    log = logging.getLogger("slrt.test")
+    log.info('"GET /2010-04-01/Accounts/AC1/Messages.json?To=%2B6281390000013&PageSize=20 HTTP/1.1" 200',
+             extra={"task_id": "62248277-4951-4b7c-8edb-a6f4263491da"})
+    text = stream.getvalue()
+    assert "6281390000013" not in text and "To=+62813****013&" in text
+    assert "task_id=62248277-4951-4b7c-8edb-a6f4263491da" in text
+
+
 @pytest.mark.slow
 def test_worker_and_beat_log_in_the_same_format_with_worker_and_task(tmp_path):
     from fakes.builders import make_case, make_district

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -89,6 +91,18 @@ def test_imports_and_reminder_sweeps_are_counted(district, db_session, scrape, f
     assert _value(text, "slrt_job_last_run_items", job="import_staff") == 1
     assert _value(text, "slrt_job_runs_total", job="reminder_sweep") == 1
     assert _value(text, "slrt_job_failures_total", job="reminder_sweep") == 0
+
+
+def test_a_reminder_sweep_out_of_office_hours_is_counted_too(district, db_session, scrape, frozen):
+    """It sends nothing then, but it ran: the last run's time must not look stale every night and weekend."""
+    frozen.move_to(datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta")))  # a Saturday
+    assert reminders.run_sweep().digests == 0
+    db_session.commit()
+    text = scrape().get_data(as_text=True)
+    assert _value(text, "slrt_job_runs_total", job="reminder_sweep") == 1
+    assert _value(text, "slrt_job_last_run_items", job="reminder_sweep") == 0
+    assert _value(text, "slrt_job_last_run_timestamp_seconds", job="reminder_sweep") == \
+        datetime(2026, 11, 28, 3, 0, tzinfo=UTC).timestamp()
 
 
 def test_requests_are_counted_per_screen_not_per_url(app, scrape):
