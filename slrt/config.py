@@ -49,6 +49,8 @@ class Kind:
     parse: Callable[[Any], Any]
     #: Completes "<VARIABLE> must be ..." in the error message.
     looks_like: str
+    #: The values a choice allows (empty for other kinds).
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,8 @@ def choice(*options: str) -> Kind:
         return value.strip()
 
     words = [f"'{option}'" for option in options]
-    return Kind("choice", str, parse, " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words))
+    return Kind("choice", str, parse, " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words),
+                options)
 
 
 STR = Kind("str", str, _text, "text")

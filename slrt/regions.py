@@ -24,7 +24,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
-from slrt import catalogue, text
+from slrt import catalogue, text, units
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.models import Region, Unit
@@ -207,7 +207,7 @@ def setup_district(code: str, *, secretariat: str | None = None, address: str | 
                               field="code")
     loaded = load_regions(path, regency=code)
     regency = db.session.scalar(select(Region).where(Region.code == code))
-    unit = db.session.scalar(select(Unit).where(Unit.kind == UnitKind.SECRETARIAT, Unit.region_id == regency.id))
+    unit = units.secretariat_of(regency)
     created = unit is None
     if created:
         name = text.clean(secretariat or f"Sekretariat SLRT {regency.name}", Unit.name, field="secretariat",

@@ -474,9 +474,7 @@ def new_password() -> str:
 
 def _secretariat_of(village: Region) -> Unit:
     """The secretariat of the village's regency: a post reports to it."""
-    regency = village.parent.parent if village.parent is not None else None
-    secretariat = regency and db.session.scalar(select(Unit).where(
-        Unit.kind == UnitKind.SECRETARIAT, Unit.region_id == regency.id))
+    secretariat = units.secretariat_of(village.parent.parent if village.parent is not None else None)
     if secretariat is None:
         raise ValidationError(_l("%(village)s has no secretariat yet: set up its regency first (setup-district).",
                                  village=village.name), field="village")

@@ -30,6 +30,13 @@ def find(value: str) -> list[Unit]:
         func.lower(Unit.name) == value.lower(), Region.code == value)).order_by(Unit.id).limit(2)))
 
 
+def secretariat_of(regency: Region | None) -> Unit | None:
+    """The secretariat set up for ``regency`` (``setup-district``), or None."""
+    if regency is None:
+        return None
+    return db.session.scalar(select(Unit).where(Unit.kind == UnitKind.SECRETARIAT, Unit.region_id == regency.id))
+
+
 def check_keeps_posts(actor: Actor, secretariat: Unit) -> None:
     """Refuse anyone but a manager whose unit covers ``secretariat`` (or the system)."""
     if isinstance(actor, System):

@@ -59,8 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("app.py", "slrt", "sms", "tasks", "admin_views")
 
 
-def make_app(path):
-    """Return an app on an empty, migrated SQLite database at ``path``."""
+def make_app(path, **config):
+    """Return an app on an empty, migrated SQLite database at ``path``; ``config`` adds settings."""
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'demo.sqlite'}",
@@ -69,6 +69,7 @@ def make_app(path):
         "SLRT_PII_KEY": new_key(),
         # hashing cost is not what these tests are about
         "SLRT_PASSWORD_HASH": "plaintext",
+        **config,
     })
     app.instance_path = str(path)
     with app.app_context():

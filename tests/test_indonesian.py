@@ -27,15 +27,13 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 import time_machine
-from flask_migrate import upgrade
 
-from app import create_app
 from slrt import demo, followups, inbound, notices, outbox
 from slrt.extensions import db
 from slrt.models import Resident, SmsMessage, Staff, enums
 from slrt.models.enums import FollowUpReason, Role, SmsStatus
-from slrt.pii import new_key
 from slrt.ports import GatewayError
+from tests.test_demo import make_app
 from tests.web import Browser
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -166,19 +164,8 @@ def offending(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
-    path = tmp_path_factory.mktemp("crawl")
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'demo.sqlite'}",
-        "CELERY_BROKER_URL": f"sqla+sqlite:///{path / 'broker.sqlite'}",
-        "SECRET_KEY": "test-secret",
-        "SLRT_PII_KEY": new_key(),
-        "SLRT_PASSWORD_HASH": "plaintext",
-        "SLRT_SMS_DISPATCH": False,
-    })
-    app.instance_path = str(path)
+    app = make_app(tmp_path_factory.mktemp("crawl"), SLRT_SMS_DISPATCH=False)
     with app.app_context(), time_machine.travel(BUILT_AT, tick=False):
-        upgrade()
         demo.seed(residents=40, random_seed=2026)
         db.session.commit()
     yield app

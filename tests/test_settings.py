@@ -66,8 +66,7 @@ def _example(setting: config.Setting) -> tuple[str, object]:
     if kind is config.STR:
         return f"example-{setting.name.lower()}", f"example-{setting.name.lower()}"
     if kind.name == "choice":
-        option = next(o for o in ("en", "id", "twilio", "android", "console", "json", "text", "WARNING", "INFO")
-                      if o != default and _fits(setting, o))
+        option = next(o for o in kind.options if o != default and _fits(setting, o))
         return option, option
     raise AssertionError(f"add an example of kind {kind.name!r} to KIND_EXAMPLES")
 
