@@ -3,6 +3,7 @@
 from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
+from slrt.models.dtsen import DtsenChange, DtsenProposal, ImportHeader, ResidentImport, ResidentImportError
 from slrt.models.letters import ReferralLetter
 from slrt.models.org import Region, Staff, Unit, unit_village
 from slrt.models.people import Household, Resident, ResidentNameWord
@@ -20,11 +21,14 @@ __all__ = [
     "CaseNeed",
     "CaseTally",
     "Document",
+    "DtsenChange",
+    "DtsenProposal",
     "EndedSession",
     "Event",
     "FollowUp",
     "Heartbeat",
     "Household",
+    "ImportHeader",
     "JobRun",
     "Referral",
     "ReferralLetter",
@@ -33,6 +37,8 @@ __all__ = [
     "ReminderDigest",
     "ReminderDigestItem",
     "Resident",
+    "ResidentImport",
+    "ResidentImportError",
     "ResidentNameWord",
     "Service",
     "SignInAddress",

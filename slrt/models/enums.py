@@ -336,3 +336,69 @@ class SmsEncoding(Labelled, StrEnum):
 
 labels(SmsEncoding, {SmsEncoding.GSM7: _l("GSM-7 (160 characters per SMS)"),
                      SmsEncoding.UCS2: _l("UCS-2 (70 characters per SMS)")})
+
+
+class DtsenStatus(Labelled, StrEnum):
+    """A person's status in DTSEN (Data Tunggal Sosial Ekonomi Nasional), as the district's export says."""
+
+    CONFIRMED = "confirmed"  # Terkonfirmasi
+    UNCONFIRMED = "unconfirmed"  # Tidak terkonfirmasi
+    NEW = "new"  # Baru (proposed, not yet ranked)
+    DUPLICATE = "duplicate"  # Ganda
+    MOVED = "moved"  # Pindah
+    NOT_FOUND = "not_found"  # Tidak ditemukan
+    DECEASED = "deceased"  # Meninggal: kept with this status; never sent an SMS
+
+
+labels(DtsenStatus, {DtsenStatus.CONFIRMED: _l("confirmed"), DtsenStatus.UNCONFIRMED: _l("not confirmed"),
+                     DtsenStatus.NEW: _l("new (proposed)"), DtsenStatus.DUPLICATE: _l("duplicate"),
+                     DtsenStatus.MOVED: _l("moved away"), DtsenStatus.NOT_FOUND: _l("not found"),
+                     DtsenStatus.DECEASED: _l("deceased")})
+
+
+class FamilyRelation(Labelled, IntEnum):
+    """A member's place in the family (hubungan keluarga), coded 1-8 as DTSEN exports do."""
+
+    HEAD = 1
+    SPOUSE = 2
+    CHILD = 3
+    CHILD_IN_LAW = 4
+    GRANDCHILD = 5
+    PARENT = 6
+    HOUSEHOLD_HELP = 7
+    OTHER = 8
+
+
+labels(FamilyRelation, {FamilyRelation.HEAD: _l("head of the family"), FamilyRelation.SPOUSE: _l("wife/husband"),
+                        FamilyRelation.CHILD: _l("child"), FamilyRelation.CHILD_IN_LAW: _l("son/daughter-in-law"),
+                        FamilyRelation.GRANDCHILD: _l("grandchild"),
+                        FamilyRelation.PARENT: _l("parent/parent-in-law"),
+                        FamilyRelation.HOUSEHOLD_HELP: _l("household help"), FamilyRelation.OTHER: _l("other")})
+
+
+class Programme(Labelled, StrEnum):
+    """Social assistance programmes a DTSEN export flags per person (stored as their values, space-separated)."""
+
+    PKH = "pkh"  # Program Keluarga Harapan
+    BPNT = "bpnt"  # Bantuan Pangan Non Tunai (Sembako)
+    PBI_JK = "pbi_jk"  # Penerima Bantuan Iuran Jaminan Kesehatan (BPJS paid by the state)
+    PIP = "pip"  # Program Indonesia Pintar (KIP)
+    BLT = "blt"  # Bantuan Langsung Tunai (Dana Desa)
+
+
+# Programme names are names: the same in every language.
+labels(Programme, {Programme.PKH: "PKH", Programme.BPNT: "BPNT", Programme.PBI_JK: "PBI-JK",
+                   Programme.PIP: "PIP", Programme.BLT: "BLT"})
+
+
+class ImportState(Labelled, StrEnum):
+    """Where a residents' import stands: queued for a worker, running, finished, or stopped by an error."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+labels(ImportState, {ImportState.QUEUED: _l("waiting for a worker"), ImportState.RUNNING: _l("running"),
+                     ImportState.DONE: _l("finished"), ImportState.FAILED: _l("stopped by an error")})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, Text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from slrt import clock
 from slrt.models.base import Base, enum_column
-from slrt.models.enums import PhoneOwner, Sex
+from slrt.models.enums import DtsenStatus, FamilyRelation, PhoneOwner, Programme, Sex
 from slrt.models.org import Region
 from slrt.pii import mask, vault
 
@@ -57,6 +57,11 @@ class Household(Base):
     village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     #: Id in DTKS (Data Terpadu Kesejahteraan Sosial), when the family is listed there.
     dtks_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: The family's DTSEN desil (1 poorest tenth ... 10), as of ``dtsen_as_of``; None when not ranked.
+    desil: Mapped[int | None] = mapped_column(
+        SmallInteger, CheckConstraint("desil BETWEEN 1 AND 10", name="desil"), index=True)
+    #: The date of the DTSEN data last imported for this family (slrt.dtsen_import).
+    dtsen_as_of: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     village: Mapped[Region] = relationship()
@@ -109,6 +114,16 @@ class Resident(Base):
     sms_opted_out_at: Mapped[datetime | None]
     #: Language of the SMS they get: 'id' or 'en'.
     language: Mapped[str] = mapped_column(String(2), default="id")
+    #: Status in DTSEN as of ``dtsen_as_of``; None: not in the DTSEN data imported so far.
+    dtsen_status: Mapped[DtsenStatus | None] = mapped_column(enum_column(DtsenStatus, "resident_dtsen_status"))
+    #: Programmes the DTSEN export flags for the person: Programme values, space-separated, in declaration order.
+    dtsen_programmes: Mapped[str] = mapped_column(String(60), default="")
+    dtsen_as_of: Mapped[date | None]
+    #: Place in the family of the KK (hubungan keluarga), when an import said it.
+    #: A FamilyRelation code (1 head ... 8 other); see ``relation``.
+    family_relation: Mapped[int | None] = mapped_column(
+        SmallInteger, CheckConstraint("family_relation BETWEEN 1 AND 8", name="family_relation"))
+    birth_place: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     household: Mapped[Household | None] = relationship(back_populates="members")
@@ -132,6 +147,19 @@ class Resident(Base):
         self.nik_encrypted = vault.encrypt(number)
         self.nik_hash = vault.lookup_hash("nik", number)
         self.nik_masked = mask(number)
+
+    @property
+    def relation(self) -> FamilyRelation | None:
+        return FamilyRelation(self.family_relation) if self.family_relation else None
+
+    @property
+    def is_deceased(self) -> bool:
+        """DTSEN says the person died: kept on record, never sent an SMS."""
+        return self.dtsen_status == DtsenStatus.DECEASED
+
+    @property
+    def programmes(self) -> list[Programme]:
+        return [Programme(value) for value in self.dtsen_programmes.split()]
 
     @property
     def has_own_phone(self) -> bool:
