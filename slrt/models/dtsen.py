@@ -72,7 +72,8 @@ class ResidentImportError(Base):
     __tablename__ = "resident_import_error"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    import_id: Mapped[int] = mapped_column(ForeignKey("resident_import.id", ondelete="CASCADE"))  # indexed with row_number
+    #: Indexed with row_number (ix_resident_import_error_import_row).
+    import_id: Mapped[int] = mapped_column(ForeignKey("resident_import.id", ondelete="CASCADE"))
     #: The row's number as a spreadsheet shows it (the header is row 1).
     row_number: Mapped[int]
     #: The file's header of the column at fault (empty when the row as a whole is refused).
