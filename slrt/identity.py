@@ -7,6 +7,7 @@ Indonesian mobile numbers. Messages are for the clerk at the counter.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import phonenumbers
@@ -49,7 +50,7 @@ def validate_nik(value: str | None, birth_date: date | None = None, sex: Sex | s
             field="nik",
         )
     try:
-        stdnum_nik.validate(number)
+        stdnum_nik.get_birth_date(number)  # the province was checked with the regency, above
     except StdnumError:
         raise ValidationError(
             _l("Digits 7-12 of the NIK are not a valid birth date (women: day + 40)."), field="nik"
@@ -131,8 +132,14 @@ def validate_kk(value: str | None) -> str:
 
 def _region_known(number: str) -> bool:
     """True when digits 1-4 are a province + regency code that python-stdnum knows."""
-    info = numdb.get("id/loc").info(number[:4])
-    return len(info) > 1 and bool(info[1][1])
+    return _known_prefix(number[:4])
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_prefix(prefix: str) -> bool:
+    # A few hundred regencies: asked of python-stdnum once each (an import checks a million NIKs).
+    info = numdb.get("id/loc").info(prefix)
+    return len(info) > 1 and bool(info[0][1]) and bool(info[1][1])
 
 
 #: Number types phonenumbers may report for an Indonesian mobile. Indonesian mobile

@@ -1,0 +1,999 @@
+"""Residents and households from DTSEN exports (CSV or XLSX, as SIKS-NG and similar tools write them).
+
+No official template exists, so the columns are recognized by the names such exports use, in
+any letter case and spacing ("ID DTKS", "id_dtks"; "NOKK", "No KK", "nomor_kk"); a column it does
+not know can be mapped by hand and the mapping is kept for the next file (``ImportHeader``).
+
+The file is read as a stream, a batch of rows at a time: each row is checked as at intake
+(slrt.identity: NIK with birth date and sex, KK, name, phone), matched by the NIK's and KK's keyed
+hash, then the batch is written in a few statements and committed with the run's counters, so a
+screen follows the progress and memory stays flat (what grows is one 64-bit key per NIK and KK
+seen, to report a NIK met twice in one file). A dry run checks and counts the same way and writes
+nothing but the run's record and its refused rows. Identifiers stay text end to end: a NIK that a
+spreadsheet turned into a number is taken only when it is still exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import python_calamine
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from slrt import clock, runs
+from slrt.access import SYSTEM_ACTOR, Actor, check_active, covered_village_ids, role_of
+from slrt.errors import DomainError, PermissionDenied, ValidationError
+from slrt.extensions import db
+from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
+from slrt.models import (
+    DtsenChange,
+    Household,
+    ImportHeader,
+    Region,
+    Resident,
+    ResidentImport,
+    ResidentImportError,
+    ResidentNameWord,
+    Staff,
+    Unit,
+)
+from slrt.models.enums import DtsenStatus, ImportState, Programme, RegionLevel, Role, Sex, UnitKind
+from slrt.models.people import name_key, name_words
+from slrt.pii import mask, vault
+
+log = logging.getLogger(__name__)
+
+#: Who may import: the secretariat's staff for the district, a Puskesos's for its villages.
+IMPORT_ROLES = frozenset({Role.MANAGER, Role.SUPERVISOR, Role.BACK_OFFICE, Role.FACILITATOR})
+#: Rows read, checked and written together (one commit, one progress step).
+BATCH_ROWS = 2000
+#: Refused rows kept for the download; past this the run still counts them.
+MAX_KEPT_ERRORS = 100_000
+#: The largest exact integer of a float: a longer NIK read back from a number lost its last digits.
+_EXACT_FLOAT = 2**53
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: object  # lazy string
+    names: tuple[str, ...]  # header spellings, compared as _norm() gives them
+
+
+def _norm(header: object) -> str:
+    """A header as compared: lowercase letters and digits only ("No. KK" -> "nokk")."""
+    return re.sub(r"[^0-9a-z]", "", str(header or "").lower())
+
+
+FIELDS: dict[str, Field] = {f.key: f for f in (
+    Field("dtks_id", _l("DTSEN/DTKS id"), ("iddtks", "iddtsen", "idsemesta", "idkeluarga", "idart", "dtksid")),
+    Field("nik", "NIK", ("nik", "nomornik", "nonik", "nikart", "niknomor", "noktp", "nikktp", "nikpenerima")),
+    Field("kk", _l("KK number"), ("kk", "nokk", "nomorkk", "nokartukeluarga", "nomorkartukeluarga", "kknomor",
+                                  "nkk")),
+    Field("name", _l("Name"), ("nama", "namaart", "namalengkap", "name", "namapenerima", "namaanggota")),
+    Field("birth_date", _l("Birth date"), ("tanggallahir", "tgllahir", "tgllhr", "tanggallhr", "birthdate")),
+    Field("birth_place", _l("Birth place"), ("tempatlahir", "tmplahir", "tmptlahir", "tempatlhr", "birthplace")),
+    Field("sex", _l("Sex"), ("jeniskelamin", "jk", "gender", "kelamin", "jnskel", "sex", "kdjeniskelamin")),
+    Field("relation", _l("Relation in the family"), ("hubungankeluarga", "hubkel", "hubungan", "shdk",
+                                                      "hubungandengankk", "hubkeluarga", "kdhubkel")),
+    Field("address", _l("Address"), ("alamat", "alamatlengkap", "address", "jalan")),
+    Field("dusun", "Dusun", ("dusun", "namadusun", "dukuh")),
+    Field("rt", "RT", ("rt", "nort")),
+    Field("rw", "RW", ("rw", "norw")),
+    Field("village_code", _l("Village code"), ("kodedesa", "kddesa", "kodewilayah", "kodekelurahan", "kdkel",
+                                               "kodedesakelurahan", "kddesakel", "iddesa", "kodedesakel")),
+    Field("village_name", _l("Village"), ("desakelurahan", "desa", "kelurahan", "namadesa", "namakelurahan",
+                                          "desakel", "kelurahandesa")),
+    Field("district_name", _l("Subdistrict (kecamatan)"), ("kecamatan", "namakecamatan", "kec")),
+    Field("desil", "Desil", ("desil", "desilnasional", "desilkesejahteraan", "peringkatdesil")),
+    Field("phone", _l("Phone"), ("nohp", "hp", "telepon", "notelp", "notelepon", "nomorhp", "phone")),
+    Field("status", _l("DTSEN status"), ("status", "statusart", "statusdtsen", "statusdtks", "keterangan",
+                                         "statuskeberadaan")),
+    Field("pkh", "PKH", ("pkh", "kdpkh", "statuspkh", "penerimapkh")),
+    Field("bpnt", "BPNT", ("bpnt", "kdbpnt", "sembako", "kdsembako", "statusbpnt", "penerimabpnt")),
+    Field("pbi_jk", "PBI-JK", ("pbijk", "pbi", "kdpbi", "kdpbijk", "pbijkn", "kis", "statuspbi")),
+    Field("pip", "PIP", ("pip", "kdpip", "kip", "statuspip")),
+    Field("blt", "BLT", ("blt", "bltdd", "kdblt", "kdbltdd")),
+)}
+_PROGRAMME_FIELDS = {"pkh": Programme.PKH, "bpnt": Programme.BPNT, "pbi_jk": Programme.PBI_JK,
+                     "pip": Programme.PIP, "blt": Programme.BLT}
+#: A column to leave out, as a mapping says it.
+SKIP = ""
+_SEX = {"l": Sex.MALE, "lk": Sex.MALE, "1": Sex.MALE, "lakilaki": Sex.MALE, "laki": Sex.MALE, "pria": Sex.MALE,
+        "m": Sex.MALE, "male": Sex.MALE, "p": Sex.FEMALE, "pr": Sex.FEMALE, "2": Sex.FEMALE,
+        "perempuan": Sex.FEMALE, "wanita": Sex.FEMALE, "f": Sex.FEMALE, "female": Sex.FEMALE}
+_RELATION = {"kepalakeluarga": 1, "kepalarumahtangga": 1, "kk": 1, "krt": 1, "kepala": 1, "istri": 2,
+             "suami": 2, "istrisuami": 2, "suamiistri": 2, "anak": 3, "menantu": 4, "cucu": 5, "orangtua": 6,
+             "mertua": 6, "orangtuamertua": 6, "ayah": 6, "ibu": 6, "pembantu": 7, "pembanturumahtangga": 7,
+             "pembanturuta": 7, "famililain": 8, "lainnya": 8, "lain": 8}
+_YES = {"1", "y", "ya", "yes", "true", "penerima", "v", "x"}
+_NO = {"", "0", "2", "n", "t", "tidak", "no", "false", "bukan", "bukanpenerima", "-"}
+_STATUS = {"": DtsenStatus.CONFIRMED, "terkonfirmasi": DtsenStatus.CONFIRMED, "aktif": DtsenStatus.CONFIRMED,
+           "sesuai": DtsenStatus.CONFIRMED, "tidakterkonfirmasi": DtsenStatus.UNCONFIRMED,
+           "belumterkonfirmasi": DtsenStatus.UNCONFIRMED, "baru": DtsenStatus.NEW, "usulanbaru": DtsenStatus.NEW,
+           "ganda": DtsenStatus.DUPLICATE, "duplikat": DtsenStatus.DUPLICATE, "pindah": DtsenStatus.MOVED,
+           "tidakditemukan": DtsenStatus.NOT_FOUND, "meninggal": DtsenStatus.DECEASED,
+           "meninggaldunia": DtsenStatus.DECEASED, "wafat": DtsenStatus.DECEASED}
+_REQUIRED = ("nik", "kk", "name")
+
+
+class ImportRefused(ValidationError):
+    """The file as a whole cannot be imported (format, headers, rights); no row was looked at."""
+
+
+class _RowRefused(Exception):
+    def __init__(self, key: str, message) -> None:
+        super().__init__(str(message))
+        self.key, self.message = key, message
+
+
+# --- Reading -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """A file opened for reading: its headers, an estimate of its data rows, and its rows as a stream
+    of (spreadsheet row number, cells). XLSX cells keep their type (a NIK typed as a number is a float)."""
+
+    headers: list[str]
+    total: int
+    rows: Iterator[tuple[int, list]]
+
+
+def is_xlsx(path: str | Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path)
+
+
+def open_table(path: str | Path) -> Table:
+    """The first sheet of an XLSX workbook, or a CSV (comma, semicolon, tab or bar; UTF-8, else Windows-1252)."""
+    if os.path.getsize(path) == 0:
+        raise ImportRefused(_l("The file is empty."))
+    rows = _xlsx_rows(path) if is_xlsx(path) else _csv_rows(path)
+    total = next(rows)  # the generators say their size first
+    for number, cells in rows:
+        if any(_text(c) for c in cells):
+            return Table(headers=[_text(c) for c in cells], total=max(total - number, 0), rows=rows)
+    raise ImportRefused(_l("The file is empty."))
+
+
+def _xlsx_rows(path) -> Iterator:
+    try:
+        sheet = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        yield sheet.total_height or sheet.height
+        # Cached values only: calamine never evaluates a formula.
+        yield from enumerate(sheet.iter_rows(), start=1)
+    except ImportRefused:
+        raise
+    except Exception as exc:  # calamine's errors (zip, XML, password) are one refusal for the user
+        raise ImportRefused(_l("The file could not be read as an Excel workbook (.xlsx).")) from exc
+
+
+def _csv_rows(path) -> Iterator:
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+        newlines = head.count(b"\n")
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+    if b"\x00" in head:
+        raise ImportRefused(_l("The file is not a CSV nor an Excel workbook (.xlsx); save it from the "
+                               "spreadsheet as one of them."))
+    encoding = "utf-8-sig"
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            encoding = "cp1252"
+    first = head.decode(encoding, errors="replace").split("\n", 1)[0]
+    delimiter = max(";,\t|", key=first.count)
+    yield newlines + 1
+    with open(path, encoding=encoding, errors="strict", newline="") as text:
+        try:
+            for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                if any("\x00" in cell for cell in cells):
+                    raise ImportRefused(_l("Row %(row)s holds a character no database keeps; the file is damaged.",
+                                           row=number))
+                yield number, cells
+        except UnicodeDecodeError:
+            raise ImportRefused(_l("The file is not in UTF-8; save it from the spreadsheet as "
+                                   "CSV UTF-8.")) from None
+        except csv.Error as exc:
+            raise ImportRefused(_l("The CSV file is damaged: %(error)s", error=str(exc)[:100])) from None
+
+
+def _text(value) -> str:
+    """A cell as the text it shows (12 for 12.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "2"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if not value.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# --- Columns -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Columns:
+    """Which file column holds each field, and what the file has that is not recognized."""
+
+    headers: list[str]
+    found: dict[str, int]
+    unknown: list[str]
+
+    @property
+    def missing(self) -> list[str]:
+        """Fields without which no row can be read: NIK, KK, name and the village (by code or name)."""
+        missing = [key for key in _REQUIRED if key not in self.found]
+        if "village_code" not in self.found and "village_name" not in self.found:
+            missing.append("village_name")
+        return missing
+
+    def header_of(self, key: str) -> str:
+        return self.headers[self.found[key]] if key in self.found else ""
+
+
+def saved_headers() -> dict[str, str]:
+    return dict(db.session.execute(select(ImportHeader.header, ImportHeader.field)).all())
+
+
+def parse_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["NIK KTP=nik", "Catatan="]`` (the CLI's --map) as header -> field; an unknown field is refused."""
+    mapping = {}
+    for item in items:
+        header, sep, key = item.partition("=")
+        key = key.strip()
+        if not sep or not header.strip() or (key and key not in FIELDS):
+            raise ImportRefused(_l("Cannot read the mapping %(item)s: write 'Column header=field', the field one "
+                                   "of %(fields)s (empty to leave the column out).",
+                                   item=item[:80], fields=", ".join(FIELDS)))
+        mapping[header.strip()] = key
+    return mapping
+
+
+def recognize(headers: list[str], mapping: dict[str, str] | None = None,
+              saved: dict[str, str] | None = None) -> Columns:
+    """Recognize each header: by ``mapping`` (header -> field key, "" to leave out) first, then by the
+    mappings saved earlier, then by the spellings exports use. A field is taken from its first column."""
+    given = {_norm(h): key for h, key in (mapping or {}).items()}
+    saved = saved if saved is not None else saved_headers()
+    known = {name: f.key for f in FIELDS.values() for name in f.names}
+    found: dict[str, int] = {}
+    unknown = []
+    for index, header in enumerate(headers):
+        norm = _norm(header)
+        if not norm:
+            continue
+        key = given[norm] if norm in given else saved[norm] if norm in saved else known.get(norm)
+        if key is None:
+            unknown.append(header)
+        elif key and key not in found:
+            found[key] = index
+    return Columns(headers=headers, found=found, unknown=unknown)
+
+
+def save_headers(mapping: dict[str, str], actor: Actor) -> None:
+    """Keep ``mapping`` (header -> field) for the next files: their columns are then recognized."""
+    for header, key in mapping.items():
+        norm = _norm(header)
+        if not norm or (key and key not in FIELDS):
+            continue
+        row = db.session.get(ImportHeader, norm[:120])
+        if row is None:
+            db.session.add(ImportHeader(header=norm[:120], field=key,
+                                        saved_by_id=actor.id if isinstance(actor, Staff) else None))
+        else:
+            row.field, row.saved_at = key, clock.now()
+            row.saved_by_id = actor.id if isinstance(actor, Staff) else None
+    db.session.flush()
+
+
+# --- Values --------------------------------------------------------------------------------------------
+
+
+def identifier(value, key: str, *, check: bool = True) -> str:
+    """A NIK or KK number from a cell, as 16 digits of text, or _RowRefused saying why.
+
+    A spreadsheet that took the column for numbers leaves floats: 3316012001000123.0 is still exact,
+    but 3.31601E+15, a number past 2^53 (NIKs of Papua, 91-97...) or one Excel may have rounded to 15
+    digits (a number cell ending in 0) cannot be trusted and is refused, never guessed.
+    """
+    what = "NIK" if key == "nik" else "No KK"
+    broken = _l("%(what)s damaged by Excel (%(value)s): format the column as Text and copy the numbers again.",
+                what=what, value=_text(value)[:20])
+    if isinstance(value, bool):
+        raise _RowRefused(key, broken)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer() or not 0 <= value < _EXACT_FLOAT:
+            raise _RowRefused(key, broken)
+        digits = str(int(value))
+        if len(digits) == 16 and digits.endswith("0"):  # Excel keeps 15 digits: the 16th may be lost
+            raise _RowRefused(key, broken)
+        raw = digits
+    else:
+        raw = str(value or "").strip().lstrip("'")
+        if re.fullmatch(r"\d+\.0+", raw):
+            raw = raw.split(".")[0]
+            if int(raw) >= _EXACT_FLOAT:
+                raise _RowRefused(key, broken)
+        elif re.fullmatch(r"\d+(\.\d+)?[eE]\+?\d+", raw) or re.fullmatch(r"\d+,\d+", raw):
+            raise _RowRefused(key, broken)
+    if raw.isdigit() and len(raw) == 15:
+        raise _RowRefused(key, _l("%(what)s has 15 digits, not 16: Excel may have cut it. Format the column as "
+                                  "Text and copy the numbers again.", what=what))
+    if key == "nik" and not check:
+        return raw
+    try:
+        return validate_nik(raw) if key == "nik" else validate_kk(raw)
+    except ValidationError as exc:
+        raise _RowRefused(key, exc.message) from None
+
+
+_DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d")
+
+
+def parse_date(value) -> date | None:
+    """A date from a cell: a spreadsheet date, dd-mm-yyyy, dd/mm/yyyy, yyyy-mm-dd or an Excel serial number."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value)
+    if not text:
+        return None
+    if re.fullmatch(r"\d{4,5}(\.0+)?", text):  # an Excel serial number (days since 1899-12-30)
+        serial = int(float(text))
+        if 1 <= serial <= 80000:
+            return date(1899, 12, 30) + timedelta(days=serial)
+    text = text.split(" ")[0].split("T")[0]
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise _RowRefused("birth_date", _l("Cannot read the date %(value)s: write dd-mm-yyyy.", value=text[:20]))
+
+
+def parse_sex(value) -> Sex | None:
+    norm = _norm(_text(value))
+    if not norm:
+        return None
+    try:
+        return _SEX[norm]
+    except KeyError:
+        raise _RowRefused("sex", _l("Sex %(value)s unknown: write L or P (1 or 2, Laki-laki or Perempuan).",
+                                    value=_text(value)[:20])) from None
+
+
+def parse_relation(value) -> int | None:
+    text = _text(value)
+    if not text:
+        return None
+    if text.isdigit() and 1 <= int(text) <= 8:
+        return int(text)
+    norm = _norm(text)
+    if norm in _RELATION:
+        return _RELATION[norm]
+    raise _RowRefused("relation", _l("Relation in the family %(value)s unknown: write 1 (head of the family) to "
+                                     "8 (other), or the words.", value=text[:30]))
+
+
+def parse_flag(value, key: str) -> bool:
+    norm = _norm(_text(value))
+    if norm in _YES:
+        return True
+    if norm in _NO:
+        return False
+    raise _RowRefused(key, _l("%(programme)s: write 1 (Ya) or 2 (Tidak), not %(value)s.",
+                              programme=FIELDS[key].label, value=_text(value)[:20]))
+
+
+def parse_desil(value) -> int | None:
+    text = _text(value).lower().removeprefix("desil").strip()
+    if not text:
+        return None
+    if text.isdigit() and 1 <= int(text) <= 10:
+        return int(text)
+    raise _RowRefused("desil", _l("Desil must be 1 to 10, not %(value)s.", value=_text(value)[:20]))
+
+
+def parse_status(value) -> DtsenStatus:
+    norm = _norm(_text(value))
+    try:
+        return _STATUS[norm]
+    except KeyError:
+        raise _RowRefused("status", _l("DTSEN status %(value)s unknown: write Terkonfirmasi, Tidak Terkonfirmasi, "
+                                       "Baru, Ganda, Pindah, Tidak Ditemukan or Meninggal.",
+                                       value=_text(value)[:30])) from None
+
+
+def _village_code(value) -> str:
+    """33.16.05.2003 from 3316052003, 33.16.05.2003 or 33 16 05 2003."""
+    digits = re.sub(r"\D", "", _text(value))
+    if len(digits) != 10:
+        return ""
+    return f"{digits[:2]}.{digits[2:4]}.{digits[4:6]}.{digits[6:]}"
+
+
+def _place_name(value) -> str:
+    """A village or kecamatan name as compared: no "Desa"/"Kel." prefix, letters and digits only."""
+    text = _text(value).lower()
+    text = re.sub(r"^(desa|kelurahan|kel\.?|ds\.?|kecamatan|kec\.?)\s+", "", text)
+    return _norm(text)
+
+
+# --- The district's villages -----------------------------------------------------------------------------
+
+
+@dataclass
+class Villages:
+    """The villages rows may be in, by code and by (kecamatan, village) name, and the actor's own."""
+
+    by_code: dict[str, int]
+    by_name: dict[tuple[str, str], int]
+    by_village_name: dict[str, list[int]]
+    allowed: set[int] | None  # None: every village of the district
+    elsewhere: set[str] = field(default_factory=set)  # codes known in the database outside the district
+
+    def find(self, row: list, columns: Columns) -> int:
+        code_at, name_at, district_at = (columns.found.get(k) for k in ("village_code", "village_name",
+                                                                          "district_name"))
+        village_id = None
+        code = _village_code(row[code_at]) if code_at is not None and code_at < len(row) else ""
+        if code:
+            village_id = self.by_code.get(code)
+            if village_id is None:
+                raise _RowRefused("village_code", _l("Village %(code)s is outside the district: residents of "
+                                                     "another regency are imported by its own office.",
+                                                     code=code))
+        elif name_at is not None and name_at < len(row) and _text(row[name_at]):
+            village = _place_name(row[name_at])
+            district = _place_name(row[district_at]) if district_at is not None and district_at < len(row) else ""
+            if district:
+                village_id = self.by_name.get((district, village))
+            else:
+                matches = self.by_village_name.get(village, [])
+                if len(matches) > 1:
+                    raise _RowRefused("district_name", _l("There are several villages named %(name)s: give the "
+                                                          "kecamatan too.", name=_text(row[name_at])[:60]))
+                village_id = matches[0] if matches else None
+            if village_id is None:
+                raise _RowRefused("village_name", _l("Village %(name)s is not a village of the district.",
+                                                     name=_text(row[name_at])[:60]))
+        else:
+            raise _RowRefused("village_code" if code_at is not None else "village_name",
+                              _l("The village is empty."))
+        if self.allowed is not None and village_id not in self.allowed:
+            raise _RowRefused("village_code" if code else "village_name",
+                              _l("This village is not one your unit serves: its rows are imported by its own "
+                                 "Puskesos or by the secretariat."))
+        return village_id
+
+
+def district_villages(actor: Actor) -> Villages:
+    """The villages of the district(s) set up here (the areas of the secretariats) the actor may import."""
+    areas = db.session.scalars(select(Region.code).join(Unit, Unit.region_id == Region.id)
+                               .where(Unit.kind == UnitKind.SECRETARIAT)).all()
+    if not areas:
+        raise ImportRefused(_l("No district is set up yet: run setup-district first."))
+    parent = aliased(Region)
+    rows = db.session.execute(
+        select(Region.id, Region.code, Region.name, parent.name).join(parent, parent.id == Region.parent_id)
+        .where(Region.level == RegionLevel.VILLAGE,
+               or_(*(Region.code.startswith(f"{code}.", autoescape=True) for code in areas)))).all()
+    by_code, by_name, by_village = {}, {}, {}
+    for region_id, code, name, district_name in rows:
+        by_code[code] = region_id
+        by_name[(_place_name(district_name), _place_name(name))] = region_id
+        by_village.setdefault(_place_name(name), []).append(region_id)
+    allowed = covered_village_ids(actor) if isinstance(actor, Staff) else None
+    return Villages(by_code=by_code, by_name=by_name, by_village_name=by_village, allowed=allowed)
+
+
+# --- Rights and the run's record ---------------------------------------------------------------------------
+
+
+def check_may_import(actor: Actor) -> None:
+    check_active(actor)
+    if isinstance(actor, Staff) and role_of(actor) not in IMPORT_ROLES:
+        raise PermissionDenied(_l("Your role may not import DTSEN data."))
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_dir() -> Path:
+    """Where uploaded files wait for the worker (deleted once imported): readable by web and workers only."""
+    path = Path(current_app.config.get("SLRT_IMPORT_DIR") or Path(current_app.instance_path) / "imports")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def start(path: str | Path, *, filename: str, actor: Actor, as_of: date, dry_run: bool,
+          mapping: dict[str, str] | None = None) -> ResidentImport:
+    """Record an import of the file at ``path`` (queued), after checking the actor and the file's columns.
+
+    Nothing else is written; :func:`run` does the work (a worker, or the CLI right away). The caller commits.
+    """
+    check_may_import(actor)
+    if as_of > clock.today():
+        raise ImportRefused(_l("The data's date cannot be in the future."))
+    table = open_table(path)
+    columns = recognize(table.headers, mapping)
+    if columns.missing:
+        raise ImportRefused(_l("The file has no column for %(fields)s: map one of its columns to it.",
+                               fields=", ".join(str(FIELDS[key].label) for key in columns.missing)))
+    run_ = ResidentImport(
+        staff_id=actor.id if isinstance(actor, Staff) else None,
+        operator=None if isinstance(actor, Staff) else _operator(),
+        unit_id=actor.unit_id if isinstance(actor, Staff) else None,
+        filename=os.path.basename(filename or "")[:255] or "-", sha256=file_sha256(path),
+        size_bytes=os.path.getsize(path), is_dry_run=dry_run, as_of=as_of, rows_total=table.total,
+        columns={key: columns.headers[index] for key, index in columns.found.items()},
+        state=ImportState.QUEUED)
+    db.session.add(run_)
+    db.session.flush()
+    return run_
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()[:80]
+    except (KeyError, OSError):
+        return "cli"
+
+
+# --- The run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    number: int
+    cells: list
+    nik: str = ""
+    nik_hash: str = ""
+    kk: str = ""
+    kk_hash: str = ""
+    name: str = ""
+    sex: Sex | None = None
+    birth_date: date | None = None
+    birth_place: str | None = None
+    relation: int | None = None
+    address: str = ""
+    village_id: int = 0
+    desil: int | None = None
+    programmes: str = ""
+    status: DtsenStatus = DtsenStatus.CONFIRMED
+    phone: str | None = None
+    dtks_id: str | None = None
+
+
+@dataclass
+class _Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    households_created: int = 0
+    households_updated: int = 0
+    households_unchanged: int = 0
+
+
+def _key(hex_hash: str) -> int:
+    """64 bits of a keyed hash: enough to tell a NIK met earlier in the file, at 8 bytes' worth each."""
+    return int(hex_hash[:16], 16)
+
+
+class _Run:
+    """One pass over a file: the state that lives from batch to batch."""
+
+    def __init__(self, record: ResidentImport, actor: Actor, columns: Columns) -> None:
+        self.record, self.columns, self.dry_run = record, columns, record.is_dry_run
+        self.as_of = record.as_of
+        self.villages = district_villages(actor)
+        self.seen_nik: set[int] = set()
+        self.seen_kk: set[int] = set()
+        self.counts = _Counts()
+        self.errors_kept = 0
+        self.f = {key: columns.found.get(key) for key in FIELDS}
+
+    def cell(self, cells: list, key: str):
+        index = self.f[key]
+        return cells[index] if index is not None and index < len(cells) else None
+
+    # Reading one row ---------------------------------------------------------------------------------
+
+    def parse(self, number: int, cells: list) -> _Row:
+        row = _Row(number=number, cells=cells)
+        cell = self.cell
+        row.nik = identifier(cell(cells, "nik"), "nik", check=False)  # checked below with the date and sex
+        row.kk = identifier(cell(cells, "kk"), "kk")
+        row.sex = parse_sex(cell(cells, "sex"))
+        row.birth_date = parse_date(cell(cells, "birth_date"))
+        if row.birth_date is not None and row.birth_date > clock.today():
+            raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
+        try:
+            row.nik = validate_nik(row.nik, birth_date=row.birth_date, sex=row.sex)
+            row.name = validate_name(_text(cell(cells, "name")))
+        except ValidationError as exc:
+            raise _RowRefused("nik" if exc.field == "nik" else "name", exc.message) from None
+        if row.sex is None:
+            row.sex = Sex.FEMALE if int(row.nik[6:8]) > 40 else Sex.MALE
+        if row.birth_date is None:
+            day, month, yy = int(row.nik[6:8]) % 40, int(row.nik[8:10]), int(row.nik[10:12])
+            today = clock.today()
+            year = 2000 + yy if 2000 + yy <= today.year else 1900 + yy
+            try:
+                row.birth_date = date(year, month, day)
+            except ValueError:
+                row.birth_date = date(1900 + yy, month, day)
+        place = _text(cell(cells, "birth_place"))
+        row.birth_place = " ".join(place.split())[:80] or None
+        row.relation = parse_relation(cell(cells, "relation"))
+        row.village_id = self.villages.find(cells, self.columns)
+        row.address = _address(cell(cells, "address"), cell(cells, "dusun"), cell(cells, "rt"), cell(cells, "rw"))
+        if not row.address:
+            raise _RowRefused("address", _l("Address is required."))
+        row.desil = parse_desil(cell(cells, "desil"))
+        row.status = parse_status(cell(cells, "status"))
+        row.programmes = " ".join(programme.value for key, programme in _PROGRAMME_FIELDS.items()
+                                  if self.f[key] is not None and parse_flag(cell(cells, key), key))
+        phone = _text(cell(cells, "phone"))
+        if phone and phone not in ("-", "0"):
+            try:
+                row.phone = normalize_mobile(phone)
+            except ValidationError as exc:
+                raise _RowRefused("phone", exc.message) from None
+        dtks_id = _text(cell(cells, "dtks_id"))
+        row.dtks_id = dtks_id[:32] or None
+        row.nik_hash = vault.lookup_hash("nik", row.nik)
+        row.kk_hash = vault.lookup_hash("kk", row.kk)
+        return row
+
+    # One batch -----------------------------------------------------------------------------------------
+
+    def batch(self, raw: list[tuple[int, list]]) -> list[tuple[int, list, str, object]]:
+        """Check, match and (unless a dry run) write one batch; returns its refused rows."""
+        refused, rows = [], []
+        for number, cells in raw:
+            try:
+                row = self.parse(number, cells)
+            except _RowRefused as exc:
+                refused.append((number, cells, exc.key, exc.message))
+                continue
+            key = _key(row.nik_hash)
+            if key in self.seen_nik:
+                refused.append((number, cells, "nik", _l("This NIK is on an earlier row of the file too (a "
+                                                         "duplicate): only the first row was taken.")))
+                continue
+            self.seen_nik.add(key)
+            rows.append(row)
+        households = self._households(rows)
+        self._residents(rows, households, refused)
+        return refused
+
+    def _households(self, rows: list[_Row]) -> dict[str, int]:
+        """The household id of every KK of the batch (None for a new one in a dry run), created or
+        updated from the KK's first row in the file."""
+        hashes = {row.kk_hash for row in rows}
+        found = {}
+        for chunk in _chunks(sorted(hashes), 1000):
+            for record in db.session.execute(
+                    select(Household.id, Household.kk_hash, Household.address, Household.village_id,
+                           Household.desil, Household.dtks_id, Household.dtsen_as_of)
+                    .where(Household.kk_hash.in_(chunk))):
+                found[record.kk_hash] = record
+        # A family new to the database has no id in a dry run: -1 stands for it (it equals no member's).
+        ids: dict[str, int] = {h: (found[h].id if h in found else -1) for h in hashes}
+        new, changed, changes, touched = [], [], [], []
+        for row in rows:
+            key = _key(row.kk_hash)
+            if key in self.seen_kk:
+                continue
+            self.seen_kk.add(key)
+            current = found.get(row.kk_hash)
+            values = {"address": row.address, "village_id": row.village_id, "desil": row.desil,
+                      "dtks_id": row.dtks_id}
+            if current is None:
+                self.counts.households_created += 1
+                new.append(row)
+                continue
+            if current.dtsen_as_of is not None and current.dtsen_as_of > self.as_of:
+                continue  # newer data is kept; the members' rows say so
+            diff = {k: v for k, v in values.items() if getattr(current, k) != v}
+            if diff:
+                self.counts.households_updated += 1
+                changed.append({"b_id": current.id, **values, "dtsen_as_of": self.as_of})
+                changes.append({"household_id": current.id,
+                                "changes": {k: (None if k == "address" else [getattr(current, k), v])
+                                            for k, v in diff.items()}})
+            else:
+                self.counts.households_unchanged += 1
+                if current.dtsen_as_of != self.as_of:
+                    touched.append(current.id)
+        if self.dry_run:
+            return ids
+        if new:
+            created = db.session.execute(
+                insert(Household).returning(Household.id, Household.kk_hash, sort_by_parameter_order=True),
+                [{"kk_encrypted": vault.encrypt(row.kk), "kk_hash": row.kk_hash, "kk_masked": mask(row.kk),
+                  "address": row.address, "village_id": row.village_id, "desil": row.desil,
+                  "dtks_id": row.dtks_id, "dtsen_as_of": self.as_of, "created_at": clock.now()} for row in new])
+            ids.update({h: i for i, h in created})
+        if changed:
+            db.session.execute(
+                update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id")), changed)
+        if touched:
+            db.session.execute(update(Household).where(Household.id.in_(touched)).values(dtsen_as_of=self.as_of))
+        self._changes(changes)
+        return ids
+
+    def _residents(self, rows: list[_Row], households: dict[str, int], refused: list) -> None:
+        found = {}
+        for chunk in _chunks([row.nik_hash for row in rows], 1000):
+            for record in db.session.execute(
+                    select(Resident.id, Resident.nik_hash, Resident.name, Resident.village_id, Resident.address,
+                           Resident.household_id, Resident.phone, Resident.dtsen_status, Resident.dtsen_programmes,
+                           Resident.dtsen_as_of, Resident.family_relation, Resident.birth_place)
+                    .where(Resident.nik_hash.in_(chunk))):
+                found[record.nik_hash] = record
+        new, changed, renamed, changes, touched = [], [], [], [], []
+        for row in rows:
+            current = found.get(row.nik_hash)
+            if current is None:
+                self.counts.created += 1
+                new.append(row)
+                continue
+            if current.dtsen_as_of is not None and current.dtsen_as_of > self.as_of:
+                refused.append((row.number, row.cells, "", _l(
+                    "The database holds newer DTSEN data for this person (as of %(kept)s) than this file "
+                    "(as of %(file)s): the row was not taken.",
+                    kept=current.dtsen_as_of.isoformat(), file=self.as_of.isoformat())))
+                continue
+            values = {"name": row.name, "village_id": row.village_id, "address": row.address,
+                      "household_id": households.get(row.kk_hash), "dtsen_status": row.status,
+                      "dtsen_programmes": row.programmes, "family_relation": row.relation,
+                      "birth_place": row.birth_place}
+            values["phone"] = row.phone or current.phone  # a file without the number keeps the one known
+            diff = {k: v for k, v in values.items() if getattr(current, k) != v}
+            if diff:
+                self.counts.updated += 1
+                changed.append({"b_id": current.id, **values, "dtsen_as_of": self.as_of})
+                if "name" in diff:
+                    renamed.append((current.id, row.name))
+                changes.append({"resident_id": current.id, "changes": {
+                    k: (None if k in ("name", "address", "phone", "birth_place") else
+                        [_plain(getattr(current, k)), _plain(v)]) for k, v in diff.items()}})
+            else:
+                self.counts.unchanged += 1
+                if current.dtsen_as_of != self.as_of:
+                    touched.append(current.id)
+        if self.dry_run:
+            return
+        now = clock.now()
+        if new:
+            created = db.session.execute(
+                insert(Resident).returning(Resident.id, sort_by_parameter_order=True),
+                [{"nik_encrypted": vault.encrypt(row.nik), "nik_hash": row.nik_hash, "nik_masked": mask(row.nik),
+                  "name": row.name, "name_key": name_key(row.name), "sex": row.sex, "birth_date": row.birth_date,
+                  "household_id": households.get(row.kk_hash), "village_id": row.village_id,
+                  "address": row.address, "phone": row.phone, "phone_owner": "own", "is_sms_opted_out": False,
+                  "language": "id", "dtsen_status": row.status, "dtsen_programmes": row.programmes,
+                  "dtsen_as_of": self.as_of, "family_relation": row.relation, "birth_place": row.birth_place,
+                  "created_at": now} for row in new]).scalars().all()
+            words = [{"word": word, "resident_id": resident_id}
+                     for resident_id, row in zip(created, new, strict=True) for word in name_words(row.name)]
+            if words:
+                db.session.execute(insert(ResidentNameWord), words)
+        if changed:
+            for record in changed:
+                record["name_key"] = name_key(record["name"])
+            db.session.execute(
+                update(Resident.__table__).where(Resident.__table__.c.id == bindparam("b_id")), changed)
+        if renamed:
+            ids = [resident_id for resident_id, _name in renamed]
+            db.session.execute(delete(ResidentNameWord).where(ResidentNameWord.resident_id.in_(ids)))
+            db.session.execute(insert(ResidentNameWord), [{"word": word, "resident_id": resident_id}
+                                                          for resident_id, name in renamed
+                                                          for word in name_words(name)])
+        if touched:
+            for chunk in _chunks(touched, 1000):
+                db.session.execute(update(Resident).where(Resident.id.in_(chunk)).values(dtsen_as_of=self.as_of))
+        self._changes(changes)
+
+    def _changes(self, changes: list[dict]) -> None:
+        if changes and not self.dry_run:
+            now = clock.now()
+            db.session.execute(insert(DtsenChange), [{"import_id": self.record.id, "resident_id": None,
+                                                      "household_id": None, "at": now, **c} for c in changes])
+
+    def keep_errors(self, refused: list) -> None:
+        self.counts.refused += len(refused)
+        kept = []
+        for number, cells, key, message in refused:
+            if self.errors_kept >= MAX_KEPT_ERRORS:
+                break
+            self.errors_kept += 1
+            kept.append({"import_id": self.record.id, "row_number": number,
+                         "column": self.columns.header_of(key)[:120] if key else "",
+                         "message": str(message),
+                         "cells_encrypted": vault.encrypt(json.dumps([_text(c) for c in cells]))})
+        if kept:
+            db.session.execute(insert(ResidentImportError), kept)
+
+
+def _plain(value):
+    return value.value if isinstance(value, (DtsenStatus, Sex)) else value
+
+
+def _address(address, dusun, rt, rw) -> str:
+    """The address as one line: "Jl. Mawar 3, RT 002/RW 004, Dusun Krajan" (what the file has of it)."""
+    parts = [" ".join(_text(address).split())]
+    rt_text, rw_text = _text(rt).lstrip("0") or _text(rt), _text(rw).lstrip("0") or _text(rw)
+    if rt_text or rw_text:
+        parts.append("/".join(p for p in (f"RT {rt_text.zfill(3)}" if rt_text else "",
+                                          f"RW {rw_text.zfill(3)}" if rw_text else "") if p))
+    if _text(dusun):
+        dusun_text = " ".join(_text(dusun).split())
+        if dusun_text.lower() not in parts[0].lower():
+            parts.append(f"Dusun {dusun_text}" if not dusun_text.lower().startswith("dusun") else dusun_text)
+    return ", ".join(p for p in parts if p)[:255]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start_ in range(0, len(items), size):
+        yield items[start_:start_ + size]
+
+
+def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
+        progress: Callable[[ResidentImport], None] | None = None) -> ResidentImport:
+    """Do the import recorded as ``import_id`` from the file at ``path``, a batch per commit.
+
+    The record says how far it is after each batch (``rows_done``, counts); at the end it is DONE
+    with its counts, or FAILED with the reason (the batches before stay: importing again is safe).
+    ``actor`` is who started it (their rights are checked again: they may have changed since).
+    """
+    record = db.session.get(ResidentImport, import_id)
+    if record is None:
+        raise LookupError(f"no import {import_id}")
+    if record.state in (ImportState.DONE, ImportState.FAILED):
+        return record  # a worker's task delivered again after it finished
+    started = time.monotonic()
+    actor = actor or (record.staff if record.staff is not None else SYSTEM_ACTOR)
+    record.state, record.started_at = ImportState.RUNNING, clock.now()
+    record.rows_done = 0
+    # A run delivered again after a worker died starts over (every row is matched, nothing doubles).
+    db.session.execute(delete(ResidentImportError).where(ResidentImportError.import_id == import_id))
+    db.session.commit()
+    try:
+        check_may_import(actor)
+        if not os.path.exists(path):
+            raise ImportRefused(_l("The uploaded file is not on this server any more; upload it again."))
+        table = open_table(path)
+        columns = Columns(headers=table.headers, unknown=[],
+                          found={key: table.headers.index(header) for key, header in record.columns.items()
+                                 if header in table.headers})
+        state = _Run(record, actor, columns)
+        batch: list = []
+        for number, cells in table.rows:
+            if not any(_text(c) for c in cells):
+                continue
+            batch.append((number, cells))
+            if len(batch) >= BATCH_ROWS:
+                _one_batch(state, record, batch, progress)
+                batch = []
+        _one_batch(state, record, batch, progress)
+        record.state, record.finished_at = ImportState.DONE, clock.now()
+        record.rows_total = record.rows_done
+        runs.record("import_residents", seconds=time.monotonic() - started, items=record.rows_done)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        record = db.session.get(ResidentImport, import_id)
+        record.state, record.finished_at = ImportState.FAILED, clock.now()
+        record.failure = str(exc.message if isinstance(exc, DomainError) else
+                             _l("The import stopped on an unexpected error; the rows before it are kept. "
+                                "Importing the file again is safe."))
+        runs.record("import_residents", seconds=time.monotonic() - started, items=record.rows_done, ok=False)
+        db.session.commit()
+        if not isinstance(exc, DomainError):
+            log.exception("residents' import %s failed", import_id)
+    if progress is not None:
+        progress(record)
+    return record
+
+
+def _one_batch(state: _Run, record: ResidentImport, batch: list, progress) -> None:
+    refused = state.batch(batch) if batch else []
+    state.keep_errors(refused)
+    counts = state.counts
+    record.rows_done += len(batch)
+    record.rows_total = max(record.rows_total, record.rows_done)
+    record.residents_created, record.residents_updated = counts.created, counts.updated
+    record.residents_unchanged, record.rows_refused = counts.unchanged, counts.refused
+    record.households_created, record.households_updated = counts.households_created, counts.households_updated
+    record.households_unchanged = counts.households_unchanged
+    db.session.commit()
+    if progress is not None:
+        progress(record)
+
+
+def import_file(path: str | Path, *, filename: str, actor: Actor, as_of: date, dry_run: bool = False,
+                mapping: dict[str, str] | None = None,
+                progress: Callable[[ResidentImport], None] | None = None) -> ResidentImport:
+    """Record and run an import in this process (the CLI; tests): :func:`start`, commit, :func:`run`."""
+    record = start(path, filename=filename, actor=actor, as_of=as_of, dry_run=dry_run, mapping=mapping)
+    db.session.commit()
+    return run(record.id, path, actor=actor, progress=progress)
+
+
+# --- The refused rows, to fix and import again ---------------------------------------------------------------
+
+
+def refused_rows(record: ResidentImport) -> tuple[list[str], Iterator[list[str]]]:
+    """The header row (the file's, and "Galat") and every refused row as it was, with its error."""
+    headers = _headers_of(record)
+    error_header = str(_l("Error"))
+
+    def rows():
+        for error in db.session.scalars(select(ResidentImportError).where(ResidentImportError.import_id == record.id)
+                                        .order_by(ResidentImportError.row_number)):
+            cells = json.loads(vault.decrypt(error.cells_encrypted))
+            cells = cells + [""] * (len(headers) - len(cells))
+            where = _l("row %(row)s", row=error.row_number)
+            column = f", {error.column}" if error.column else ""
+            yield [*cells[:len(headers)], f"{where}{column}: {error.message}"]
+
+    return [*headers, error_header], rows()
+
+
+def _headers_of(record: ResidentImport) -> list[str]:
+    """The file's headers, in order, as far as the record knows them (the refused rows keep every cell)."""
+    first = db.session.scalar(select(ResidentImportError).where(ResidentImportError.import_id == record.id).limit(1))
+    width = len(json.loads(vault.decrypt(first.cells_encrypted))) if first is not None else 0
+    known = list(record.columns.values())
+    return known + [""] * max(width - len(known), 0) if width <= len(known) else known + [""] * (width - len(known))
+
+
+def describe(record: ResidentImport) -> list[str]:
+    """The result in lines for the CLI and logs (counts only, no personal data)."""
+    lines = [str(_l("Rows: %(done)s read, %(refused)s refused.", done=record.rows_done, refused=record.rows_refused)),
+             str(_l("Residents: %(created)s new, %(updated)s updated, %(unchanged)s unchanged.",
+                    created=record.residents_created, updated=record.residents_updated,
+                    unchanged=record.residents_unchanged)),
+             str(_l("Households: %(created)s new, %(updated)s updated, %(unchanged)s unchanged.",
+                    created=record.households_created, updated=record.households_updated,
+                    unchanged=record.households_unchanged))]
+    if record.is_dry_run:
+        lines.insert(0, str(_l("Dry run: nothing was written.")))
+    if record.failure:
+        lines.append(record.failure)
+    return lines
+
+

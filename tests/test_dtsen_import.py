@@ -1,0 +1,207 @@
+"""Residents and households from DTSEN exports (slrt.dtsen_import): columns, values, identifiers,
+dry run, idempotence, updates, moves, duplicates, deceased residents and a Puskesos's scope."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from fakes.builders import make_nik
+from fakes.dtsen import HEADERS, Village, people, write_csv, write_xlsx
+from slrt import dtsen_import
+from slrt.access import SYSTEM_ACTOR
+from slrt.dtsen_import import identifier, parse_date, parse_flag, parse_relation, parse_sex, parse_status, recognize
+from slrt.extensions import db
+from slrt.models import DtsenChange, Household, Resident, ResidentImport, ResidentNameWord
+from slrt.models.enums import DtsenStatus, ImportState, Role, Sex
+from slrt.residents import find_by_nik
+
+AS_OF = date(2026, 9, 30)
+
+
+def villages_of(district) -> list[Village]:
+    return [Village(code=v.code, name=v.name, district="Jepon") for v in district.villages]
+
+
+def counts() -> tuple[int, int, int]:
+    return (db.session.scalar(select(func.count()).select_from(Resident)),
+            db.session.scalar(select(func.count()).select_from(Household)),
+            db.session.scalar(select(func.count()).select_from(ResidentNameWord)))
+
+
+def run_file(path, actor=SYSTEM_ACTOR, *, dry_run=False, as_of=AS_OF, mapping=None) -> ResidentImport:
+    return dtsen_import.import_file(path, filename=path.name, actor=actor, as_of=as_of, dry_run=dry_run,
+                                    mapping=mapping)
+
+
+def rows_of(district, n, **kwargs) -> list[dict]:
+    return list(people(villages_of(district), n, **kwargs))
+
+
+# --- Columns and values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header, key", [
+    ("id_dtks", "dtks_id"), ("ID DTKS", "dtks_id"), ("nomor_nik", "nik"), ("NIK", "nik"), ("nomor_kk", "kk"),
+    ("No KK", "kk"), ("NOKK", "kk"), ("No. KK", "kk"), ("nama", "name"), ("NAMA", "name"), ("nama_art", "name"),
+    ("tanggal_lahir", "birth_date"), ("TGL LAHIR", "birth_date"), ("tempat_lahir", "birth_place"),
+    ("jenis_kelamin", "sex"), ("JK", "sex"), ("gender", "sex"), ("hubungan_keluarga", "relation"),
+    ("hub_kel", "relation"), ("alamat", "address"), ("dusun", "dusun"), ("RT", "rt"), ("rw", "rw"),
+    ("kode_desa", "village_code"), ("desakelurahan", "village_name"), ("Desa/Kelurahan", "village_name"),
+    ("kelurahan", "village_name"), ("kecamatan", "district_name"), ("DESIL", "desil"), ("PKH", "pkh"),
+    ("BPNT", "bpnt"), ("PBI-JK", "pbi_jk"), ("kd_pkh", "pkh"), ("status", "status"), ("status_art", "status"),
+    ("  Nomor  NIK ", "nik"),
+])
+def test_headers_are_recognized_in_any_case_and_spacing(app, db_session, header, key):
+    columns = recognize(["x", header], saved={})
+    assert columns.found == {key: 1}
+    assert columns.unknown == ["x"]
+
+
+@pytest.mark.parametrize("value, sex", [("L", Sex.MALE), ("P", Sex.FEMALE), ("1", Sex.MALE), ("2", Sex.FEMALE),
+                                        ("Laki-laki", Sex.MALE), ("PEREMPUAN", Sex.FEMALE), (1.0, Sex.MALE)])
+def test_sex_codes(value, sex):
+    assert parse_sex(value) == sex
+
+
+@pytest.mark.parametrize("value, code", [("1", 1), ("8", 8), ("Kepala Keluarga", 1), ("istri", 2), ("Anak", 3),
+                                         ("Famili Lain", 8), (3.0, 3), ("", None)])
+def test_relation_codes(value, code):
+    assert parse_relation(value) == code
+
+
+@pytest.mark.parametrize("value, flag", [("1", True), ("2", False), ("Ya", True), ("Tidak", False), ("Y", True),
+                                         ("N", False), ("", False), (1.0, True), ("0", False)])
+def test_programme_flags(value, flag):
+    assert parse_flag(value, "pkh") is flag
+
+
+@pytest.mark.parametrize("value, status", [("Terkonfirmasi", DtsenStatus.CONFIRMED),
+                                           ("Tidak Terkonfirmasi", DtsenStatus.UNCONFIRMED),
+                                           ("GANDA", DtsenStatus.DUPLICATE), ("Meninggal", DtsenStatus.DECEASED),
+                                           ("meninggal dunia", DtsenStatus.DECEASED), ("Pindah", DtsenStatus.MOVED),
+                                           ("", DtsenStatus.CONFIRMED)])
+def test_status_words(value, status):
+    assert parse_status(value) == status
+
+
+@pytest.mark.parametrize("value", ["17-05-1980", "17/05/1980", "1980-05-17", 29358, "29358", "29358.0",
+                                   date(1980, 5, 17)])
+def test_date_forms(value):
+    assert parse_date(value) == date(1980, 5, 17)
+
+
+def test_identifiers_stay_text_and_excel_damage_is_refused(app):
+    nik = make_nik("M", date(1980, 5, 17))  # ends in 1: exact as a float
+    with app.app_context():
+        assert identifier(nik, "nik") == nik
+        assert identifier(f"{nik}.0", "nik") == nik
+        assert identifier(float(nik), "nik") == nik
+        for broken in ("3.31601E+15", nik[:15], float(nik[:15] + "0"), 9.1e15, "9101014505800001.0"):
+            with pytest.raises(dtsen_import._RowRefused) as refused:
+                identifier(broken, "nik")
+            assert "Excel" in str(refused.value)
+
+
+# --- Importing -----------------------------------------------------------------------------------------
+
+
+def test_dry_run_counts_and_writes_nothing_then_the_import_writes_and_reimport_changes_nothing(
+        app, db_session, district, tmp_path):
+    path = tmp_path / "dtsen.csv"
+    write_csv(path, rows_of(district, 40, households=12))
+    before = counts()
+    dry = run_file(path, dry_run=True)
+    assert (dry.state, dry.residents_created, dry.households_created, dry.rows_refused) == (ImportState.DONE, 40,
+                                                                                            12, 0)
+    assert counts() == before
+    done = run_file(path)
+    assert (done.residents_created, done.households_created, done.rows_refused) == (40, 12, 0)
+    assert counts()[:2] == (before[0] + 40, before[1] + 12)
+    again = run_file(path)
+    assert (again.residents_created, again.residents_updated, again.residents_unchanged) == (0, 0, 40)
+    assert (again.households_created, again.households_updated, again.households_unchanged) == (0, 0, 12)
+    assert db.session.scalar(select(func.count()).select_from(DtsenChange)) == 0
+
+
+def test_a_newer_export_updates_desil_programmes_status_address_and_membership(app, db_session, district, tmp_path):
+    rows = rows_of(district, 6, households=2)
+    write_csv(tmp_path / "q3.csv", rows)
+    run_file(tmp_path / "q3.csv")
+    rows[0]["desil"], rows[0]["pkh"] = "1", "1"
+    rows[1]["status_art"] = "Meninggal"
+    rows[2]["nomor_kk"] = rows[3]["nomor_kk"]  # joins the other family
+    write_csv(tmp_path / "q4.csv", rows)
+    newer = run_file(tmp_path / "q4.csv", as_of=date(2026, 11, 20))
+    assert newer.residents_updated == 3
+    first = find_by_nik(rows[0]["nomor_nik"])
+    assert first.household.desil == 1 and "pkh" in first.dtsen_programmes.split()
+    assert first.household.dtsen_as_of == date(2026, 11, 20) == first.dtsen_as_of
+    assert find_by_nik(rows[1]["nomor_nik"]).dtsen_status == DtsenStatus.DECEASED
+    assert find_by_nik(rows[2]["nomor_nik"]).household == find_by_nik(rows[3]["nomor_nik"]).household
+    changes = db.session.scalars(select(DtsenChange).where(DtsenChange.import_id == newer.id)).all()
+    assert any(c.changes.get("dtsen_status") == ["confirmed", "deceased"] for c in changes)
+
+
+def test_bad_rows_are_refused_with_row_and_column_and_good_rows_kept(app, db_session, district, tmp_path):
+    rows = rows_of(district, 50, bad_every=5)
+    path = tmp_path / "bad.csv"
+    write_csv(path, rows)
+    result = run_file(path)
+    bad = [r for r in rows if "bad" in r]
+    assert result.rows_refused == len(bad) == 10
+    assert result.residents_created == 40
+    header, body = dtsen_import.refused_rows(result)
+    body = list(body)
+    assert header[-1] in ("Galat", "Error") and len(body) == 10
+    assert any("Excel" in line[-1] for line in body)
+    assert all(line[-1].startswith(("baris", "row")) for line in body)
+    assert [line[HEADERS.index("nomor_nik")] for line in body] == [r["nomor_nik"] for r in bad]
+
+
+def test_a_puskesos_imports_only_its_villages(app, db_session, district, tmp_path):
+    path = tmp_path / "all.csv"
+    write_csv(path, rows_of(district, 20, households=10))
+    facilitator = district.user(Role.FACILITATOR, district.puskesos[0])
+    result = run_file(path, facilitator)
+    assert result.residents_created == 10 and result.rows_refused == 10
+    header, body = dtsen_import.refused_rows(result)
+    assert all("unit" in line[-1] or "Puskesos" in line[-1] for line in body)
+
+
+def test_xlsx_with_numbers_for_identifiers(app, db_session, district, tmp_path):
+    rows = rows_of(district, 10, households=3)
+    path = tmp_path / "dtsen.xlsx"
+    write_xlsx(path, rows, numbers=True)
+    result = run_file(path)
+    ending_zero = [r for r in rows if r["nomor_nik"].endswith("0") or r["nomor_kk"].endswith("0")]
+    assert result.residents_created == 10 - len(ending_zero)
+    assert result.rows_refused == len(ending_zero)
+
+
+def test_unknown_columns_are_mapped_and_the_mapping_is_kept(app, db_session, district, tmp_path):
+    path = tmp_path / "odd.csv"
+    headers = [h if h != "nomor_nik" else "NIK KTP Warga" for h in HEADERS]
+    write_csv(path, rows_of(district, 4, households=2), headers=headers)
+    with pytest.raises(dtsen_import.ImportRefused):
+        run_file(path)
+    mapping = dtsen_import.parse_mapping(["NIK KTP Warga=nik"])
+    assert run_file(path, mapping=mapping).residents_created == 4
+    dtsen_import.save_headers(mapping, SYSTEM_ACTOR)
+    assert recognize(headers).found["nik"] == headers.index("NIK KTP Warga")
+
+
+def test_semicolon_csv_from_excel_in_windows_1252(app, db_session, district, tmp_path):
+    rows = rows_of(district, 3, households=1)
+    rows[0]["nama"] = "Siti Hénny Ma'ruf"
+    path = tmp_path / "excel.csv"
+    with open(path, "w", newline="", encoding="cp1252") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(HEADERS)
+        for row in rows:
+            writer.writerow([row[k] for k in HEADERS])
+    result = run_file(path)
+    assert result.residents_created == 3, list(dtsen_import.refused_rows(result)[1])
