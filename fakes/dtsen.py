@@ -39,19 +39,22 @@ def _code_date(day: date, female: bool) -> str:
 
 
 def people(villages: list[Village], residents: int, *, households: int | None = None, bad_every: int = 0,
-           seed: int = 16, status_of=None) -> Iterator[dict]:
+           seed: int = 16, status_of=None, first_person: int = 0) -> Iterator[dict]:
     """``residents`` rows in families of about residents/households members, each a dict by HEADERS.
 
     With ``bad_every`` > 0, every bad_every-th row is spoilt with the next of BAD_KINDS (its "bad" key
     names how); ``status_of(i)`` may give a person's status word (default "Terkonfirmasi").
+    ``first_person`` numbers people (and families) from there: two calls with far apart numbers make
+    different people.
     """
     rng = random.Random(seed)
     households = households or max(residents * 3 // 10, 1)
     base = date(1940, 1, 1)
-    made, person, bad = 0, 0, 0
+    made, person, bad = 0, first_person, 0
     earlier_niks: list[str] = []
-    for family in range(households):
-        size = residents // households + (1 if family < residents % households else 0)
+    for family in range(first_person, first_person + households):
+        number = family - first_person
+        size = residents // households + (1 if number < residents % households else 0)
         village = villages[family % len(villages)]
         prefix = village.code.replace(".", "")[:6]
         issued = date(2010, 1, 1) + timedelta(days=family % 4000)
