@@ -15,6 +15,7 @@ spreadsheet turned into a number is taken only when it is still exact.
 
 from __future__ import annotations
 
+import collections
 import csv
 import getpass
 import hashlib
@@ -40,7 +41,7 @@ from slrt import clock, runs
 from slrt.access import SYSTEM_ACTOR, Actor, check_active, covered_village_ids, role_of
 from slrt.errors import DomainError, PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.identity import normalize_mobile, validate_kk, validate_name, validate_nik
+from slrt.identity import birth_date_from_nik, normalize_mobile, validate_kk, validate_name, validate_nik
 from slrt.models import (
     DtsenChange,
     Household,
@@ -221,6 +222,8 @@ def _csv_rows(path) -> Iterator:
 
 def _text(value) -> str:
     """A cell as the text it shows (12 for 12.0)."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -322,6 +325,8 @@ def identifier(value, key: str, *, check: bool = True) -> str:
     but 3.31601E+15, a number past 2^53 (NIKs of Papua, 91-97...) or one Excel may have rounded to 15
     digits (a number cell ending in 0) cannot be trusted and is refused, never guessed.
     """
+    if type(value) is str and len(value) == 16 and value.isdigit() and value.isascii():  # the usual case
+        return value if key == "nik" and not check else _checked(value, key)
     what = "NIK" if key == "nik" else "No KK"
     broken = _l("%(what)s damaged by Excel (%(value)s): format the column as Text and copy the numbers again.",
                 what=what, value=_text(value)[:20])
@@ -347,6 +352,10 @@ def identifier(value, key: str, *, check: bool = True) -> str:
                                   "Text and copy the numbers again.", what=what))
     if key == "nik" and not check:
         return raw
+    return _checked(raw, key)
+
+
+def _checked(raw: str, key: str) -> str:
     try:
         return validate_nik(raw) if key == "nik" else validate_kk(raw)
     except ValidationError as exc:
@@ -365,6 +374,11 @@ def parse_date(value) -> date | None:
     text = _text(value)
     if not text:
         return None
+    if len(text) == 10 and text[2] in "-/." and text[5] == text[2]:  # dd-mm-yyyy, the usual case
+        try:
+            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+        except ValueError:
+            pass
     if re.fullmatch(r"\d{4,5}(\.0+)?", text):  # an Excel serial number (days since 1899-12-30)
         serial = int(float(text))
         if 1 <= serial <= 80000:
@@ -613,6 +627,75 @@ def _key(hex_hash: str) -> int:
     return int(hex_hash[:16], 16)
 
 
+class Parser:
+    """Reads and checks rows, each alone: what can run in another process (it holds no session).
+
+    ``today`` is the importer's (a spawned process has its own clock); refusals come back as text in
+    the app's language, which is the importer's too (an import runs in a worker or the CLI).
+    """
+
+    def __init__(self, columns: Columns, villages: Villages, today: date) -> None:
+        self.columns, self.villages, self.today = columns, villages, today
+        self.f = {key: columns.found.get(key) for key in FIELDS}
+        self.programmes = [(self.f[key], key, programme) for key, programme in _PROGRAMME_FIELDS.items()
+                           if self.f[key] is not None]
+
+    def parse_batch(self, raw: list[tuple[int, list]]) -> tuple[list[_Row], list[tuple[int, list, str, str]]]:
+        rows, refused = [], []
+        for number, cells in raw:
+            try:
+                rows.append(self.parse(number, cells))
+            except _RowRefused as exc:
+                refused.append((number, cells, exc.key, str(exc.message)))
+        return rows, refused
+
+    def parse(self, number: int, cells: list) -> _Row:
+        f, width = self.f, len(cells)
+
+        def cell(key: str):
+            index = f[key]
+            return cells[index] if index is not None and index < width else None
+
+        row = _Row(number=number, cells=cells)
+        row.nik = identifier(cell("nik"), "nik", check=False)  # checked below with the date and sex
+        row.kk = identifier(cell("kk"), "kk")
+        row.sex = parse_sex(cell("sex"))
+        row.birth_date = parse_date(cell("birth_date"))
+        if row.birth_date is not None and row.birth_date > self.today:
+            raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
+        try:
+            row.nik = validate_nik(row.nik, birth_date=row.birth_date, sex=row.sex)
+            row.name = validate_name(_text(cell("name")))
+        except ValidationError as exc:
+            raise _RowRefused("nik" if exc.field == "nik" else "name", exc.message) from None
+        if row.sex is None:
+            row.sex = Sex.FEMALE if int(row.nik[6:8]) > 40 else Sex.MALE
+        if row.birth_date is None:
+            row.birth_date = birth_date_from_nik(row.nik, self.today)
+        place = _text(cell("birth_place"))
+        row.birth_place = " ".join(place.split())[:80] or None
+        row.relation = parse_relation(cell("relation"))
+        row.village_id = self.villages.find(cells, self.columns)
+        row.address = _address(cell("address"), cell("dusun"), cell("rt"), cell("rw"))
+        if not row.address:
+            raise _RowRefused("address", _l("Address is required."))
+        row.desil = parse_desil(cell("desil"))
+        row.status = parse_status(cell("status"))
+        row.programmes = " ".join(programme.value for index, key, programme in self.programmes
+                                  if parse_flag(cells[index] if index < width else None, key))
+        phone = _text(cell("phone"))
+        if phone and phone not in ("-", "0"):
+            try:
+                row.phone = normalize_mobile(phone)
+            except ValidationError as exc:
+                raise _RowRefused("phone", exc.message) from None
+        dtks_id = _text(cell("dtks_id"))
+        row.dtks_id = dtks_id[:32] or None
+        row.nik_hash = vault.lookup_hash("nik", row.nik)
+        row.kk_hash = vault.lookup_hash("kk", row.kk)
+        return row
+
+
 class _Run:
     """One pass over a file: the state that lives from batch to batch."""
 
@@ -624,72 +707,15 @@ class _Run:
         self.seen_kk: set[int] = set()
         self.counts = _Counts()
         self.errors_kept = 0
-        self.f = {key: columns.found.get(key) for key in FIELDS}
-
-    def cell(self, cells: list, key: str):
-        index = self.f[key]
-        return cells[index] if index is not None and index < len(cells) else None
-
-    # Reading one row ---------------------------------------------------------------------------------
-
-    def parse(self, number: int, cells: list) -> _Row:
-        row = _Row(number=number, cells=cells)
-        cell = self.cell
-        row.nik = identifier(cell(cells, "nik"), "nik", check=False)  # checked below with the date and sex
-        row.kk = identifier(cell(cells, "kk"), "kk")
-        row.sex = parse_sex(cell(cells, "sex"))
-        row.birth_date = parse_date(cell(cells, "birth_date"))
-        if row.birth_date is not None and row.birth_date > clock.today():
-            raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
-        try:
-            row.nik = validate_nik(row.nik, birth_date=row.birth_date, sex=row.sex)
-            row.name = validate_name(_text(cell(cells, "name")))
-        except ValidationError as exc:
-            raise _RowRefused("nik" if exc.field == "nik" else "name", exc.message) from None
-        if row.sex is None:
-            row.sex = Sex.FEMALE if int(row.nik[6:8]) > 40 else Sex.MALE
-        if row.birth_date is None:
-            day, month, yy = int(row.nik[6:8]) % 40, int(row.nik[8:10]), int(row.nik[10:12])
-            today = clock.today()
-            year = 2000 + yy if 2000 + yy <= today.year else 1900 + yy
-            try:
-                row.birth_date = date(year, month, day)
-            except ValueError:
-                row.birth_date = date(1900 + yy, month, day)
-        place = _text(cell(cells, "birth_place"))
-        row.birth_place = " ".join(place.split())[:80] or None
-        row.relation = parse_relation(cell(cells, "relation"))
-        row.village_id = self.villages.find(cells, self.columns)
-        row.address = _address(cell(cells, "address"), cell(cells, "dusun"), cell(cells, "rt"), cell(cells, "rw"))
-        if not row.address:
-            raise _RowRefused("address", _l("Address is required."))
-        row.desil = parse_desil(cell(cells, "desil"))
-        row.status = parse_status(cell(cells, "status"))
-        row.programmes = " ".join(programme.value for key, programme in _PROGRAMME_FIELDS.items()
-                                  if self.f[key] is not None and parse_flag(cell(cells, key), key))
-        phone = _text(cell(cells, "phone"))
-        if phone and phone not in ("-", "0"):
-            try:
-                row.phone = normalize_mobile(phone)
-            except ValidationError as exc:
-                raise _RowRefused("phone", exc.message) from None
-        dtks_id = _text(cell(cells, "dtks_id"))
-        row.dtks_id = dtks_id[:32] or None
-        row.nik_hash = vault.lookup_hash("nik", row.nik)
-        row.kk_hash = vault.lookup_hash("kk", row.kk)
-        return row
+        self.parser = Parser(columns, self.villages, clock.today())
 
     # One batch -----------------------------------------------------------------------------------------
 
-    def batch(self, raw: list[tuple[int, list]]) -> list[tuple[int, list, str, object]]:
-        """Check, match and (unless a dry run) write one batch; returns its refused rows."""
-        refused, rows = [], []
-        for number, cells in raw:
-            try:
-                row = self.parse(number, cells)
-            except _RowRefused as exc:
-                refused.append((number, cells, exc.key, exc.message))
-                continue
+    def match(self, parsed: list[_Row], refused: list) -> list[tuple[int, list, str, object]]:
+        """Match checked rows with the database and (unless a dry run) write them; returns the refused rows."""
+        rows = []
+        for row in parsed:
+            number, cells = row.number, row.cells
             key = _key(row.nik_hash)
             if key in self.seen_nik:
                 refused.append((number, cells, "nik", _l("This NIK is on an earlier row of the file too (a "
@@ -876,8 +902,8 @@ def _insert(table, columns: tuple[str, ...], rows: list[tuple], *, ids: bool = T
         statement = insert(table)
         if ids:
             statement = statement.returning(table.c.id, sort_by_parameter_order=True)
-            return list(db.session.execute(statement, [dict(zip(columns, row)) for row in rows]).scalars())
-        db.session.execute(statement, [dict(zip(columns, row)) for row in rows])
+            return list(db.session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
+        db.session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
         return []
     connection = db.session.connection().connection.driver_connection
     new_ids: list[int] = []
@@ -910,6 +936,90 @@ def _address(address, dusun, rt, rw) -> str:
         if dusun_text.lower() not in parts[0].lower():
             parts.append(f"Dusun {dusun_text}" if not dusun_text.lower().startswith("dusun") else dusun_text)
     return ", ".join(p for p in parts if p)[:255]
+
+
+def _batches(rows: Iterator[tuple[int, list]]) -> Iterator[list[tuple[int, list]]]:
+    """The file's non-blank rows, BATCH_ROWS at a time."""
+    batch: list = []
+    for number, cells in rows:
+        if any(cells) and any(_text(c) for c in cells):
+            batch.append((number, cells))
+            if len(batch) >= BATCH_ROWS:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+#: Files this long are checked by several processes (starting them costs about a second).
+POOL_ROWS = 50_000
+
+
+def _processes(rows: int) -> int:
+    """How many processes check a file of ``rows`` rows: SLRT_IMPORT_PROCESSES, or one per CPU for a
+    long file (the database and this process take turns with them)."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:  # a daemonic worker process may not start others
+        return 1
+    configured = current_app.config.get("SLRT_IMPORT_PROCESSES")
+    if configured:
+        return int(configured)
+    return min(os.cpu_count() or 1, 4) if rows >= POOL_ROWS else 1
+
+
+_pool_parser: Parser | None = None
+
+
+def _pool_start(config: dict, parser: Parser) -> None:
+    """A checking process: an app with the vault's keys and the messages' language, and the parser."""
+    global _pool_parser
+    from flask import Flask
+
+    from slrt.extensions import babel
+
+    app = Flask("slrt")
+    app.config.update(config)
+    vault.init_app(app)
+    babel.init_app(app, locale_selector=lambda: config["BABEL_DEFAULT_LOCALE"],
+                   default_translation_directories="translations")
+    app.app_context().push()
+    _pool_parser = parser
+
+
+def _pool_parse(batch: list) -> tuple[list[_Row], list]:
+    return _pool_parser.parse_batch(batch)
+
+
+class _ParserPool:
+    """Processes checking batches while this one matches and writes the ones before, in file order;
+    a few batches ahead at most, so memory stays flat whatever the file's length. A process that dies
+    stops the run with an error (BrokenProcessPool), never a hang."""
+
+    def __init__(self, processes: int, parser: Parser) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        config = {key: current_app.config[key] for key in ("SLRT_PII_KEY", "BABEL_DEFAULT_LOCALE",
+                                                            "BABEL_DEFAULT_TIMEZONE")}
+        self.ahead = processes * 2
+        self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_pool_start, initargs=(config, parser))
+
+    def parse(self, batches: Iterator[list]) -> Iterator[tuple[list[_Row], list]]:
+        pending: collections.deque = collections.deque()
+        for batch in batches:
+            pending.append(self.pool.submit(_pool_parse, batch))
+            if len(pending) >= self.ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def __enter__(self) -> _ParserPool:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -946,15 +1056,14 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
                           found={key: table.headers.index(header) for key, header in record.columns.items()
                                  if header in table.headers})
         state = _Run(record, actor, columns)
-        batch: list = []
-        for number, cells in table.rows:
-            if not any(_text(c) for c in cells):
-                continue
-            batch.append((number, cells))
-            if len(batch) >= BATCH_ROWS:
-                _one_batch(state, record, batch, progress)
-                batch = []
-        _one_batch(state, record, batch, progress)
+        processes = _processes(record.rows_total)
+        if processes > 1:
+            with _ParserPool(processes, state.parser) as pool:
+                for parsed, refused in pool.parse(_batches(table.rows)):
+                    _one_batch(state, record, parsed, refused, progress)
+        else:
+            for batch in _batches(table.rows):
+                _one_batch(state, record, *state.parser.parse_batch(batch), progress)
         record.state, record.finished_at = ImportState.DONE, clock.now()
         record.rows_total = record.rows_done
         runs.record("import_residents", seconds=time.monotonic() - started, items=record.rows_done)
@@ -975,11 +1084,12 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
     return record
 
 
-def _one_batch(state: _Run, record: ResidentImport, batch: list, progress) -> None:
-    refused = state.batch(batch) if batch else []
+def _one_batch(state: _Run, record: ResidentImport, parsed: list[_Row], refused: list, progress) -> None:
+    done = len(parsed) + len(refused)
+    refused = state.match(parsed, refused)
     state.keep_errors(refused)
     counts = state.counts
-    record.rows_done += len(batch)
+    record.rows_done += done
     record.rows_total = max(record.rows_total, record.rows_done)
     record.residents_created, record.residents_updated = counts.created, counts.updated
     record.residents_unchanged, record.rows_refused = counts.unchanged, counts.refused
