@@ -22,6 +22,7 @@ from admin_views.headers import csp_nonce, init_headers
 from admin_views.home import bp as home_bp
 from admin_views.messages import SmsMessageView, SmsTemplateView
 from admin_views.people import HouseholdView, ResidentView
+from admin_views.proposals import DtsenProposalView
 from admin_views.referrals import ReferralView
 from admin_views.regions import RegionView, UnitView
 from admin_views.security import init_security, staff_scope
@@ -73,6 +74,8 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(CaseView(Case, db, name=_l("Cases"), endpoint="case", category=work))
     admin.add_view(ReferralView(Referral, db, name=_l("Referrals"), endpoint="referral", category=work))
     admin.add_view(FollowUpView(FollowUp, db, name=_l("Follow-ups"), endpoint="follow_up", category=work))
+    admin.add_view(DtsenProposalView(name=_l("DTSEN proposals"), endpoint="dtsen_proposal", url="dtsen-proposals",
+                                     category=work))
     admin.add_view(ResidentView(Resident, db, name=_l("Residents"), endpoint="resident", category=people))
     admin.add_view(HouseholdView(Household, db, name=_l("Households"), endpoint="household", category=people))
     admin.add_view(ServiceView(Service, db, name=_l("Services"), endpoint="service", category=catalogue))

@@ -21,6 +21,7 @@ from admin_views.security import staff_scope
 from slrt import (
     cases,
     clock,
+    dtsen,
     followups,
     identity,
     notices,
@@ -179,6 +180,8 @@ class CaseView(SecureModelView):
             domain_labels=DOMAIN_LABELS, action_labels=workflow.ACTION_LABELS, status_label=_status_label,
             notice_name=notices.notice_name, follow_up_detail=sms_errors.follow_up_detail,
             sms_problem=sms_errors.message_problem,
+            dtsen_line=dtsen.status_line(case.resident), dtsen_proposal=dtsen.proposal_of(case),
+            in_dtsen=dtsen.is_in_dtsen(case.resident),
         )
 
     def _back(self, case_id: int):
@@ -289,6 +292,22 @@ class CaseView(SecureModelView):
                                  button=CONFIRM_BUTTONS[move], confirm_field="confirmed")
         what = {"code": format_code(referral.code), "agency": referral.agency.name}
         self._run(calls[move], REFERRAL_MOVE_DONE[move].format(**what))
+        return self._back(case.id)
+
+    @expose("/dtsen/<id:case_id>/propose", methods=["POST"])
+    def dtsen_propose_view(self, case_id):
+        """Propose the case's resident to DTSEN ("usul DTSEN"), for the village's data operator."""
+        case = self.get_one(case_id)
+        self._run(lambda: dtsen.propose(case, current_user._get_current_object(),
+                                        note=request.form.get("note", "").strip() or None),
+                  _l("%(name)s is proposed to DTSEN.", name=case.resident.name))
+        return self._back(case.id)
+
+    @expose("/dtsen/<id:case_id>/withdraw", methods=["POST"])
+    def dtsen_withdraw_view(self, case_id):
+        case = self.get_one(case_id)
+        self._run(lambda: dtsen.withdraw_proposal(case, current_user._get_current_object()),
+                  _l("The DTSEN proposal is withdrawn."))
         return self._back(case.id)
 
     @expose("/<id:case_id>/<move>", methods=["POST"])
@@ -408,7 +427,9 @@ class IntakeView(SecureView):
         from_nik = facts is not None and (values.get("birth_date"), values.get("sex")) == (
             facts[0].isoformat(), facts[1].value)
         open_cases = cases.open_cases_of(resident, current_user._get_current_object()) if resident else []
-        return self.render("admin/intake.html", units=units, villages=villages,
+        # Whether the resident is in DTSEN (desil, programmes), or can be proposed: for a NIK typed.
+        dtsen_line = dtsen.status_line(resident) if context.get("nik") and not context.get("lookup_error") else None
+        return self.render("admin/intake.html", units=units, villages=villages, dtsen_line=dtsen_line,
                            services=services, channels=CHANNEL_LABELS, urgencies=URGENCY_LABELS,
                            phone_owners=PHONE_OWNER_LABELS, domain_labels=DOMAIN_LABELS, open_cases=open_cases,
                            new_case=cases.NEW_CASE, status_badge=status_badge, format_code=format_code,
@@ -457,7 +478,10 @@ class IntakeView(SecureView):
                 errors[exc.field or "form"] = str(exc)
         if errors:
             return self._form(nik=nik, resident=_found(nik, actor), lookup_error=None, values=form, errors=errors)
-        if opened:
+        if opened and (no_sms := dtsen.no_sms_reason(resident)) is not None:
+            flash(str(_l("Case %(ticket)s opened for %(name)s.", ticket=format_code(case.ticket),
+                         name=resident.name)) + " " + no_sms, "success")
+        elif opened:
             flash(_l("Case %(ticket)s opened for %(name)s. The resident gets the ticket by SMS.",
                      ticket=format_code(case.ticket), name=resident.name), "success")
             if later := outbox.send_time_notice(outbox.waiting_messages(case)):

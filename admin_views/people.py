@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views import work
 from admin_views.base import SecureModelView
 from admin_views.security import staff_scope
-from slrt import identity, residents
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, covered_village_ids
+from slrt import dtsen, identity, residents
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
 from slrt.errors import ValidationError
 from slrt.models import Household, Resident
 from slrt.models.enums import Language, PhoneOwner, label_of
@@ -82,16 +83,21 @@ class ResidentView(SecureModelView):
                      "address": _l("Address"),
                      "household": _l("Household (KK)"), "phone_owner": _l("Whose phone"),
                      "phone_owner_name": _l("Phone holder"), "is_sms_opted_out": _l("SMS stopped"),
-                     "language": _l("SMS language"), "created_at": _l("Registered")}
+                     "language": _l("SMS language"), "created_at": _l("Registered"),
+                     "birth_place": _l("Birth place"), "dtsen": "DTSEN", "family": _l("Family members (KK)")}
     column_formatters = {"phone": _phone, "village": lambda v, c, m, n: m.village.name}
     column_default_sort = ("id", True)
     column_sortable_list = ["name", "birth_date"]
     column_searchable_list = ["name"]  # replaced by resident_search below (indexed lookups)
     column_filters = ["sex", "is_sms_opted_out"]
-    column_details_list = ["name", "nik", "sex", "birth_date", "village", "address", "household", "phone",
-                           "phone_owner", "phone_owner_name", "is_sms_opted_out", "language", "created_at"]
+    column_details_list = ["name", "nik", "sex", "birth_date", "birth_place", "village", "address", "dtsen",
+                           "household", "family", "phone", "phone_owner", "phone_owner_name", "is_sms_opted_out",
+                           "language", "created_at"]
     column_formatters_detail = {
         "nik": lambda v, c, m, n: m.nik,
+        "birth_place": lambda v, c, m, n: m.birth_place or "-",
+        "dtsen": lambda v, c, m, n: dtsen.status_line(m),
+        "family": lambda v, c, m, n: family_table(m.household),
         "phone": lambda v, c, m, n: identity.display_phone(m.phone) if m.phone else "-",
         "household": lambda v, c, m, n: m.household.kk_number if m.household else "-",
         "village": lambda v, c, m, n: m.village.name,
@@ -121,19 +127,35 @@ class ResidentView(SecureModelView):
         return error is None
 
 
+def family_table(household) -> Markup:
+    """The family of the KK as a table: name, place in the family, age, masked NIK, DTSEN status; only the
+    members of the villages the staff member covers (slrt.dtsen.family)."""
+    members = dtsen.family(household, staff_scope())
+    if not members:
+        return Markup("-")
+    head = Markup("").join(Markup("<th>{}</th>").format(word) for word in (
+        _l("Name"), _l("Relation"), _l("Age"), "NIK", "DTSEN"))
+    rows = Markup("").join(
+        Markup('<tr data-member="{}"{}><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>')
+        .format(m.resident_id, Markup(' class="deceased"') if m.is_deceased else "",
+                url_for("resident.details_view", id=m.resident_id), m.name, m.relation, m.age, m.nik_masked, m.dtsen)
+        for m in members)
+    return Markup('<table class="table table-sm family"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>').format(
+        head, rows)
+
+
 def _members(view, context, model, name):
-    """The household's members the staff member may see: their villages read once, not per member."""
-    villages = covered_village_ids(staff_scope())
-    return Markup("<br>").join(escape(r.name) for r in model.members if villages is None or r.village_id in villages)
+    return family_table(model)
 
 
 class HouseholdView(SecureModelView):
     read_roles = ALL_ROLES
     column_list = ["kk_masked", "village", "dtks_id"]
     column_labels = {"kk_masked": "KK", "kk_number": _l("KK number"), "address": _l("Address"),
-                     "village": _l("Village"), "dtks_id": "DTKS", "members": _l("Family members")}
+                     "village": _l("Village"), "dtks_id": "DTKS", "members": _l("Family members"),
+                     "desil": _l("DTSEN desil"), "dtsen_as_of": _l("DTSEN data as of")}
     column_formatters = {"village": lambda v, c, m, n: m.village.name}
-    column_details_list = ["kk_number", "address", "village", "dtks_id", "members"]
+    column_details_list = ["kk_number", "address", "village", "dtks_id", "desil", "dtsen_as_of", "members"]
     column_formatters_detail = {
         "kk_number": lambda v, c, m, n: m.kk_number,
         "village": lambda v, c, m, n: m.village.name,

@@ -22,7 +22,7 @@ from sqlalchemy import and_, event, func, literal, null, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from slrt import clock, followups, gsm, notices, quiet_hours, residents
+from slrt import clock, dtsen, followups, gsm, notices, quiet_hours, residents
 from slrt.access import Actor, check_active, check_keeps_settings, role_of
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied
@@ -214,11 +214,12 @@ def notify_resident(case: Case, key: str, event: Event, context: dict[str, objec
                     referral: Referral | None = None) -> SmsMessage | None:
     """Queue notice ``key`` to the case's resident, discreetly if the phone is not theirs.
 
-    Returns None when the resident has no phone: the facilitator is the channel then.
+    Returns None when the resident has no phone (the facilitator is the channel then), or when
+    DTSEN records them as deceased (:func:`slrt.dtsen.never_texted`: nothing is ever queued to them).
     Opted-out residents still get the row (dropped at send time) so the outbox shows why.
     """
     resident = case.resident
-    if not resident.phone:
+    if not resident.phone or dtsen.never_texted(resident):
         return None
     variant = key
     if resident.phone_owner != PhoneOwner.OWN and f"{key}.proxy" in notices.DEFAULTS:
@@ -308,16 +309,21 @@ class HoldFacts:
 
     opted_out: frozenset[int]
     referral_status: dict[int, str]
+    #: Residents DTSEN records as deceased since their message was queued (slrt.dtsen.never_texted).
+    deceased: frozenset[int] = frozenset()
 
 
 def hold_facts(messages: list[SmsMessage]) -> HoldFacts:
     resident_ids = {m.resident_id for m in messages if m.audience == SmsAudience.RESIDENT and m.resident_id}
     referral_ids = {m.referral_id for m in messages if m.expected_status and m.referral_id}
-    opted_out = frozenset(db.session.scalars(select(Resident.id).where(
-        Resident.id.in_(resident_ids), Resident.is_sms_opted_out))) if resident_ids else frozenset()
+    barred = db.session.execute(select(Resident.id, Resident.is_sms_opted_out).where(
+        Resident.id.in_(resident_ids), or_(Resident.is_sms_opted_out, dtsen.NEVER_TEXTED_SQL))).all() \
+        if resident_ids else []
     statuses = dict(db.session.execute(select(Referral.id, Referral.status).where(
         Referral.id.in_(referral_ids))).all()) if referral_ids else {}
-    return HoldFacts(opted_out, {rid: status.value for rid, status in statuses.items()})
+    return HoldFacts(frozenset(rid for rid, opted_out in barred if opted_out),
+                     {rid: status.value for rid, status in statuses.items()},
+                     deceased=frozenset(rid for rid, opted_out in barred if not opted_out))
 
 
 def renew_claim(message_id: int, attempt: int) -> bool:
@@ -350,6 +356,8 @@ def hold_reason(message: SmsMessage, facts: HoldFacts | None = None) -> Hold | N
     facts = facts or hold_facts([message])
     if message.audience == SmsAudience.RESIDENT and message.resident_id in facts.opted_out:
         return Hold("opted_out", detail="resident answered STOP")
+    if message.audience == SmsAudience.RESIDENT and message.resident_id in facts.deceased:
+        return Hold("deceased", detail="DTSEN records the resident as deceased")
     now_status = facts.referral_status.get(message.referral_id) if message.expected_status else None
     if now_status is not None and now_status != message.expected_status:
         return Hold("stale", detail=f"referral is {now_status} now")
@@ -393,7 +401,7 @@ def held_until(message: SmsMessage, now: datetime | None = None) -> datetime | N
             or notices.is_reply(message.template_key):
         return None
     if message.audience == SmsAudience.RESIDENT and message.resident is not None \
-            and message.resident.is_sms_opted_out:
+            and (message.resident.is_sms_opted_out or dtsen.never_texted(message.resident)):
         return None  # it will not go at all (dropped when its turn comes)
     return quiet_hours.next_window(message.audience, now or clock.now())
 

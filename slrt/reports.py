@@ -22,8 +22,10 @@ from slrt.models import (
     CaseNeed,
     CaseTally,
     FollowUp,
+    Household,
     Referral,
     ReferralTally,
+    Resident,
     Service,
     SmsMessage,
     Unit,
@@ -287,7 +289,9 @@ class Figures:
 
 
 #: The report's sections, in their order.
-SECTIONS = ("total", "domain", "month", "service", "agency", "unit")
+SECTIONS = ("total", "domain", "month", "service", "agency", "unit", "desil")
+#: The desil lines: DTSEN desil 1 (poorest tenth) to 10, then residents not in DTSEN (or in it unranked).
+DESILS: tuple[int | None, ...] = (*range(1, 11), None)
 
 
 @dataclass
@@ -308,7 +312,11 @@ def _columns() -> list[str]:
 
 def section_label(section: str) -> str:
     return str({"total": _l("Total"), "domain": _l("Domain"), "month": _l("Month"), "service": _l("Service"),
-                "agency": _l("Agency"), "unit": _l("Unit")}[section])
+                "agency": _l("Agency"), "unit": _l("Unit"), "desil": _l("DTSEN desil")}[section])
+
+
+def desil_label(desil: int | None) -> str:
+    return str(_l("Desil %(desil)s", desil=desil) if desil else _l("Not in DTSEN (no desil)"))
 
 
 def domain_label(domain: Domain | str) -> str:
@@ -323,6 +331,10 @@ class MonthlyReport:
     period: Period
     lines: list[ReportLine]
 
+    def per_desil(self) -> str:
+        """Cases per desil 1 to 10, then not in DTSEN: ``0 / 3 / ... / 1``."""
+        return " / ".join(str(line.figures.cases) for line in self.lines if line.section == "desil")
+
     def per_domain(self) -> str:
         """Cases per domain in the shape reports are read in: ``634 / 207 / 42`` (health / social / education)."""
         return " / ".join(str(line.figures.cases) for line in self.lines if line.section == "domain")
@@ -336,6 +348,9 @@ class MonthlyReport:
         for line in self.lines:
             f = line.figures
             median = f.median_days()
+            if line.section == "desil":  # cases only: the referral columns are not broken down by desil
+                yield [section_label(line.section), line.name, "", f.cases, *[None] * 7]
+                continue
             yield [section_label(line.section), line.name, domain_label(line.domain) if line.domain else "",
                    None if line.section == "agency" else f.cases, f.referred, f.completed, f.rejected,
                    f.cancelled, f.waiting, f.overdue, None if median is None else round(median, 1)]
@@ -347,6 +362,9 @@ class MonthlyReport:
             (_l("Unit"), _l("%(unit)s and the units below it", unit=unit_name)),
             (_l("Made at"), clock.format_date(made_at, "minute")),
             (_l("Cases per domain (%(domains)s)", domains=self.domain_names()), self.per_domain()),
+            (_l("Cases per DTSEN desil (1 to 10, then not in DTSEN)"), self.per_desil()),
+            (_l("DTSEN desil"), _l("the desil of the resident's family in the DTSEN data held now, not when the "
+                                   "case was opened; \"not in DTSEN\" also counts residents in it without a desil")),
             (_l("Cases received"), _l("cases opened in the period, under the service of their first need")),
             (_l("Referrals sent"), _l("referrals sent in the period; the columns after it say what became of "
                                       "them up to now")),
@@ -423,6 +441,13 @@ def monthly_report(period: Period, unit_ids: list[int] | None) -> MonthlyReport:
         .where(*sent, Referral.status == ReferralStatus.COMPLETED).group_by(*keys, taken),
         Case.unit_id, unit_ids)).all()
 
+    # Cases per desil of the resident's family (None: not in DTSEN, or not ranked), whatever their needs.
+    desil_rows = db.session.execute(_in_units(
+        select(Resident.dtsen_status.is_not(None), Household.desil, func.count()).select_from(Case)
+        .join(Resident, Resident.id == Case.resident_id).outerjoin(Household, Household.id == Resident.household_id)
+        .where(Case.opened_at >= start, Case.opened_at < end)
+        .group_by(Resident.dtsen_status.is_not(None), Household.desil), Case.unit_id, unit_ids)).all()
+
     services = {row.id: row for row in db.session.execute(select(Service.id, Service.name, Service.domain))}
     agency_ids = {row[2] for row in referral_rows}
     agencies = dict(db.session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).all())
@@ -434,6 +459,10 @@ def monthly_report(period: Period, unit_ids: list[int] | None) -> MonthlyReport:
     lines["total", ""] = Figures()
     for domain in Domain:
         lines["domain", domain] = Figures()
+    for desil in DESILS:
+        lines["desil", desil] = Figures()
+    for in_dtsen, desil, count in desil_rows:
+        lines["desil", desil if in_dtsen and desil in DESILS else None].cases += count
 
     def targets(unit_id, service_id, agency_id, month) -> list[Figures]:
         where = [("total", ""), ("unit", unit_id)]
@@ -473,6 +502,9 @@ def monthly_report(period: Period, unit_ids: list[int] | None) -> MonthlyReport:
             return (0, 0, ""), ReportLine(section, str(_l("All")), None, figures)
         if section == "domain":
             return (1, domain_order.index(value), ""), ReportLine(section, domain_label(value), value, figures)
+        if section == "desil":
+            return ((SECTIONS.index(section), DESILS.index(value), ""),
+                    ReportLine(section, desil_label(value), None, figures))
         if section == "service":
             service = services[value]
             return ((3, domain_order.index(service.domain), service.name, value),

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import aliased
 
-from slrt import clock, text
+from slrt import clock, dtsen, text
 from slrt.access import INTAKE_ROLES, Actor, check_active, check_village_scope, covers_village, role_of
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -254,6 +254,8 @@ def _phone_holder(owner: PhoneOwner | str | None, owner_name: str | None) -> tup
 def sms_line(resident: Resident, says) -> str:
     """A line of a confirmation screen: where the resident's SMS goes and what it ``says``
     ("SMS ke warga (0812****7890): kasus sudah ditutup."), or why there is none."""
+    if (barred := dtsen.no_sms_reason(resident)) is not None:
+        return barred
     if not resident.phone:
         return str(_l("No SMS: the resident has no mobile number (the facilitator tells them)."))
     if resident.is_sms_opted_out:

@@ -29,6 +29,7 @@ EXPLANATIONS = {
     # the resident's choice
     "21610": _l("the resident answered STOP: they get no more SMS until they send MULAI"),
     "opted_out": _l("not sent: the resident answered STOP"),
+    "deceased": _l("not sent: DTSEN records the resident as deceased"),
     "stale": _l("not sent: the referral changed before the SMS went out (a newer SMS says so)"),
     # the text
     "30007": _l("filtered by the network as spam: a manager should review the template's wording"),

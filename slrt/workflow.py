@@ -86,6 +86,8 @@ ACTION_LABELS = {
     "escalate": _l("escalated"),
     "remind": _l("Send reminder now"),
     "follow_up": _l("follow-up done"),
+    "dtsen_propose": _l("proposed to DTSEN"),
+    "dtsen_withdraw": _l("DTSEN proposal withdrawn"),
 }
 
 

@@ -60,7 +60,9 @@ ENGLISH = [
     "DROPPED", "MALE", "FEMALE", "OWN", "HEALTH_OFFICE", "DISTRICT",
 ]
 #: Enum values that are Indonesian words as well (or read the same in Indonesian).
-ALSO_INDONESIAN = {"status", "normal", "puskesos", "sms", "bpjs", "baznas", "id"}
+ALSO_INDONESIAN = {"status", "normal", "puskesos", "sms", "bpjs", "baznas", "id",
+                   # social programmes' names (slrt.models.enums.Programme): the same in every language
+                   "pkh", "bpnt", "pip", "blt"}
 
 
 def _enum_values() -> set[str]:
