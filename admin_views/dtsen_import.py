@@ -14,6 +14,7 @@ of it is in a URL or the session cookie.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import tempfile
 from datetime import date
@@ -35,6 +36,8 @@ from slrt.models import ResidentImport, ResidentImportError
 from slrt.models.base import MAX_ROW_ID
 from slrt.models.enums import ImportState
 from tasks.imports import queue_import
+
+log = logging.getLogger(__name__)
 
 #: A request body this much larger than the file cap is refused unread (the form's other fields are small).
 _FORM_ALLOWANCE = 64 * 1024
@@ -233,6 +236,9 @@ class DtsenImportView(SecureView):
         if extension not in ("csv", "xlsx"):
             abort(404)
         record = self._record(import_id)
+        # Who took the NIKs away, and which import's (no personal data in the line itself).
+        log.info("refused rows of a residents' import downloaded",
+                 extra={"import_id": record.id, "staff_id": current_user.id, "format": extension})
         header, rows = dtsen_import.refused_rows(record)
         filename = f"dtsen-{record.id}-{_l('refused')}.{extension}"
         if extension == "csv":
