@@ -130,8 +130,6 @@ _STATUS = {"": DtsenStatus.CONFIRMED, "terkonfirmasi": DtsenStatus.CONFIRMED, "a
            "tidakditemukan": DtsenStatus.NOT_FOUND, "meninggal": DtsenStatus.DECEASED,
            "meninggaldunia": DtsenStatus.DECEASED, "wafat": DtsenStatus.DECEASED}
 _REQUIRED = ("nik", "kk", "name")
-#: The key under which a run's ``columns`` also keeps every header of the file, in order (no field is named so).
-ALL_HEADERS = "_headers"
 
 
 class ImportRefused(ValidationError):
@@ -535,6 +533,10 @@ def upload_dir() -> Path:
     path = Path(current_app.config.get("SLRT_IMPORT_DIR") or Path(current_app.instance_path) / "imports")
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+#: The key under which a run's ``columns`` also keeps every header of the file, in order (no field is named so).
+ALL_HEADERS = "_headers"
 
 
 def start(path: str | Path, *, filename: str, actor: Actor, as_of: date, dry_run: bool,
