@@ -107,3 +107,22 @@ def test_an_import_that_fails_exits_1(runner, db_session, tmp_path, frozen):
     result = runner.invoke(args=["slrt", "import-residents", str(path)])  # no district set up
     assert result.exit_code == 1 and "setup-district" in result.stderr
     assert last_import(db_session).state == ImportState.FAILED
+
+
+def test_refused_rows_keep_their_cells_under_the_right_headers_when_a_column_is_left_out(
+        runner, district, db_session, tmp_path):
+    rows = rows_of(district, 10, households=3, bad_every=5)
+    path = tmp_path / "extra.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Catatan petugas", *HEADERS])
+        for n, row in enumerate(rows):
+            writer.writerow([f"catatan {n}", *(row.get(key, "") for key in HEADERS)])
+    out = tmp_path / "refused.csv"
+    result = runner.invoke(args=["slrt", "import-residents", str(path), "--errors", str(out)])
+    assert result.exit_code == 2 and "'Catatan petugas'" in result.stderr
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["Catatan petugas", *HEADERS, "Galat"]
+    bad = [r for r in rows if "bad" in r]
+    assert [line[1 + HEADERS.index("nomor_nik")] for line in table[1:]] == [r["nomor_nik"] for r in bad]
