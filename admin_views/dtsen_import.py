@@ -19,7 +19,7 @@ import os
 import tempfile
 from datetime import date
 
-from flask import abort, current_app, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -185,7 +185,12 @@ class DtsenImportView(SecureView):
             return self._form_page(str(_l("The uploaded file is no longer here (it was started already, or "
                                           "the form is older than a day): upload it again.")))
         db.session.commit()
-        queue_import(record.id, path)
+        try:
+            queue_import(record.id, path)
+        except Exception:  # the broker is down: the import is recorded and waits; the operator must know
+            log.exception("residents' import %s recorded but not queued", record.id, extra={"import_id": record.id})
+            flash(_l("The import is recorded but could not be handed to the background process (the task "
+                     "queue does not answer): tell the IT operator, and upload the file again later."), "error")
         return redirect(url_for(".run", import_id=record.id))
 
     # --- the run ----------------------------------------------------------------------------------------

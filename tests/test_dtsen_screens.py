@@ -334,3 +334,15 @@ def test_the_uploaded_files_folder_holds_nothing_of_the_users_name(app, district
     upload(browser, csv_bytes(rows_of(district, 2, households=1)), name="../../etc/Data Siti Rahayu.csv")
     assert all("Siti" not in p.name and re.fullmatch(r"u-[0-9a-f]{32}", p.name) for p in uploads(app))
     assert db.session is not None
+
+
+def test_a_broker_that_does_not_answer_is_said_not_a_500(app, district, db_session, queued, monkeypatch):
+    def down(import_id, path):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(screen, "queue_import", down)
+    browser = signed_in(app, district, Role.SUPERVISOR)
+    started = start(browser, upload(browser, csv_bytes(rows_of(district, 2, households=1))))
+    assert started.status_code == 302
+    page = text(browser.get(started.headers["Location"]))
+    assert "operator TI" in page and db_session.scalar(select(ResidentImport)).state == ImportState.QUEUED
