@@ -17,6 +17,7 @@ from admin_views.base import RowIdConverter
 from admin_views.cases import CaseView, IntakeView
 from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
 from admin_views.dashboard import DashboardView
+from admin_views.dtsen_import import DtsenImportView
 from admin_views.followups import FollowUpView
 from admin_views.headers import csp_nonce, init_headers
 from admin_views.home import bp as home_bp
@@ -78,6 +79,8 @@ def init_admin(app: Flask) -> Admin:
                                      category=work))
     admin.add_view(ResidentView(Resident, db, name=_l("Residents"), endpoint="resident", category=people))
     admin.add_view(HouseholdView(Household, db, name=_l("Households"), endpoint="household", category=people))
+    admin.add_view(DtsenImportView(name=_l("DTSEN import"), endpoint="dtsen_import", url="dtsen-import",
+                                   category=people))
     admin.add_view(ServiceView(Service, db, name=_l("Services"), endpoint="service", category=catalogue))
     admin.add_view(DocumentView(Document, db, name=_l("Documents"), endpoint="document", category=catalogue))
     admin.add_view(AgencyView(Agency, db, name=_l("Agencies"), endpoint="agency", category=catalogue))

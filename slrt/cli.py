@@ -11,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import gettext
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -18,6 +20,8 @@ from slrt import (
     backups,
     clock,
     demo,
+    dtsen_import,
+    dtsen_uploads,
     health,
     identity,
     inbound,
@@ -36,7 +40,7 @@ from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff, Unit
-from slrt.models.enums import ReferralStatus, RegionLevel, Role
+from slrt.models.enums import ImportState, ReferralStatus, RegionLevel, Role
 
 slrt_cli = AppGroup("slrt", help="SLRT operator commands.")
 
@@ -115,6 +119,70 @@ def import_setup(file, kind, dry_run):
         if row.password:  # printed once; the account must change it at first sign-in
             click.echo(f"{row.key}\t{row.password}")
     if result.count(setup_import.REFUSED):
+        sys.exit(2)
+
+
+@slrt_cli.command("import-residents")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and count every row; write nothing but the run's record.")
+@click.option("--map", "maps", multiple=True, metavar="'HEADER=field'",
+              help="Read the column HEADER as the field (one of: " + ", ".join(dtsen_import.FIELDS)
+                   + "); 'HEADER=' leaves it out. Repeat for more columns.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date the export's data stands at (data per), YYYY-MM-DD; default today.")
+@click.option("--save-map", is_flag=True, help="Keep the --map choices: later files' columns are then recognized.")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the refused rows (every cell, and why) to this .csv or .xlsx file, to fix and import again.")
+def import_residents(file, dry_run, maps, as_of, save_map, errors_path):
+    """Import residents and households from a DTSEN export (CSV or XLSX), here and now, with a progress bar.
+
+    Exits 2 when rows were refused, 1 when the file was refused as a whole."""
+    as_of = as_of.date() if as_of else clock.today()
+    try:
+        mapping = dtsen_import.parse_mapping(list(maps))
+        table = dtsen_import.open_table(file)
+        columns = dtsen_import.recognize(table.headers, mapping)
+    except DomainError as exc:
+        _fail(str(exc))
+    if columns.unknown:
+        click.echo(gettext("Columns not recognized (left out): %(headers)s",
+                           headers=", ".join(repr(h) for h in columns.unknown)), err=True)
+    if columns.missing:
+        fields = ", ".join(f"{key} ({dtsen_import.FIELDS[key].label})" for key in columns.missing)
+        example = columns.unknown[0] if columns.unknown else gettext("Column header")
+        _fail(gettext("No column found for: %(fields)s. Map a column of the file to each with --map, e.g. "
+                      "--map '%(header)s=%(field)s' (fields: %(all)s).",
+                      fields=fields, header=example, field=columns.missing[0], all=", ".join(dtsen_import.FIELDS)))
+    if save_map and mapping:
+        dtsen_import.save_headers(mapping, SYSTEM_ACTOR)
+        db.session.commit()
+    try:
+        record = dtsen_import.start(file, filename=file, actor=SYSTEM_ACTOR, as_of=as_of, dry_run=dry_run,
+                                    mapping=mapping)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    db.session.commit()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[refused]}"), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(gettext("Rows"), total=record.rows_total or None, refused="")
+
+        def progress(done):
+            bar.update(task, completed=done.rows_done, total=max(done.rows_total, done.rows_done) or None,
+                       refused=gettext("%(refused)s refused", refused=done.rows_refused))
+
+        record = dtsen_import.run(record.id, file, actor=SYSTEM_ACTOR, progress=progress)
+    for line in dtsen_import.describe(record):
+        click.echo(line)
+    if errors_path and record.rows_refused:
+        header, rows = dtsen_import.refused_rows(record)
+        dtsen_uploads.write(errors_path, header, rows)
+        click.echo(gettext("Refused rows written to %(path)s: fix them there and import that file again.",
+                           path=errors_path))
+    if record.state == ImportState.FAILED:
+        _fail(record.failure or "")
+    if record.rows_refused:
         sys.exit(2)
 
 

@@ -370,6 +370,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_VERIFY_DAYS", FLOAT, 7.0,
             "days a resident has to answer \"sudah Anda terima? 1 Ya / 2 Belum\" before the completed referral "
             "shows as unverified (list badge, dashboard tile)", rule=NOT_NEGATIVE),
+    Setting("SLRT_IMPORT_DIR", STR, "",
+            "where DTSEN files uploaded on the import screen wait for a worker (web and workers must both reach "
+            "it: the same server, or a shared folder); a file is deleted once imported, kept a day after a dry run",
+            shown="`instance/imports`"),
+    Setting("SLRT_IMPORT_MAX_MB", INT, 200,
+            "the largest DTSEN file the import screen takes, in MB (the nginx site lets 210 MB through to its "
+            "upload address)", rule=AT_LEAST_ONE),
     Setting("SLRT_REPLY_CAP_PER_HOUR", INT, 6,
             "replies to SMS commands one phone gets per hour (two auto-responders cannot loop)", rule=NOT_NEGATIVE),
     Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,

@@ -552,6 +552,10 @@ def upload_dir() -> Path:
     return path
 
 
+#: The key under which a run's ``columns`` also keeps every header of the file, in order (no field is named so).
+ALL_HEADERS = "_headers"
+
+
 def start(path: str | Path, *, filename: str, actor: Actor, as_of: date, dry_run: bool,
           mapping: dict[str, str] | None = None) -> ResidentImport:
     """Record an import of the file at ``path`` (queued), after checking the actor and the file's columns.
@@ -572,7 +576,8 @@ def start(path: str | Path, *, filename: str, actor: Actor, as_of: date, dry_run
         unit_id=actor.unit_id if isinstance(actor, Staff) else None,
         filename=os.path.basename(filename or "")[:255] or "-", sha256=file_sha256(path),
         size_bytes=os.path.getsize(path), is_dry_run=dry_run, as_of=as_of, rows_total=table.total,
-        columns={key: columns.headers[index] for key, index in columns.found.items()},
+        columns={**{key: columns.headers[index] for key, index in columns.found.items()},
+                 ALL_HEADERS: columns.headers},
         state=ImportState.QUEUED)
     db.session.add(run_)
     db.session.flush()
@@ -1133,6 +1138,9 @@ def _headers_of(record: ResidentImport) -> list[str]:
     """The file's headers, in order, as far as the record knows them (the refused rows keep every cell)."""
     first = db.session.scalar(select(ResidentImportError).where(ResidentImportError.import_id == record.id).limit(1))
     width = len(json.loads(vault.decrypt(first.cells_encrypted))) if first is not None else 0
+    if isinstance(record.columns.get(ALL_HEADERS), list):  # every header, unknown ones too, in the file's order
+        known = [str(h) for h in record.columns[ALL_HEADERS]]
+        return known + [""] * max(width - len(known), 0)
     known = list(record.columns.values())
     return known + [""] * max(width - len(known), 0) if width <= len(known) else known + [""] * (width - len(known))
 

@@ -18,6 +18,7 @@ from celery.signals import (
 from flask import Flask, current_app, has_app_context
 
 # The task modules register their @shared_task functions on every Celery app built below.
+import tasks.imports  # noqa: F401
 import tasks.ops  # noqa: F401
 import tasks.outbox  # noqa: F401
 import tasks.reminders  # noqa: F401
