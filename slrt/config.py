@@ -377,6 +377,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_IMPORT_MAX_MB", INT, 200,
             "the largest DTSEN file the import screen takes, in MB (the nginx site lets 210 MB through to its "
             "upload address)", rule=AT_LEAST_ONE),
+    Setting("SLRT_IMPORT_PROCESSES", INT, 0,
+            "processes that check the rows of a DTSEN import; 0: one per CPU (at most 4) for a file of 50,000 "
+            "rows or more, else the worker alone", rule=NOT_NEGATIVE),
     Setting("SLRT_REPLY_CAP_PER_HOUR", INT, 6,
             "replies to SMS commands one phone gets per hour (two auto-responders cannot loop)", rule=NOT_NEGATIVE),
     Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,

@@ -21,17 +21,19 @@ import getpass
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import python_calamine
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
@@ -40,7 +42,7 @@ from sqlalchemy.orm import aliased
 from slrt import clock, runs
 from slrt.access import SYSTEM_ACTOR, Actor, check_active, covered_village_ids, role_of
 from slrt.errors import DomainError, PermissionDenied, ValidationError
-from slrt.extensions import db
+from slrt.extensions import babel, db
 from slrt.identity import birth_date_from_nik, normalize_mobile, validate_kk, validate_name, validate_nik
 from slrt.models import (
     DtsenChange,
@@ -963,8 +965,6 @@ POOL_ROWS = 50_000
 def _processes(rows: int) -> int:
     """How many processes check a file of ``rows`` rows: SLRT_IMPORT_PROCESSES, or one per CPU for a
     long file (the database and this process take turns with them)."""
-    import multiprocessing
-
     if multiprocessing.current_process().daemon:  # a daemonic worker process may not start others
         return 1
     configured = current_app.config.get("SLRT_IMPORT_PROCESSES")
@@ -979,10 +979,6 @@ _pool_parser: Parser | None = None
 def _pool_start(config: dict, parser: Parser) -> None:
     """A checking process: an app with the vault's keys and the messages' language, and the parser."""
     global _pool_parser
-    from flask import Flask
-
-    from slrt.extensions import babel
-
     app = Flask("slrt")
     app.config.update(config)
     vault.init_app(app)
@@ -1002,9 +998,6 @@ class _ParserPool:
     stops the run with an error (BrokenProcessPool), never a hang."""
 
     def __init__(self, processes: int, parser: Parser) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         config = {key: current_app.config[key] for key in ("SLRT_PII_KEY", "BABEL_DEFAULT_LOCALE",
                                                             "BABEL_DEFAULT_TIMEZONE")}
         self.ahead = processes * 2

@@ -205,3 +205,20 @@ def test_semicolon_csv_from_excel_in_windows_1252(app, db_session, district, tmp
             writer.writerow([row[k] for k in HEADERS])
     result = run_file(path)
     assert result.residents_created == 3, list(dtsen_import.refused_rows(result)[1])
+
+
+def test_checking_in_several_processes_gives_the_same_result_as_one(app, db_session, district, tmp_path,
+                                                                    monkeypatch):
+    rows = rows_of(district, 5000, households=1500, bad_every=37)
+    path = tmp_path / "long.csv"
+    write_csv(path, rows)
+    one = run_file(path, dry_run=True)
+    monkeypatch.setitem(app.config, "SLRT_IMPORT_PROCESSES", 2)
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 400)  # a dozen batches, in file order
+    several = run_file(path)
+    assert several.state == ImportState.DONE
+    figures = ("rows_done", "residents_created", "rows_refused", "households_created")
+    assert [getattr(several, f) for f in figures] == [getattr(one, f) for f in figures]
+    assert several.rows_refused == sum(1 for r in rows if "bad" in r)
+    _header, body = dtsen_import.refused_rows(several)
+    assert [line[HEADERS.index("nomor_nik")] for line in body] == [r["nomor_nik"] for r in rows if "bad" in r]
