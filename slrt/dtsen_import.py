@@ -42,7 +42,7 @@ from sqlalchemy.orm import aliased
 from slrt import clock, runs
 from slrt.access import SYSTEM_ACTOR, Actor, check_active, covered_village_ids, role_of
 from slrt.errors import DomainError, PermissionDenied, ValidationError
-from slrt.extensions import babel, db
+from slrt.extensions import babel, begin_write, db
 from slrt.identity import birth_date_from_nik, normalize_mobile, validate_kk, validate_name, validate_nik
 from slrt.models import (
     DtsenChange,
@@ -1084,6 +1084,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
 
 def _one_batch(state: _Run, record: ResidentImport, parsed: list[_Row], refused: list, progress) -> None:
     done = len(parsed) + len(refused)
+    begin_write()  # SQLite: the batch reads then writes; its write lock first, or another writer wins
     refused = state.match(parsed, refused)
     state.keep_errors(refused)
     counts = state.counts
