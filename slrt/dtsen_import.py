@@ -1052,7 +1052,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
         table = open_table(path)
         columns = Columns(headers=table.headers, unknown=[],
                           found={key: table.headers.index(header) for key, header in record.columns.items()
-                                 if header in table.headers})
+                                 if key in FIELDS and header in table.headers})
         state = _Run(record, actor, columns)
         processes = _processes(record.rows_total)
         if processes > 1:
@@ -1129,14 +1129,12 @@ def refused_rows(record: ResidentImport) -> tuple[list[str], Iterator[list[str]]
 
 
 def _headers_of(record: ResidentImport) -> list[str]:
-    """The file's headers, in order, as far as the record knows them (the refused rows keep every cell)."""
+    """Every header of the file, unknown ones too, in its order (start() keeps them); as many blanks
+    as a refused row has cells past them."""
+    headers = [str(h) for h in record.columns.get(ALL_HEADERS, [])]
     first = db.session.scalar(select(ResidentImportError).where(ResidentImportError.import_id == record.id).limit(1))
     width = len(json.loads(vault.decrypt(first.cells_encrypted))) if first is not None else 0
-    if isinstance(record.columns.get(ALL_HEADERS), list):  # every header, unknown ones too, in the file's order
-        known = [str(h) for h in record.columns[ALL_HEADERS]]
-        return known + [""] * max(width - len(known), 0)
-    known = list(record.columns.values())
-    return known + [""] * max(width - len(known), 0) if width <= len(known) else known + [""] * (width - len(known))
+    return headers + [""] * max(width - len(headers), 0)
 
 
 def describe(record: ResidentImport) -> list[str]:

@@ -115,6 +115,7 @@ def upgrade():
         batch_op.create_check_constraint(op.f('ck_household_desil'), 'desil BETWEEN 1 AND 10')
         batch_op.add_column(sa.Column('dtsen_as_of', sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f('ix_household_desil'), ['desil'], unique=False)
+        batch_op.create_index(batch_op.f('ix_household_dtsen_as_of'), ['dtsen_as_of'], unique=False)
 
     with op.batch_alter_table('resident', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dtsen_status', sa.Enum('confirmed', 'unconfirmed', 'new', 'duplicate', 'moved', 'not_found', 'deceased', name='resident_dtsen_status', native_enum=False, create_constraint=True), nullable=True))
@@ -122,6 +123,7 @@ def upgrade():
         batch_op.add_column(sa.Column('dtsen_as_of', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('family_relation', sa.SmallInteger(), nullable=True))
         batch_op.create_check_constraint(op.f('ck_resident_family_relation'), 'family_relation BETWEEN 1 AND 8')
+        batch_op.create_index(batch_op.f('ix_resident_dtsen_as_of'), ['dtsen_as_of'], unique=False)
         batch_op.add_column(sa.Column('birth_place', sa.String(length=80), nullable=True))
 
 
@@ -129,6 +131,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('resident', schema=None) as batch_op:
         batch_op.drop_column('birth_place')
+        batch_op.drop_index(batch_op.f('ix_resident_dtsen_as_of'))
         batch_op.drop_constraint(op.f('ck_resident_family_relation'), type_='check')
         batch_op.drop_column('family_relation')
         batch_op.drop_column('dtsen_as_of')
@@ -137,6 +140,7 @@ def downgrade():
         batch_op.drop_column('dtsen_status')
 
     with op.batch_alter_table('household', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_household_dtsen_as_of'))
         batch_op.drop_index(batch_op.f('ix_household_desil'))
         batch_op.drop_constraint(op.f('ck_household_desil'), type_='check')
         batch_op.drop_column('dtsen_as_of')

@@ -61,7 +61,7 @@ class Household(Base):
     desil: Mapped[int | None] = mapped_column(
         SmallInteger, CheckConstraint("desil BETWEEN 1 AND 10", name="desil"), index=True)
     #: The date of the DTSEN data last imported for this family (slrt.dtsen_import).
-    dtsen_as_of: Mapped[date | None]
+    dtsen_as_of: Mapped[date | None] = mapped_column(index=True)  # its max: the newest data held
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     village: Mapped[Region] = relationship()
@@ -118,7 +118,7 @@ class Resident(Base):
     dtsen_status: Mapped[DtsenStatus | None] = mapped_column(enum_column(DtsenStatus, "resident_dtsen_status"))
     #: Programmes the DTSEN export flags for the person: Programme values, space-separated, in declaration order.
     dtsen_programmes: Mapped[str] = mapped_column(String(60), default="")
-    dtsen_as_of: Mapped[date | None]
+    dtsen_as_of: Mapped[date | None] = mapped_column(index=True)
     #: Place in the family of the KK (hubungan keluarga), when an import said it.
     #: A FamilyRelation code (1 head ... 8 other); see ``relation``.
     family_relation: Mapped[int | None] = mapped_column(
