@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
+import io
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
@@ -10,11 +13,11 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views import work
-from admin_views.base import SecureModelView
+from admin_views.base import SecureModelView, staff_role
 from admin_views.security import staff_scope
-from slrt import dtsen, identity, residents
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
-from slrt.errors import ValidationError
+from slrt import dtsen, erasure, identity, residents, subject_access
+from slrt.access import ALL_ROLES, MANAGER_ROLES, OVERSIGHT_ROLES
+from slrt.errors import DomainError, ValidationError
 from slrt.models import Household, Resident
 from slrt.models.enums import Language, PhoneOwner, label_of
 from slrt.pii import vault
@@ -106,6 +109,7 @@ class ResidentView(SecureModelView):
     form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
     form_choices = {"language": Language.choices()}
     list_template = "admin/model/list.html"
+    details_template = "admin/resident_details.html"
     #: Residents of the villages the staff member's units serve (all for the secretariat).
     scoped_model = Resident
 
@@ -125,6 +129,49 @@ class ResidentView(SecureModelView):
             phone=form.phone.data, phone_owner=form.phone_owner.data, phone_owner_name=form.phone_owner_name.data,
             language=form.language.data))
         return error is None
+
+    # ---- the resident's data rights (UU PDP 27/2022): export everything, erase --------------------
+    @property
+    def may_manage_data(self) -> bool:
+        """Managers see the buttons to export and erase a resident's data (the domain checks again)."""
+        return staff_role() in MANAGER_ROLES
+
+    def _data_rights_resident(self, resident_id: int) -> Resident:
+        if not self.may_manage_data:
+            abort(403)
+        return self.get_one(resident_id)  # 404 outside the staff member's villages
+
+    @expose("/<id:resident_id>/subject-export", methods=["POST"])
+    def subject_export_view(self, resident_id):
+        """Download everything held about the resident: a ZIP named without the NIK."""
+        resident = self._data_rights_resident(resident_id)
+        data, error = work.commit(lambda: subject_access.subject_export(resident, current_user._get_current_object()))
+        if error is not None:
+            return redirect(self.get_url(".details_view", id=resident.id))
+        return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                         download_name=subject_access.filename(resident))
+
+    @expose("/<id:resident_id>/erase", methods=["POST"])
+    def erase_view(self, resident_id):
+        """Erase the resident's personal data, after a page that says what will happen and asks again."""
+        resident = self._data_rights_resident(resident_id)
+        back = self.get_url(".details_view", id=resident.id)
+        reason = request.form.get("reason", "")
+        actor = current_user._get_current_object()
+        if not request.form.get("confirmed"):
+            try:
+                consequences = erasure.erase_consequences(resident, reason=reason, actor=actor)
+            except DomainError as exc:
+                flash(str(exc), "error")
+                return redirect(back)
+            return self.render("admin/confirm.html", title=_l("Erase this resident's personal data?"),
+                               consequences=consequences, action=url_for(".erase_view", resident_id=resident.id),
+                               back=back, button=_l("Yes, erase the data"), confirm_field="confirmed",
+                               fields=[("reason", reason)], danger=True)
+        _done, error = work.commit(lambda: erasure.erase_resident(resident, reason=reason, actor=actor))
+        if error is None:
+            flash(_l("The resident's personal data is erased."), "success")
+        return redirect(back)
 
 
 def family_table(household) -> Markup:

@@ -384,6 +384,9 @@ SETTINGS: tuple[Setting, ...] = (
             "replies to SMS commands one phone gets per hour (two auto-responders cannot loop)", rule=NOT_NEGATIVE),
     Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,
             "message texts are erased after this; the rows stay for reports", rule=NOT_NEGATIVE),
+    Setting("SLRT_RETENTION_YEARS", INT, 5,
+            "cases closed or cancelled longer ago than this are anonymized each night, and their residents with "
+            "them when no newer case of theirs remains (UU PDP 27/2022); report counts stay", rule=AT_LEAST_ONE),
     # Not read from the environment: what tests and benchmarks change, never an operator.
     Setting("SLRT_SMS_DISPATCH", BOOL, True,
             "queue the send task right after the commit that wrote a message; most tests turn it off "
