@@ -238,24 +238,28 @@ def _phone_used_elsewhere(phone: str, resident: Resident) -> bool:
                 or db.session.scalar(select(exists().where(Staff.phone == phone))))
 
 
-def _erase_import_rows(numbers: set[str]) -> None:
-    """Refused rows of DTSEN imports holding one of ``numbers`` (a NIK, a KK) in a cell: their cells blanked.
+def import_rows_holding(numbers: set[str]) -> list[tuple[ResidentImportError, list[str]]]:
+    """Refused rows of DTSEN imports with one of ``numbers`` (a NIK, a KK) in a cell, and their cells.
 
     The cells are encrypted, so each row is read and decrypted; the table holds only refused rows.
     """
     numbers = {n for n in numbers if n}
     if not numbers:
-        return
-    rows = db.session.execute(select(ResidentImportError.id, ResidentImportError.cells_encrypted)
-                              .execution_options(yield_per=500))
-    hits = []
-    for row_id, token in rows:
-        cells = json.loads(vault.decrypt(token))
+        return []
+    found = []
+    for error in db.session.scalars(select(ResidentImportError).order_by(ResidentImportError.id)
+                                    .execution_options(yield_per=500)):
+        cells = json.loads(vault.decrypt(error.cells_encrypted))
         if any("".join(ch for ch in str(cell) if ch.isdigit()) in numbers for cell in cells):
-            hits.append((row_id, len(cells)))
-    for row_id, width in hits:
-        db.session.execute(update(ResidentImportError).where(ResidentImportError.id == row_id).values(
-            cells_encrypted=vault.encrypt(json.dumps([ERASED] * width))).execution_options(synchronize_session=False))
+            found.append((error, cells))
+    return found
+
+
+def _erase_import_rows(numbers: set[str]) -> None:
+    """Blank every cell of the refused import rows holding one of ``numbers``; the row and its reason stay."""
+    for error, cells in import_rows_holding(numbers):
+        error.cells_encrypted = vault.encrypt(json.dumps([ERASED] * len(cells)))
+    db.session.flush()
 
 
 def _chunks(ids: list[int], size: int = 500):

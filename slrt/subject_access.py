@@ -21,7 +21,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from slrt import clock, identity, notices, workflow
+from slrt import clock, erasure, identity, notices, workflow
 from slrt.access import MANAGER_ROLES, Actor, System, check_active, role_of
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
@@ -154,6 +154,10 @@ def subject_data(resident: Resident) -> dict:
             "about": "resident" if change.resident_id == resident.id else "household",
             "import_id": change.import_id, "at": _at(change.at), "changes": change.changes,
         } for change in changes],
+        "dtsen_refused_rows": [{
+            "import_id": error.import_id, "row_number": error.row_number, "column": error.column,
+            "why": error.message, "cells": cells,
+        } for error, cells in erasure.import_rows_holding({resident.nik})],
         "dtsen_proposals": [{
             "case_ticket": next(c.ticket for c in cases if c.id == p.case_id), "proposed_at": _at(p.proposed_at),
             "proposed_by": p.proposed_by.username if p.proposed_by else None, "note": p.note,
@@ -315,6 +319,10 @@ def render_summary(data: dict) -> str:
         _table([gettext("When"), gettext("About"), gettext("Changed fields")], [
             [_date(c["at"]), gettext("you") if c["about"] == "resident" else gettext("your family"),
              ", ".join(sorted(c["changes"]))] for c in data["dtsen_changes"]]),
+        Markup("<p>{}</p>").format(gettext("Rows about you that a DTSEN import refused: %(rows)s",
+                                           rows="; ".join(f"{r['row_number']}: {r['why']}"
+                                                          for r in data["dtsen_refused_rows"])))
+        if data["dtsen_refused_rows"] else Markup(""),
         _table([gettext("Ticket"), gettext("Proposed"), gettext("By"), gettext("Note")], [
             [p["case_ticket"], _date(p["proposed_at"]), p["proposed_by"], p["note"]] for p in data["dtsen_proposals"]])
         if data["dtsen_proposals"] else Markup(""),

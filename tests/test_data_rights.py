@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import JSON, String, Text, cast, select
+from sqlalchemy import JSON, String, Text, cast, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
+from fakes.dtsen import Village, people, write_csv
 from slrt import cases, clock, erasure, inbound, referrals, reports, residents, subject_access
 from slrt.access import SYSTEM_ACTOR
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Base, Case, Household, Resident, SmsMessage
+from slrt.models import Base, Case, Household, Resident, ResidentImportError, SmsMessage
 from slrt.models.enums import CaseStatus, Outcome, Role, SmsDirection
 from slrt.pii import vault
 from tests.conftest import JAKARTA
@@ -73,8 +74,10 @@ def _unzip(data: bytes) -> tuple[dict, str]:
         return json.loads(archive.read("data.json")), archive.read("ringkasan.html").decode()
 
 
-def test_subject_export_holds_everything_about_the_resident_and_nothing_of_another(family, district, db_session):
+def test_subject_export_holds_everything_about_the_resident_and_nothing_of_another(app, family, district,
+                                                                                    db_session, tmp_path):
     siti, budi = family
+    _refused_import_row(app, district, siti, tmp_path)
     data = subject_access.subject_export(siti.resident, district.user(Role.MANAGER))
     held, summary = _unzip(data)
     dump = json.dumps(held, ensure_ascii=False)
@@ -85,6 +88,8 @@ def test_subject_export_holds_everything_about_the_resident_and_nothing_of_anoth
     assert case["ticket"] == siti.case.ticket and case["status"] == "closed"
     assert case["referrals"][0]["code"] == siti.referral_code and case["referrals"][0]["completion_note"]
     assert [e["action"] for e in case["timeline"]][:2] == ["open", "refer"]
+    (refused,) = held["dtsen_refused_rows"]
+    assert siti.nik in refused["cells"] and "11" in refused["cells"]
     assert "Ani Lestari (BPJS Kesehatan Cabang Blora)" in [e["by"] for e in case["timeline"]]
     bodies = [m["body"] for m in held["sms"]]
     assert f"CEK {siti.case.ticket}" in bodies  # what she sent
@@ -162,10 +167,24 @@ def _needles(person: Person) -> list[str]:
             vault.lookup_hash("nik", person.nik)]
 
 
-def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_report_counts(family, district, db_session):
+def _refused_import_row(app, district, person: Person, tmp_path) -> None:
+    """A DTSEN import whose one row, about ``person``, is refused (desil 11): kept encrypted with the run."""
+    villages = [Village(code=v.code, name=v.name, district="Jepon") for v in district.villages]
+    row = next(iter(people(villages, 1)))
+    row.update(nomor_kk=KK, nomor_nik=person.nik, nama=person.name, no_hp="0" + person.phone[3:], desil="11")
+    write_csv(tmp_path / "dtsen.csv", [row])
+    result = app.test_cli_runner().invoke(args=["slrt", "import-residents", str(tmp_path / "dtsen.csv")])
+    assert result.exit_code == 2, result.output  # the row refused
+    assert db.session.scalar(select(func.count()).select_from(ResidentImportError)) == 1
+
+
+def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_report_counts(app, family, district, db_session,
+                                                                                tmp_path):
     siti, budi = family
+    _refused_import_row(app, district, siti, tmp_path)
     before = _report_figures()
-    assert personal_values_left(_needles(siti))  # the scan finds what is there
+    held = personal_values_left(_needles(siti))  # the scan finds what is there, encrypted cells too
+    assert "resident_import_error.cells_encrypted: " + siti.nik in held and "sms_message.body: Wahyuningsih" in held
     erasure.erase_resident(siti.resident, reason="Permintaan tertulis warga 20-11-2026",
                            actor=district.user(Role.MANAGER))
     db_session.commit()
