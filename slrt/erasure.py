@@ -91,6 +91,9 @@ def clean_reason(reason: str | None) -> str:
 
 def _check_erasable(resident: Resident, reason: str | None, actor: Actor) -> str:
     check_may_erase(resident, actor)
+    # PostgreSQL: a case opened meanwhile for the resident waits on this lock (its foreign key), then
+    # either sees the resident erased or is seen below as open. SQLite's write lock does the same.
+    db.session.execute(select(Resident.id).where(Resident.id == resident.id).with_for_update())
     reason = clean_reason(reason)
     if is_erased(resident):
         raise ValidationError(_l("This resident's data has already been erased."))
