@@ -163,8 +163,8 @@ def _messages_counted() -> int:
 
 
 def _needles(person: Person) -> list[str]:
-    return [person.nik, "Wahyuningsih" if "Siti" in person.name else "Prasetyo", person.phone[3:],
-            vault.lookup_hash("nik", person.nik)]
+    """The resident's NIK, its lookup hash, full name, each word of it, and phone (any prefix)."""
+    return [person.nik, vault.lookup_hash("nik", person.nik), person.name, *person.name.split(), person.phone[3:]]
 
 
 def _refused_import_row(app, district, person: Person, tmp_path) -> None:
@@ -184,7 +184,7 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_report_counts(a
     _refused_import_row(app, district, siti, tmp_path)
     before = _report_figures()
     held = personal_values_left(_needles(siti))  # the scan finds what is there, encrypted cells too
-    assert "resident_import_error.cells_encrypted: " + siti.nik in held and "sms_message.body: Wahyuningsih" in held
+    assert "resident_import_error.cells_encrypted: " + siti.nik in held and "sms_message.body: Siti" in held
     erasure.erase_resident(siti.resident, reason="Permintaan tertulis warga 20-11-2026",
                            actor=district.user(Role.MANAGER))
     db_session.commit()
@@ -283,6 +283,10 @@ def test_screens_export_and_erase_for_managers_only(app, family, district, db_se
     assert done.status_code == 302
     db_session.expire_all()
     assert erasure.is_erased(db_session.get(Resident, siti.resident.id))
+    after = manager.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Data pribadi warga sudah dihapus" in after and siti.name not in after and siti.nik not in after
+    listed = manager.get("/admin/resident/").get_data(as_text=True)
+    assert erasure.ERASED in listed and siti.name not in listed
     for odd in ("/admin/resident/999999/erase", "/admin/resident/abc/erase", f"{url}/subject-export?x=%00"):
         assert manager.post(odd, {"reason": "x"}).status_code in (302, 400, 404, 405)
     assert manager.get(f"{url}/erase").status_code == 405
