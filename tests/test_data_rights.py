@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import JSON, String, Text, cast, func, select
+from sqlalchemy import JSON, Enum, String, Text, cast, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from fakes.dtsen import Village, people, write_csv
@@ -130,7 +130,8 @@ def test_erasure_is_refused_with_an_open_case_or_without_a_reason(family, distri
 def _text_columns():
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, String | Text | JSON):
+            # Text that may hold a value; not the codes of an enum ("transition" is not "Siti").
+            if isinstance(column.type, String | Text | JSON) and not isinstance(column.type, Enum):
                 yield table, column
 
 
