@@ -20,6 +20,7 @@ from slrt.extensions import db
 from slrt.models import Base, Case, Household, Resident, ResidentImportError, SmsMessage
 from slrt.models.enums import CaseStatus, Outcome, Role, SmsDirection
 from slrt.pii import vault
+from tasks.schedule import beat_schedule
 from tests.conftest import JAKARTA
 from tests.test_admin_matrix import signed_in
 
@@ -294,8 +295,6 @@ def test_screens_export_and_erase_for_managers_only(app, family, district, db_se
 
 
 def test_the_beat_runs_retention_daily(app):
-    from tasks.schedule import beat_schedule
-
     assert beat_schedule(app.config)["retire-closed-cases"] == {"task": "slrt.retire_closed_cases",
                                                                 "schedule": 86400.0}
 
