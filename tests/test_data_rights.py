@@ -13,12 +13,12 @@ from sqlalchemy import JSON, Enum, String, Text, cast, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from fakes.dtsen import Village, people, write_csv
-from slrt import cases, clock, erasure, inbound, referrals, reports, residents, subject_access
+from slrt import cases, clock, dtsen, erasure, followups, inbound, referrals, reports, residents, subject_access
 from slrt.access import SYSTEM_ACTOR
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import Base, Case, Household, Resident, ResidentImportError, SmsMessage
-from slrt.models.enums import CaseStatus, Outcome, Role, SmsDirection
+from slrt.models.enums import CaseStatus, FollowUpReason, Outcome, Role, SmsDirection
 from slrt.pii import vault
 from tasks.schedule import beat_schedule
 from tests.conftest import JAKARTA
@@ -46,6 +46,13 @@ def _person(d, household, name: str, sex: str, birth: date, summary: str) -> Per
     referrals.accept(referral, actor=contact)
     inbound.receive(phone=resident.phone, body=f"CEK {case.ticket}", provider_id=f"p-{resident.id}",
                     gateway="console")
+    notice = db.session.scalar(select(SmsMessage).where(SmsMessage.resident_id == resident.id,
+                                                        SmsMessage.direction == SmsDirection.OUTBOUND).limit(1))
+    # A provider's message may quote the number; the facilitator's note names the resident.
+    follow_up = followups.open_for(notice, FollowUpReason.SMS_FAILED, f"21211 {resident.phone} is not valid")
+    db.session.flush()
+    followups.complete(follow_up, actor=d.user(Role.FACILITATOR, d.puskesos[0]), note=f"Dikunjungi, {name} ada")
+    dtsen.propose(case, d.user(Role.FRONT_OFFICE, d.puskesos[0]), note=f"{name} belum masuk DTSEN")
     return Person(resident, resident.nik, name, resident.phone, case, referral.code)
 
 
@@ -92,6 +99,16 @@ def test_subject_export_holds_everything_about_the_resident_and_nothing_of_anoth
     (refused,) = held["dtsen_refused_rows"]
     assert siti.nik in refused["cells"] and "11" in refused["cells"]
     assert "Ani Lestari (BPJS Kesehatan Cabang Blora)" in [e["by"] for e in case["timeline"]]
+    # Every row about her, table by table.
+    case_row = db_session.get(Case, siti.case.id)
+    assert len(case["timeline"]) == len(case_row.events) and len(case["referrals"]) == len(case_row.referrals)
+    assert len(case["needs"]) == len(case_row.needs)
+    assert len(held["sms"]) == db_session.scalar(select(func.count()).select_from(SmsMessage).where(
+        (SmsMessage.resident_id == siti.resident.id) | (SmsMessage.case_id == siti.case.id)))
+    (follow_up,) = held["follow_ups"]
+    assert follow_up["note"] == "Dikunjungi, Siti Wahyuningsih ada" and follow_up["done_by"] == "jepon.facilitator"
+    (proposal,) = held["dtsen_proposals"]
+    assert proposal["note"] == "Siti Wahyuningsih belum masuk DTSEN"
     bodies = [m["body"] for m in held["sms"]]
     assert f"CEK {siti.case.ticket}" in bodies  # what she sent
     assert any(m["direction"] == "outbound" and m["phone"] == siti.phone for m in held["sms"])
