@@ -193,9 +193,9 @@ def _xlsx_rows(path) -> Iterator:
 def _csv_rows(path) -> Iterator:
     with open(path, "rb") as handle:
         head = handle.read(64 * 1024)
-        newlines = head.count(b"\n")
+        newlines, last = head.count(b"\n"), head[-1:]
         for chunk in iter(lambda: handle.read(1 << 20), b""):
-            newlines += chunk.count(b"\n")
+            newlines, last = newlines + chunk.count(b"\n"), chunk[-1:]
     if b"\x00" in head:
         raise ImportRefused(_l("The file is not a CSV nor an Excel workbook (.xlsx); save it from the "
                                "spreadsheet as one of them."))
@@ -207,7 +207,7 @@ def _csv_rows(path) -> Iterator:
             encoding = "cp1252"
     first = head.decode(encoding, errors="replace").split("\n", 1)[0]
     delimiter = max(";,\t|", key=first.count)
-    yield newlines + 1
+    yield newlines + (last != b"\n")  # lines: a last one without its newline counts too
     with open(path, encoding=encoding, errors="strict", newline="") as text:
         try:
             for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
