@@ -219,8 +219,8 @@ def _lock(session: Session) -> Connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         return connection
     # SQLite: become the database's one writer, unless this transaction has written already (it
-    # holds the lock then, and begin_write must not commit its half-done work).
-    if not session.info.get("slrt_wrote"):
+    # holds the lock then, and begin_write must not commit its half-done work) or began as one.
+    if not session.info.get("slrt_wrote") and not connection.get_execution_options().get("slrt_write"):
         begin_write()
     return session.connection()
 
@@ -278,25 +278,55 @@ def reads_audited() -> bool:
 
 def record_view(obj: Any, *, action: AuditAction = AuditAction.VIEW, detail: dict | None = None,
                 actor: AuditActorLike | None = None) -> AuditEntry | None:
-    """Log a read of one record's page (a resident, household, case, referral, SMS body); None when
-    reads are not audited."""
+    """Log a read of one record's page (a resident, household, case, referral, SMS body).
+
+    In a request the entry is written when the answer is ready (:func:`write_reads`), so the chain's
+    lock is held for an insert and a commit, not for the page's rendering; outside one, at once
+    (returned). None when deferred or when reads are not audited (SLRT_AUDIT).
+    """
     if not reads_audited():
         return None
-    entry = record(action, record=obj, resident_ids=residents_of(obj), detail=detail, actor=actor)
-    db.session().info["slrt_audit_read"] = True  # after record(): SQLite's begin_write may commit first
-    return entry
+    return _read(_fields(action, record=obj, resident_ids=residents_of(obj), detail=detail, actor=actor))
 
 
 def record_list(action: AuditAction, *, record_type: str, resident_ids: Iterable[int], rows: int,
                 detail: dict | None = None, actor: AuditActorLike | None = None) -> AuditEntry | None:
-    """Log a list, search or export page that showed personal data: its filters in ``detail``
-    (masked), the rows it returned and the residents among them; None when reads are not audited."""
+    """Log a list, search or export that showed personal data: what was asked in ``detail`` (no
+    personal value: filter names, not a search term), the rows returned and the residents among
+    them. Written like :func:`record_view`'s."""
     if not reads_audited():
         return None
-    entry = record(action, resident_ids=resident_ids, rows=rows, detail={"type": record_type, **(detail or {})},
-                   actor=actor)
-    db.session().info["slrt_audit_read"] = True
-    return entry
+    return _read(_fields(action, resident_ids=resident_ids, rows=rows, detail={"type": record_type, **(detail or {})},
+                         actor=actor))
+
+
+def _read(fields: dict[str, Any]) -> AuditEntry | None:
+    if has_request_context():
+        g.setdefault("slrt_audit_reads", []).append(fields)
+        return None
+    return _append(db.session(), [fields])[0]
+
+
+def write_reads() -> None:
+    """Write the reads this request logged, in a unit of work of their own, and commit it.
+
+    The request's own changes are its business (committed or not by its view): only when it wrote
+    something it has not committed do its reads join its transaction, and share its fate.
+    """
+    reads = g.pop("slrt_audit_reads", None)
+    if not reads:
+        return
+    main = db.session()
+    if main.info.get("slrt_wrote"):
+        _append(main, reads)
+        return
+    session = db.session.session_factory()
+    try:
+        session.connection(execution_options={"slrt_write": True})  # SQLite: BEGIN IMMEDIATE
+        _append(session, reads)
+        session.commit()
+    finally:
+        session.close()
 
 
 def residents_of(obj: Any) -> list[int]:
@@ -314,6 +344,46 @@ def residents_of(obj: Any) -> list[int]:
             return [obj.resident_id]
         return [obj.case.resident_id] if obj.case_id is not None else []
     return []
+
+
+def residents_of_rows(rows: Iterable[Any]) -> list[int]:
+    """The residents of a page of records (residents, households, cases, referrals, SMS, follow-ups):
+    at most two queries, whatever the page's size."""
+    found: set[int] = set()
+    households: set[int] = set()
+    cases: set[int] = set()
+    for obj in rows:
+        if isinstance(obj, Resident):
+            found.add(obj.id)
+        elif isinstance(obj, Household):
+            households.add(obj.id)
+        elif isinstance(obj, Case) or getattr(obj, "resident_id", None) is not None:
+            found.add(obj.resident_id)
+        elif getattr(obj, "case_id", None) is not None:  # a referral, a follow-up, an SMS of a case
+            cases.add(obj.case_id)
+    if households:
+        found.update(db.session.scalars(select(Resident.id).where(Resident.household_id.in_(households))))
+    if cases:
+        found.update(db.session.scalars(select(Case.resident_id).where(Case.id.in_(cases))))
+    return sorted(found)
+
+
+def residents_of_query(model: type, ids) -> list[int]:
+    """The residents of the records of ``model`` whose ids ``ids`` (a subquery) selects: an export's."""
+    if model is Resident:
+        query = select(ids.c[0])
+    elif model is Household:
+        query = select(Resident.id).where(Resident.household_id.in_(select(ids.c[0])))
+    elif model is Case:
+        query = select(Case.resident_id).where(Case.id.in_(select(ids.c[0])))
+    elif model is SmsMessage:
+        query = (select(func.coalesce(SmsMessage.resident_id, Case.resident_id))
+                 .outerjoin(Case, Case.id == SmsMessage.case_id).where(SmsMessage.id.in_(select(ids.c[0]))))
+    elif hasattr(model, "case_id"):
+        query = select(Case.resident_id).join(model, model.case_id == Case.id).where(model.id.in_(select(ids.c[0])))
+    else:
+        return []
+    return sorted({i for i in db.session.scalars(query.distinct()) if i is not None})
 
 
 def concerns(resident_id: int):
@@ -460,12 +530,11 @@ def _orm_execute(state) -> None:
 def _transaction_ended(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("slrt_wrote", None)
-        session.info.pop("slrt_audit_read", None)
 
 
 def init_app(app: Flask, *, signed_in=None) -> None:
-    """Audit ``app``'s requests: ``signed_in()`` answers the request's signed-in Staff (or None); a
-    request that logged a read and wrote nothing else commits it at its end."""
+    """Audit ``app``'s requests: ``signed_in()`` answers the request's signed-in Staff (or None); the
+    reads a request logged are written and committed when its answer is ready."""
     app.extensions["slrt_audit_signed_in"] = signed_in
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
@@ -473,11 +542,9 @@ def init_app(app: Flask, *, signed_in=None) -> None:
         event.listen(Session, "do_orm_execute", _orm_execute)
 
     @app.after_request
-    def _commit_reads(response: Response) -> Response:
-        session = db.session()
-        if session.info.get("slrt_audit_read") and response.status_code < 500 and not (
-                session.new or session.dirty or session.deleted):
-            session.commit()
+    def _write_reads(response: Response) -> Response:
+        if response.status_code < 500:
+            write_reads()
         return response
 
 
