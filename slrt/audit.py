@@ -308,25 +308,19 @@ def _read(fields: dict[str, Any]) -> AuditEntry | None:
 
 
 def write_reads() -> None:
-    """Write the reads this request logged, in a unit of work of their own, and commit it.
+    """Write the reads this request logged and commit them.
 
-    The request's own changes are its business (committed or not by its view): only when it wrote
-    something it has not committed do its reads join its transaction, and share its fate.
+    The request's own changes are its view's business: when it wrote something it has not committed,
+    its reads join its transaction and share its fate; else only the reads are committed.
     """
     reads = g.pop("slrt_audit_reads", None)
     if not reads:
         return
-    main = db.session()
-    if main.info.get("slrt_wrote"):
-        _append(main, reads)
-        return
-    session = db.session.session_factory()
-    try:
-        session.connection(execution_options={"slrt_write": True})  # SQLite: BEGIN IMMEDIATE
-        _append(session, reads)
+    session = db.session()
+    wrote = session.info.get("slrt_wrote")
+    _append(session, reads)
+    if not wrote:
         session.commit()
-    finally:
-        session.close()
 
 
 def residents_of(obj: Any) -> list[int]:
