@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, FetchedValue, Index, Integer, String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,8 +41,10 @@ class AuditEntry(Base):
         # SQLite searches the JSON text, so it has none, hence not declared here (see include_object).
     )
 
-    #: Drawn by :func:`slrt.audit.record` under the chain's lock, so id order is chain order.
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: Drawn under the chain's lock (slrt.audit), so id order is chain order: PostgreSQL's sequence
+    #: (the column's default), SQLite's last id + 1.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False,
+                                    server_default=FetchedValue())
     #: Never earlier than the entry before it (the partition key on PostgreSQL).
     at: Mapped[datetime] = mapped_column(primary_key=True)
     actor_kind: Mapped[AuditActor] = mapped_column(enum_column(AuditActor, "audit_actor"))
