@@ -354,7 +354,11 @@ def residents_of_rows(rows: Iterable[Any]) -> list[int]:
         elif isinstance(obj, Case) or getattr(obj, "resident_id", None) is not None:
             found.add(obj.resident_id)
         elif getattr(obj, "case_id", None) is not None:  # a referral, a follow-up, an SMS of a case
-            cases.add(obj.case_id)
+            case = obj.__dict__.get("case")  # loaded with the page: no query
+            if case is not None:
+                found.add(case.resident_id)
+            else:
+                cases.add(obj.case_id)
     if households:
         found.update(db.session.scalars(select(Resident.id).where(Resident.household_id.in_(households))))
     if cases:
