@@ -7,14 +7,18 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import func, select, text
 
+from app import create_app
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from slrt import audit, clock, inbound, referrals, residents
 from slrt.access import SYSTEM_ACTOR
+from slrt.extensions import db
 from slrt.identity import mask_phone
 from slrt.models import AuditEntry, Case, Referral, Resident
 from slrt.models.enums import AuditAction, AuditActor, Role
+from slrt.pii import new_key
 from tests.web import Browser
 
 BROWSER_ADDRESS = "10.20.30.40"
@@ -340,3 +344,22 @@ def test_no_screen_edits_or_deletes_the_log(app):
         if getattr(view, "model", None) is AuditEntry:
             assert not (view.can_edit or view.can_delete or view.can_create)
             assert not view.action_form  # no bulk delete either
+
+
+@pytest.mark.parametrize(("hops", "address"), [(1, "36.71.12.9"), (0, "127.0.0.1")])
+def test_the_address_is_the_clients_behind_the_proxy_only_when_the_proxy_is_set(tmp_path, hops, address):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.sqlite'}", "SECRET_KEY": "x",
+                      "SLRT_PII_KEY": new_key(), "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'b.sqlite'}",
+                      "SLRT_PROXY_HOPS": hops, "SLRT_SMS_DISPATCH": False, "SLRT_PASSWORD_HASH": "plaintext"})
+    with app.app_context():
+        upgrade()
+    browser = Browser(app)
+    browser.get("/login")
+    browser.post("/login", {"username": "nobody-here", "password": "rahasia"},
+                 headers={"X-Forwarded-For": "36.71.12.9"})
+    with app.app_context():
+        [entry] = db.session.scalars(select(AuditEntry)).all()
+        assert (entry.action, entry.actor_kind, entry.staff_id) == (AuditAction.SIGN_IN_FAILED, AuditActor.STAFF, None)
+        assert entry.ip == address and entry.actor_label == "(akun tidak dikenal)"
+        assert "nobody-here" not in _everything(db.session)
+        db.engine.dispose()
