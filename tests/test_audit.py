@@ -363,3 +363,22 @@ def test_the_address_is_the_clients_behind_the_proxy_only_when_the_proxy_is_set(
         assert entry.ip == address and entry.actor_label == "(akun tidak dikenal)"
         assert "nobody-here" not in _everything(db.session)
         db.engine.dispose()
+
+
+def test_entries_come_in_keyset_pages_by_filter(district, db_session, frozen):
+    first, second = make_resident(district), make_resident(district)
+    db_session.commit()
+    for minute in range(5):
+        frozen.move_to(clock.now() + timedelta(minutes=1))
+        audit.record(AuditAction.VIEW, record=first if minute % 2 else second,
+                     resident_ids=[first.id if minute % 2 else second.id], actor=district.user(Role.SUPERVISOR))
+    db_session.commit()
+    views = audit.Filters(action=AuditAction.VIEW)
+    page_one = audit.entries(views, limit=3)
+    page_two = audit.entries(views, after=(page_one[-1].at, page_one[-1].id), limit=3)
+    assert [e.id for e in page_one + page_two] == sorted((e.id for e in page_one + page_two), reverse=True)
+    assert len(page_one) == 3 and len(page_two) == 2
+    about_first = audit.entries(audit.Filters(resident_id=first.id, action=AuditAction.VIEW))
+    assert [e.record_id for e in about_first] == [first.id, first.id]
+    mine = audit.entries(audit.Filters(staff_id=district.user(Role.SUPERVISOR).id))
+    assert len(mine) == 5
