@@ -382,3 +382,14 @@ def test_entries_come_in_keyset_pages_by_filter(district, db_session, frozen):
     assert [e.record_id for e in about_first] == [first.id, first.id]
     mine = audit.entries(audit.Filters(staff_id=district.user(Role.SUPERVISOR).id))
     assert len(mine) == 5
+
+
+def test_a_cli_command_is_the_operators_doing(app, district, db_session):
+    user = district.user(Role.BACK_OFFICE)
+    mark = _mark(db_session)
+    result = app.test_cli_runner().invoke(args=["slrt", "reset-2fa", user.username])
+    assert result.exit_code == 0, result.output
+    [reset] = _since(db_session, mark, action=AuditAction.AUTHENTICATOR_RESET)
+    assert (reset.record_type, reset.record_id, reset.actor_kind) == ("staff", user.id, AuditActor.CLI)
+    assert "@" in reset.actor_label
+    assert audit._acting.get() is None  # nothing left behind for what runs next in this process
