@@ -52,6 +52,7 @@ from slrt.models import (
     AuditEntry,
     Case,
     Document,
+    FollowUp,
     Household,
     Referral,
     Resident,
@@ -333,6 +334,8 @@ def residents_of(obj: Any) -> list[int]:
         return [obj.resident_id]
     if isinstance(obj, Referral):
         return [obj.case.resident_id]
+    if isinstance(obj, FollowUp):
+        return [obj.case.resident_id]
     if isinstance(obj, SmsMessage):
         if obj.resident_id is not None:
             return [obj.resident_id]
@@ -434,10 +437,11 @@ def entries(filters: Filters = Filters(), *, after: tuple[datetime, int] | None 
 RECORD_TYPES: dict[type, str] = {
     Resident: "resident", Household: "household", Case: "case", Referral: "referral", Staff: "staff",
     Unit: "unit", Agency: "agency", AgencyContact: "contact", Service: "service", Document: "document",
-    SmsTemplate: "template", SmsPause: "setting", SmsMessage: "sms",
+    SmsTemplate: "template", SmsPause: "setting", SmsMessage: "sms", FollowUp: "follow_up",
 }
-#: Models whose changes the flush logs (an SMS is logged when read, not when the outbox moves it).
-AUDITED = tuple(model for model in RECORD_TYPES if model is not SmsMessage)
+#: Models whose changes the flush logs (an SMS or a follow-up is logged when read, not when the outbox
+#: or the sweep moves it).
+AUDITED = tuple(model for model in RECORD_TYPES if model not in (SmsMessage, FollowUp))
 #: The action a change of these is logged as (else create/update/delete).
 _CHANGE_ACTION = {SmsTemplate: AuditAction.TEMPLATE, SmsPause: AuditAction.SETTINGS}
 
