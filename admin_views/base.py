@@ -28,18 +28,19 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import Enum, Integer, String, Text, select
+from sqlalchemy import Enum, Integer, String, Text, func, select
 from werkzeug.routing import IntegerConverter
 from wtforms import PasswordField, validators
 from wtforms.i18n import messages_path
 
-from admin_views.search import TokenSearchMixin
+from admin_views.search import TokenSearchMixin, term_of
 from admin_views.security import staff_scope
-from slrt import clock, csvout, text
+from slrt import audit, clock, csvout, text
 from slrt.access import ALL_ROLES, NO_ROLES, in_scope, keeps_settings
 from slrt.errors import DomainError
+from slrt.extensions import db
 from slrt.models.base import MAX_ROW_ID, row_id, row_ids
-from slrt.models.enums import Labelled, Role
+from slrt.models.enums import AuditAction, Labelled, Role
 
 
 def staff_role() -> Role | None:
@@ -341,9 +342,40 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
             value = value.striptags()
         return value
 
+    #: The audit log's record type of this screen's rows when they hold residents' personal data: its
+    #: list and search pages, record pages and exports are logged (slrt.audit). None: not logged.
+    audit_type: str | None = None
+
+    def _audit_filters(self) -> dict:
+        """What a list or export was asked for, for the log: the filters' names (not their values,
+        nor the search term: they may be a name or a NIK) and whether there was a search."""
+        args = self._get_list_extra_args()
+        names = sorted({str(self._filters[index].name) for index, _flt, _value in args.filters or ()
+                        if self._filters and index < len(self._filters)})
+        return {"filters": names, "search": bool(args.search), "page": args.page}
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        count, data = super().get_list(page, sort_column, sort_desc, search, filters, execute=execute,
+                                       page_size=page_size)
+        if execute and self.audit_type and data:
+            audit.record_list(AuditAction.SEARCH if term_of(search) else AuditAction.LIST,
+                              record_type=self.audit_type, resident_ids=audit.residents_of_rows(data),
+                              rows=len(data), detail=self._audit_filters())
+        return count, data
+
+    def _audit_export(self, query, export_type: str) -> None:
+        if not self.audit_type:
+            return
+        ids = query.with_entities(self.model.__mapper__.primary_key[0]).order_by(None).subquery()
+        rows = db.session.scalar(select(func.count()).select_from(ids))
+        audit.record_list(AuditAction.EXPORT, record_type=self.audit_type, rows=rows,
+                          resident_ids=audit.residents_of_query(self.model, ids),
+                          detail={**self._audit_filters(), "format": export_type})
+
     def _export_csv(self, return_url):
         """The rows through the one CSV writer of every export (formula-safe, one format)."""
         _count, data = self._export_data()
+        self._audit_export(data, "csv")
         columns = self._export_columns
         rows = itertools.chain([[str(title) for _name, title in columns]],
                                ([self.get_export_value(row, name) for name, _title in columns] for row in data))
@@ -363,6 +395,8 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)
+        if self.audit_type and request.method == "GET":
+            audit.record_view(found)  # a record's page (details, edit form) shows its personal data
         return found
 
     #: Which flag guards which Flask-Admin endpoint.
