@@ -27,8 +27,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, String, and_, case, exists, func, or_, select, update
 
-from slrt import clock, runs, text
-from slrt.access import MANAGER_ROLES, Actor, System, check_active, role_of
+from slrt import audit, clock, runs, text
+from slrt.access import MANAGER_ROLES, SYSTEM_ACTOR, Actor, System, check_active, role_of
 from slrt.codes import format_code
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
@@ -47,7 +47,7 @@ from slrt.models import (
     SmsMessage,
     Staff,
 )
-from slrt.models.enums import CaseStatus, SmsAudience, SmsStatus
+from slrt.models.enums import AuditAction, CaseStatus, SmsAudience, SmsStatus
 from slrt.pii import vault
 from slrt.residents import check_resident_scope
 from slrt.workflow import ENDED
@@ -127,18 +127,23 @@ def erase_resident(resident: Resident, *, reason: str, actor: Actor) -> None:
     """Anonymize ``resident`` and what is held about them (see the module's docstring); flushes.
 
     Refused without a reason, while a case of theirs is not over, and for anyone but a manager of
-    their village or the system.
+    their village or the system. The audit log keeps one entry: the fact, the reason and what was
+    erased, never the values (the changes themselves are not logged field by field).
     """
-    _check_erasable(resident, reason, actor)
-    _erase(resident)
+    reason = _check_erasable(resident, reason, actor)
+    with audit.changes_not_logged():
+        facts = _erase(resident)
+    audit.record(AuditAction.ERASE, record=resident, resident_ids=[resident.id], actor=actor,
+                 detail={"reason": reason, **facts})
 
 
-def _erase(resident: Resident) -> None:
+def _erase(resident: Resident) -> dict:
+    """Anonymize the resident; what was erased, in counts (for the audit log)."""
     nik, phone = resident.nik, resident.phone
     case_ids = list(db.session.scalars(select(Case.id).where(Case.resident_id == resident.id)))
     _anonymize_cases(case_ids)
-    _erase_messages(resident, case_ids, phone)
-    _erase_import_rows({nik})
+    messages = _erase_messages(resident, case_ids, phone)
+    import_rows = _erase_import_rows({nik})
     household = resident.household
 
     resident.nik_encrypted = vault.encrypt(ERASED)
@@ -154,15 +159,18 @@ def _erase(resident: Resident) -> None:
     resident.family_relation = None
     resident.dtsen_programmes = ""
     db.session.flush()
-    if household is not None and _erase_household_too(household, resident):
+    household_erased = household is not None and _erase_household_too(household, resident)
+    if household_erased:
         kk = household.kk_number
         household.kk_encrypted = vault.encrypt(ERASED)
         household.kk_hash = vault.lookup_hash("erased", secrets.token_hex(16))
         household.kk_masked = ERASED
         household.address = ERASED
         household.dtks_id = None
-        _erase_import_rows({kk})
+        import_rows += _erase_import_rows({kk})
         db.session.flush()
+    return {"cases": len(case_ids), "messages": messages, "import_rows": import_rows,
+            "household_erased": household_erased}
 
 
 def _erase_household_too(household: Household, resident: Resident) -> bool:
@@ -214,7 +222,7 @@ def _blank_messages(ids: list[int]) -> None:
                            .execution_options(synchronize_session=False))
 
 
-def _erase_messages(resident: Resident, case_ids: list[int], phone: str | None) -> None:
+def _erase_messages(resident: Resident, case_ids: list[int], phone: str | None) -> int:
     """Texts of every SMS to or from the resident or about their cases; the resident's phone on them.
 
     Rows with the resident's phone and nobody's name on them (texts from the phone before it was
@@ -233,6 +241,7 @@ def _erase_messages(resident: Resident, case_ids: list[int], phone: str | None) 
                                                     SmsAudience.RESIDENT).values(phone=ERASED)
                            .execution_options(synchronize_session=False))
     db.session.expire_all()
+    return len(ids)
 
 
 def _phone_used_elsewhere(phone: str, resident: Resident) -> bool:
@@ -258,11 +267,13 @@ def import_rows_holding(numbers: set[str]) -> list[tuple[ResidentImportError, li
     return found
 
 
-def _erase_import_rows(numbers: set[str]) -> None:
+def _erase_import_rows(numbers: set[str]) -> int:
     """Blank every cell of the refused import rows holding one of ``numbers``; the row and its reason stay."""
-    for error, cells in import_rows_holding(numbers):
+    found = import_rows_holding(numbers)
+    for error, cells in found:
         error.cells_encrypted = vault.encrypt(json.dumps([ERASED] * len(cells)))
     db.session.flush()
+    return len(found)
 
 
 def _chunks(ids: list[int], size: int = 500):
@@ -297,12 +308,23 @@ def _ended_before(cutoff: datetime):
 
 def retire_closed_cases(now: datetime | None = None, *, batch: int = 500) -> RetentionCounts:
     """Anonymize cases that ended more than SLRT_RETENTION_YEARS ago, and their residents when no newer case
-    of theirs remains (they are erased as on request). Flushes; counts the run for the operator."""
+    of theirs remains (they are erased as on request). Flushes; counts the run for the operator and
+    logs it in the audit log (one entry: the cut-off, the counts, the residents touched)."""
     started = time.perf_counter()
     now = now or clock.now()
     cutoff = retention_cutoff(now)
     due = select(Case.id).where(_ended_before(cutoff), Case.summary != ERASED).order_by(Case.id)
-    case_count, resident_ids = 0, set()
+    resident_ids: set[int] = set()
+    with audit.changes_not_logged():
+        case_count, erased = _retire(due, batch, cutoff, resident_ids)
+    audit.record(AuditAction.RETENTION, resident_ids=resident_ids, rows=case_count, actor=SYSTEM_ACTOR,
+                 detail={"cutoff": cutoff.isoformat(), "cases": case_count, "residents_erased": erased})
+    runs.record(RETENTION_RUN, seconds=time.perf_counter() - started, items=case_count + erased)
+    return RetentionCounts(case_count, erased)
+
+
+def _retire(due, batch: int, cutoff: datetime, resident_ids: set[int]) -> tuple[int, int]:
+    case_count = 0
     while True:
         chunk = list(db.session.scalars(due.limit(batch)))
         if not chunk:
@@ -318,6 +340,5 @@ def retire_closed_cases(now: datetime | None = None, *, batch: int = 500) -> Ret
             continue
         _erase(resident)
         erased += 1
-    runs.record(RETENTION_RUN, seconds=time.perf_counter() - started, items=case_count + erased)
-    return RetentionCounts(case_count, erased)
+    return case_count, erased
 

@@ -3,7 +3,8 @@
 :func:`subject_export` gives a ZIP with ``ringkasan.html`` (a print-friendly summary in Indonesian, no
 script, every value escaped) and ``data.json`` (the same, machine-readable): identity and family card,
 cases with their needs, referrals and timelines, follow-ups, SMS to and from the resident or about their
-cases (metadata; texts while retained), DTSEN data and the changes imports made, DTSEN proposals. Only
+cases (metadata; texts while retained), DTSEN data and the changes imports made, DTSEN proposals, and the
+processing history: the audit log's entries about them (who, when, what; making the file is one). Only
 what is about this resident: the other members of the family are not named, agencies' contacts and staff
 are named without their phones.
 """
@@ -21,11 +22,12 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from slrt import clock, erasure, identity, notices, workflow
+from slrt import audit, clock, erasure, identity, notices, workflow
 from slrt.access import MANAGER_ROLES, Actor, System, check_active, role_of
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
 from slrt.models import (
+    AuditEntry,
     Case,
     CaseNeed,
     DtsenChange,
@@ -38,6 +40,8 @@ from slrt.models import (
     SmsMessage,
 )
 from slrt.models.enums import (
+    AuditAction,
+    AuditActor,
     CaseStatus,
     Channel,
     DtsenStatus,
@@ -78,6 +82,8 @@ def filename(resident: Resident) -> str:
 def subject_export(resident: Resident, actor: Actor) -> bytes:
     """The ZIP of everything held about ``resident`` (``ringkasan.html`` and ``data.json``)."""
     check_may_export(resident, actor)
+    # Logged first: the file's processing history ends with its own making.
+    audit.record(AuditAction.SUBJECT_EXPORT, record=resident, resident_ids=[resident.id], actor=actor)
     data = subject_data(resident)
     with force_locale("id"):
         summary = render_summary(data)
@@ -158,11 +164,22 @@ def subject_data(resident: Resident) -> dict:
             "import_id": error.import_id, "row_number": error.row_number, "column": error.column,
             "why": error.message, "cells": cells,
         } for error, cells in erasure.import_rows_holding({resident.nik})],
+        "processing": processing_history(resident),
         "dtsen_proposals": [{
             "case_ticket": next(c.ticket for c in cases if c.id == p.case_id), "proposed_at": _at(p.proposed_at),
             "proposed_by": p.proposed_by.username if p.proposed_by else None, "note": p.note,
         } for p in proposals],
     }
+
+
+def processing_history(resident: Resident) -> list[dict]:
+    """The audit log's entries about the resident, oldest first: when, who (a staff username, a masked
+    phone, the system or the server's operator), what, on which record. Not the other residents an
+    entry also touched, nor the address it came from."""
+    entries = db.session.scalars(select(AuditEntry).where(audit.concerns(resident.id))
+                                 .order_by(AuditEntry.id).execution_options(yield_per=1000))
+    return [{"at": _at(e.at), "who": e.actor_label, "actor_kind": _value(e.actor_kind), "action": _value(e.action),
+             "record_type": e.record_type, "record_id": e.record_id, "rows": e.rows} for e in entries]
 
 
 def _identity(resident: Resident) -> dict:
@@ -365,16 +382,31 @@ def render_summary(data: dict) -> str:
              notices.notice_name(m["notice"]), label_of(SmsStatus, m["status"]),
              m["body"] if m["body"] is not None else gettext("(erased)")] for m in data["sms"]]),
     ]
-    if "processing" in data:
-        parts += [
-            Markup("<h2>{}</h2>").format(gettext("Who saw or changed your data")),
-            _table([gettext("When"), gettext("Who"), gettext("What"), gettext("Record")], [
-                [_date(p["at"]), p["who"], p["what"], p["record"]] for p in data["processing"]]),
-        ]
+    parts += [
+        Markup("<h2>{}</h2>").format(gettext("Who saw or changed your data")),
+        _table([gettext("When"), gettext("Who"), gettext("What"), gettext("Record")], [
+            [_date(p["at"]), _who(p), label_of(AuditAction, p["action"]), _record_words(p)]
+            for p in data["processing"]]),
+    ]
     title = gettext("Your data at SLRT")
     return str(Markup('<!DOCTYPE html>\n<html lang="id"><head><meta charset="utf-8"><title>{}</title>'
                       '<style>{}</style></head><body>{}</body></html>\n').format(
         title, Markup(_STYLE), Markup("\n").join(parts)))
+
+
+def _who(entry: dict) -> str:
+    """A staff username as it is; the others with what they are ("sistem", "petugas server: root@host")."""
+    if entry["actor_kind"] == AuditActor.STAFF:
+        return entry["who"]
+    return f"{label_of(AuditActor, entry['actor_kind'])}: {entry['who']}"
+
+
+def _record_words(entry: dict) -> str:
+    if entry["record_type"] is None:
+        return gettext("a list of %(rows)s row(s)", rows=entry["rows"]) if entry["rows"] is not None else "-"
+    words = {"resident": gettext("your data"), "household": gettext("your family card"), "case": gettext("case"),
+             "referral": gettext("referral"), "sms": "SMS"}.get(entry["record_type"], entry["record_type"])
+    return f"{words} #{entry['record_id']}" if entry["record_id"] is not None else words
 
 
 def _actor_words(by: str) -> str:

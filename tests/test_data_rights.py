@@ -13,12 +13,12 @@ from sqlalchemy import JSON, Enum, String, Text, cast, func, select
 
 from fakes.builders import make_case, make_nik, make_referral, make_resident
 from fakes.dtsen import Village, people, write_csv
-from slrt import cases, clock, dtsen, erasure, followups, inbound, referrals, reports, residents, subject_access
+from slrt import audit, cases, clock, dtsen, erasure, followups, inbound, referrals, reports, residents, subject_access
 from slrt.access import SYSTEM_ACTOR
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
-from slrt.models import Base, Case, Household, Resident, ResidentImportError, SmsMessage
-from slrt.models.enums import CaseStatus, FollowUpReason, Outcome, Role, SmsDirection
+from slrt.models import AuditEntry, Base, Case, Household, Resident, ResidentImportError, SmsMessage
+from slrt.models.enums import AuditAction, AuditActor, CaseStatus, FollowUpReason, Outcome, Role, SmsDirection
 from slrt.pii import vault
 from tasks.schedule import beat_schedule
 from tests.conftest import JAKARTA
@@ -327,3 +327,80 @@ def test_erased_inbound_texts_from_an_unknown_phone_too(family, district, db_ses
     db_session.refresh(stray)
     assert stray.body is None and stray.phone == erasure.ERASED
     assert make_nik()  # builders still usable after an erasure
+
+
+# ---- the audit log ------------------------------------------------------------------------------------
+
+def _entries_after(last_id: int) -> list[AuditEntry]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id)))
+
+
+def _last_entry_id() -> int:
+    return db.session.scalar(select(func.max(AuditEntry.id))) or 0
+
+
+def test_export_and_erasure_each_write_one_audit_entry_with_the_fact_and_reason(family, district, db_session):
+    siti, _budi = family
+    manager = district.user(Role.MANAGER)
+    start = _last_entry_id()
+    subject_access.subject_export(siti.resident, manager)
+    erasure.erase_resident(siti.resident, reason="Surat permintaan 20-11-2026", actor=manager)
+    db_session.commit()
+    exported, erased = _entries_after(start)
+    for entry, action in ((exported, AuditAction.SUBJECT_EXPORT), (erased, AuditAction.ERASE)):
+        assert (entry.action, entry.actor_kind, entry.staff_id, entry.actor_label) == (
+            action, AuditActor.STAFF, manager.id, manager.username)
+        assert (entry.record_type, entry.record_id, list(entry.resident_ids)) == (
+            "resident", siti.resident.id, [siti.resident.id])
+    assert erased.detail == {"reason": "Surat permintaan 20-11-2026", "cases": 1, "messages": erased.detail["messages"],
+                             "import_rows": 0, "household_erased": False}
+    assert erased.detail["messages"] >= 4
+    assert audit.verify().ok
+
+
+def test_the_export_holds_the_processing_history_of_the_resident_only(app, family, district, db_session):
+    siti, budi = family
+    supervisor = signed_in(app, district, Role.SUPERVISOR)
+    assert supervisor.get(f"/admin/resident/details/?id={siti.resident.id}").status_code == 200
+    assert supervisor.get(f"/admin/resident/details/?id={budi.resident.id}").status_code == 200
+    manager = signed_in(app, district, Role.MANAGER)
+    download = manager.post(f"/admin/resident/{siti.resident.id}/subject-export")
+    held, summary = _unzip(download.data)
+    history = held["processing"]
+    seen = [(p["who"], p["action"], p["record_type"], p["record_id"]) for p in history]
+    assert (district.user(Role.SUPERVISOR).username, "view", "resident", siti.resident.id) in seen
+    assert seen[-1] == (district.user(Role.MANAGER).username, "subject_export", "resident", siti.resident.id)
+    assert ("view", "resident", budi.resident.id) not in [s[1:] for s in seen]
+    assert all("ip" not in p and "resident_ids" not in p for p in history)
+    assert "Siapa yang melihat atau mengubah data Anda" in summary
+    assert district.user(Role.SUPERVISOR).username in summary
+    entry = db_session.scalar(select(AuditEntry).where(AuditEntry.action == AuditAction.SUBJECT_EXPORT))
+    assert entry.ip == "127.0.0.1" and entry.staff_id == district.user(Role.MANAGER).id
+
+
+def test_cli_export_and_erasure_are_the_operators_in_the_audit_log(app, family, district, db_session, tmp_path):
+    siti, _budi = family
+    start = _last_entry_id()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["slrt", "subject-export", siti.nik, "--out", str(tmp_path / "x.zip")]).exit_code == 0
+    assert runner.invoke(args=["slrt", "erase-resident", siti.nik, "--reason", "surat", "--yes"]).exit_code == 0
+    entries = _entries_after(start)
+    assert [(e.action, e.actor_kind) for e in entries] == [(AuditAction.SUBJECT_EXPORT, AuditActor.CLI),
+                                                          (AuditAction.ERASE, AuditActor.CLI)]
+    assert "@" in entries[0].actor_label and siti.nik not in json.dumps(entries[1].detail)
+
+
+def test_each_retention_run_is_one_audit_entry(app, district, db_session, frozen):
+    resident = make_resident(district, name="Sumarni Lama")
+    case = make_case(district, resident)
+    cases.cancel_case(case, reason="pindah", actor=district.user(Role.SUPERVISOR))
+    db_session.commit()
+    frozen.move_to(datetime(2031, 11, 25, 10, 0, tzinfo=JAKARTA))
+    start = _last_entry_id()
+    app.extensions["celery"].tasks["slrt.retire_closed_cases"].apply()
+    (entry,) = _entries_after(start)
+    assert (entry.action, entry.actor_kind, entry.rows, list(entry.resident_ids)) == (
+        AuditAction.RETENTION, AuditActor.SYSTEM, 1, [resident.id])
+    assert entry.detail["cases"] == 1 and entry.detail["residents_erased"] == 1
+    assert entry.detail["cutoff"].startswith("2026-11-25")
