@@ -91,9 +91,7 @@ def clean_reason(reason: str | None) -> str:
 
 def _check_erasable(resident: Resident, reason: str | None, actor: Actor) -> str:
     check_may_erase(resident, actor)
-    # PostgreSQL: a case opened meanwhile for the resident waits on this lock (its foreign key), then
-    # either sees the resident erased or is seen below as open. SQLite's write lock does the same.
-    db.session.execute(select(Resident.id).where(Resident.id == resident.id).with_for_update())
+    _lock(resident.id)
     reason = clean_reason(reason)
     if is_erased(resident):
         raise ValidationError(_l("This resident's data has already been erased."))
@@ -102,6 +100,12 @@ def _check_erasable(resident: Resident, reason: str | None, actor: Actor) -> str
         raise ValidationError(_l("The resident still has an open case (%(tickets)s): close or cancel it first.",
                                  tickets=", ".join(format_code(case.ticket) for case in still_open)))
     return reason
+
+
+def _lock(resident_id: int) -> None:
+    """Lock the resident's row before deciding to erase them. PostgreSQL: a case opened for them meanwhile
+    waits on it (its foreign key), then sees them erased, or is seen as open. SQLite's write lock does the same."""
+    db.session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
 
 
 def erase_consequences(resident: Resident, *, reason: str | None, actor: Actor) -> list[str]:
@@ -334,6 +338,7 @@ def _retire(due, batch: int, cutoff: datetime, resident_ids: set[int]) -> tuple[
         case_count += len(chunk)
     erased = 0
     for resident_id in sorted(resident_ids):
+        _lock(resident_id)
         resident = db.session.get(Resident, resident_id)
         newer = db.session.scalar(select(exists().where(Case.resident_id == resident_id, ~_ended_before(cutoff))))
         if resident is None or is_erased(resident) or newer:
