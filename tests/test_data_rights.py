@@ -404,3 +404,14 @@ def test_each_retention_run_is_one_audit_entry(app, district, db_session, frozen
         AuditAction.RETENTION, AuditActor.SYSTEM, 1, [resident.id])
     assert entry.detail["cases"] == 1 and entry.detail["residents_erased"] == 1
     assert entry.detail["cutoff"].startswith("2026-11-25")
+
+
+def test_retention_leaves_nothing_of_a_closed_case_and_its_resident(app, family, district, db_session, frozen):
+    siti, budi = family
+    before = _report_figures()
+    frozen.move_to(datetime(2031, 11, 25, 10, 0, tzinfo=JAKARTA))
+    assert app.extensions["celery"].tasks["slrt.retire_closed_cases"].apply().get() == {"cases": 1, "residents": 1}
+    assert personal_values_left(_needles(siti)) == []
+    assert db_session.get(Case, budi.case.id).summary == "Budi Prasetyo butuh bansos"  # his case is open
+    frozen.move_to(datetime(2026, 11, 24, 10, 0, tzinfo=JAKARTA))
+    assert _report_figures() == before  # November 2026 as it was reported
