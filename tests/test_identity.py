@@ -3,7 +3,11 @@
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from stdnum.id import nik as stdnum_nik
 
+from slrt import identity
 from slrt.errors import ValidationError
 from slrt.identity import (
     birth_date_from_nik,
@@ -156,6 +160,53 @@ def test_mobile_numbers_rejected_with_a_reason(typed, message):
     with pytest.raises(ValidationError) as err:
         normalize_mobile(typed)
     assert message in str(err.value)
+
+
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except ValidationError as exc:
+        return ("refused", str(exc.message))
+
+
+#: Numbers as typed: a prefix people write, digits, separators, and now and then other characters.
+_TYPED_PHONES = st.builds(
+    lambda prefix, digits, separators: "".join(
+        ch + separators[i % len(separators)] if separators and i % 4 == 3 else ch
+        for i, ch in enumerate(prefix + digits)),
+    st.sampled_from(["0", "62", "+62", "+62 ", "(+62) ", "(0", "00", "062", "+0", "+620", "6", "+", "++62", "08", ""]),
+    st.text(alphabet="0123456789", min_size=0, max_size=15),
+    st.text(alphabet=" -.()/+\t٣a", max_size=3),
+) | st.text(alphabet="0123456789+-. ()١٨", max_size=18)
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(_TYPED_PHONES)
+def test_mobile_fast_path_answers_as_phonenumbers_does(typed):
+    """The shortcut for plain mobiles gives, for any input, what phonenumbers' full parse gives."""
+    assume(typed.strip())  # an empty number is refused before either
+    assert _outcome(normalize_mobile, typed) == _outcome(identity._parsed_mobile, typed.strip(), "phone")
+
+
+def test_every_mobile_prefix_and_length_answers_as_phonenumbers_does():
+    for first in range(10, 100):
+        for length in range(7, 14):
+            national = f"{first}{'1234567890123'[:length - 2]}"
+            for typed in (f"0{national}", f"62{national}", f"+62 {national}", f"0{national[:3]}-{national[3:]}"):
+                assert _outcome(normalize_mobile, typed) == _outcome(identity._parsed_mobile, typed, "phone"), typed
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12))
+def test_nik_birth_date_check_is_python_stdnums(rest):
+    """Digits 7-12 are accepted exactly when python-stdnum reads a birth date from them."""
+    number = "3316" + rest
+    assert (_outcome(validate_nik, number) == number) == stdnum_nik.is_valid(number)
+
+
+@given(st.text(alphabet="0123456789 -.x٣", max_size=20))
+def test_separators_are_dropped_as_before(typed):
+    assert identity._digits_only(typed) == "".join(ch for ch in typed if ch not in " -.")
 
 
 def test_phone_display_and_mask():
