@@ -634,11 +634,17 @@ def _key(hex_hash: str) -> int:
     return int(hex_hash[:16], 16)
 
 
+#: Values remembered per cell parser (a few hundred distinct values in a file; cleared when this many).
+_MEMO_SIZE = 4096
+
+
 class Parser:
     """Reads and checks rows, each alone: what can run in another process (it holds no session).
 
     ``today`` is the importer's (a spawned process has its own clock); refusals come back as text in
     the app's language, which is the importer's too (an import runs in a worker or the CLI).
+    Coded cells (sex, relation, desil, status, programmes, the village) take a few values over and
+    over: each distinct one is parsed once and remembered, its refusal too.
     """
 
     def __init__(self, columns: Columns, villages: Villages, today: date) -> None:
@@ -646,9 +652,17 @@ class Parser:
         self.f = {key: columns.found.get(key) for key in FIELDS}
         self.programmes = [(self.f[key], key, programme) for key, programme in _PROGRAMME_FIELDS.items()
                            if self.f[key] is not None]
+        self.village_at = tuple(self.f[key] for key in ("village_code", "village_name", "district_name"))
+        self._memos: dict[str, dict] = {}
+
+    def __getstate__(self) -> dict:
+        # A checking process starts its own memos and binds its own app's key.
+        return {key: value for key, value in self.__dict__.items() if key not in ("_nik_hash", "_kk_hash")} | {
+            "_memos": {}}
 
     def parse_batch(self, raw: list[tuple[int, list]]) -> tuple[list[_Row], list[tuple[int, list, str, str]]]:
         rows, refused = [], []
+        self._nik_hash, self._kk_hash = vault.hasher("nik"), vault.hasher("kk")  # the app's key, once a batch
         for number, cells in raw:
             try:
                 rows.append(self.parse(number, cells))
@@ -656,8 +670,46 @@ class Parser:
                 refused.append((number, cells, exc.key, str(exc.message)))
         return rows, refused
 
+    def _memo(self, name: str, parse: Callable, value, *args):
+        """``parse(value, *args)`` as remembered for the value's text (each parser reads only that)."""
+        memo = self._memos.setdefault(name, {})
+        key = value if type(value) is str else _text(value)
+        try:
+            result = memo[key]
+        except KeyError:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            try:
+                result = parse(value, *args)
+            except _RowRefused as exc:
+                result = _RefusedValue(exc.key, exc.message)
+            memo[key] = result
+        if type(result) is _RefusedValue:
+            raise _RowRefused(result.key, result.message)
+        return result
+
+    def _village(self, cells: list) -> int:
+        """Villages.find() as remembered for the row's village code, village and kecamatan cells."""
+        width = len(cells)
+        key = tuple("" if index is None or index >= width else
+                    cells[index] if type(cells[index]) is str else _text(cells[index]) for index in self.village_at)
+        memo = self._memos.setdefault("village", {})
+        try:
+            result = memo[key]
+        except KeyError:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            try:
+                result = self.villages.find(cells, self.columns)
+            except _RowRefused as exc:
+                result = _RefusedValue(exc.key, exc.message)
+            memo[key] = result
+        if type(result) is _RefusedValue:
+            raise _RowRefused(result.key, result.message)
+        return result
+
     def parse(self, number: int, cells: list) -> _Row:
-        f, width = self.f, len(cells)
+        f, width, memo = self.f, len(cells), self._memo
 
         def cell(key: str):
             index = f[key]
@@ -666,7 +718,7 @@ class Parser:
         row = _Row(number=number, cells=cells)
         row.nik = identifier(cell("nik"), "nik", check=False)  # checked below with the date and sex
         row.kk = identifier(cell("kk"), "kk")
-        row.sex = parse_sex(cell("sex"))
+        row.sex = memo("sex", parse_sex, cell("sex"))
         row.birth_date = parse_date(cell("birth_date"))
         if row.birth_date is not None and row.birth_date > self.today:
             raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
@@ -681,15 +733,15 @@ class Parser:
             row.birth_date = birth_date_from_nik(row.nik, self.today)
         place = _text(cell("birth_place"))
         row.birth_place = " ".join(place.split())[:80] or None
-        row.relation = parse_relation(cell("relation"))
-        row.village_id = self.villages.find(cells, self.columns)
+        row.relation = memo("relation", parse_relation, cell("relation"))
+        row.village_id = self._village(cells)
         row.address = _address(cell("address"), cell("dusun"), cell("rt"), cell("rw"))
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
-        row.desil = parse_desil(cell("desil"))
-        row.status = parse_status(cell("status"))
+        row.desil = memo("desil", parse_desil, cell("desil"))
+        row.status = memo("status", parse_status, cell("status"))
         row.programmes = " ".join(programme.value for index, key, programme in self.programmes
-                                  if parse_flag(cells[index] if index < width else None, key))
+                                  if memo(key, parse_flag, cells[index] if index < width else None, key))
         phone = _text(cell("phone"))
         if phone and phone not in ("-", "0"):
             try:
@@ -698,9 +750,17 @@ class Parser:
                 raise _RowRefused("phone", exc.message) from None
         dtks_id = _text(cell("dtks_id"))
         row.dtks_id = dtks_id[:32] or None
-        row.nik_hash = vault.lookup_hash("nik", row.nik)
-        row.kk_hash = vault.lookup_hash("kk", row.kk)
+        row.nik_hash = self._nik_hash(row.nik)
+        row.kk_hash = self._kk_hash(row.kk)
         return row
+
+
+@dataclass(frozen=True)
+class _RefusedValue:
+    """A remembered refusal (the field's key and the message)."""
+
+    key: str
+    message: object
 
 
 class _Run:

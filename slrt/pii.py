@@ -9,9 +9,9 @@ one ``SLRT_PII_KEY`` with HKDF, so an operator keeps a single secret.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -70,7 +70,17 @@ class Vault:
 
     def lookup_hash(self, kind: str, value: str) -> str:
         """Return the keyed hash that finds ``value`` of ``kind`` ('nik' or 'kk')."""
-        return hmac.new(self._keys().hash_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._keys().hash_key, f"{kind}:{value}".encode(), "sha256").hex()
+
+    def hasher(self, kind: str) -> Callable[[str], str]:
+        """:meth:`lookup_hash` for ``kind`` with the current app's key taken once: for a loop over many values."""
+        key, prefix = self._keys().hash_key, f"{kind}:".encode()
+        digest = hmac.digest
+
+        def lookup_hash(value: str) -> str:
+            return digest(key, prefix + value.encode(), "sha256").hex()
+
+        return lookup_hash
 
 
 def mask(number: str) -> str:

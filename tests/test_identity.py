@@ -1,5 +1,7 @@
 """NIK, KK and phone validation, table-driven: what a clerk types and what they are told."""
 
+import hashlib
+import hmac
 from datetime import date
 
 import pytest
@@ -20,7 +22,7 @@ from slrt.identity import (
     validate_name,
     validate_nik,
 )
-from slrt.pii import mask
+from slrt.pii import mask, vault
 
 
 @pytest.fixture(autouse=True)
@@ -227,3 +229,14 @@ def test_names_are_tidied(typed, ok):
 def test_bad_names_are_refused(typed):
     with pytest.raises(ValidationError):
         validate_name(typed)
+
+
+def test_bound_hasher_finds_what_lookup_hash_finds(app):
+    """The importer's hasher (key taken once) gives the stored lookup hash: HMAC-SHA256 of kind:value."""
+    key = app.extensions["slrt_pii"].hash_key
+    for kind in ("nik", "kk"):
+        hasher = vault.hasher(kind)
+        for value in ("3316011708450001", "3316012001000123", ""):
+            expected = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+            assert vault.lookup_hash(kind, value) == hasher(value) == expected
+    assert vault.hasher("nik")("3316011708450001") != vault.hasher("kk")("3316011708450001")
