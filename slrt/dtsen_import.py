@@ -193,9 +193,10 @@ def _xlsx_rows(path) -> Iterator:
 def _csv_rows(path) -> Iterator:
     with open(path, "rb") as handle:
         head = handle.read(64 * 1024)
-        newlines = head.count(b"\n")
+        newlines, nul = head.count(b"\n"), False
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             newlines += chunk.count(b"\n")
+            nul = nul or b"\x00" in chunk
     if b"\x00" in head:
         raise ImportRefused(_l("The file is not a CSV nor an Excel workbook (.xlsx); save it from the "
                                "spreadsheet as one of them."))
@@ -211,7 +212,7 @@ def _csv_rows(path) -> Iterator:
     with open(path, encoding=encoding, errors="strict", newline="") as text:
         try:
             for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
-                if any("\x00" in cell for cell in cells):
+                if nul and any("\x00" in cell for cell in cells):  # a NUL character is a NUL byte (UTF-8, cp1252)
                     raise ImportRefused(_l("Row %(row)s holds a character no database keeps; the file is damaged.",
                                            row=number))
                 yield number, cells

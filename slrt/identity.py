@@ -224,9 +224,15 @@ def format_nip(digits: str) -> str:
     return f"{digits[:8]} {digits[8:14]} {digits[14]} {digits[15:]}"
 
 
+#: A name that passes every check below at a glance (for ASCII, isalpha() is [A-Za-z]).
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z .,'-]*")
+
+
 def validate_name(value: str | None, field: str = "name") -> str:
     """Return a person's name with spaces tidied, or raise ValidationError."""
     name = " ".join((value or "").split())
+    if 2 <= len(name) <= 120 and _PLAIN_NAME.fullmatch(name):  # most names: ASCII letters and spaces
+        return name
     if len(name) < 2:
         raise ValidationError(_l("Name is required."), field=field)
     if len(name) > 120:

@@ -194,6 +194,17 @@ def test_unknown_columns_are_mapped_and_the_mapping_is_kept(app, db_session, dis
     assert recognize(headers).found["nik"] == headers.index("NIK KTP Warga")
 
 
+def test_a_nul_character_deep_in_the_file_stops_the_import_at_its_row(app, db_session, district, tmp_path):
+    path = tmp_path / "damaged.csv"
+    write_csv(path, rows_of(district, 700, households=200))
+    lines = path.read_bytes().split(b"\n")
+    lines[650] = lines[650].replace(b",", b",\x00", 1)  # past the 64 KB the format is guessed from
+    path.write_bytes(b"\n".join(lines))
+    result = run_file(path)
+    assert result.state == ImportState.FAILED
+    assert "651" in result.failure
+
+
 def test_semicolon_csv_from_excel_in_windows_1252(app, db_session, district, tmp_path):
     rows = rows_of(district, 3, households=1)
     rows[0]["nama"] = "Siti Hénny Ma'ruf"

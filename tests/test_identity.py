@@ -240,3 +240,14 @@ def test_bound_hasher_finds_what_lookup_hash_finds(app):
             expected = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
             assert vault.lookup_hash(kind, value) == hasher(value) == expected
     assert vault.hasher("nik")("3316011708450001") != vault.hasher("kk")("3316011708450001")
+
+
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=130), max_size=130)
+       | st.text(alphabet="Ab .,'-1\u00e9\u0663", max_size=12))
+def test_plain_names_are_taken_as_the_full_check_takes_them(typed):
+    """The quick way for plain ASCII names accepts exactly what the character-by-character check accepts."""
+    name = " ".join(typed.split())
+    full = (2 <= len(name) <= 120 and not any(ch.isdigit() for ch in name) and name[:1].isalpha()
+            and all(ch.isalpha() or ch in " .,'-" for ch in name))
+    assert (_outcome(validate_name, typed) == name) == full
