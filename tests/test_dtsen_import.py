@@ -112,7 +112,8 @@ def test_identifiers_stay_text_and_excel_damage_is_refused(app):
 def test_dry_run_counts_and_writes_nothing_then_the_import_writes_and_reimport_changes_nothing(
         app, db_session, district, tmp_path):
     path = tmp_path / "dtsen.csv"
-    write_csv(path, rows_of(district, 40, households=12))
+    rows = rows_of(district, 40, households=12)
+    write_csv(path, rows)
     before = counts()
     dry = run_file(path, dry_run=True)
     assert (dry.state, dry.residents_created, dry.households_created, dry.rows_refused) == (ImportState.DONE, 40,
@@ -121,6 +122,9 @@ def test_dry_run_counts_and_writes_nothing_then_the_import_writes_and_reimport_c
     done = run_file(path)
     assert (done.residents_created, done.households_created, done.rows_refused) == (40, 12, 0)
     assert counts()[:2] == (before[0] + 40, before[1] + 12)
+    for row in rows:  # the identifiers decrypt to what the file said (they are encrypted a batch at a time)
+        resident = find_by_nik(row["nomor_nik"])
+        assert (resident.nik, resident.household.kk_number) == (row["nomor_nik"], row["nomor_kk"])
     again = run_file(path)
     assert (again.residents_created, again.residents_updated, again.residents_unchanged) == (0, 0, 40)
     assert (again.households_created, again.households_updated, again.households_unchanged) == (0, 0, 12)

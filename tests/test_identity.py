@@ -251,3 +251,13 @@ def test_plain_names_are_taken_as_the_full_check_takes_them(typed):
     full = (2 <= len(name) <= 120 and not any(ch.isdigit() for ch in name) and name[:1].isalpha()
             and all(ch.isalpha() or ch in " .,'-" for ch in name))
     assert (_outcome(validate_name, typed) == name) == full
+
+
+def test_identifiers_encrypted_together_are_fernet_tokens_of_the_vault(app):
+    """Tokens made in a batch decrypt with the vault (Fernet) to the values, each with its own IV."""
+    values = ["3316011708450001", "3316012001000123", "", "é" * 20, "x" * 31, "y" * 32]
+    tokens = vault.encrypt_many(values)
+    assert [vault.decrypt(token) for token in tokens] == values
+    assert [app.extensions["slrt_pii"].fernet.decrypt(token.encode()).decode() for token in tokens] == values
+    assert len({token[:57] for token in vault.encrypt_many(["3316011708450001"] * 50)}) == 50  # IVs differ
+    assert vault.encrypt_many([]) == []
