@@ -598,7 +598,7 @@ def _operator() -> str:
 # --- The run ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     number: int
     cells: list
@@ -655,6 +655,9 @@ class Parser:
         self.programmes = [(self.f[key], key, programme) for key, programme in _PROGRAMME_FIELDS.items()
                            if self.f[key] is not None]
         self.village_at = tuple(self.f[key] for key in ("village_code", "village_name", "district_name"))
+        # A row's cells padded to this width hold None at ``blank``, where a field without a column looks.
+        self.blank = max((index for index in self.f.values() if index is not None), default=-1) + 1
+        self.at = {key: self.blank if index is None else index for key, index in self.f.items()}
         self._memos: dict[str, dict] = {}
 
     def __getstate__(self) -> dict:
@@ -711,46 +714,44 @@ class Parser:
         return result
 
     def parse(self, number: int, cells: list) -> _Row:
-        f, width, memo = self.f, len(cells), self._memo
-
-        def cell(key: str):
-            index = f[key]
-            return cells[index] if index is not None and index < width else None
+        width, memo, at, blank = len(cells), self._memo, self.at, self.blank
+        padded = cells[:blank] + [None] * (blank + 1 - width) if width <= blank else cells[:blank + 1]
+        padded[blank] = None
 
         row = _Row(number=number, cells=cells)
-        row.nik = identifier(cell("nik"), "nik", check=False)  # checked below with the date and sex
-        row.kk = identifier(cell("kk"), "kk")
-        row.sex = memo("sex", parse_sex, cell("sex"))
-        row.birth_date = parse_date(cell("birth_date"))
+        row.nik = identifier(padded[at["nik"]], "nik", check=False)  # checked below with the date and sex
+        row.kk = identifier(padded[at["kk"]], "kk")
+        row.sex = memo("sex", parse_sex, padded[at["sex"]])
+        row.birth_date = parse_date(padded[at["birth_date"]])
         if row.birth_date is not None and row.birth_date > self.today:
             raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
         try:
             row.nik = validate_nik(row.nik, birth_date=row.birth_date, sex=row.sex)
-            row.name = validate_name(_text(cell("name")))
+            row.name = validate_name(_text(padded[at["name"]]))
         except ValidationError as exc:
             raise _RowRefused("nik" if exc.field == "nik" else "name", exc.message) from None
         if row.sex is None:
             row.sex = Sex.FEMALE if int(row.nik[6:8]) > 40 else Sex.MALE
         if row.birth_date is None:
             row.birth_date = birth_date_from_nik(row.nik, self.today)
-        place = _text(cell("birth_place"))
+        place = _text(padded[at["birth_place"]])
         row.birth_place = " ".join(place.split())[:80] or None
-        row.relation = memo("relation", parse_relation, cell("relation"))
+        row.relation = memo("relation", parse_relation, padded[at["relation"]])
         row.village_id = self._village(cells)
-        row.address = _address(cell("address"), cell("dusun"), cell("rt"), cell("rw"))
+        row.address = _address(padded[at["address"]], padded[at["dusun"]], padded[at["rt"]], padded[at["rw"]])
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
-        row.desil = memo("desil", parse_desil, cell("desil"))
-        row.status = memo("status", parse_status, cell("status"))
+        row.desil = memo("desil", parse_desil, padded[at["desil"]])
+        row.status = memo("status", parse_status, padded[at["status"]])
         row.programmes = " ".join(programme.value for index, key, programme in self.programmes
-                                  if memo(key, parse_flag, cells[index] if index < width else None, key))
-        phone = _text(cell("phone"))
+                                  if memo(key, parse_flag, padded[index], key))
+        phone = _text(padded[at["phone"]])
         if phone and phone not in ("-", "0"):
             try:
                 row.phone = normalize_mobile(phone)
             except ValidationError as exc:
                 raise _RowRefused("phone", exc.message) from None
-        dtks_id = _text(cell("dtks_id"))
+        dtks_id = _text(padded[at["dtks_id"]])
         row.dtks_id = dtks_id[:32] or None
         row.nik_hash = self._nik_hash(row.nik)
         row.kk_hash = self._kk_hash(row.kk)
