@@ -4,6 +4,7 @@ dry run, idempotence, updates, moves, duplicates, deceased residents and a Puske
 from __future__ import annotations
 
 import csv
+import pickle
 from datetime import date
 
 import pytest
@@ -237,3 +238,14 @@ def test_checking_in_several_processes_gives_the_same_result_as_one(app, db_sess
     assert several.rows_refused == sum(1 for r in rows if "bad" in r)
     _header, body = dtsen_import.refused_rows(several)
     assert [line[HEADERS.index("nomor_nik")] for line in body] == [r["nomor_nik"] for r in rows if "bad" in r]
+
+
+def test_a_checked_row_travels_between_processes_whole_but_for_its_cells():
+    row = dtsen_import._Row(7, ["cells"], nik="3316011708450001", nik_hash="a" * 64, kk="3316012001000123",
+                            kk_hash="b" * 64, name="Siti", sex=Sex.FEMALE, birth_date=date(1945, 8, 17),
+                            birth_place="Blora", relation=2, address="Jl. Mawar 3", village_id=5, desil=3,
+                            programmes="pkh blt", status=DtsenStatus.DECEASED, phone="+6281234567890", dtks_id="x1")
+    back = pickle.loads(pickle.dumps(row))
+    assert back.cells is None
+    back.cells = row.cells
+    assert back == row and (back.sex, back.status) == (Sex.FEMALE, DtsenStatus.DECEASED)
