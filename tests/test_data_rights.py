@@ -142,6 +142,10 @@ def test_erasure_is_refused_with_an_open_case_or_without_a_reason(family, distri
         erasure.erase_resident(budi.resident, reason="permintaan tertulis", actor=manager)
     with pytest.raises(ValidationError, match="alasan"):
         erasure.erase_resident(siti.resident, reason="  ", actor=manager)
+    for odd in ("x" * 501, "permintaan\x00"):
+        with pytest.raises(ValidationError) as refused:
+            erasure.erase_resident(siti.resident, reason=odd, actor=manager)
+        assert refused.value.field == "reason"
     assert not erasure.is_erased(budi.resident) and not erasure.is_erased(siti.resident)
 
 
