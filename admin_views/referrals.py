@@ -21,7 +21,7 @@ from admin_views.lists import code_link
 from admin_views.people import resident_search
 from admin_views.security import staff_scope
 from slrt import clock, letters, outbox, reminders, workdays
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of, sees_full_nik
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, may_reveal_nik, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import begin_write, db
@@ -233,7 +233,7 @@ class ReferralView(SecureModelView):
             "admin/letter.html", referral=referral, letter=letter, resident=resident, unit=unit,
             secretariat=unit.parent if unit.kind == UnitKind.PUSKESOS else None,
             place=_place(unit), letter_date=format_date(clock.to_local(letter.issued_at).date(), "long"),
-            nik=resident.nik if sees_full_nik(staff, staff_scope(), resident) else resident.nik_masked,
+            nik=resident.nik if may_reveal_nik(staff, staff_scope(), resident) else resident.nik_masked,
             domain_label=DOMAIN_LABELS[referral.service.domain],
             colour=DOMAIN_COLOURS[referral.service.domain],
             documents=[(d, d.code in referral.documents_checked) for d in referral.service.documents],
