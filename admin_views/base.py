@@ -14,7 +14,7 @@ import os
 from datetime import UTC, date, datetime
 
 from flask import abort, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
@@ -36,7 +36,15 @@ from wtforms.i18n import messages_path
 from admin_views.search import TokenSearchMixin
 from admin_views.security import staff_scope
 from slrt import clock, csvout, text
-from slrt.access import ALL_ROLES, NO_ROLES, in_scope, keeps_settings
+from slrt.access import (
+    ALL_ROLES,
+    FULL_EXPORT_REASON_LENGTH,
+    NO_ROLES,
+    check_full_export,
+    in_scope,
+    keeps_settings,
+    may_export_full,
+)
 from slrt.errors import DomainError
 from slrt.models.base import MAX_ROW_ID, row_id, row_ids
 from slrt.models.enums import Labelled, Role
@@ -79,6 +87,29 @@ class SecureMixin:
         if not current_user.is_authenticated:
             return redirect(url_for("security.login", next=request.full_path))
         abort(403)
+
+
+def full_export_reason() -> tuple[str | None, str | None]:
+    """The reason a manager gave for a download with full NIK and KK numbers (the POSTed ``reason``):
+    (reason, None), or (None, what is wrong) for the form to say (slrt.access.check_full_export)."""
+    try:
+        return check_full_export(current_user._get_current_object(), request.form.get("reason")), None
+    except DomainError as exc:
+        return None, str(exc)
+
+
+def full_export_format(formats: tuple[str, ...]) -> str:
+    """The file format the full-export form asked for; the first one when it asked for none we make."""
+    asked = request.form.get("format")
+    return asked if asked in formats else formats[0]
+
+
+def render_full_export_form(view: BaseView, *, what: str, back: str, formats: tuple[str, ...],
+                            error: str | None = None):
+    """The form that asks a manager why they need full NIK and KK numbers before the download."""
+    return view.render("admin/export_full.html", what=what, back=back, formats=formats, error=error,
+                       action=request.full_path if request.query_string else request.path,
+                       reason=request.form.get("reason", ""), reason_max=FULL_EXPORT_REASON_LENGTH[1])
 
 
 class SecureIndexView(SecureMixin, AdminIndexView):
@@ -341,13 +372,40 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
             value = value.striptags()
         return value
 
-    def _export_csv(self, return_url):
-        """The rows through the one CSV writer of every export (formula-safe, one format)."""
+    #: Export columns shown masked (a NIK, a KK number) whose full value a manager may ask for with a
+    #: reason (:meth:`export_full_view`): column -> the row's full value.
+    full_export_values: dict = {}
+
+    @property
+    def can_export_full(self) -> bool:
+        return bool(self.full_export_values) and self.can_export and may_export_full(current_user)
+
+    def _export_csv(self, return_url, full: bool = False):
+        """The rows through the one CSV writer of every export (formula-safe, one format); ``full``: the
+        columns of :attr:`full_export_values` in full."""
         _count, data = self._export_data()
         columns = self._export_columns
+        full_values = self.full_export_values if full else {}
+
+        def value(row, name):
+            return full_values[name](row) if name in full_values else self.get_export_value(row, name)
+
         rows = itertools.chain([[str(title) for _name, title in columns]],
-                               ([self.get_export_value(row, name) for name, _title in columns] for row in data))
+                               ([value(row, name) for name, _title in columns] for row in data))
         return csvout.response(rows, self.get_export_name(export_type="csv"))
+
+    @expose("/export-full/", methods=["GET", "POST"])
+    def export_full_view(self):
+        """The list's export (same filters and search) with full NIK and KK numbers, for a manager who says
+        why; everyone else's exports show them masked."""
+        back = self.get_url(".index_view", **request.args)
+        if request.method == "POST":
+            _reason, error = full_export_reason()
+            if error is None:
+                return self._export_csv(back, full=True)
+        else:
+            error = None
+        return render_full_export_form(self, what=str(self.name), back=back, formats=("csv",), error=error)
 
     def get_invalid_value_msg(self, value, filter):
         """Flask-Admin's message with the value cut short: flashed messages travel in the session cookie."""
@@ -367,7 +425,7 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
 
     #: Which flag guards which Flask-Admin endpoint.
     _VERB_FLAGS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
-                   "export": "can_export"}
+                   "export": "can_export", "export_full_view": "can_export_full"}
 
     def _create_ajax_loader(self, name, options):
         loader = create_ajax_loader(self.model, self.session, name, name, options)

@@ -167,6 +167,8 @@ class ResidentView(RevealMixin, SecureModelView):
         "village": lambda v, c, m, n: m.village.name,
         "language": lambda v, c, m, n: label_of(Language, m.language),
     }
+    #: A manager's export with a reason has the full NIK in the NIK column (admin_views.base).
+    full_export_values = {"nik_masked": lambda resident: resident.nik}
     form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
     form_choices = {"language": Language.choices()}
     list_template = "admin/model/list.html"

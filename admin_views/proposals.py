@@ -3,15 +3,16 @@ downloads (CSV, XLSX) for the village's data operator."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import abort, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
+from flask_security import current_user
 from sqlalchemy.orm import joinedload
 
-from admin_views.base import SecureView
+from admin_views.base import SecureView, full_export_format, full_export_reason, render_full_export_form
 from admin_views.security import staff_scope
 from slrt import clock, csvout, dtsen, xlsxout
-from slrt.access import ALL_ROLES, village_choices
+from slrt.access import ALL_ROLES, may_export_full, village_choices
 from slrt.extensions import db
 from slrt.models import Region
 from slrt.models.base import row_id
@@ -32,9 +33,9 @@ class DtsenProposalView(SecureView):
         village = db.session.get(Region, village_id)
         return (village_id, village.name) if village is not None else (None, "")
 
-    def _rows(self):
+    def _rows(self, full: bool = False):
         village_id, name = self._village()
-        return dtsen.proposals(staff_scope(), village_id=village_id), village_id, name
+        return dtsen.proposals(staff_scope(), village_id=village_id, full=full), village_id, name
 
     def _file_name(self, village: str, ext: str) -> str:
         return f"usul-dtsen-{village.lower().replace(' ', '-') or 'semua'}-{clock.today():%Y-%m-%d}.{ext}"
@@ -46,15 +47,35 @@ class DtsenProposalView(SecureView):
                           key=lambda v: (v.parent.name if v.parent else "", v.name))
         query = {"village": village_id} if village_id else {}
         return self.render("admin/dtsen_proposals.html", rows=rows, villages=villages, village_id=village_id,
-                           query=query)
+                           query=query, may_export_full=may_export_full(current_user))
 
     @expose("/export.csv")
     def export_csv(self):
-        rows, _village_id, name = self._rows()
-        return csvout.response(dtsen.proposal_table(rows), self._file_name(name, "csv"))
+        return self._download("csv")
 
     @expose("/export.xlsx")
     def export_xlsx(self):
-        rows, _village_id, name = self._rows()
-        return xlsxout.response([xlsxout.Sheet(str(_l("DTSEN proposals")), dtsen.proposal_table(rows))],
-                                self._file_name(name, "xlsx"))
+        return self._download("xlsx")
+
+    @expose("/export-full/", methods=["GET", "POST"])
+    def export_full(self):
+        """The download with full NIKs the village's data operator registers people with: a manager's,
+        with a reason (every other download masks them)."""
+        if not may_export_full(current_user):
+            abort(403)
+        village_id, _name = self._village()
+        back = url_for(".index", **({"village": village_id} if village_id else {}))
+        formats = ("xlsx", "csv")
+        error = None
+        if request.method == "POST":
+            _reason, error = full_export_reason()
+            if error is None:
+                return self._download(full_export_format(formats), full=True)
+        return render_full_export_form(self, what=str(_l("DTSEN proposals")), back=back, formats=formats, error=error)
+
+    def _download(self, extension: str, full: bool = False):
+        rows, _village_id, name = self._rows(full=full)
+        table = dtsen.proposal_table(rows, full=full)
+        if extension == "csv":
+            return csvout.response(table, self._file_name(name, "csv"))
+        return xlsxout.response([xlsxout.Sheet(str(_l("DTSEN proposals")), table)], self._file_name(name, "xlsx"))

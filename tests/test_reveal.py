@@ -7,26 +7,37 @@ from __future__ import annotations
 
 import io
 import re
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
 
 from fakes.builders import make_case, make_referral, make_resident
-from slrt import residents
+from slrt import dtsen, residents
 from slrt.access import may_reveal_kk, may_reveal_nik
 from slrt.models.enums import Role
 from tests.test_admin_matrix import signed_in
 
 
 @pytest.fixture
-def family(district, db_session):
-    """A resident of Jepon in a registered household, with an open case."""
+def family_case(district, db_session):
+    """The open case of a resident of Jepon in a registered household, referred and proposed to DTSEN."""
     household = residents.register_household(kk_number="3316011203090017", address="RT 02 RW 01",
                                               village=district.villages[0], actor=district.user(Role.FRONT_OFFICE))
-    resident = make_resident(district, household=household)
-    make_case(district, resident)
+    case = make_case(district, make_resident(district, household=household))
+    make_referral(district, case)
+    dtsen.propose(case, actor=district.user(Role.FRONT_OFFICE), note="belum terdaftar")
     db_session.commit()
-    return resident
+    return case
+
+
+@pytest.fixture
+def family(family_case):
+    """What the pages must show or hide of the case's resident (plain values: each request ends the session)."""
+    resident = family_case.resident
+    return SimpleNamespace(id=resident.id, nik=resident.nik, nik_masked=resident.nik_masked,
+                           household_id=resident.household_id, kk=resident.household.kk_number,
+                           kk_masked=resident.household.kk_masked)
 
 
 def _reveal_form(page: str, what: str) -> str | None:
@@ -41,30 +52,29 @@ def test_the_resident_page_masks_the_nik_and_reveals_it_on_the_button(app, distr
     browser = signed_in(app, district, role)
     page = browser.get(f"/admin/resident/details/?id={family.id}").get_data(as_text=True)
     assert family.nik not in page and family.nik_masked in page
-    assert family.household.kk_number not in page and family.household.kk_masked in page
+    assert family.kk not in page and family.kk_masked in page
     action = _reveal_form(page, "nik")
     assert action == f"/admin/resident/reveal/?id={family.id}" and "Tampilkan NIK" in page
     revealed = browser.post(action, {"what": "nik"})
     assert revealed.status_code == 200
     page = revealed.get_data(as_text=True)
     assert f'data-revealed="nik">{family.nik}<' in page
-    assert family.household.kk_number not in page  # one number per click
+    assert family.kk not in page  # one number per click
     page = browser.post(_reveal_form(page, "kk"), {"what": "kk"}).get_data(as_text=True)
-    assert f'data-revealed="kk">{family.household.kk_number}<' in page and family.nik not in page
+    assert f'data-revealed="kk">{family.kk}<' in page and family.nik not in page
     # The next visit shows them masked again.
     page = browser.get(f"/admin/resident/details/?id={family.id}").get_data(as_text=True)
-    assert family.nik not in page and family.household.kk_number not in page
+    assert family.nik not in page and family.kk not in page
 
 
 def test_the_household_page_masks_the_kk_and_reveals_it_on_the_button(app, district, family):
-    household = family.household
     browser = signed_in(app, district, Role.BACK_OFFICE)
-    page = browser.get(f"/admin/household/details/?id={household.id}").get_data(as_text=True)
-    assert household.kk_number not in page and household.kk_masked in page and family.nik not in page
+    page = browser.get(f"/admin/household/details/?id={family.household_id}").get_data(as_text=True)
+    assert family.kk not in page and family.kk_masked in page and family.nik not in page
     action = _reveal_form(page, "kk")
-    assert action == f"/admin/household/reveal/?id={household.id}" and "Tampilkan KK" in page
+    assert action == f"/admin/household/reveal/?id={family.household_id}" and "Tampilkan KK" in page
     page = browser.post(action, {"what": "kk"}).get_data(as_text=True)
-    assert f'data-revealed="kk">{household.kk_number}<' in page
+    assert f'data-revealed="kk">{family.kk}<' in page
     assert browser.post(action, {"what": "nik"}).status_code == 404  # a household has no NIK
 
 
@@ -76,12 +86,13 @@ def test_the_front_office_gets_no_button_and_the_post_is_refused(app, district, 
         response = clerk.post(f"/admin/resident/reveal/?id={family.id}", {"what": what})
         assert response.status_code == 403 and family.nik.encode() not in response.data
     response = clerk.post(f"/admin/household/reveal/?id={family.household_id}", {"what": "kk"})
-    assert response.status_code == 403 and family.household.kk_number.encode() not in response.data
+    assert response.status_code == 403 and family.kk.encode() not in response.data
 
 
-def test_staff_of_another_village_cannot_reveal(app, district, family):
+def test_staff_of_another_village_cannot_reveal(app, district, family_case, family):
     palon = district.user(Role.SUPERVISOR, district.puskesos[1])
-    assert not may_reveal_nik(palon, palon, family) and not may_reveal_kk(palon, palon, family.household)
+    assert not may_reveal_nik(palon, palon, family_case.resident)
+    assert not may_reveal_kk(palon, palon, family_case.resident.household)
     browser = signed_in(app, district, Role.SUPERVISOR, district.puskesos[1])
     assert browser.post(f"/admin/resident/reveal/?id={family.id}", {"what": "nik"}).status_code == 404
     assert browser.post(f"/admin/household/reveal/?id={family.household_id}", {"what": "kk"}).status_code == 404
@@ -114,16 +125,88 @@ def test_the_referral_letter_shows_the_full_nik_to_who_may_reveal_it(app, distri
     assert resident.nik not in page and resident.nik_masked in page
 
 
-def test_no_list_shows_a_full_nik_or_kk(app, district, family, db_session):
-    make_referral(district, family.cases[0] if hasattr(family, "cases") else None)
-    db_session.commit()
+def test_no_list_shows_a_full_nik_or_kk(app, district, family):
     manager = signed_in(app, district, Role.MANAGER)
-    for url in ("/admin/resident/", "/admin/household/", "/admin/case/", "/admin/referral/", "/admin/followup/",
-                "/admin/dtsen-proposal/"):
+    for url in ("/admin/resident/", "/admin/household/", "/admin/case/", "/admin/referral/", "/admin/follow_up/",
+                "/admin/dtsen-proposals/"):
         page = manager.get(url).get_data(as_text=True)
-        assert family.nik not in page and family.household.kk_number not in page, url
+        assert family.nik not in page and family.kk not in page, url
 
 
 def _xlsx_text(data: bytes) -> str:
     book = openpyxl.load_workbook(io.BytesIO(data))
     return "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row)
+
+
+#: Every export a supervisor or manager can download from the lists and the DTSEN proposals.
+EXPORTS = ["/admin/resident/export/csv/", "/admin/case/export/csv/", "/admin/referral/export/csv/",
+           "/admin/follow_up/export/csv/", "/admin/dtsen-proposals/export.csv", "/admin/dtsen-proposals/export.xlsx",
+           "/admin/report.csv", "/admin/report.xlsx"]
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.MANAGER])
+def test_exports_mask_nik_and_kk(app, district, family, role):
+    browser = signed_in(app, district, role)
+    for url in EXPORTS:
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        data = _xlsx_text(response.data) if url.endswith("xlsx") else response.get_data(as_text=True)
+        assert not re.search(r"\d{16}", data), url
+    assert family.nik_masked in browser.get("/admin/resident/export/csv/").get_data(as_text=True)
+    assert family.nik_masked in browser.get("/admin/dtsen-proposals/export.csv").get_data(as_text=True)
+
+
+def test_a_manager_exports_full_niks_with_a_reason(app, district, family):
+    manager = signed_in(app, district, Role.MANAGER)
+    listing = manager.get("/admin/resident/").get_data(as_text=True)
+    assert 'href="/admin/resident/export-full/"' in listing and "Ekspor dengan NIK lengkap" in listing
+    form = manager.get("/admin/resident/export-full/").get_data(as_text=True)
+    assert 'name="reason"' in form and "Alasan" in form
+    # No reason, or one too short: the form again with what is wrong, no file.
+    for reason in ("", "   ", "perlu"):
+        refused = manager.post("/admin/resident/export-full/", {"reason": reason})
+        assert refused.status_code == 200 and refused.mimetype == "text/html"
+        assert "paling sedikit 10 karakter" in refused.get_data(as_text=True)
+        assert family.nik not in refused.get_data(as_text=True)
+    too_long = manager.post("/admin/resident/export-full/", {"reason": "x" * 301}).get_data(as_text=True)
+    assert "terlalu panjang" in too_long
+    got = manager.post("/admin/resident/export-full/", {"reason": "Verifikasi data bersama Disdukcapil"})
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    assert family.nik in got.get_data(as_text=True)
+    # The DTSEN proposals, for the village's data operator.
+    page = manager.get("/admin/dtsen-proposals/").get_data(as_text=True)
+    assert "/admin/dtsen-proposals/export-full/" in page
+    for fmt in ("csv", "xlsx"):
+        got = manager.post("/admin/dtsen-proposals/export-full/",
+                           {"reason": "Usulan untuk operator desa", "format": fmt})
+        assert got.status_code == 200
+        data = _xlsx_text(got.data) if fmt == "xlsx" else got.get_data(as_text=True)
+        assert family.nik in data, fmt
+    refused = manager.post("/admin/dtsen-proposals/export-full/", {"format": "xlsx"})
+    assert refused.mimetype == "text/html" and family.nik not in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", [Role.FRONT_OFFICE, Role.FACILITATOR, Role.BACK_OFFICE, Role.SUPERVISOR])
+def test_no_one_else_gets_the_full_export(app, district, family, role):
+    browser = signed_in(app, district, role)
+    listing = browser.get("/admin/resident/").get_data(as_text=True)
+    assert "export-full" not in listing
+    assert "export-full" not in browser.get("/admin/dtsen-proposals/").get_data(as_text=True)
+    for url in ("/admin/resident/export-full/", "/admin/dtsen-proposals/export-full/"):
+        assert browser.get(url).status_code == 403, url
+        response = browser.post(url, {"reason": "Verifikasi data bersama Disdukcapil", "format": "csv"})
+        assert response.status_code == 403 and family.nik.encode() not in response.data, url
+
+
+def test_the_full_export_keeps_the_lists_filters_and_is_a_post_with_csrf(app, district, family, db_session):
+    other = make_resident(district, name="Budi Santoso")
+    db_session.commit()
+    manager = signed_in(app, district, Role.MANAGER)
+    page = manager.search("/admin/resident/", "budi").get_data(as_text=True)
+    link = re.search(r'href="(/admin/resident/export-full/\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert other.nik not in link and "budi" not in link.lower()  # the search travels as a token
+    manager.get(link)
+    got = manager.post(link, {"reason": "Verifikasi data bersama Disdukcapil"}).get_data(as_text=True)
+    assert other.nik in got and family.nik not in got
+    response = manager.post(link, {"reason": "Verifikasi data bersama Disdukcapil"}, token=False)
+    assert response.status_code == 400 and other.nik.encode() not in response.data
