@@ -22,7 +22,8 @@ import slrt.models  # noqa: F401  (register every table on the metadata)
 from admin_views import init_admin
 from admin_views.errors import init_errors, render_error
 from admin_views.metrics import init_metrics
-from slrt import config, logs, outbox
+from admin_views.security import signed_in_staff
+from slrt import audit, config, logs, outbox
 from slrt.cli import slrt_cli
 from slrt.extensions import babel, begin_write, db, init_sqlite, migrate
 from slrt.pii import vault
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     celery_init_app(app)
     init_dispatch(app)  # send tasks queued after each commit that wrote messages
     init_admin(app)
+    audit.init_app(app, signed_in=signed_in_staff)  # who read or changed whose data
     init_webhooks(app)
     init_metrics(app)
 

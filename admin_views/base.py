@@ -28,14 +28,14 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import Enum, Integer, String, Text, select
+from sqlalchemy import Enum, Integer, String, Text, func, select
 from werkzeug.routing import IntegerConverter
 from wtforms import PasswordField, validators
 from wtforms.i18n import messages_path
 
-from admin_views.search import TokenSearchMixin
+from admin_views.search import TokenSearchMixin, term_of
 from admin_views.security import staff_scope
-from slrt import clock, csvout, text
+from slrt import audit, clock, csvout, text
 from slrt.access import (
     ALL_ROLES,
     FULL_EXPORT_REASON_LENGTH,
@@ -46,8 +46,9 @@ from slrt.access import (
     may_export_full,
 )
 from slrt.errors import DomainError
+from slrt.extensions import db
 from slrt.models.base import MAX_ROW_ID, row_id, row_ids
-from slrt.models.enums import Labelled, Role
+from slrt.models.enums import AuditAction, Labelled, Role
 
 
 def staff_role() -> Role | None:
@@ -372,6 +373,42 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
             value = value.striptags()
         return value
 
+    #: The audit log's record type of this screen's rows when they hold residents' personal data: its
+    #: list and search pages, record pages and exports are logged (slrt.audit). None: not logged.
+    audit_type: str | None = None
+
+    def _audit_filters(self) -> dict:
+        """What a list or export was asked for, for the log: the filters' names (not their values,
+        nor the search term: they may be a name or a NIK) and whether there was a search."""
+        args = self._get_list_extra_args()
+        names = sorted({str(self._filters[index].name) for index, _flt, _value in args.filters or ()
+                        if self._filters and index < len(self._filters)})
+        return {"filters": names, "search": bool(args.search), "page": args.page}
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        count, data = super().get_list(page, sort_column, sort_desc, search, filters, execute=execute,
+                                       page_size=page_size)
+        if execute and self.audit_type and data:
+            audit.record_list(AuditAction.SEARCH if term_of(search) else AuditAction.LIST,
+                              record_type=self.audit_type, resident_ids=audit.residents_of_rows(data),
+                              rows=len(data), detail=self._audit_filters())
+        return count, data
+
+    def _audit_export(self, query, export_type: str, full_reason: str | None = None) -> None:
+        """One "export" entry; with ``full_reason`` (a manager's export with full NIK and KK numbers) the
+        reason is in it, and it is written at once, whatever SLRT_AUDIT says (the caller commits)."""
+        if not self.audit_type:
+            return
+        ids = query.with_entities(self.model.__mapper__.primary_key[0]).order_by(None).subquery()
+        rows = db.session.scalar(select(func.count()).select_from(ids))
+        detail = {**self._audit_filters(), "format": export_type}
+        if full_reason is None:
+            audit.record_list(AuditAction.EXPORT, record_type=self.audit_type, rows=rows,
+                              resident_ids=audit.residents_of_query(self.model, ids), detail=detail)
+            return
+        audit.record(AuditAction.EXPORT, rows=rows, resident_ids=audit.residents_of_query(self.model, ids),
+                     detail={"type": self.audit_type, **detail, "full": True, "reason": full_reason})
+
     #: Export columns shown masked (a NIK, a KK number) whose full value a manager may ask for with a
     #: reason (:meth:`export_full_view`): column -> the row's full value.
     full_export_values: dict = {}
@@ -380,12 +417,15 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
     def can_export_full(self) -> bool:
         return bool(self.full_export_values) and self.can_export and may_export_full(current_user)
 
-    def _export_csv(self, return_url, full: bool = False):
-        """The rows through the one CSV writer of every export (formula-safe, one format); ``full``: the
-        columns of :attr:`full_export_values` in full."""
+    def _export_csv(self, return_url, full_reason: str | None = None):
+        """The rows through the one CSV writer of every export (formula-safe, one format); with
+        ``full_reason`` (a manager's, checked) the columns of :attr:`full_export_values` in full."""
         _count, data = self._export_data()
+        self._audit_export(data, "csv", full_reason)
+        if full_reason is not None:
+            db.session.commit()  # the entry, before the file streams
         columns = self._export_columns
-        full_values = self.full_export_values if full else {}
+        full_values = self.full_export_values if full_reason is not None else {}
 
         def value(row, name):
             return full_values[name](row) if name in full_values else self.get_export_value(row, name)
@@ -400,9 +440,9 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         why; everyone else's exports show them masked."""
         back = self.get_url(".index_view", **request.args)
         if request.method == "POST":
-            _reason, error = full_export_reason()
+            reason, error = full_export_reason()
             if error is None:
-                return self._export_csv(back, full=True)
+                return self._export_csv(back, full_reason=reason)
         else:
             error = None
         return render_full_export_form(self, what=str(self.name), back=back, formats=("csv",), error=error)
@@ -421,6 +461,8 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)
+        if self.audit_type and request.method == "GET":
+            audit.record_view(found)  # a record's page (details, edit form) shows its personal data
         return found
 
     #: Which flag guards which Flask-Admin endpoint.

@@ -123,6 +123,7 @@ class CaseView(SecureModelView):
     ]
 
     scoped_model = Case
+    audit_type = "case"
 
     def get_query(self):
         return super().get_query().options(

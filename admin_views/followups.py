@@ -41,6 +41,7 @@ class FollowUpView(SecureModelView):
     column_sortable_list = ["created_at"]
 
     scoped_model = FollowUp
+    audit_type = "follow_up"
 
     def get_query(self):
         return super().get_query().options(

@@ -83,6 +83,7 @@ class SmsMessageView(SecureModelView):
 
     #: SMS of the cases the staff member covers; those of no case for who covers every unit.
     scoped_model = SmsMessage
+    audit_type = "sms"
 
     def get_query(self):
         return super().get_query().options(joinedload(SmsMessage.case), joinedload(SmsMessage.resident))

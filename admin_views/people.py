@@ -174,6 +174,7 @@ class ResidentView(RevealMixin, SecureModelView):
     list_template = "admin/model/list.html"
     #: Residents of the villages the staff member's units serve (all for the secretariat).
     scoped_model = Resident
+    audit_type = "resident"
 
     def get_query(self):
         return super().get_query().options(joinedload(Resident.village))
@@ -240,6 +241,7 @@ class HouseholdView(RevealMixin, SecureModelView):
     column_searchable_list = ["dtks_id"]  # replaced by household_search below (indexed lookups)
 
     scoped_model = Household
+    audit_type = "household"
 
     def get_query(self):
         return super().get_query().options(joinedload(Household.village))

@@ -162,6 +162,7 @@ class ReferralView(SecureModelView):
     ]
 
     scoped_model = Referral
+    audit_type = "referral"
 
     def get_query(self):
         return super().get_query().options(

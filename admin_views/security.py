@@ -34,11 +34,12 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired
 
 from admin_views.home import PROBES
-from slrt import sign_in
+from slrt import audit, sign_in
 from slrt import staff as staff_ops
 from slrt.access import Coverage, coverage, staff_and_coverage
 from slrt.extensions import db
 from slrt.models import Staff
+from slrt.models.enums import AuditAction
 
 csrf = CSRFProtect()
 
@@ -294,14 +295,22 @@ def _session_is_live() -> bool:
     return False
 
 
+def signed_in_staff() -> Staff | None:
+    """The request's signed-in account, or None (the audit log's default actor)."""
+    return current_user if current_user.is_authenticated else None
+
+
 def _failed(app, user: Staff | None, **_extra) -> None:
     sign_in.record_failure(user, _client_address())
+    audit.record(AuditAction.SIGN_IN_FAILED, record=user, actor=user or audit.UnknownAccount())
     db.session.commit()
 
 
-def _succeeded(app, user: Staff, **_extra) -> None:
+def _succeeded(app, user: Staff, **extra) -> None:
     staff_ops.unlock(user)
     session[SESSION_TOKEN] = secrets.token_urlsafe(32)
+    # Committed with the sign-in's tracking columns by Flask-Security's view.
+    audit.record(AuditAction.SIGN_IN, record=user, actor=user, detail={"via": list(extra.get("authn_via") or [])})
 
 
 def _password_changed(app, user: Staff, **_extra) -> None:
@@ -313,4 +322,5 @@ def _signed_out(app, user: Staff, **_extra) -> None:
     if token:
         # Kept until every copy of the cookie has expired, with a day to spare.
         sign_in.end_session(token, keep_for=app.permanent_session_lifetime + timedelta(days=1))
-        db.session.commit()
+    audit.record(AuditAction.SIGN_OUT, record=user, actor=user)
+    db.session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from slrt import (
+    audit,
     backups,
     clock,
     demo,
@@ -42,7 +43,14 @@ from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff, Unit
 from slrt.models.enums import ImportState, ReferralStatus, RegionLevel, Role
 
-slrt_cli = AppGroup("slrt", help="SLRT operator commands.")
+
+@click.pass_context
+def _as_operator(ctx: click.Context) -> None:
+    # What a command does is the operator's doing (the audit log names them: OS user@host).
+    ctx.with_resource(audit.acting_as(audit.operator()))
+
+
+slrt_cli = AppGroup("slrt", help="SLRT operator commands.", callback=_as_operator)
 
 
 def _fail(message: str) -> None:
@@ -463,3 +471,25 @@ def demo_sms() -> None:
                f"'CEK {format_code(referral.case.ticket)}'")
     click.echo(f"try SMS (agency):   {FLASK} slrt sms-in --from {contact_phone} "
                f"'SELESAI {format_code(referral.code)} sudah dilayani'")
+
+
+@slrt_cli.command("audit-verify")
+def audit_verify():
+    """Prove the audit log's hash chain unbroken, or name its first broken entry (exit 1)."""
+    verdict = audit.verify()
+    if not verdict.ok:
+        click.echo(gettext("Audit chain broken at entry %(id)s (%(at)s): it was changed or removed.",
+                           id=verdict.broken_id, at=clock.format_date(verdict.broken_at, "second")), err=True)
+        sys.exit(1)
+    click.echo(gettext("Audit chain intact: %(count)s entries, %(first)s .. %(last)s", count=verdict.entries,
+                       first=clock.format_date(verdict.first_at, "second"),
+                       last=clock.format_date(verdict.last_at, "second")))
+
+
+@slrt_cli.command("audit-partitions")
+@click.option("--months-ahead", default=2, show_default=True, help="Months after this one to prepare.")
+def audit_partitions(months_ahead):
+    """Create the audit log's missing monthly partitions (PostgreSQL; beat does it daily)."""
+    created = audit.ensure_partitions(months_ahead=months_ahead)
+    db.session.commit()
+    click.echo(gettext("Audit partitions created: %(names)s", names=", ".join(created) or "-"))

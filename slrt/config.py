@@ -384,10 +384,18 @@ SETTINGS: tuple[Setting, ...] = (
             "replies to SMS commands one phone gets per hour (two auto-responders cannot loop)", rule=NOT_NEGATIVE),
     Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,
             "message texts are erased after this; the rows stay for reports", rule=NOT_NEGATIVE),
+    Setting("SLRT_RETENTION_YEARS", INT, 5,
+            "closed cases older than this many years are anonymized (UU PDP: kept no longer than needed)",
+            rule=AT_LEAST_ONE),
+    Setting("SLRT_AUDIT_RETENTION_YEARS", INT, 5,
+            "audit log entries older than this many years are dropped, in whole months", rule=AT_LEAST_ONE),
     # Not read from the environment: what tests and benchmarks change, never an operator.
     Setting("SLRT_SMS_DISPATCH", BOOL, True,
             "queue the send task right after the commit that wrote a message; most tests turn it off "
             "and leave sending to the sweep", env=None),
+    Setting("SLRT_AUDIT", BOOL, True,
+            "log every read of personal data in the audit log (changes are logged regardless); the benchmark "
+            "turns it off to measure its cost", env=None),
     Setting("SLRT_PASSWORD_HASH", STR, "argon2",
             "Flask-Security's password hash; tests lower the cost with `plaintext`", env=None),
     Setting("SLRT_COMPRESS", BOOL, True,

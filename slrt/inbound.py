@@ -17,13 +17,21 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from slrt import clock, commands, notices, outbox, referrals, reminders, residents, staff, text, workflow
+from slrt import audit, clock, commands, notices, outbox, referrals, reminders, residents, staff, text, workflow
 from slrt.access import ResidentPhone
 from slrt.codes import format_code, parse_code
 from slrt.errors import DomainError, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Unit
-from slrt.models.enums import EventKind, ReferralStatus, ResidentVerification, Role, SmsAudience, SmsDirection
+from slrt.models.enums import (
+    AuditAction,
+    EventKind,
+    ReferralStatus,
+    ResidentVerification,
+    Role,
+    SmsAudience,
+    SmsDirection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +64,17 @@ def handle(message: SmsMessage) -> SmsMessage | None:
     # A phone registered for an agency speaks for it; resident commands from it are
     # still read as a resident's when the same phone is also a resident's.
     as_agency = bool(contacts) and (command.action in _AGENCY_ACTIONS | {"unknown"} or not people)
-    try:
-        key, context = _agency(contacts, command) if as_agency else _resident(message, people, command)
-    except DomainError as error:
-        key, context = "reply_error", {"error": str(error)}
-    message.reply_key = key[:48]
+    sender = contacts[0] if as_agency else ResidentPhone(message.phone)
+    with audit.acting_as(sender):  # what the command changes is the sender's doing
+        try:
+            key, context = _agency(contacts, command) if as_agency else _resident(message, people, command)
+        except DomainError as error:
+            key, context = "reply_error", {"error": str(error)}
+        message.reply_key = key[:48]
+        case = context.get("_case")
+        about = [case.resident_id] if case is not None else [] if as_agency else [p.id for p in people]
+        audit.record(AuditAction.SMS_COMMAND, record=message, actor=sender, resident_ids=about,
+                     detail={"command": command.action, "reply": key})
     audience = SmsAudience.AGENCY if as_agency else SmsAudience.RESIDENT
     return reply(message, key, context, audience=audience)
 

@@ -11,12 +11,13 @@ from flask_security import hash_password
 from passlib.totp import TOTP
 from sqlalchemy import select
 
+from slrt import audit
 from slrt.access import Actor, check_manages_staff
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.identity import normalize_mobile, validate_name
 from slrt.models import Staff, Unit
-from slrt.models.enums import Role
+from slrt.models.enums import AuditAction, Role
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
@@ -140,6 +141,7 @@ def reset_second_factor(user: Staff, *, actor: Actor) -> None:
     user.tf_primary_method = None
     user.tf_totp_secret = None
     user.fs_uniquifier = uuid.uuid4().hex
+    audit.record(AuditAction.AUTHENTICATOR_RESET, record=user, actor=actor)
 
 
 def set_authenticator_key(user: Staff, base32_key: str) -> None:

@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from slrt import clock, text
+from slrt import audit, clock, text
 from slrt.access import AGENCY, OVERSIGHT_ROLES, REFERRAL_ROLES, RESIDENT, SYSTEM, SYSTEM_ACTOR, Actor, role_of
 from slrt.errors import ConcurrentChange, IllegalTransition, PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Event, Referral, Staff
-from slrt.models.enums import REFERRAL_ACTIVE, EventKind, Labelled
+from slrt.models.enums import REFERRAL_ACTIVE, AuditAction, EventKind, Labelled
 from slrt.models.enums import CaseStatus as C
 from slrt.models.enums import ReferralStatus as R
 
@@ -135,7 +135,12 @@ def apply(table: dict[str, Move], name: str, obj: Case | Referral, actor: Actor,
     at = clock.now()
     if move.stamp:
         setattr(obj, move.stamp, at)
-    return record(obj, name, actor, note=note, from_status=source, to_status=move.target, at=at)
+    event = record(obj, name, actor, note=note, from_status=source, to_status=move.target, at=at)
+    # The one entry of a status change (the audit's change listener leaves status columns out).
+    audit.record(AuditAction.TRANSITION, record=obj, actor=actor, resident_ids=audit.residents_of(obj),
+                 detail={"move": name, "from": getattr(source, "value", source),
+                         "to": getattr(move.target, "value", move.target)})
+    return event
 
 
 def record(

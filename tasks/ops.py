@@ -8,7 +8,7 @@ import threading
 from celery import Celery, shared_task
 from flask import Flask
 
-from slrt import ops
+from slrt import audit, ops
 from slrt.extensions import db, persist
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,13 @@ BROKER_TIMEOUT = 3.0
 def heartbeat(self) -> None:
     """Record, under this worker's name, that it ran a task from beat just now (the whole path works)."""
     persist(lambda: ops.beat(self.request.hostname or "worker"))
+
+
+@shared_task(name="slrt.audit_partitions")
+def audit_partitions() -> None:
+    """Prepare the audit log's monthly partitions for this month and the next two (PostgreSQL)."""
+    audit.ensure_partitions(months_ahead=2)
+    db.session.commit()
 
 
 class WorkerHeartbeat:

@@ -31,4 +31,7 @@ def beat_schedule(config) -> dict:
         # outside office hours and sends a contact at most one digest a day (dedupe key), so
         # every 15 minutes just means the first run of the office day does the work.
         "sweep-reminders": {"task": "slrt.sweep_reminders", "schedule": 900.0},
+        # The audit log's monthly partitions (PostgreSQL), made ahead so that no entry lands in the
+        # DEFAULT partition, which retention cannot drop whole.
+        "audit-partitions": {"task": "slrt.audit_partitions", "schedule": 86400.0},
     }

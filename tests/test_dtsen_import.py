@@ -207,6 +207,14 @@ def test_semicolon_csv_from_excel_in_windows_1252(app, db_session, district, tmp
     assert result.residents_created == 3, list(dtsen_import.refused_rows(result)[1])
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_the_progress_bar_counts_the_data_rows_of_a_csv(tmp_path, ending):
+    """The run page says "0 of N rows" before the worker starts: N is the data rows, not the header too."""
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(["nik,nama", "1,A", "2,B", "3,C"]) + ending, encoding="utf-8")
+    assert dtsen_import.open_table(path).total == 3
+
+
 def test_checking_in_several_processes_gives_the_same_result_as_one(app, db_session, district, tmp_path,
                                                                     monkeypatch):
     rows = rows_of(district, 5000, households=1500, bad_every=37)

@@ -13,12 +13,13 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from slrt.extensions import db
+from slrt.models.audit import include_object
 from slrt.pii import new_key
 
 
 def _diff(app) -> list:
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         return compare_metadata(context, db.metadata)
 
 

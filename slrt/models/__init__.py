@@ -1,5 +1,6 @@
 """Every model, importable from one place (Alembic's env imports this)."""
 
+from slrt.models.audit import AuditEntry
 from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
@@ -16,6 +17,7 @@ from slrt.models.sms import Heartbeat, SmsAttempt, SmsMessage, SmsPause, SmsTemp
 __all__ = [
     "Agency",
     "AgencyContact",
+    "AuditEntry",
     "Base",
     "Case",
     "CaseNeed",

@@ -402,3 +402,72 @@ class ImportState(Labelled, StrEnum):
 
 labels(ImportState, {ImportState.QUEUED: _l("waiting for a worker"), ImportState.RUNNING: _l("running"),
                      ImportState.DONE: _l("finished"), ImportState.FAILED: _l("stopped by an error")})
+
+
+class AuditActor(Labelled, StrEnum):
+    """Who an audit entry says acted: a staff account, an agency contact or a resident by SMS, the
+    application on its own (tasks, beat) or an operator at the server's command line."""
+
+    STAFF = "staff"
+    CONTACT = "contact"
+    RESIDENT = "resident"
+    SYSTEM = "system"
+    CLI = "cli"
+
+
+labels(AuditActor, {AuditActor.STAFF: _l("staff"), AuditActor.CONTACT: _l("agency contact"),
+                    AuditActor.RESIDENT: _l("resident (SMS)"), AuditActor.SYSTEM: _l("system"),
+                    AuditActor.CLI: _l("server operator")})
+
+
+class AuditAction(Labelled, StrEnum):
+    """What an audit entry records: a read of personal data, a change, or an event of the office's security."""
+
+    VIEW = "view"
+    REVEAL_NIK = "reveal_nik"
+    REVEAL_KK = "reveal_kk"
+    LIST = "list"
+    SEARCH = "search"
+    EXPORT = "export"
+    IMPORT = "import"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    TRANSITION = "transition"
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    AUTHENTICATOR_RESET = "authenticator_reset"
+    SETTINGS = "settings"
+    TEMPLATE = "template"
+    SUBJECT_EXPORT = "subject_export"
+    ERASE = "erase"
+    RETENTION = "retention"
+    AUDIT_PURGE = "audit_purge"
+    SMS_COMMAND = "sms_command"
+
+
+labels(AuditAction, {
+    AuditAction.VIEW: _l("viewed"),
+    AuditAction.REVEAL_NIK: _l("showed the full NIK"),
+    AuditAction.REVEAL_KK: _l("showed the full KK number"),
+    AuditAction.LIST: _l("list"),
+    AuditAction.SEARCH: _l("search"),
+    AuditAction.EXPORT: _l("export"),
+    AuditAction.IMPORT: _l("import"),
+    AuditAction.CREATE: _l("created"),
+    AuditAction.UPDATE: _l("changed"),
+    AuditAction.DELETE: _l("deleted"),
+    AuditAction.TRANSITION: _l("status change"),
+    AuditAction.SIGN_IN: _l("signed in"),
+    AuditAction.SIGN_IN_FAILED: _l("failed sign-in"),
+    AuditAction.SIGN_OUT: _l("signed out"),
+    AuditAction.AUTHENTICATOR_RESET: _l("authenticator reset"),
+    AuditAction.SETTINGS: _l("settings changed"),
+    AuditAction.TEMPLATE: _l("SMS template changed"),
+    AuditAction.SUBJECT_EXPORT: _l("resident's data export (subject access)"),
+    AuditAction.ERASE: _l("resident's data erased"),
+    AuditAction.RETENTION: _l("retention run"),
+    AuditAction.AUDIT_PURGE: _l("old audit entries dropped"),
+    AuditAction.SMS_COMMAND: _l("SMS command"),
+})

@@ -1,0 +1,707 @@
+"""The audit log (UU PDP 27/2022): who read or changed whose personal data, when, from where.
+
+Every entry goes through :func:`record`, which appends it to a hash chain: under one lock
+(PostgreSQL: a transaction-level advisory lock; SQLite: the write lock, :func:`begin_write`)
+it reads the newest entry's hash and inserts the new entry with
+``hash = sha256(prev_hash + canonical JSON of its fields)``. The lock is held to commit, so id
+order is chain order and :func:`verify` can walk the chain. Entries are written in the caller's
+transaction: a rolled-back change leaves no entry.
+
+What writes entries:
+
+- changes: a session listener (:func:`_after_flush`) logs the INSERT/UPDATE/DELETE of the
+  audited models (:data:`AUDITED`) with their changed fields, personal values masked; status
+  columns are the state machine's, logged once as a "transition" by slrt.workflow;
+- reads: the screens call :func:`record_view` and :func:`record_list` (off with SLRT_AUDIT=false,
+  for the benchmark; changes stay audited); a request that recorded a read commits at its end;
+- sign-in, sign-out, failed sign-in, SMS commands, imports: their own modules call :func:`record`.
+
+Who acted: the ``actor`` given, else the one of :func:`acting_as` (a CLI command, a task), else the
+request's signed-in account (the resolver the boundary gives :func:`init_app`), else the system.
+Where from: the request's address (after ProxyFix), user agent and request id.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+from sqlalchemy import BigInteger, event, exists, func, insert, literal, select, text, tuple_, type_coerce
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, attributes
+
+from slrt import clock
+from slrt.access import SYSTEM_ACTOR, Actor, ResidentPhone, System
+from slrt.extensions import begin_write, db
+from slrt.identity import mask_phone
+from slrt.models import (
+    Agency,
+    AgencyContact,
+    AuditEntry,
+    Case,
+    Document,
+    FollowUp,
+    Household,
+    Referral,
+    Resident,
+    Service,
+    SmsMessage,
+    SmsPause,
+    SmsTemplate,
+    Staff,
+    Unit,
+)
+from slrt.models.audit import PARTITION_NAME
+from slrt.models.enums import AuditAction, AuditActor
+
+#: The previous hash of the first entry.
+GENESIS = "0" * 64
+#: PostgreSQL advisory lock key of the chain ("SLRTAUD" in ASCII).
+LOCK_KEY = 0x534C5254415544
+#: What a changed personal value (a name, an address, a free-text note) is logged as.
+CHANGED = "(diubah)"
+#: The system's label.
+SYSTEM_LABEL = "sistem"
+#: The fields of an entry its hash covers, besides prev_hash (everything but id and hash).
+HASHED = ("at", "actor_kind", "staff_id", "actor_label", "action", "record_type", "record_id",
+          "resident_ids", "rows", "detail", "ip", "user_agent", "request_id")
+
+_table = AuditEntry.__table__
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An operator running a command on the server (``flask slrt ...``): OS user@host."""
+
+    label: str
+
+
+def operator() -> Operator:
+    """The operator of this process: the OS user at this host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "cli"
+    return Operator(f"{user}@{socket.gethostname()}"[:120])
+
+
+@dataclass(frozen=True)
+class UnknownAccount:
+    """Someone signing in with a username no account has (the name typed is not logged: it may be a
+    password typed in the wrong box)."""
+
+    label: str = "(akun tidak dikenal)"
+
+
+AuditActorLike = Actor | Operator | UnknownAccount
+
+_acting: ContextVar[AuditActorLike | None] = ContextVar("slrt_audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: AuditActorLike) -> Iterator[None]:
+    """Attribute every entry written in the block (changes included) to ``actor``."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+# --- Who, where ----------------------------------------------------------------------------------------
+
+
+def _actor() -> AuditActorLike:
+    actor = _acting.get()
+    if actor is not None:
+        return actor
+    if has_request_context():
+        signed_in = current_app.extensions.get("slrt_audit_signed_in")
+        staff = signed_in() if signed_in else None
+        if staff is not None:
+            return staff
+    return SYSTEM_ACTOR
+
+
+def actor_fields(actor: AuditActorLike) -> dict[str, Any]:
+    """actor_kind, staff_id and actor_label of ``actor`` (never a full phone number)."""
+    if isinstance(actor, Staff):
+        return {"actor_kind": AuditActor.STAFF, "staff_id": actor.id, "actor_label": actor.username[:120]}
+    if isinstance(actor, AgencyContact):
+        return {"actor_kind": AuditActor.CONTACT, "staff_id": None, "actor_label": mask_phone(actor.phone)}
+    if isinstance(actor, ResidentPhone):
+        return {"actor_kind": AuditActor.RESIDENT, "staff_id": None, "actor_label": mask_phone(actor.phone)}
+    if isinstance(actor, Operator):
+        return {"actor_kind": AuditActor.CLI, "staff_id": None, "actor_label": actor.label[:120]}
+    if isinstance(actor, System):
+        return {"actor_kind": AuditActor.SYSTEM, "staff_id": None, "actor_label": SYSTEM_LABEL}
+    if isinstance(actor, UnknownAccount):
+        return {"actor_kind": AuditActor.STAFF, "staff_id": None, "actor_label": actor.label}
+    raise TypeError(f"not an actor: {actor!r}")
+
+
+def _where() -> dict[str, Any]:
+    if not has_request_context():
+        return {"ip": None, "user_agent": None, "request_id": None}
+    address, agent = request.remote_addr, request.headers.get("User-Agent")
+    return {"ip": address[:45] if address else None, "user_agent": agent[:255] if agent else None,
+            "request_id": g.get("slrt_request_id")}
+
+
+# --- Values --------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return clock.as_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    return str(value)
+
+
+def _normal_json(value: Any) -> Any:
+    """``value`` as it reads back from a JSON column (tuples as lists, enums as values, ...)."""
+    return None if value is None else json.loads(json.dumps(value, default=_jsonable))
+
+
+def canonical(fields: dict[str, Any]) -> str:
+    """The canonical JSON of an entry's hashed fields: sorted keys, no spaces, UTC times."""
+    data = {}
+    for name in HASHED:
+        value = fields.get(name)
+        if name == "at":
+            value = clock.as_utc(value).isoformat(timespec="microseconds")
+        elif name == "resident_ids":
+            value = sorted(int(i) for i in value or ())
+        elif isinstance(value, Enum):
+            value = value.value
+        data[name] = value
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The hash of an entry with ``fields`` following the entry whose hash is ``prev_hash``."""
+    return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
+
+
+def _record_ref(record: Any) -> tuple[str | None, int | None]:
+    if record is None:
+        return None, None
+    if isinstance(record, tuple):
+        return record[0], record[1]
+    return RECORD_TYPES[type(record)], record.id
+
+
+# --- Appending ------------------------------------------------------------------------------------------
+
+
+def _lock(session: Session) -> Connection:
+    """Take the chain's lock, held to the end of the transaction; return the session's connection."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        return connection
+    # SQLite: become the database's one writer, unless this transaction has written already (it
+    # holds the lock then, and begin_write must not commit its half-done work) or began as one.
+    if not session.info.get("slrt_wrote") and not connection.get_execution_options().get("slrt_write"):
+        begin_write()
+    return session.connection()
+
+
+def _append(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Insert ``entries`` (field dicts) at the end of the chain, in the session's transaction."""
+    connection = _lock(session)
+    last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
+                              .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
+    last_id, last_at, prev_hash = (last.id, last.at, last.hash) if last else (0, None, GENESIS)
+    postgresql = connection.dialect.name == "postgresql"
+    written = []
+    for fields in entries:
+        now = clock.now()
+        fields["at"] = max(now, last_at) if last_at else now  # never before the entry it follows
+        fields["prev_hash"] = prev_hash
+        fields["hash"] = entry_hash(prev_hash, fields)
+        if not postgresql:
+            fields["id"] = last_id + 1  # SQLite: the one writer draws it; PostgreSQL: the sequence
+        last_id = connection.execute(insert(_table).values(fields).returning(_table.c.id)).scalar_one()
+        last_at, prev_hash = fields["at"], fields["hash"]
+        written.append(AuditEntry(**{**fields, "id": last_id}))
+    session.info["slrt_wrote"] = True
+    return written
+
+
+def _fields(action: AuditAction, *, record: Any = None, resident_ids: Iterable[int] = (), rows: int | None = None,
+            detail: dict | None = None, actor: AuditActorLike | None = None) -> dict[str, Any]:
+    record_type, record_id = _record_ref(record)
+    if actor is None or isinstance(actor, System):
+        # A domain function's "system" inside a CLI command or a task: the operator or task named there.
+        actor = _acting.get() or actor or _actor()
+    return {**actor_fields(actor), **_where(),
+            "action": AuditAction(action), "record_type": record_type, "record_id": record_id,
+            "resident_ids": sorted({int(i) for i in resident_ids if i is not None}), "rows": rows,
+            "detail": _normal_json(detail)}
+
+
+def record(action: AuditAction | str, *, record: Any = None, resident_ids: Iterable[int] = (),
+           rows: int | None = None, detail: dict | None = None, actor: AuditActorLike | None = None) -> AuditEntry:
+    """Append one entry in the current transaction and return it (not attached to the session).
+
+    ``record`` is the one record acted on: a model instance or ``(record_type, id)``. ``detail``
+    must hold no personal value (mask it: :func:`masked`). The actor defaults to :func:`acting_as`'s,
+    else the request's signed-in account, else the system.
+    """
+    return _append(db.session(), [_fields(action, record=record, resident_ids=resident_ids, rows=rows,
+                                          detail=detail, actor=actor)])[0]
+
+
+def reads_audited() -> bool:
+    """Whether reads are logged (SLRT_AUDIT); changes always are."""
+    return bool(current_app.config["SLRT_AUDIT"])
+
+
+def record_view(obj: Any, *, action: AuditAction = AuditAction.VIEW, detail: dict | None = None,
+                actor: AuditActorLike | None = None) -> AuditEntry | None:
+    """Log a read of one record's page (a resident, household, case, referral, SMS body).
+
+    In a request the entry is written when the answer is ready (:func:`write_reads`), so the chain's
+    lock is held for an insert and a commit, not for the page's rendering; outside one, at once
+    (returned). None when deferred or when reads are not audited (SLRT_AUDIT).
+    """
+    if not reads_audited():
+        return None
+    return _read(_fields(action, record=obj, resident_ids=residents_of(obj), detail=detail, actor=actor))
+
+
+def record_list(action: AuditAction, *, record_type: str, resident_ids: Iterable[int], rows: int,
+                detail: dict | None = None, actor: AuditActorLike | None = None) -> AuditEntry | None:
+    """Log a list, search or export that showed personal data: what was asked in ``detail`` (no
+    personal value: filter names, not a search term), the rows returned and the residents among
+    them. Written like :func:`record_view`'s."""
+    if not reads_audited():
+        return None
+    return _read(_fields(action, resident_ids=resident_ids, rows=rows, detail={"type": record_type, **(detail or {})},
+                         actor=actor))
+
+
+def _read(fields: dict[str, Any]) -> AuditEntry | None:
+    if has_request_context():
+        g.setdefault("slrt_audit_reads", []).append(fields)
+        return None
+    return _append(db.session(), [fields])[0]
+
+
+def write_reads() -> None:
+    """Write the reads this request logged and commit them.
+
+    The request's own changes are its view's business: when it wrote something it has not committed,
+    its reads join its transaction and share its fate; else only the reads are committed.
+    """
+    reads = g.pop("slrt_audit_reads", None)
+    if not reads:
+        return
+    session = db.session()
+    wrote = session.info.get("slrt_wrote")
+    _append(session, reads)
+    if not wrote:
+        session.commit()
+
+
+def residents_of(obj: Any) -> list[int]:
+    """The residents whose personal data a record holds (a household's members, a case's resident)."""
+    if isinstance(obj, Resident):
+        return [obj.id]
+    if isinstance(obj, Household):
+        return list(db.session.scalars(select(Resident.id).where(Resident.household_id == obj.id)))
+    if isinstance(obj, Case):
+        return [obj.resident_id]
+    if isinstance(obj, Referral):
+        return [obj.case.resident_id]
+    if isinstance(obj, FollowUp):
+        return [obj.case.resident_id]
+    if isinstance(obj, SmsMessage):
+        if obj.resident_id is not None:
+            return [obj.resident_id]
+        return [obj.case.resident_id] if obj.case_id is not None else []
+    return []
+
+
+def residents_of_rows(rows: Iterable[Any]) -> list[int]:
+    """The residents of a page of records (residents, households, cases, referrals, SMS, follow-ups):
+    at most two queries, whatever the page's size."""
+    found: set[int] = set()
+    households: set[int] = set()
+    cases: set[int] = set()
+    for obj in rows:
+        if isinstance(obj, Resident):
+            found.add(obj.id)
+        elif isinstance(obj, Household):
+            households.add(obj.id)
+        elif isinstance(obj, Case) or getattr(obj, "resident_id", None) is not None:
+            found.add(obj.resident_id)
+        elif getattr(obj, "case_id", None) is not None:  # a referral, a follow-up, an SMS of a case
+            case = obj.__dict__.get("case")  # loaded with the page: no query
+            if case is not None:
+                found.add(case.resident_id)
+            else:
+                cases.add(obj.case_id)
+    if households:
+        found.update(db.session.scalars(select(Resident.id).where(Resident.household_id.in_(households))))
+    if cases:
+        found.update(db.session.scalars(select(Case.resident_id).where(Case.id.in_(cases))))
+    return sorted(found)
+
+
+def residents_of_query(model: type, ids) -> list[int]:
+    """The residents of the records of ``model`` whose ids ``ids`` (a subquery) selects: an export's."""
+    if model is Resident:
+        query = select(ids.c[0])
+    elif model is Household:
+        query = select(Resident.id).where(Resident.household_id.in_(select(ids.c[0])))
+    elif model is Case:
+        query = select(Case.resident_id).where(Case.id.in_(select(ids.c[0])))
+    elif model is SmsMessage:
+        query = (select(func.coalesce(SmsMessage.resident_id, Case.resident_id))
+                 .outerjoin(Case, Case.id == SmsMessage.case_id).where(SmsMessage.id.in_(select(ids.c[0]))))
+    elif hasattr(model, "case_id"):
+        query = select(Case.resident_id).join(model, model.case_id == Case.id).where(model.id.in_(select(ids.c[0])))
+    else:
+        return []
+    return sorted({i for i in db.session.scalars(query.distinct()) if i is not None})
+
+
+def concerns(resident_id: int):
+    """An SQL condition: the entry touched resident ``resident_id`` (GIN index on PostgreSQL)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return type_coerce(_table.c.resident_ids, postgresql.ARRAY(BigInteger)).contains([int(resident_id)])
+    return exists(select(1).select_from(func.json_each(_table.c.resident_ids).table_valued("value").alias("r"))
+                  .where(text("r.value = :resident_id").bindparams(resident_id=int(resident_id))))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the audit screens filter on; every field optional (None: any)."""
+
+    staff_id: int | None = None
+    resident_id: int | None = None
+    action: AuditAction | None = None
+    record_type: str | None = None
+    record_id: int | None = None
+    ip: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+def entries(filters: Filters = Filters(), *, after: tuple[datetime, int] | None = None,
+            limit: int = 50) -> list[AuditEntry]:
+    """One page of entries, newest first, matching ``filters``; ``after`` is the (at, id) of the last
+    entry of the page before (keyset paging: as fast on page 1,000 as on page 1, each filter indexed)."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    for column, value in ((AuditEntry.staff_id, filters.staff_id), (AuditEntry.action, filters.action),
+                          (AuditEntry.record_type, filters.record_type), (AuditEntry.record_id, filters.record_id),
+                          (AuditEntry.ip, filters.ip)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.resident_id is not None:
+        query = query.where(concerns(filters.resident_id))
+    if filters.since is not None:
+        query = query.where(AuditEntry.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.at < filters.until)
+    if after is not None:
+        query = query.where(tuple_(AuditEntry.at, AuditEntry.id) < tuple_(literal(after[0], AuditEntry.at.type),
+                                                                          literal(after[1], BigInteger())))
+    return list(db.session.scalars(query))
+
+
+# --- Changes, from the session ----------------------------------------------------------------------------
+
+#: The audited models and their record_type.
+RECORD_TYPES: dict[type, str] = {
+    Resident: "resident", Household: "household", Case: "case", Referral: "referral", Staff: "staff",
+    Unit: "unit", Agency: "agency", AgencyContact: "contact", Service: "service", Document: "document",
+    SmsTemplate: "template", SmsPause: "setting", SmsMessage: "sms", FollowUp: "follow_up",
+}
+#: Models whose changes the flush logs (an SMS or a follow-up is logged when read, not when the outbox
+#: or the sweep moves it).
+AUDITED = tuple(model for model in RECORD_TYPES if model not in (SmsMessage, FollowUp))
+#: The action a change of these is logged as (else create/update/delete).
+_CHANGE_ACTION = {SmsTemplate: AuditAction.TEMPLATE, SmsPause: AuditAction.SETTINGS}
+
+_PHONE = "phone"
+_NUMBER = "number"  # already masked (nik_masked, kk_masked)
+#: Personal columns: how each is logged (masked phone, masked number, or just "(diubah)").
+PERSONAL: dict[type, dict[str, str]] = {
+    Resident: {"nik_masked": _NUMBER, "name": CHANGED, "address": CHANGED, "phone": _PHONE,
+               "phone_owner_name": CHANGED, "birth_date": CHANGED, "birth_place": CHANGED},
+    Household: {"kk_masked": _NUMBER, "address": CHANGED},
+    Case: {"summary": CHANGED, "outcome_note": CHANGED},
+    Referral: {"reason": CHANGED, "completion_note": CHANGED},
+    Staff: {"phone": _PHONE, "email": CHANGED, "password": CHANGED},
+    AgencyContact: {"phone": _PHONE},
+}
+#: Columns not logged: secrets and lookups of personal values, the state machine's (logged as a
+#: transition), and what the application keeps for itself (sign-in counters, reminder counts).
+_STATE = {"status", "version", "resolved_at", "closed_at", "cancelled_at", "accepted_at", "in_process_at",
+          "completed_at", "rejected_at", "reopened_at", "reopened_count"}
+IGNORED: dict[type, set[str]] = {
+    Resident: {"nik_encrypted", "nik_hash", "name_key"},
+    Household: {"kk_encrypted", "kk_hash"},
+    Case: _STATE,
+    Referral: _STATE | {"reminders_sent", "last_reminded_at", "escalated_at", "escalation_rung",
+                        "resident_verification", "verification_asked_at"},
+    # The authenticator's columns: a reset is logged as such (slrt.staff.reset_second_factor).
+    Staff: {"last_login_at", "current_login_at", "last_login_ip", "current_login_ip", "login_count",
+            "failed_login_count", "locked_until", "tf_totp_last_step", "fs_uniquifier", "tf_primary_method",
+            "tf_totp_secret", "tf_phone_number"},
+    SmsTemplate: {"updated_at", "updated_by_id"},
+}
+
+
+def masked(model: type, field: str, value: Any) -> Any:
+    """``value`` of ``model.field`` as the log may hold it: personal values masked."""
+    if value is None:
+        return None
+    how = PERSONAL.get(model, {}).get(field)
+    if how is None or how == _NUMBER:
+        return _normal_json(value)
+    if how == _PHONE:
+        return mask_phone(str(value))
+    return CHANGED
+
+
+def _changes(obj: Any, *, created: bool) -> dict[str, list]:
+    model = type(obj)
+    ignored = IGNORED.get(model, set())
+    state = attributes.instance_state(obj)
+    changes = {}
+    for prop in state.mapper.column_attrs:
+        key = prop.key
+        if key in ignored or key == "id":
+            continue
+        history = attributes.get_history(obj, key, passive=attributes.PASSIVE_NO_INITIALIZE)
+        if created:
+            after = history.added[0] if history.added else state.dict.get(key)
+            if after is not None:
+                changes[key] = [None, masked(model, key, after)]
+        elif history.added or history.deleted:
+            before = history.deleted[0] if history.deleted else None
+            after = history.added[0] if history.added else None
+            if before != after:
+                changes[key] = [masked(model, key, before), masked(model, key, after)]
+    return changes
+
+
+def _residents_in_flush(connection: Connection, obj: Any) -> list[int]:
+    if isinstance(obj, Resident):
+        return [obj.id]
+    if isinstance(obj, Household):
+        return list(connection.scalars(select(Resident.id).where(Resident.household_id == obj.id)))
+    if isinstance(obj, Case):
+        return [obj.resident_id]
+    if isinstance(obj, Referral):
+        return list(connection.scalars(select(Case.resident_id).where(Case.id == obj.case_id)))
+    return []
+
+
+def _after_flush(session: Session, _context) -> None:
+    """Log the audited models' inserts, updates and deletes of this flush, in the same transaction."""
+    session.info["slrt_wrote"] = True
+    if session.info.get("slrt_audit_off"):
+        return
+    found = [(obj, AuditAction.CREATE) for obj in session.new if isinstance(obj, AUDITED)]
+    found += [(obj, AuditAction.UPDATE) for obj in session.dirty if isinstance(obj, AUDITED)]
+    found += [(obj, AuditAction.DELETE) for obj in session.deleted if isinstance(obj, AUDITED)]
+    if not found:
+        return
+    connection = session.connection()
+    entries = []
+    for obj, action in found:
+        changes = {} if action == AuditAction.DELETE else _changes(obj, created=action == AuditAction.CREATE)
+        if action == AuditAction.UPDATE and not changes:
+            continue  # nothing logged changed (a status: the transition's entry; a counter)
+        model = type(obj)
+        detail = {"fields": changes} if changes else None
+        if model in _CHANGE_ACTION:
+            detail = {"change": action.value, **(detail or {})}
+            action = _CHANGE_ACTION[model]
+        entries.append(_fields(action, record=obj, resident_ids=_residents_in_flush(connection, obj),
+                               detail=detail))
+    if entries:
+        _append(session, entries)
+
+
+@contextmanager
+def changes_not_logged(session: Session | None = None) -> Iterator[None]:
+    """Leave the block's ORM changes out of the log: a bulk path that writes one entry of its own."""
+    session = session or db.session()
+    before = session.info.get("slrt_audit_off")
+    session.info["slrt_audit_off"] = True
+    try:
+        yield
+    finally:
+        session.info["slrt_audit_off"] = before
+
+
+def _orm_execute(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["slrt_wrote"] = True
+
+
+def _transaction_ended(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("slrt_wrote", None)
+
+
+def init_app(app: Flask, *, signed_in=None) -> None:
+    """Audit ``app``'s requests: ``signed_in()`` answers the request's signed-in Staff (or None); the
+    reads a request logged are written and committed when its answer is ready."""
+    app.extensions["slrt_audit_signed_in"] = signed_in
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_transaction_end", _transaction_ended)
+        event.listen(Session, "do_orm_execute", _orm_execute)
+
+    @app.after_request
+    def _write_reads(response: Response) -> Response:
+        if response.status_code < 500:
+            write_reads()
+        return response
+
+
+# --- The chain ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`verify` found: the entries walked, the first and last moment, and the first broken
+    entry (id, at, why) if any."""
+
+    entries: int
+    first_at: datetime | None
+    last_at: datetime | None
+    broken_id: int | None = None
+    broken_at: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def verify(batch: int = 5000) -> Verdict:
+    """Walk the chain in id order, recomputing each hash; stop at the first broken entry.
+
+    Streams the rows (bounded memory at any size). The oldest kept entry may follow a dropped one:
+    its prev_hash is then the one an "audit_purge" entry names.
+    """
+    purges = db.session.scalars(select(_table.c.detail).where(_table.c.action == AuditAction.AUDIT_PURGE.value))
+    starts = {GENESIS} | {d.get("last_dropped_hash") for d in purges if isinstance(d, dict)}
+    columns = [_table.c[name] for name in ("id", *HASHED, "prev_hash", "hash")]
+    rows = db.session.execute(select(*columns).order_by(_table.c.id).execution_options(yield_per=batch))
+    count, first_at, last_at, prev = 0, None, None, None
+    for row in rows:
+        fields = row._asdict()
+        if prev is None:
+            first_at = fields["at"]
+            if fields["prev_hash"] not in starts:
+                return Verdict(count, first_at, last_at, row.id, row.at, "prev_hash")
+        elif fields["prev_hash"] != prev:
+            return Verdict(count, first_at, last_at, row.id, row.at, "prev_hash")
+        if entry_hash(fields["prev_hash"], fields) != fields["hash"]:
+            return Verdict(count, first_at, last_at, row.id, row.at, "hash")
+        prev, last_at = fields["hash"], fields["at"]
+        count += 1
+    rows.close()
+    return Verdict(count, first_at, last_at)
+
+
+# --- Partitions (PostgreSQL) and retention -------------------------------------------------------------------
+
+
+def _month_start(day: date) -> datetime:
+    return datetime(day.year, day.month, 1, tzinfo=UTC)
+
+
+def _next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+def _partition(start: datetime) -> str:
+    return f"audit_entry_{start.year:04d}_{start.month:02d}"
+
+
+def _partitions(connection: Connection) -> list[str]:
+    return sorted(connection.scalars(text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'audit_entry'::regclass")))
+
+
+def ensure_partitions(months_ahead: int = 2) -> list[str]:
+    """Create the monthly partitions from this month to ``months_ahead`` months ahead that are missing
+    (PostgreSQL; nothing on SQLite) and return their names. Rows the DEFAULT partition holds for such a
+    month move into it. The caller commits."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return []
+    existing = set(_partitions(connection))
+    created = []
+    start = _month_start(clock.now())
+    for _ in range(months_ahead + 1):
+        end, name = _next_month(start), _partition(start)
+        if name not in existing:
+            bounds = {"lo": start, "hi": end}
+            # A partition cannot be added while the DEFAULT one holds rows of its range: move them.
+            connection.execute(text(f"CREATE TABLE {name} (LIKE audit_entry INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+            connection.execute(text(f"WITH moved AS (DELETE FROM audit_entry_default WHERE at >= :lo AND at < :hi "
+                                    f"RETURNING *) INSERT INTO {name} SELECT * FROM moved"), bounds)
+            connection.execute(text(f"ALTER TABLE audit_entry ATTACH PARTITION {name} "
+                                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"))
+            created.append(name)
+        start = end
+    return created
+
+
+def drop_months_before(day: date, *, actor: AuditActorLike | None = None) -> int:
+    """Drop every entry of the whole months before ``day``'s month and return how many went.
+
+    PostgreSQL drops those months' partitions (and deletes such rows of the DEFAULT one); SQLite
+    deletes them. An "audit_purge" entry names the last dropped entry's hash, so the chain still
+    verifies from the oldest kept entry. The caller commits.
+    """
+    cutoff = _month_start(day)
+    connection = _lock(db.session())
+    last = connection.execute(select(_table.c.id, _table.c.hash).where(_table.c.at < cutoff)
+                              .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
+    if last is None:
+        return 0
+    dropped = connection.execute(select(func.count()).select_from(_table).where(_table.c.at < cutoff)).scalar_one()
+    if connection.dialect.name == "postgresql":
+        for name in _partitions(connection):
+            match = PARTITION_NAME.fullmatch(name)
+            if match and match.group(1) != "default":
+                year, month = map(int, match.group(1).split("_"))
+                if _next_month(datetime(year, month, 1, tzinfo=UTC)) <= cutoff:
+                    connection.execute(text(f"DROP TABLE {name}"))
+    connection.execute(_table.delete().where(_table.c.at < cutoff))  # the DEFAULT partition's, or SQLite's
+    record(AuditAction.AUDIT_PURGE, actor=actor,
+           detail={"before": cutoff.date().isoformat(), "entries": dropped, "last_dropped_id": last.id,
+                   "last_dropped_hash": last.hash})
+    return dropped

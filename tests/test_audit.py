@@ -1,0 +1,395 @@
+"""The audit log: one entry per audited read or change, with who, what, whose data and from where;
+an unbroken hash chain that audit-verify checks; nothing personal in it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text
+
+from app import create_app
+from fakes.builders import make_case, make_nik, make_referral, make_resident
+from slrt import audit, clock, inbound, referrals, residents
+from slrt.access import SYSTEM_ACTOR
+from slrt.extensions import db
+from slrt.identity import mask_phone
+from slrt.models import AuditEntry, Case, Referral, Resident
+from slrt.models.enums import AuditAction, AuditActor, Role
+from slrt.pii import new_key
+from tests.web import Browser
+
+BROWSER_ADDRESS = "10.20.30.40"
+
+
+def _mark(db_session) -> int:
+    return db_session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0)))
+
+
+def _since(db_session, mark: int, **where) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.id > mark).order_by(AuditEntry.id)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEntry, name) == value)
+    return list(db_session.scalars(query))
+
+
+def _everything(db_session) -> str:
+    """Every entry's fields as text (what a search of the table for a personal value would see)."""
+    rows = db_session.execute(select(AuditEntry.__table__)).mappings()
+    return json.dumps([dict(row) for row in rows], default=str)
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app)
+
+
+def _get(browser: Browser, url: str, **kwargs):
+    return browser.get(url, environ_base={"REMOTE_ADDR": BROWSER_ADDRESS}, **kwargs)
+
+
+def _post(browser: Browser, url: str, data: dict | None = None, **kwargs):
+    return browser.post(url, data, environ_base={"REMOTE_ADDR": BROWSER_ADDRESS}, **kwargs)
+
+
+def _login(browser: Browser, username: str):
+    _get(browser, "/login")
+    _post(browser, "/login", {"username": username, "password": "rahasia-demo-1"})
+    return _get(browser, "/admin/")
+
+
+# --- Changes ------------------------------------------------------------------------------------------------
+
+
+def test_registering_a_resident_logs_the_creations_with_personal_values_masked(district, db_session):
+    mark = _mark(db_session)
+    nik, phone = make_nik(), "081225559876"
+    resident = residents.register_resident(
+        nik=nik, name="Sumarni Wulandari", sex="F", birth_date=date(1980, 5, 17), village=district.villages[0],
+        address="RT 02 RW 01 Dukuh Krajan", actor=district.user(Role.FRONT_OFFICE), phone=phone)
+    db_session.commit()
+    created = _since(db_session, mark, action=AuditAction.CREATE, record_type="resident")
+    assert len(created) == 1
+    entry = created[0]
+    assert entry.record_id == resident.id and entry.resident_ids == [resident.id]
+    # Domain code outside a request: the system, unless a command or task says who.
+    assert entry.actor_kind == AuditActor.SYSTEM and entry.actor_label == "sistem"
+    fields = entry.detail["fields"]
+    assert fields["nik_masked"] == [None, resident.nik_masked]
+    assert fields["phone"] == [None, mask_phone(resident.phone)]
+    assert fields["name"] == [None, "(diubah)"] and fields["address"] == [None, "(diubah)"]
+    logged = _everything(db_session)
+    for personal in (nik, resident.phone, "081225559876", "Sumarni", "Krajan", "1980-05-17"):
+        assert personal not in logged
+
+
+def test_an_update_logs_the_changed_fields_before_and_after(district, db_session):
+    resident = make_resident(district, phone="081225550001")
+    db_session.commit()
+    mark = _mark(db_session)
+    resident.phone = "+6281225550002"
+    resident.language = "en"
+    db_session.commit()
+    [entry] = _since(db_session, mark)
+    assert entry.action == AuditAction.UPDATE and entry.record_type == "resident"
+    assert entry.detail["fields"] == {"phone": ["0812****0001", "0812****0002"], "language": ["id", "en"]}
+    # Nothing changed: nothing logged.
+    resident.language = "en"
+    db_session.commit()
+    assert [e.detail for e in _since(db_session, entry.id)] == []
+
+
+def test_a_rolled_back_change_leaves_no_entry(district, db_session):
+    resident = make_resident(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    savepoint = db_session.begin_nested()
+    resident.address = "Jalan Baru 1"
+    db_session.flush()
+    assert len(_since(db_session, mark)) == 1  # written in the change's own transaction
+    savepoint.rollback()
+    assert _since(db_session, mark) == []
+    assert audit.verify().ok
+
+
+def test_a_status_change_is_one_transition_entry_not_an_update(district, db_session):
+    referral = make_referral(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    contact = district.agencies["bpjs"].contacts[0]
+    referrals.accept(referral, actor=contact)
+    db_session.commit()
+    logged = _since(db_session, mark)
+    transitions = [e for e in logged if e.action == AuditAction.TRANSITION]
+    assert [(e.record_type, e.record_id, e.detail["from"], e.detail["to"]) for e in transitions] == [
+        ("referral", referral.id, "sent", "accepted")]
+    assert transitions[0].actor_kind == AuditActor.CONTACT
+    assert transitions[0].actor_label == mask_phone(contact.phone)
+    assert transitions[0].resident_ids == [referral.case.resident_id]
+    assert not [e for e in logged if e.action == AuditAction.UPDATE and e.record_type == "referral"]
+
+
+def test_a_command_or_task_names_who_acted(district, db_session):
+    mark = _mark(db_session)
+    with audit.acting_as(audit.Operator("root@server")):
+        make_resident(district)
+        entry = audit.record(AuditAction.RETENTION, actor=SYSTEM_ACTOR, detail={"cases": 0})
+    db_session.commit()
+    assert {(e.actor_kind, e.actor_label) for e in _since(db_session, mark)} == {(AuditActor.CLI, "root@server")}
+    assert entry.actor_kind == AuditActor.CLI
+
+
+# --- The chain -------------------------------------------------------------------------------------------------
+
+
+def test_the_chain_verifies_and_a_tampered_entry_is_named(app, district, db_session):
+    make_case(district)
+    db_session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["slrt", "audit-verify"])
+    assert result.exit_code == 0, result.output
+    assert "Rantai audit utuh" in result.output
+    victim = _since(db_session, 0)[-2]
+    db_session.execute(text("UPDATE audit_entry SET detail = :d WHERE id = :id"),
+                       {"d": json.dumps({"fields": {}}), "id": victim.id})
+    db_session.commit()
+    verdict = audit.verify()
+    assert not verdict.ok and verdict.broken_id == victim.id and verdict.reason == "hash"
+    result = runner.invoke(args=["slrt", "audit-verify"])
+    assert result.exit_code == 1 and f"entri {victim.id} " in result.output
+
+
+def test_a_removed_entry_breaks_the_chain_at_the_next(district, db_session):
+    make_case(district)
+    db_session.commit()
+    logged = _since(db_session, 0)
+    db_session.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": logged[-2].id})
+    db_session.commit()
+    verdict = audit.verify()
+    assert verdict.broken_id == logged[-1].id and verdict.reason == "prev_hash"
+
+
+def test_dropping_old_months_keeps_the_chain_verifiable(district, db_session, frozen):
+    old = make_resident(district)  # with the district's entries, in November 2026
+    db_session.commit()
+    frozen.move_to(clock.now() + timedelta(days=120))  # March 2027
+    kept = make_resident(district)
+    db_session.commit()
+    before_february = db_session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.at < datetime(2027, 2, 1, tzinfo=UTC)))
+    assert before_february > 0
+    dropped = audit.drop_months_before(date(2027, 2, 14))  # whole months: before 1 February
+    db_session.commit()
+    assert dropped == before_february
+    purge = _since(db_session, 0, action=AuditAction.AUDIT_PURGE)[-1]
+    assert purge.detail["entries"] == dropped and purge.detail["before"] == "2027-02-01"
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry).where(audit.concerns(old.id))) == 0
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry).where(audit.concerns(kept.id))) == 1
+    assert audit.verify().ok
+    assert audit.drop_months_before(date(2027, 2, 14)) == 0  # nothing left to drop
+
+
+def test_partitions_are_made_ahead_on_postgresql(app, db_session, is_postgres):
+    created = audit.ensure_partitions(months_ahead=4)
+    names = {row[0] for row in db_session.execute(text(
+        "SELECT tablename FROM pg_tables WHERE tablename LIKE 'audit_entry_%'"))} if is_postgres else set()
+    if not is_postgres:
+        assert created == []
+        return
+    start = clock.now()
+    expected = set()
+    for _ in range(5):
+        expected.add(f"audit_entry_{start.year:04d}_{start.month:02d}")
+        start = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert expected <= names
+    assert audit.ensure_partitions(months_ahead=4) == []
+
+
+# --- Reads and sign-in, through the screens ----------------------------------------------------------------------
+
+
+def test_a_days_work_through_the_screens_leaves_every_entry(app, district, db_session, browser):
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])
+    # A wrong password: one failed sign-in, against the account, from the browser's address.
+    mark = _mark(db_session)
+    _get(browser, "/login")
+    _post(browser, "/login", {"username": clerk.username, "password": "salah"})
+    [failed] = _since(db_session, mark)
+    assert (failed.action, failed.staff_id, failed.ip) == (AuditAction.SIGN_IN_FAILED, clerk.id, BROWSER_ADDRESS)
+
+    mark = _mark(db_session)
+    _login(browser, clerk.username)
+    [signed_in] = _since(db_session, mark, action=AuditAction.SIGN_IN)
+    assert signed_in.staff_id == clerk.id and signed_in.ip == BROWSER_ADDRESS and signed_in.request_id
+
+    # Intake: the resident, the household and the case, by the clerk.
+    mark = _mark(db_session)
+    nik = make_nik()
+    _get(browser, "/admin/intake/")
+    response = _post(browser, "/admin/intake/", {
+        "nik": nik, "name": "Sumarni", "sex": "F", "birth_date": "1980-05-17",
+        "village_id": district.villages[0].id, "address": "RT 03 RW 02", "phone": "0813-2555-0177",
+        "kk_number": "3316 0120 0510 0007", "phone_owner": "own", "unit_id": district.puskesos[0].id,
+        "channel": "walk_in", "urgency": "normal", "summary": "KIS tidak aktif",
+        "needs": [str(district.services["bpjs_pbi"].id)]})
+    assert response.status_code == 302
+    case = db_session.scalar(select(Case).join(Case.resident).where(Resident.name == "Sumarni"))
+    made = {(e.action, e.record_type) for e in _since(db_session, mark)}
+    assert {(AuditAction.CREATE, "resident"), (AuditAction.CREATE, "household"),
+            (AuditAction.CREATE, "case")} <= made
+    assert {(e.staff_id, e.ip) for e in _since(db_session, mark)} == {(clerk.id, BROWSER_ADDRESS)}
+
+    # The case page: one view, of the case, touching its resident.
+    mark = _mark(db_session)
+    assert _get(browser, f"/admin/case/details/?id={case.id}").status_code == 200
+    [viewed] = _since(db_session, mark)
+    assert (viewed.action, viewed.record_type, viewed.record_id) == (AuditAction.VIEW, "case", case.id)
+    assert viewed.resident_ids == [case.resident_id] and viewed.staff_id == clerk.id
+
+    # The residents' list: one entry with its rows and residents.
+    mark = _mark(db_session)
+    assert _get(browser, "/admin/resident/").status_code == 200
+    [listed] = _since(db_session, mark)
+    assert listed.action == AuditAction.LIST and listed.rows == len(listed.resident_ids) >= 1
+    assert case.resident_id in listed.resident_ids
+
+    # A search by NIK: a search entry, and the NIK nowhere in the log.
+    mark = _mark(db_session)
+    browser.search("/admin/resident/", nik)
+    searched = _since(db_session, mark, action=AuditAction.SEARCH)
+    assert len(searched) == 1 and searched[0].resident_ids == [case.resident_id] and searched[0].detail["search"]
+    assert nik not in _everything(db_session) and "Sumarni" not in _everything(db_session)
+
+    # Sign-out.
+    mark = _mark(db_session)
+    _post(browser, "/logout")
+    assert [e.action for e in _since(db_session, mark)] == [AuditAction.SIGN_OUT]
+
+    # A supervisor's export: the rows and every resident in it.
+    supervisor = Browser(app)
+    _login(supervisor, district.user(Role.SUPERVISOR).username)
+    mark = _mark(db_session)
+    response = _get(supervisor, "/admin/case/export/csv/")
+    assert response.status_code == 200
+    response.get_data()
+    [exported] = _since(db_session, mark)
+    in_scope = db_session.scalar(select(func.count()).select_from(Case))
+    assert exported.action == AuditAction.EXPORT and exported.rows == in_scope
+    assert case.resident_id in exported.resident_ids and exported.detail["format"] == "csv"
+
+    # Refer, on the case page, by a back-office clerk: the referral created, the case's transition.
+    back_office = Browser(app)
+    _login(back_office, district.user(Role.BACK_OFFICE).username)
+    _get(back_office, f"/admin/case/details/?id={case.id}")
+    mark = _mark(db_session)
+    response = _post(back_office, f"/admin/case/{case.id}/refer", {
+        "service_id": district.services["bpjs_pbi"].id, "agency_id": district.agencies["bpjs"].id,
+        "confirm_missing": "1"})
+    assert response.status_code == 302
+    logged = _since(db_session, mark)
+    assert (AuditAction.CREATE, "referral") in {(e.action, e.record_type) for e in logged}
+    assert {(e.action, e.record_type) for e in logged if e.action == AuditAction.TRANSITION} == {
+        (AuditAction.TRANSITION, "case")}
+
+    # The agency answers by SMS: one command entry by the contact, and the referral's transition.
+    referral = db_session.scalar(select(Referral).where(Referral.case_id == case.id))
+    contact = district.agencies["bpjs"].contacts[0]
+    mark = _mark(db_session)
+    inbound.receive(phone=contact.phone, body=f"TERIMA {referral.code}", provider_id="audit-sms-1", gateway="android")
+    db_session.commit()
+    logged = _since(db_session, mark)
+    [command] = [e for e in logged if e.action == AuditAction.SMS_COMMAND]
+    assert command.actor_kind == AuditActor.CONTACT and command.actor_label == mask_phone(contact.phone)
+    assert [e.detail["to"] for e in logged if e.action == AuditAction.TRANSITION and e.record_type == "referral"] \
+        == ["accepted"]
+
+    assert audit.verify().ok
+    assert "+6281325550177" not in _everything(db_session)
+
+
+def test_reads_are_not_logged_with_audit_off_but_changes_are(app, district, db_session, browser):
+    case = make_case(district)
+    db_session.commit()
+    _login(browser, district.user(Role.FRONT_OFFICE, district.puskesos[0]).username)
+    app.config["SLRT_AUDIT"] = False
+    try:
+        mark = _mark(db_session)
+        assert _get(browser, f"/admin/case/details/?id={case.id}").status_code == 200
+        assert _get(browser, "/admin/resident/").status_code == 200
+        assert _since(db_session, mark) == []
+        db_session.get(Resident, case.resident_id).language = "en"
+        db_session.commit()
+        assert [e.action for e in _since(db_session, mark)] == [AuditAction.UPDATE]
+    finally:
+        app.config["SLRT_AUDIT"] = True
+
+
+def test_household_page_touches_every_member(app, district, db_session, browser):
+    household = residents.household_for_intake("3316012005100007", address="RT 02 RW 01",
+                                               village=district.villages[0], actor=district.user(Role.FRONT_OFFICE))
+    first = make_resident(district, household=household)
+    second = make_resident(district, household=household, name="Budi Santoso")
+    db_session.commit()
+    _login(browser, district.user(Role.SUPERVISOR).username)
+    mark = _mark(db_session)
+    assert _get(browser, f"/admin/household/details/?id={household.id}").status_code == 200
+    [viewed] = _since(db_session, mark)
+    assert viewed.record_type == "household" and viewed.resident_ids == sorted([first.id, second.id])
+
+
+def test_no_screen_edits_or_deletes_the_log(app):
+    for view in app.extensions["admin"][0]._views:
+        if getattr(view, "model", None) is AuditEntry:
+            assert not (view.can_edit or view.can_delete or view.can_create)
+            assert not view.action_form  # no bulk delete either
+
+
+@pytest.mark.parametrize(("hops", "address"), [(1, "36.71.12.9"), (0, "127.0.0.1")])
+def test_the_address_is_the_clients_behind_the_proxy_only_when_the_proxy_is_set(tmp_path, hops, address):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.sqlite'}", "SECRET_KEY": "x",
+                      "SLRT_PII_KEY": new_key(), "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'b.sqlite'}",
+                      "SLRT_PROXY_HOPS": hops, "SLRT_SMS_DISPATCH": False, "SLRT_PASSWORD_HASH": "plaintext"})
+    with app.app_context():
+        upgrade()
+    browser = Browser(app)
+    browser.get("/login")
+    browser.post("/login", {"username": "nobody-here", "password": "rahasia"},
+                 headers={"X-Forwarded-For": "36.71.12.9"})
+    with app.app_context():
+        [entry] = db.session.scalars(select(AuditEntry)).all()
+        assert (entry.action, entry.actor_kind, entry.staff_id) == (AuditAction.SIGN_IN_FAILED, AuditActor.STAFF, None)
+        assert entry.ip == address and entry.actor_label == "(akun tidak dikenal)"
+        assert "nobody-here" not in _everything(db.session)
+        db.engine.dispose()
+
+
+def test_entries_come_in_keyset_pages_by_filter(district, db_session, frozen):
+    first, second = make_resident(district), make_resident(district)
+    db_session.commit()
+    for minute in range(5):
+        frozen.move_to(clock.now() + timedelta(minutes=1))
+        audit.record(AuditAction.VIEW, record=first if minute % 2 else second,
+                     resident_ids=[first.id if minute % 2 else second.id], actor=district.user(Role.SUPERVISOR))
+    db_session.commit()
+    views = audit.Filters(action=AuditAction.VIEW)
+    page_one = audit.entries(views, limit=3)
+    page_two = audit.entries(views, after=(page_one[-1].at, page_one[-1].id), limit=3)
+    assert [e.id for e in page_one + page_two] == sorted((e.id for e in page_one + page_two), reverse=True)
+    assert len(page_one) == 3 and len(page_two) == 2
+    about_first = audit.entries(audit.Filters(resident_id=first.id, action=AuditAction.VIEW))
+    assert [e.record_id for e in about_first] == [first.id, first.id]
+    mine = audit.entries(audit.Filters(staff_id=district.user(Role.SUPERVISOR).id))
+    assert len(mine) == 5
+
+
+def test_a_cli_command_is_the_operators_doing(app, district, db_session):
+    user = district.user(Role.BACK_OFFICE)
+    mark = _mark(db_session)
+    result = app.test_cli_runner().invoke(args=["slrt", "reset-2fa", user.username])
+    assert result.exit_code == 0, result.output
+    [reset] = _since(db_session, mark, action=AuditAction.AUTHENTICATOR_RESET)
+    assert (reset.record_type, reset.record_id, reset.actor_kind) == ("staff", user.id, AuditActor.CLI)
+    assert "@" in reset.actor_label
+    assert audit._acting.get() is None  # nothing left behind for what runs next in this process
