@@ -451,7 +451,9 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         """Flask-Admin's message with the value cut short: flashed messages travel in the session cookie."""
         return super().get_invalid_value_msg(value if len(value) <= 40 else f"{value[:40]}...", filter)
 
-    def get_one(self, id):
+    def get_one(self, id, audited: bool = True):
+        """The record of ``id`` the staff member may see, or 404; a GET's read of it is logged unless
+        ``audited`` is False (the caller logs what it shows instead, e.g. a reveal)."""
         pk = self.model.__mapper__.primary_key[0]
         try:
             # Not an id ("abc", "٧", a number beyond INTEGER, which PostgreSQL answers with an error): 404.
@@ -461,7 +463,7 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)
-        if self.audit_type and request.method == "GET":
+        if audited and self.audit_type and request.method == "GET":
             audit.record_view(found)  # a record's page (details, edit form) shows its personal data
         return found
 

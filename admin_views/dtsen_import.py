@@ -28,13 +28,13 @@ from sqlalchemy import func, select
 
 from admin_views.base import SecureView, full_export_format, full_export_reason, render_full_export_form
 from admin_views.security import staff_scope
-from slrt import clock, csvout, dtsen_import, dtsen_uploads, xlsxout
+from slrt import audit, clock, csvout, dtsen_import, dtsen_uploads, xlsxout
 from slrt.access import keeps_settings, may_export_full
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import ResidentImport, ResidentImportError
 from slrt.models.base import MAX_ROW_ID
-from slrt.models.enums import ImportState
+from slrt.models.enums import AuditAction, ImportState
 from tasks.imports import queue_import
 
 log = logging.getLogger(__name__)
@@ -244,6 +244,8 @@ class DtsenImportView(SecureView):
             abort(404)
         record = self._record(import_id)
         header, rows = dtsen_uploads.masked_refused_rows(record)
+        audit.record_list(AuditAction.EXPORT, record_type="import", resident_ids=(), rows=record.rows_refused,
+                          detail={"import_id": record.id, "refused": True, "format": extension})
         return self._refused_file(record, extension, header, rows, full=False)
 
     @expose("/<id:import_id>/refused-full/", methods=["GET", "POST"])
@@ -255,10 +257,15 @@ class DtsenImportView(SecureView):
         formats = ("xlsx", "csv")
         error = None
         if request.method == "POST":
-            _reason, error = full_export_reason()
+            reason, error = full_export_reason()
             if error is None:
+                extension = full_export_format(formats)
+                audit.record(AuditAction.EXPORT, record=("import", record.id), rows=record.rows_refused,
+                             detail={"type": "import", "refused": True, "format": extension, "full": True,
+                                     "reason": reason})
+                db.session.commit()  # the entry, before the file goes
                 header, rows = dtsen_import.refused_rows(record)
-                return self._refused_file(record, full_export_format(formats), header, rows, full=True)
+                return self._refused_file(record, extension, header, rows, full=True)
         return render_full_export_form(self, what=str(_l("Refused rows")), formats=formats, error=error,
                                        back=url_for(".run", import_id=record.id))
 

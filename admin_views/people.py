@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, g, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
@@ -14,11 +16,19 @@ from sqlalchemy.orm import joinedload
 from admin_views import work
 from admin_views.base import SecureModelView
 from admin_views.security import staff_scope
-from slrt import dtsen, identity, residents
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, check_reveal, may_reveal_kk, may_reveal_nik
+from slrt import audit, audit_search, dtsen, identity, residents
+from slrt.access import (
+    ALL_ROLES,
+    OVERSIGHT_ROLES,
+    check_reveal,
+    may_reveal_kk,
+    may_reveal_nik,
+    sees_access_history,
+)
 from slrt.errors import PermissionDenied, ValidationError
+from slrt.extensions import db
 from slrt.models import Household, Resident
-from slrt.models.enums import Language, PhoneOwner, label_of
+from slrt.models.enums import AuditAction, Language, PhoneOwner, label_of
 from slrt.pii import vault
 
 #: The phone owners' words by member (the intake form's choices); declared in slrt.models.enums.
@@ -113,6 +123,15 @@ def _household_kk(view, context, model, name):
                         page_id=model.id)
 
 
+@dataclass(frozen=True)
+class AccessHistory:
+    """A page of a resident's access history as the resident's page shows it."""
+
+    entries: list
+    #: The page of older entries, if any.
+    more: str | None
+
+
 class RevealMixin:
     """The page's "Tampilkan" buttons: POST ``what`` (``nik``, ``kk``) to ``reveal/?id=<page's id>``; the
     answer is the page itself with that number in full, for staff whose role may (slrt.access), audited."""
@@ -132,6 +151,10 @@ class RevealMixin:
             check_reveal(current_user._get_current_object(), record)
         except PermissionDenied:
             abort(403)
+        # One entry per click, whatever SLRT_AUDIT says (a reveal is not a mere read), before the page shows it.
+        audit.record(AuditAction.REVEAL_NIK if what == "nik" else AuditAction.REVEAL_KK, record=record,
+                     resident_ids=audit.residents_of(record))
+        db.session.commit()
         g.slrt_revealed = (what, record.id)
         return self.details_view()
 
@@ -172,6 +195,7 @@ class ResidentView(RevealMixin, SecureModelView):
     form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
     form_choices = {"language": Language.choices()}
     list_template = "admin/model/list.html"
+    details_template = "admin/resident_details.html"  # with "Riwayat akses" (access_history)
     #: Residents of the villages the staff member's units serve (all for the secretariat).
     scoped_model = Resident
     audit_type = "resident"
@@ -187,6 +211,15 @@ class ResidentView(RevealMixin, SecureModelView):
 
     def reveal_record(self, model, what):
         return model if what == "nik" else model.household
+
+    def access_history(self, resident):
+        """The resident's "Riwayat akses" for supervisors and managers (slrt.access.sees_access_history),
+        ``before`` a cursor in the URL for older ones; None for everyone else."""
+        if not sees_access_history(current_user):
+            return None
+        found = audit_search.access_history(resident.id, audit_search.parse_cursor(request.args.get("before")))
+        more = url_for(".details_view", id=resident.id, before=found.next.token()) if found.next else None
+        return AccessHistory(found.entries, more)
 
     def update_model(self, form, model):
         """Changes go through the domain, checked as at intake (name, address, mobile number, the village)."""

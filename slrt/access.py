@@ -34,6 +34,7 @@ with the signed-in account); a request keeps it and passes the :class:`Coverage`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -57,6 +58,7 @@ from slrt.models import (
     unit_village,
 )
 from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
+from slrt.pii import mask
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -293,6 +295,8 @@ FULL_EXPORT_ROLES = MANAGER_ROLES
 #: The reason given for a full export: at least this many characters, at most the second.
 FULL_EXPORT_REASON_LENGTH = (10, 300)
 _REASON = Column("reason", String(FULL_EXPORT_REASON_LENGTH[1]))
+#: A NIK or KK number typed in a reason.
+_ID_NUMBER = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
 
 def may_export_full(staff: Staff) -> bool:
@@ -310,7 +314,25 @@ def check_full_export(actor: Actor, reason: str | None) -> str:
     if len(reason) < FULL_EXPORT_REASON_LENGTH[0]:
         raise ValidationError(_l("Say why the full numbers are needed (at least %(count)s characters).",
                                  count=FULL_EXPORT_REASON_LENGTH[0]), field="reason")
-    return reason
+    return _ID_NUMBER.sub(lambda found: mask(found.group(0)), reason)  # the audit keeps it: no NIK in it
+
+
+#: Roles that see who viewed or changed a resident's data ("Riwayat akses" on the resident's page).
+ACCESS_HISTORY_ROLES = OVERSIGHT_ROLES
+
+
+def sees_access_history(staff: Staff) -> bool:
+    """Whether ``staff`` sees a resident's access history (on the page of a resident they may see)."""
+    return isinstance(staff, Staff) and staff.is_active and Role(staff.role) in ACCESS_HISTORY_ROLES
+
+
+def reads_audit_log(staff: Staff, cover: Coverage | None = None) -> bool:
+    """Whether ``staff`` reads and exports the whole audit log: a manager who covers every unit (the
+    log names every unit's staff and residents). Everyone sees their own activity on their account page.
+
+    ``cover``: the staff member's :class:`Coverage` when it is at hand."""
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) == Role.MANAGER
+            and covers_all_units(cover or staff))
 
 
 def in_scope(who: Staff | Coverage, model: type) -> ColumnElement[bool]:

@@ -11,11 +11,14 @@ from types import SimpleNamespace
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from fakes.builders import make_case, make_referral, make_resident
 from slrt import dtsen, residents
 from slrt.access import may_reveal_kk, may_reveal_nik
-from slrt.models.enums import Role
+from slrt.extensions import db
+from slrt.models import AuditEntry
+from slrt.models.enums import AuditAction, Role
 from tests.test_admin_matrix import signed_in
 
 
@@ -210,3 +213,85 @@ def test_the_full_export_keeps_the_lists_filters_and_is_a_post_with_csrf(app, di
     assert other.nik in got and family.nik not in got
     response = manager.post(link, {"reason": "Verifikasi data bersama Disdukcapil"}, token=False)
     assert response.status_code == 400 and other.nik.encode() not in response.data
+
+
+# --------------------------------------------------------------------------- the audit of reveals and full exports
+
+
+def _entries(action: AuditAction, after: int = 0) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action, AuditEntry.id > after)
+                                   .order_by(AuditEntry.id)))
+
+
+def _last_id() -> int:
+    return db.session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
+
+
+def test_each_reveal_writes_one_entry(app, district, family):
+    supervisor = district.user(Role.SUPERVISOR)
+    browser = signed_in(app, district, Role.SUPERVISOR)
+    start = _last_id()
+    url = f"/admin/resident/reveal/?id={family.id}"
+    browser.post(url, {"what": "nik"}, environ_base={"REMOTE_ADDR": "10.1.2.3"}, headers={"User-Agent": "Uji/1.0"})
+    browser.post(url, {"what": "nik"})
+    browser.post(url, {"what": "kk"})
+    browser.post(f"/admin/household/reveal/?id={family.household_id}", {"what": "kk"})
+    niks, kks = _entries(AuditAction.REVEAL_NIK, start), _entries(AuditAction.REVEAL_KK, start)
+    assert len(niks) == 2 and len(kks) == 2  # one per click
+    first = niks[0]
+    assert (first.staff_id, first.actor_label, first.record_type, first.record_id, first.resident_ids) == (
+        supervisor.id, supervisor.username, "resident", family.id, [family.id])
+    assert (first.ip, first.user_agent) == ("10.1.2.3", "Uji/1.0")
+    assert all((e.record_type, e.record_id, e.resident_ids) == ("household", family.household_id, [family.id])
+               for e in kks)
+    assert not _entries(AuditAction.VIEW, start)  # the page answering the button is the reveal, not a view
+    # refused reveals write nothing
+    clerk = signed_in(app, district, Role.FRONT_OFFICE)
+    start = _last_id()
+    clerk.post(url, {"what": "nik"})
+    assert not _entries(AuditAction.REVEAL_NIK, start) and not _entries(AuditAction.REVEAL_KK, start)
+    # no full number in any entry
+    for entry in db.session.scalars(select(AuditEntry)):
+        assert family.nik not in str(entry.detail) and family.kk not in str(entry.detail)
+
+
+def test_printing_the_letter_with_the_full_nik_is_a_reveal(app, district, family_case):
+    referral = family_case.referrals[0]
+    back = signed_in(app, district, Role.BACK_OFFICE)
+    start = _last_id()
+    back.get(f"/admin/referral/letter/?id={referral.id}")
+    entry, = _entries(AuditAction.REVEAL_NIK, start)
+    assert (entry.record_type, entry.record_id, entry.detail["referral_id"]) == (
+        "resident", family_case.resident_id, referral.id)
+    assert entry.detail["letter"].endswith("/SLRT/XI/2026") and not _entries(AuditAction.VIEW, start)
+    clerk = signed_in(app, district, Role.FRONT_OFFICE, district.puskesos[0])
+    start = _last_id()
+    clerk.get(f"/admin/referral/letter/?id={referral.id}")
+    assert not _entries(AuditAction.REVEAL_NIK, start)
+    view, = _entries(AuditAction.VIEW, start)
+    assert (view.record_type, view.record_id) == ("referral", referral.id)
+
+
+def test_a_full_export_writes_one_entry_with_its_reason(app, district, family):
+    manager = signed_in(app, district, Role.MANAGER)
+    start = _last_id()
+    manager.post("/admin/resident/export-full/", {"reason": "perlu"})  # refused: no entry
+    assert not _entries(AuditAction.EXPORT, start)
+    manager.post("/admin/resident/export-full/", {"reason": "Verifikasi data bersama Disdukcapil"}).get_data()
+    entry, = _entries(AuditAction.EXPORT, start)
+    assert entry.staff_id == district.user(Role.MANAGER).id and family.id in entry.resident_ids
+    assert entry.detail["full"] is True and entry.detail["reason"] == "Verifikasi data bersama Disdukcapil"
+    start = _last_id()
+    manager.post("/admin/resident/export-full/", {"reason": f"Cek NIK {family.nik} di Disdukcapil"}).get_data()
+    entry, = _entries(AuditAction.EXPORT, start)
+    assert entry.detail["reason"] == f"Cek NIK {family.nik_masked} di Disdukcapil"  # no NIK kept in the log
+    start = _last_id()
+    manager.post("/admin/dtsen-proposals/export-full/", {"reason": "Usulan untuk operator desa", "format": "csv"})
+    entry, = _entries(AuditAction.EXPORT, start)
+    assert entry.resident_ids == [family.id] and entry.rows == 1
+    assert (entry.detail["full"], entry.detail["reason"], entry.detail["type"]) == (
+        True, "Usulan untuk operator desa", "dtsen_proposal")
+    start = _last_id()
+    manager.get("/admin/dtsen-proposals/export.xlsx")  # masked: an export entry without "full"
+    entry, = _entries(AuditAction.EXPORT, start)
+    assert entry.resident_ids == [family.id] and "full" not in entry.detail
