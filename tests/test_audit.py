@@ -105,12 +105,37 @@ def test_a_rolled_back_change_leaves_no_entry(district, db_session):
     resident = make_resident(district)
     db_session.commit()
     mark = _mark(db_session)
-    savepoint = db_session.begin_nested()
     resident.address = "Jalan Baru 1"
     db_session.flush()
-    assert len(_since(db_session, mark)) == 1  # written in the change's own transaction
-    savepoint.rollback()
+    assert _since(db_session, mark) == []  # queued: written at commit, as the transaction's last statements
+    db_session.rollback()
+    db_session.commit()
     assert _since(db_session, mark) == []
+    assert audit.verify().ok
+
+
+def test_a_rolled_back_savepoints_entries_go_and_the_outer_transactions_stay(district, db_session):
+    first, second = make_resident(district), make_resident(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    first.language = "en"  # the outer transaction's change
+    kept = audit.record(AuditAction.VIEW, record=first, resident_ids=[first.id])
+    savepoint = db_session.begin_nested()
+    second.language = "en"
+    audit.record(AuditAction.VIEW, record=second, resident_ids=[second.id])
+    with db_session.begin_nested():  # released inside the rolled-back one: goes with it
+        audit.record(AuditAction.REVEAL_NIK, record=second, resident_ids=[second.id])
+    db_session.flush()
+    savepoint.rollback()
+    with db_session.begin_nested():  # released: its entry stands with the outer transaction
+        audit.record(AuditAction.REVEAL_NIK, record=first, resident_ids=[first.id])
+    assert kept.id is None and _since(db_session, mark) == []  # nothing written before the commit
+    db_session.commit()
+    logged = _since(db_session, mark)
+    # In the order they happened (the change is flushed when the first SAVEPOINT begins).
+    assert [(e.action, e.record_id) for e in logged] == [
+        (AuditAction.VIEW, first.id), (AuditAction.UPDATE, first.id), (AuditAction.REVEAL_NIK, first.id)]
+    assert kept.id == logged[0].id and kept.hash == logged[0].hash  # the returned entry, filled in at commit
     assert audit.verify().ok
 
 
