@@ -1,11 +1,17 @@
 """The audit log (UU PDP 27/2022): who read or changed whose personal data, when, from where.
 
-Every entry goes through :func:`record`, which appends it to a hash chain: under one lock
-(PostgreSQL: a transaction-level advisory lock; SQLite: the write lock, :func:`begin_write`)
-it reads the newest entry's hash and inserts the new entry with
-``hash = sha256(prev_hash + canonical JSON of its fields)``. The lock is held to commit, so id
-order is chain order and :func:`verify` can walk the chain. Entries are written in the caller's
-transaction: a rolled-back change leaves no entry.
+Every entry goes through :func:`record` (or the flush listener), which queues it in the session
+(``session.info``) with the transaction it happened in. At the outermost commit, as the last
+statements before COMMIT, :func:`_before_commit` flushes, takes one lock (PostgreSQL: a
+transaction-level advisory lock; SQLite: the write lock, which the transaction takes with
+:func:`begin_write` when it queues its first entry, SQLite serializing writers anyway), reads the newest
+entry's hash and inserts the queued entries chained, ``hash = sha256(prev_hash + canonical JSON of
+its fields)``. The lock is held to commit, so id order is chain order and :func:`verify` can walk the
+chain; as it is taken last, a transaction never holds it while it waits on a row lock (which could
+deadlock with one that holds the row and waits for the chain). Entries are written in the caller's
+transaction: a rolled-back change leaves no entry, and a rolled-back SAVEPOINT drops those queued in
+it. An entry's ``at`` is when it happened, or the previous entry's if that is later (the log's
+order). :func:`write_queued` writes the queued entries at once, for a caller needing an id or hash.
 
 What writes entries:
 

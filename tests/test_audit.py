@@ -141,6 +141,21 @@ def test_a_rolled_back_savepoints_entries_go_and_the_outer_transactions_stay(dis
     assert audit.verify().ok
 
 
+def test_an_entry_needed_before_the_commit_is_written_at_once(district, db_session):
+    resident = make_resident(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    entry = audit.record(AuditAction.REVEAL_NIK, record=resident, resident_ids=[resident.id])
+    assert entry.id is None
+    assert audit.write_queued() == [entry]
+    [written] = _since(db_session, mark)  # in the transaction, before its commit
+    assert (written.id, written.hash) == (entry.id, entry.hash)
+    audit.record(AuditAction.VIEW, record=resident, resident_ids=[resident.id])
+    db_session.commit()
+    assert [e.action for e in _since(db_session, mark)] == [AuditAction.REVEAL_NIK, AuditAction.VIEW]
+    assert audit.verify().ok
+
+
 def test_a_status_change_is_one_transition_entry_not_an_update(district, db_session):
     referral = make_referral(district)
     db_session.commit()
