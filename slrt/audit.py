@@ -613,6 +613,8 @@ def _orm_execute(state) -> None:
 def _before_commit(session: Session) -> None:
     """Write the transaction's queued entries as its last statements: at the outermost commit (a
     SAVEPOINT's release waits for it), after a last flush (its changes' entries)."""
+    # SQLAlchemy fires before_commit for a SAVEPOINT's release too; Session.commit() releases the
+    # open SAVEPOINTs before it commits the root, so the root's comes with none open.
     if session.in_nested_transaction():
         return
     session.flush()
