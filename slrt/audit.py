@@ -11,7 +11,8 @@ chain; as it is taken last, a transaction never holds it while it waits on a row
 deadlock with one that holds the row and waits for the chain). Entries are written in the caller's
 transaction: a rolled-back change leaves no entry, and a rolled-back SAVEPOINT drops those queued in
 it. An entry's ``at`` is when it happened, or the previous entry's if that is later (the log's
-order). :func:`write_queued` writes the queued entries at once, for a caller needing an id or hash.
+order). :func:`write_queued` writes the queued entries at once, for a caller needing an id or hash;
+:func:`queued` lists them, for one reading the log that must see its own transaction's entries.
 
 What writes entries:
 
@@ -274,6 +275,13 @@ def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]
         last_id = connection.execute(insert(_table).values(fields).returning(_table.c.id)).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
         entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
+
+
+def queued(session: Session | None = None) -> list[AuditEntry]:
+    """The entries the transaction has queued and not written yet, oldest first (ids and hashes unset):
+    for a reader of the log that must see its own transaction's entries without waiting for the commit."""
+    session = session or db.session()
+    return [entry for _transaction, _fields, entry in session.info.get(_QUEUE, ())]
 
 
 def write_queued(session: Session | None = None) -> list[AuditEntry]:
