@@ -1,11 +1,18 @@
 """The audit log (UU PDP 27/2022): who read or changed whose personal data, when, from where.
 
-Every entry goes through :func:`record`, which appends it to a hash chain: under one lock
-(PostgreSQL: a transaction-level advisory lock; SQLite: the write lock, :func:`begin_write`)
-it reads the newest entry's hash and inserts the new entry with
-``hash = sha256(prev_hash + canonical JSON of its fields)``. The lock is held to commit, so id
-order is chain order and :func:`verify` can walk the chain. Entries are written in the caller's
-transaction: a rolled-back change leaves no entry.
+Every entry goes through :func:`record` (or the flush listener), which queues it in the session
+(``session.info``) with the transaction it happened in. At the outermost commit, as the last
+statements before COMMIT, :func:`_before_commit` flushes, takes one lock (PostgreSQL: a
+transaction-level advisory lock; SQLite: the write lock, which the transaction takes with
+:func:`begin_write` when it queues its first entry, SQLite serializing writers anyway), reads the newest
+entry's hash and inserts the queued entries chained, ``hash = sha256(prev_hash + canonical JSON of
+its fields)``. The lock is held to commit, so id order is chain order and :func:`verify` can walk the
+chain; as it is taken last, a transaction never holds it while it waits on a row lock (which could
+deadlock with one that holds the row and waits for the chain). Entries are written in the caller's
+transaction: a rolled-back change leaves no entry, and a rolled-back SAVEPOINT drops those queued in
+it. An entry's ``at`` is when it happened, or the previous entry's if that is later (the log's
+order). :func:`write_queued` writes the queued entries at once, for a caller needing an id or hash;
+:func:`queued` lists them, for one reading the log that must see its own transaction's entries.
 
 What writes entries:
 
@@ -212,6 +219,17 @@ def _record_ref(record: Any) -> tuple[str | None, int | None]:
 
 # --- Appending ------------------------------------------------------------------------------------------
 
+#: session.info key of the entries the session's transaction queued: (transaction, fields, entry), the
+#: transaction being the innermost one (a SAVEPOINT, else the root) when the entry was queued.
+_QUEUE = "slrt_audit_queue"
+
+
+def _become_writer(session: Session) -> None:
+    """SQLite: make the transaction the database's one writer, unless it has written already (it holds
+    the lock then, and begin_write must not commit its half-done work) or began as one."""
+    if session.get_bind().dialect.name == "sqlite" and not session.info.get("slrt_wrote"):
+        begin_write()
+
 
 def _lock(session: Session) -> Connection:
     """Take the chain's lock, held to the end of the transaction; return the session's connection."""
@@ -219,33 +237,67 @@ def _lock(session: Session) -> Connection:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         return connection
-    # SQLite: become the database's one writer, unless this transaction has written already (it
-    # holds the lock then, and begin_write must not commit its half-done work) or began as one.
-    if not session.info.get("slrt_wrote") and not connection.get_execution_options().get("slrt_write"):
-        begin_write()
+    _become_writer(session)  # SQLite: writers are serialized by the database's lock
     return session.connection()
 
 
-def _append(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
-    """Insert ``entries`` (field dicts) at the end of the chain, in the session's transaction."""
+def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Queue ``entries`` (field dicts) for the session's outermost commit; return them as transient
+    :class:`AuditEntry` objects, whose id and hash are filled in when they are written."""
+    _become_writer(session)  # SQLite: as the transaction will write at commit (a no-op elsewhere)
+    transaction = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    queued = session.info.setdefault(_QUEUE, [])
+    made = []
+    for fields in entries:
+        fields.setdefault("at", clock.now())
+        entry = AuditEntry(**fields)
+        queued.append((transaction, fields, entry))
+        made.append(entry)
+    session.info["slrt_wrote"] = True
+    return made
+
+
+def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]]) -> None:
+    """Insert the ``queued`` entries at the end of the chain, in the session's transaction, under the
+    chain's lock (held to commit)."""
     connection = _lock(session)
     last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
                               .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
     last_id, last_at, prev_hash = (last.id, last.at, last.hash) if last else (0, None, GENESIS)
     postgresql = connection.dialect.name == "postgresql"
-    written = []
-    for fields in entries:
-        now = clock.now()
-        fields["at"] = max(now, last_at) if last_at else now  # never before the entry it follows
+    for _transaction, fields, entry in queued:
+        if last_at and fields["at"] < last_at:
+            fields["at"] = last_at  # never before the entry it follows
         fields["prev_hash"] = prev_hash
         fields["hash"] = entry_hash(prev_hash, fields)
         if not postgresql:
             fields["id"] = last_id + 1  # SQLite: the one writer draws it; PostgreSQL: the sequence
         last_id = connection.execute(insert(_table).values(fields).returning(_table.c.id)).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
-        written.append(AuditEntry(**{**fields, "id": last_id}))
-    session.info["slrt_wrote"] = True
-    return written
+        entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
+
+
+def queued(session: Session | None = None) -> list[AuditEntry]:
+    """The entries the transaction has queued and not written yet, oldest first (ids and hashes unset):
+    for a reader of the log that must see its own transaction's entries without waiting for the commit."""
+    session = session or db.session()
+    return [entry for _transaction, _fields, entry in session.info.get(_QUEUE, ())]
+
+
+def write_queued(session: Session | None = None) -> list[AuditEntry]:
+    """Write the entries the transaction has queued now, not at commit, and return them (ids and hashes set).
+
+    For a caller that needs an entry's id or hash before the commit. It takes the chain's lock, held
+    to commit: the transaction then waits for, and holds up, every other writer of the log until it
+    ends (the deadlock risk the commit-time writing avoids), so keep what follows short.
+    """
+    session = session or db.session()
+    session.flush()
+    queued = session.info.pop(_QUEUE, None)
+    if not queued:
+        return []
+    _write(session, queued)
+    return [entry for _transaction, _fields, entry in queued]
 
 
 def _fields(action: AuditAction, *, record: Any = None, resident_ids: Iterable[int] = (), rows: int | None = None,
@@ -254,7 +306,7 @@ def _fields(action: AuditAction, *, record: Any = None, resident_ids: Iterable[i
     if actor is None or isinstance(actor, System):
         # A domain function's "system" inside a CLI command or a task: the operator or task named there.
         actor = _acting.get() or actor or _actor()
-    return {**actor_fields(actor), **_where(),
+    return {**actor_fields(actor), **_where(), "at": clock.now(),
             "action": AuditAction(action), "record_type": record_type, "record_id": record_id,
             "resident_ids": sorted({int(i) for i in resident_ids if i is not None}), "rows": rows,
             "detail": _normal_json(detail)}
@@ -262,14 +314,16 @@ def _fields(action: AuditAction, *, record: Any = None, resident_ids: Iterable[i
 
 def record(action: AuditAction | str, *, record: Any = None, resident_ids: Iterable[int] = (),
            rows: int | None = None, detail: dict | None = None, actor: AuditActorLike | None = None) -> AuditEntry:
-    """Append one entry in the current transaction and return it (not attached to the session).
+    """Log one entry in the current transaction and return it (not attached to the session).
 
-    ``record`` is the one record acted on: a model instance or ``(record_type, id)``. ``detail``
-    must hold no personal value (mask it: :func:`masked`). The actor defaults to :func:`acting_as`'s,
-    else the request's signed-in account, else the system.
+    The entry is written when the transaction commits (its id and hash are set then; a rolled-back
+    transaction or SAVEPOINT drops it); :func:`write_queued` writes it at once if they are needed
+    before. ``record`` is the one record acted on: a model instance or ``(record_type, id)``.
+    ``detail`` must hold no personal value (mask it: :func:`masked`). The actor defaults to
+    :func:`acting_as`'s, else the request's signed-in account, else the system.
     """
-    return _append(db.session(), [_fields(action, record=record, resident_ids=resident_ids, rows=rows,
-                                          detail=detail, actor=actor)])[0]
+    return _queue(db.session(), [_fields(action, record=record, resident_ids=resident_ids, rows=rows,
+                                         detail=detail, actor=actor)])[0]
 
 
 def reads_audited() -> bool:
@@ -281,9 +335,8 @@ def record_view(obj: Any, *, action: AuditAction = AuditAction.VIEW, detail: dic
                 actor: AuditActorLike | None = None) -> AuditEntry | None:
     """Log a read of one record's page (a resident, household, case, referral, SMS body).
 
-    In a request the entry is written when the answer is ready (:func:`write_reads`), so the chain's
-    lock is held for an insert and a commit, not for the page's rendering; outside one, at once
-    (returned). None when deferred or when reads are not audited (SLRT_AUDIT).
+    In a request the entry is logged when the answer is ready (:func:`write_reads`); outside one, like
+    :func:`record`'s (returned). None when deferred or when reads are not audited (SLRT_AUDIT).
     """
     if not reads_audited():
         return None
@@ -305,21 +358,21 @@ def _read(fields: dict[str, Any]) -> AuditEntry | None:
     if has_request_context():
         g.setdefault("slrt_audit_reads", []).append(fields)
         return None
-    return _append(db.session(), [fields])[0]
+    return _queue(db.session(), [fields])[0]
 
 
 def write_reads() -> None:
-    """Write the reads this request logged and commit them.
+    """Log the reads this request made and commit them.
 
     The request's own changes are its view's business: when it wrote something it has not committed,
-    its reads join its transaction and share its fate; else only the reads are committed.
+    its reads join its transaction and share its fate; else the reads are committed on their own.
     """
     reads = g.pop("slrt_audit_reads", None)
     if not reads:
         return
     session = db.session()
     wrote = session.info.get("slrt_wrote")
-    _append(session, reads)
+    _queue(session, reads)
     if not wrote:
         session.commit()
 
@@ -545,7 +598,7 @@ def _after_flush(session: Session, _context) -> None:
         entries.append(_fields(action, record=obj, resident_ids=_residents_in_flush(connection, obj),
                                detail=detail))
     if entries:
-        _append(session, entries)
+        _queue(session, entries)
 
 
 @contextmanager
@@ -565,19 +618,49 @@ def _orm_execute(state) -> None:
         state.session.info["slrt_wrote"] = True
 
 
+def _before_commit(session: Session) -> None:
+    """Write the transaction's queued entries as its last statements: at the outermost commit (a
+    SAVEPOINT's release waits for it), after a last flush (its changes' entries)."""
+    # SQLAlchemy fires before_commit for a SAVEPOINT's release too; Session.commit() releases the
+    # open SAVEPOINTs before it commits the root, so the root's comes with none open.
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    queued = session.info.pop(_QUEUE, None)
+    if queued:
+        _write(session, queued)
+
+
+def _within(transaction, ended) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _rolled_back(session: Session, transaction) -> None:
+    """Drop the entries queued in ``transaction`` (a SAVEPOINT, or the root) and in those within it."""
+    queued = session.info.get(_QUEUE)
+    if queued:
+        session.info[_QUEUE] = [item for item in queued if not _within(item[0], transaction)]
+
+
 def _transaction_ended(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("slrt_wrote", None)
+        session.info.pop(_QUEUE, None)  # written at commit, or dropped with a rollback
 
 
 def init_app(app: Flask, *, signed_in=None) -> None:
     """Audit ``app``'s requests: ``signed_in()`` answers the request's signed-in Staff (or None); the
     reads a request logged are written and committed when its answer is ready."""
     app.extensions["slrt_audit_signed_in"] = signed_in
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_transaction_end", _transaction_ended)
-        event.listen(Session, "do_orm_execute", _orm_execute)
+    for name, hook in (("after_flush", _after_flush), ("before_commit", _before_commit),
+                       ("after_soft_rollback", _rolled_back), ("after_transaction_end", _transaction_ended),
+                       ("do_orm_execute", _orm_execute)):
+        if not event.contains(Session, name, hook):
+            event.listen(Session, name, hook)
 
     @app.after_request
     def _write_reads(response: Response) -> Response:

@@ -12,6 +12,7 @@ are named without their phones.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from datetime import date, datetime
@@ -178,8 +179,10 @@ def processing_history(resident: Resident) -> list[dict]:
     """The audit log's entries about the resident, oldest first: when, who (a staff username, a masked
     phone, the system or the server's operator), what, on which record. Not the other residents an
     entry also touched, nor the address it came from."""
-    entries = db.session.scalars(select(AuditEntry).where(audit.concerns(resident.id))
+    written = db.session.scalars(select(AuditEntry).where(audit.concerns(resident.id))
                                  .order_by(AuditEntry.id).execution_options(yield_per=1000))
+    # This transaction's entries (the export's own) are written at its commit: after the ones stored.
+    entries = itertools.chain(written, (e for e in audit.queued() if resident.id in e.resident_ids))
     return [{"at": _at(e.at), "who": e.actor_label, "actor_kind": _value(e.actor_kind), "action": _value(e.action),
              "record_type": e.record_type, "record_id": e.record_id, "rows": e.rows} for e in entries]
 

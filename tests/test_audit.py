@@ -4,11 +4,13 @@ an unbroken hash chain that audit-verify checks; nothing personal in it."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from app import create_app
 from fakes.builders import make_case, make_nik, make_referral, make_resident
@@ -16,7 +18,7 @@ from slrt import audit, clock, inbound, referrals, residents
 from slrt.access import SYSTEM_ACTOR
 from slrt.extensions import db
 from slrt.identity import mask_phone
-from slrt.models import AuditEntry, Case, Referral, Resident
+from slrt.models import AuditEntry, Case, Document, Referral, Resident
 from slrt.models.enums import AuditAction, AuditActor, Role
 from slrt.pii import new_key
 from tests.web import Browser
@@ -105,12 +107,52 @@ def test_a_rolled_back_change_leaves_no_entry(district, db_session):
     resident = make_resident(district)
     db_session.commit()
     mark = _mark(db_session)
-    savepoint = db_session.begin_nested()
     resident.address = "Jalan Baru 1"
     db_session.flush()
-    assert len(_since(db_session, mark)) == 1  # written in the change's own transaction
-    savepoint.rollback()
+    assert _since(db_session, mark) == []  # queued: written at commit, as the transaction's last statements
+    db_session.rollback()
+    db_session.commit()
     assert _since(db_session, mark) == []
+    assert audit.verify().ok
+
+
+def test_a_rolled_back_savepoints_entries_go_and_the_outer_transactions_stay(district, db_session):
+    first, second = make_resident(district), make_resident(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    first.language = "en"  # the outer transaction's change
+    kept = audit.record(AuditAction.VIEW, record=first, resident_ids=[first.id])
+    savepoint = db_session.begin_nested()
+    second.language = "en"
+    audit.record(AuditAction.VIEW, record=second, resident_ids=[second.id])
+    with db_session.begin_nested():  # released inside the rolled-back one: goes with it
+        audit.record(AuditAction.REVEAL_NIK, record=second, resident_ids=[second.id])
+    db_session.flush()
+    savepoint.rollback()
+    with db_session.begin_nested():  # released: its entry stands with the outer transaction
+        audit.record(AuditAction.REVEAL_NIK, record=first, resident_ids=[first.id])
+    assert kept.id is None and _since(db_session, mark) == []  # nothing written before the commit
+    db_session.commit()
+    logged = _since(db_session, mark)
+    # In the order they happened (the change is flushed when the first SAVEPOINT begins).
+    assert [(e.action, e.record_id) for e in logged] == [
+        (AuditAction.VIEW, first.id), (AuditAction.UPDATE, first.id), (AuditAction.REVEAL_NIK, first.id)]
+    assert kept.id == logged[0].id and kept.hash == logged[0].hash  # the returned entry, filled in at commit
+    assert audit.verify().ok
+
+
+def test_an_entry_needed_before_the_commit_is_written_at_once(district, db_session):
+    resident = make_resident(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    entry = audit.record(AuditAction.REVEAL_NIK, record=resident, resident_ids=[resident.id])
+    assert entry.id is None
+    assert audit.write_queued() == [entry]
+    [written] = _since(db_session, mark)  # in the transaction, before its commit
+    assert (written.id, written.hash) == (entry.id, entry.hash)
+    audit.record(AuditAction.VIEW, record=resident, resident_ids=[resident.id])
+    db_session.commit()
+    assert [e.action for e in _since(db_session, mark)] == [AuditAction.REVEAL_NIK, AuditAction.VIEW]
     assert audit.verify().ok
 
 
@@ -205,6 +247,146 @@ def test_partitions_are_made_ahead_on_postgresql(app, db_session, is_postgres):
         start = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
     assert expected <= names
     assert audit.ensure_partitions(months_ahead=4) == []
+
+
+# --- Concurrent writers (real connections, committed data) ---------------------------------------------------
+
+
+@pytest.fixture
+def committed_documents(app, is_postgres):
+    """Four documents committed for real (threads need them), deleted afterwards with the log's entries
+    written meanwhile (the end of the chain: what is left still verifies) (PostgreSQL only)."""
+    if not is_postgres:
+        pytest.skip("real concurrent writers: PostgreSQL (TEST_DATABASE_URL)")
+    with app.app_context():
+        mark = _mark(db.session)
+        documents = [Document(code=f"audit-race-{n}", name=f"Dokumen {n}", sms_name=f"dok {n}") for n in range(4)]
+        db.session.add_all(documents)
+        db.session.commit()
+        ids = [document.id for document in documents]
+        db.session.remove()
+    yield ids
+    with app.app_context():
+        db.session.execute(delete(Document).where(Document.id.in_(ids)))
+        db.session.commit()
+        db.session.execute(delete(AuditEntry).where(AuditEntry.id > mark))
+        db.session.commit()
+        assert audit.verify().ok
+        db.session.remove()
+
+
+def _waits_on_a_lock(app, pid: int, seconds: float = 10) -> bool:
+    """Whether the backend ``pid`` comes to wait on a lock within ``seconds``."""
+    with app.app_context(), db.engine.connect() as connection:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if connection.scalar(text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted"), {"pid": pid}):
+                return True
+            connection.rollback()
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.postgres
+def test_writers_crossing_row_locks_do_not_deadlock_on_the_chain(app, committed_documents):
+    # One changes document A then B; two changes B while one holds A, and commits while one waits for B.
+    # Had the chain's lock been taken at one's first audited flush and held to its commit, two would
+    # wait for it holding B, and one for B holding it: a deadlock PostgreSQL breaks by failing one.
+    first_id, second_id = committed_documents[:2]
+    a_changed, b_changed = threading.Event(), threading.Event()
+    pids: dict[str, int] = {}
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        with app.app_context():
+            try:
+                pids["one"] = db.session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+                db.session.get(Document, first_id).name = "Dokumen A oleh satu"
+                db.session.flush()
+                a_changed.set()
+                b_changed.wait(timeout=5)
+                db.session.get(Document, second_id).name = "Dokumen B oleh satu"
+                db.session.flush()  # waits for two's lock on B
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                failures.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    def two() -> None:
+        with app.app_context():
+            try:
+                a_changed.wait(timeout=5)
+                db.session.get(Document, second_id).name = "Dokumen B oleh dua"
+                db.session.flush()
+                b_changed.set()
+                _waits_on_a_lock(app, pids["one"])
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                failures.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    threads = [threading.Thread(target=one), threading.Thread(target=two)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    with app.app_context():
+        assert db.session.get(Document, second_id).name == "Dokumen B oleh satu"  # one committed last
+        logged = _since(db.session, mark, record_type="document")
+        assert sorted((e.record_id, e.detail["fields"]["name"][1]) for e in logged) == sorted([
+            (first_id, "Dokumen A oleh satu"), (second_id, "Dokumen B oleh dua"), (second_id, "Dokumen B oleh satu")])
+        assert audit.verify().ok
+        db.session.remove()
+
+
+@pytest.mark.postgres
+def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
+    rounds = 8
+    start = threading.Barrier(len(committed_documents))
+    failures: list[BaseException] = []
+
+    def writer(document_id: int) -> None:
+        with app.app_context():
+            try:
+                start.wait(timeout=10)
+                for round_ in range(rounds):
+                    document = db.session.get(Document, document_id)
+                    document.name = f"Dokumen {document_id} putaran {round_}"
+                    audit.record(AuditAction.VIEW, record=("document", document_id))
+                    if round_ % 2:
+                        with db.session.begin_nested():  # released: its entry is written at the commit
+                            audit.record(AuditAction.EXPORT, record=("document", document_id), rows=1)
+                    db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    threads = [threading.Thread(target=writer, args=(document_id,)) for document_id in committed_documents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    with app.app_context():
+        logged = _since(db.session, mark, record_type="document")
+        per_writer = rounds * 2 + rounds // 2  # an update and a view each round, an export every other
+        assert len(logged) == len(committed_documents) * per_writer
+        assert [e.at for e in logged] == sorted(e.at for e in logged)  # id order is time order
+        verdict = audit.verify()
+        assert verdict.ok, verdict
+        db.session.remove()
 
 
 # --- Reads and sign-in, through the screens ----------------------------------------------------------------------
