@@ -1,9 +1,15 @@
 """NIK, KK and phone validation, table-driven: what a clerk types and what they are told."""
 
+import hashlib
+import hmac
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from stdnum.id import nik as stdnum_nik
 
+from slrt import identity
 from slrt.errors import ValidationError
 from slrt.identity import (
     birth_date_from_nik,
@@ -16,7 +22,7 @@ from slrt.identity import (
     validate_name,
     validate_nik,
 )
-from slrt.pii import mask
+from slrt.pii import mask, vault
 
 
 @pytest.fixture(autouse=True)
@@ -158,6 +164,53 @@ def test_mobile_numbers_rejected_with_a_reason(typed, message):
     assert message in str(err.value)
 
 
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except ValidationError as exc:
+        return ("refused", str(exc.message))
+
+
+#: Numbers as typed: a prefix people write, digits, separators, and now and then other characters.
+_TYPED_PHONES = st.builds(
+    lambda prefix, digits, separators: "".join(
+        ch + separators[i % len(separators)] if separators and i % 4 == 3 else ch
+        for i, ch in enumerate(prefix + digits)),
+    st.sampled_from(["0", "62", "+62", "+62 ", "(+62) ", "(0", "00", "062", "+0", "+620", "6", "+", "++62", "08", ""]),
+    st.text(alphabet="0123456789", min_size=0, max_size=15),
+    st.text(alphabet=" -.()/+\t٣a", max_size=3),
+) | st.text(alphabet="0123456789+-. ()١٨", max_size=18)
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(_TYPED_PHONES)
+def test_mobile_fast_path_answers_as_phonenumbers_does(typed):
+    """The shortcut for plain mobiles gives, for any input, what phonenumbers' full parse gives."""
+    assume(typed.strip())  # an empty number is refused before either
+    assert _outcome(normalize_mobile, typed) == _outcome(identity._parsed_mobile, typed.strip(), "phone")
+
+
+def test_every_mobile_prefix_and_length_answers_as_phonenumbers_does():
+    for first in range(10, 100):
+        for length in range(7, 14):
+            national = f"{first}{'1234567890123'[:length - 2]}"
+            for typed in (f"0{national}", f"62{national}", f"+62 {national}", f"0{national[:3]}-{national[3:]}"):
+                assert _outcome(normalize_mobile, typed) == _outcome(identity._parsed_mobile, typed, "phone"), typed
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12))
+def test_nik_birth_date_check_is_python_stdnums(rest):
+    """Digits 7-12 are accepted exactly when python-stdnum reads a birth date from them."""
+    number = "3316" + rest
+    assert (_outcome(validate_nik, number) == number) == stdnum_nik.is_valid(number)
+
+
+@given(st.text(alphabet="0123456789 -.x٣", max_size=20))
+def test_separators_are_dropped_as_before(typed):
+    assert identity._digits_only(typed) == "".join(ch for ch in typed if ch not in " -.")
+
+
 def test_phone_display_and_mask():
     assert display_phone("+6281234567890") == "0812-3456-7890"
     assert mask_phone("+6281234567890") == "0812****7890"
@@ -176,3 +229,35 @@ def test_names_are_tidied(typed, ok):
 def test_bad_names_are_refused(typed):
     with pytest.raises(ValidationError):
         validate_name(typed)
+
+
+def test_bound_hasher_finds_what_lookup_hash_finds(app):
+    """The importer's hasher (key taken once) gives the stored lookup hash: HMAC-SHA256 of kind:value."""
+    key = app.extensions["slrt_pii"].hash_key
+    for kind in ("nik", "kk"):
+        hasher = vault.hasher(kind)
+        for value in ("3316011708450001", "3316012001000123", ""):
+            expected = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+            assert vault.lookup_hash(kind, value) == hasher(value) == expected
+    assert vault.hasher("nik")("3316011708450001") != vault.hasher("kk")("3316011708450001")
+
+
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=130), max_size=130)
+       | st.text(alphabet="Ab .,'-1\u00e9\u0663", max_size=12))
+def test_plain_names_are_taken_as_the_full_check_takes_them(typed):
+    """The quick way for plain ASCII names accepts exactly what the character-by-character check accepts."""
+    name = " ".join(typed.split())
+    full = (2 <= len(name) <= 120 and not any(ch.isdigit() for ch in name) and name[:1].isalpha()
+            and all(ch.isalpha() or ch in " .,'-" for ch in name))
+    assert (_outcome(validate_name, typed) == name) == full
+
+
+def test_identifiers_encrypted_together_are_fernet_tokens_of_the_vault(app):
+    """Tokens made in a batch decrypt with the vault (Fernet) to the values, each with its own IV."""
+    values = ["3316011708450001", "3316012001000123", "", "é" * 20, "x" * 31, "y" * 32]
+    tokens = vault.encrypt_many(values)
+    assert [vault.decrypt(token) for token in tokens] == values
+    assert [app.extensions["slrt_pii"].fernet.decrypt(token.encode()).decode() for token in tokens] == values
+    assert len({token[:57] for token in vault.encrypt_many(["3316011708450001"] * 50)}) == 50  # IVs differ
+    assert vault.encrypt_many([]) == []
