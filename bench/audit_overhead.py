@@ -14,7 +14,8 @@ built when it is attached), with the demo's staff accounts and addresses and the
 then times the queries the audit screens run (slrt.audit.entries with each filter: first page and
 a keyset page 2,000 entries deep; the resident filter is slrt.audit.concerns): the median wall time
 of the call, and EXPLAIN ANALYZE's execution time of the very statement it sent, with the indexes
-the plan used. The filled entries are not a valid hash chain (audit-verify fails on this database).
+the plan used; then a 30-day breach report of the busiest account (slrt.breach.report). The filled
+entries are not a valid hash chain (audit-verify fails on this database).
 
 Usage: .venv/bin/python bench/audit_overhead.py [--cases 200000] [--runs 15] [--audit-rows 10000000] [--rebuild]
 Needs PostgreSQL at BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/slrt_bench_audit).
@@ -101,6 +102,10 @@ ACTIONS_SQL = """CASE WHEN g % 1000 < 600 THEN 'view' WHEN g % 1000 < 800 THEN '
                       WHEN g % 1000 < 995 THEN 'sign_in' ELSE 'export' END"""
 
 
+#: The user agent of the filled entries.
+FILLED_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
+
+
 def _month_starts(now: datetime, count: int) -> list[datetime]:
     start = datetime(now.year, now.month, 1, tzinfo=UTC)
     starts = [start]
@@ -165,7 +170,7 @@ def fill_audit(app, rows: int) -> None:
                             ELSE '{{}}'::bigint[] END,
                        CASE WHEN a.action IN ('list', 'search') THEN 20 WHEN a.action = 'export' THEN 200 END,
                        CASE WHEN a.action IN ('list', 'search', 'export') THEN '{{"type": "resident"}}'::json END,
-                       '10.20.' || (s.id % 5) || '.' || (10 + s.id), 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
+                       '10.20.' || (s.id % 5) || '.' || (10 + s.id), '{FILLED_AGENT}',
                        md5(g::text), md5(g::text) || md5((g - 1)::text), md5(g::text) || md5((g + 1)::text)
                 FROM generate_series({lo_g}, {hi_g}) g,
                      LATERAL (SELECT {ACTIONS_SQL} AS action) a,
@@ -212,8 +217,10 @@ def audit_queries(app, runs: int = 5) -> list[tuple[str, float, float, list[str]
     results = []
     with app.app_context():
         engine = db.engine
+        # An account and an address of the filled entries (not the bench's own sign-in from 127.0.0.1).
         busy = db.session.execute(sa.text(
-            "SELECT staff_id, ip FROM audit_entry WHERE staff_id IS NOT NULL ORDER BY at DESC LIMIT 1")).one()
+            "SELECT staff_id, ip FROM audit_entry WHERE user_agent = :agent ORDER BY at DESC LIMIT 1"),
+            {"agent": FILLED_AGENT}).one()
         newest = db.session.execute(sa.text("SELECT max(at) FROM audit_entry")).scalar()
         some_view = db.session.execute(sa.text(
             "SELECT record_id, resident_ids[1] FROM audit_entry WHERE action = 'view' AND at < :t "
@@ -262,6 +269,26 @@ def audit_queries(app, runs: int = 5) -> list[tuple[str, float, float, list[str]
     return results
 
 
+def breach_report_timing(app) -> str:
+    """One month of the busiest account's reads through slrt.breach.report (what `breach-report` runs)."""
+    from slrt import breach
+    from slrt.extensions import db
+    from slrt.models import Staff
+
+    with app.app_context():
+        newest = db.session.execute(sa.text("SELECT max(at) FROM audit_entry")).scalar()
+        busiest = db.session.execute(sa.text(
+            "SELECT staff_id FROM audit_entry WHERE at > :t AND staff_id IS NOT NULL GROUP BY staff_id "
+            "ORDER BY count(*) DESC LIMIT 1"), {"t": newest - timedelta(days=30)}).scalar()
+        until = newest.date() - timedelta(days=1)
+        started = time.perf_counter()
+        made = breach.report(staff=db.session.get(Staff, busiest), since=until - timedelta(days=29), until=until)
+        seconds = time.perf_counter() - started
+        db.session.remove()
+    return (f"breach_report days=30 entries={made.entries} residents={made.residents} seconds={seconds:.1f} "
+            f"(notices of {made.residents} residents included)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200_000)
@@ -296,6 +323,7 @@ def main() -> None:
         print(f"{'audit query':<44} {'entries()':>10} {'EXPLAIN':>10}   indexes")
         for name, wall, explained, indexes in audit_queries(app):
             print(f"{name:<44} {wall:7.1f} ms {explained:7.1f} ms   {', '.join(indexes)}", flush=True)
+        print(breach_report_timing(app), flush=True)
 
 
 if __name__ == "__main__":

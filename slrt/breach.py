@@ -12,6 +12,7 @@ seen). :func:`write` puts it in a CSV or XLSX file for the operator; the counts 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 from collections import Counter
@@ -171,7 +172,12 @@ def _notices(exposures: list[Exposure], since: date, until: date, batch: int = 1
         for exposure in chunk:
             exposure.resident = residents.get(exposure.resident_id)
             exposure.notice = notice(exposure, office=office, reply_to=reply_to, window=window)
-            exposure.segments = gsm.segments(exposure.notice)[1]
+            exposure.segments = _segments(exposure.notice)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segments(text: str) -> int:
+    return gsm.segments(text)[1]
 
 
 def _window(since: date, until: date) -> str:
@@ -197,11 +203,19 @@ def notice(exposure: Exposure, *, office: str, reply_to: str, window: str) -> st
     names them by first name only and says nothing of what was seen."""
     resident = exposure.resident
     if resident is not None and resident.phone_owner != PhoneOwner.OWN:
-        first_name = gsm.normalize(resident.name.split()[0]) if resident.name.split() else "warga"
-        text = gsm.normalize(NOTICE_PROXY.format(office=office, first_name=first_name, window=window,
-                                                 reply_to=reply_to))
+        words = resident.name.split()
+        return _notice_text(None, words[0] if words else "warga", office, reply_to, window)
+    return _notice_text(tuple(seen_words(exposure)), None, office, reply_to, window)
+
+
+@functools.lru_cache(maxsize=4096)  # a report of 50,000 residents has a few hundred different texts
+def _notice_text(seen: tuple[str, ...] | None, first_name: str | None, office: str, reply_to: str,
+                 window: str) -> str:
+    if seen is None:
+        text = gsm.normalize(NOTICE_PROXY.format(office=office, first_name=gsm.normalize(first_name),
+                                                 window=window, reply_to=reply_to))
     else:
-        words = seen_words(exposure)
+        words = list(seen)
         while True:  # fewer words until it fits (the reply number and the window must stay)
             text = gsm.normalize(NOTICE.format(office=office, seen=", ".join(words), window=window,
                                                reply_to=reply_to))
