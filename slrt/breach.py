@@ -54,11 +54,12 @@ RECORD_TYPE_NAMES = {
     "sms": _l("SMS"), "follow_up": _l("follow-up"),
 }
 
-NOTICE = ("{office}: Pemberitahuan: data pribadi Anda di layanan SLRT ({seen}) mungkin telah diakses pihak "
-          "yang tidak berhak pada {window}. Mohon waspada thd penipuan. Info: {reply_to}")
+#: One SMS part with a short office name and what was seen in a word or two; two parts at most.
+NOTICE = ("{office}: data pribadi Anda di SLRT ({seen}) mungkin diakses pihak tak berhak pd {window}. "
+          "Waspadai penipuan. Info: {reply_to}")
 #: For a phone held for the resident (family, neighbour, RT/RW head): what was seen is not said.
-NOTICE_PROXY = ("{office}: utk {first_name}: data pribadinya di layanan SLRT mungkin telah diakses pihak yang "
-                "tidak berhak pada {window}. Mohon sampaikan. Info: {reply_to}")
+NOTICE_PROXY = ("{office}: utk {first_name}: data pribadinya di SLRT mungkin diakses pihak tak berhak pd {window}. "
+                "Mohon sampaikan. Info: {reply_to}")
 
 
 @dataclass

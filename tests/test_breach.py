@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fakes.builders import make_case, make_resident
-from slrt import breach, gsm
+from slrt import audit, breach, gsm
 from slrt.models import AuditEntry
 from slrt.models.enums import AuditAction, AuditActor, PhoneOwner, Role, SmsEncoding
 from tests.web import Browser
@@ -134,7 +134,7 @@ def test_each_resident_gets_a_short_gsm7_notice_with_no_number_and_no_one_elses_
     assert "Anda" in own and "identitas" in own and "Alice" not in own
     held = by_id[story["budi"].id].notice  # a family member's phone: the first name, nothing of what was seen
     assert "utk Budi" in held and "Santoso" not in held and "identitas" not in held
-    assert "NIK lengkap" not in own
+    assert "NIK lengkap" not in own and gsm.segments(own)[1] == 1 and gsm.segments(held)[1] == 1
 
 
 def test_a_long_office_name_still_fits_two_parts(app, story):
@@ -165,7 +165,7 @@ def test_the_command_prints_counts_and_writes_names_only_to_the_file(app, story,
     citra = table["Citra Lestari"]
     assert citra[header.index("Telepon")] == "'" + story["citra"].phone  # defused, as in every CSV export
     assert citra[header.index("Berapa kali")] == "4"
-    assert "Pemberitahuan" in citra[header.index("Teks SMS pemberitahuan")]
+    assert "data pribadi Anda" in citra[header.index("Teks SMS pemberitahuan")]
     # The file is a read of those residents' data, by the operator.
     [written] = db_session.scalars(select(AuditEntry).where(AuditEntry.id > mark)).all()
     assert written.action == AuditAction.EXPORT and written.actor_kind == AuditActor.CLI
@@ -202,3 +202,15 @@ def test_nothing_read_means_nothing_to_tell(app, district, frozen):
     made = breach.report(staff=district.user(Role.FRONT_OFFICE), since=date(2026, 11, 24),
                          until=date(2026, 11, 24) + timedelta(days=1))
     assert made.residents == 0 and made.exposures == []
+
+
+def test_a_full_nik_shown_is_said_first(app, district, db_session, frozen):
+    resident = make_resident(district, name="Sri Wahyuni")
+    supervisor = district.user(Role.SUPERVISOR)
+    audit.record(AuditAction.REVEAL_NIK, record=resident, resident_ids=[resident.id], actor=supervisor)
+    audit.record_view(resident, actor=supervisor)
+    db_session.commit()
+    made = breach.report(staff=supervisor, since=date(2026, 11, 24), until=date(2026, 11, 24))
+    [exposure] = made.exposures
+    assert exposure.times == 2 and "(NIK lengkap, identitas)" in exposure.notice
+    assert "24 Nov 2026" in exposure.notice and exposure.reachable
