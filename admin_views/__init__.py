@@ -13,6 +13,7 @@ from flask_security import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from admin_views.assets import init_assets
+from admin_views.audit import AccountView, AuditLogView, entry_helpers
 from admin_views.base import RowIdConverter
 from admin_views.cases import CaseView, IntakeView
 from admin_views.catalog import AgencyContactView, AgencyView, DocumentView, ServiceView
@@ -93,6 +94,8 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(SmsTemplateView(SmsTemplate, db, name=_l("SMS templates"), endpoint="sms_template",
                                    category=sms))
     admin.add_view(StaffView(Staff, db, name=_l("Staff"), endpoint="staff"))
+    admin.add_view(AuditLogView(name=_l("Audit log"), endpoint="audit_log", url="audit-log"))
+    admin.add_view(AccountView(name=_l("My account"), endpoint="account", url="account"))
     territory = _l("Territory")
     admin.add_view(UnitView(Unit, db, name=_l("Units"), endpoint="unit", category=territory))
     admin.add_view(RegionView(Region, db, name=_l("Regions"), endpoint="region", category=territory))
@@ -114,6 +117,7 @@ def _template_helpers(app: Flask) -> None:
         return {"sms_pause": sms_pause}
 
     app.jinja_env.filters["nip"] = identity.format_nip
+    app.jinja_env.globals.update(entry_helpers())  # audit entries in words (admin/_audit_entries.html)
 
     @app.template_filter("localtime")
     def localtime(moment, to: str = "minute") -> str:

@@ -14,7 +14,7 @@ import os
 from datetime import UTC, date, datetime
 
 from flask import abort, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
@@ -36,7 +36,15 @@ from wtforms.i18n import messages_path
 from admin_views.search import TokenSearchMixin, term_of
 from admin_views.security import staff_scope
 from slrt import audit, clock, csvout, text
-from slrt.access import ALL_ROLES, NO_ROLES, in_scope, keeps_settings
+from slrt.access import (
+    ALL_ROLES,
+    FULL_EXPORT_REASON_LENGTH,
+    NO_ROLES,
+    check_full_export,
+    in_scope,
+    keeps_settings,
+    may_export_full,
+)
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models.base import MAX_ROW_ID, row_id, row_ids
@@ -80,6 +88,29 @@ class SecureMixin:
         if not current_user.is_authenticated:
             return redirect(url_for("security.login", next=request.full_path))
         abort(403)
+
+
+def full_export_reason() -> tuple[str | None, str | None]:
+    """The reason a manager gave for a download with full NIK and KK numbers (the POSTed ``reason``):
+    (reason, None), or (None, what is wrong) for the form to say (slrt.access.check_full_export)."""
+    try:
+        return check_full_export(current_user._get_current_object(), request.form.get("reason")), None
+    except DomainError as exc:
+        return None, str(exc)
+
+
+def full_export_format(formats: tuple[str, ...]) -> str:
+    """The file format the full-export form asked for; the first one when it asked for none we make."""
+    asked = request.form.get("format")
+    return asked if asked in formats else formats[0]
+
+
+def render_full_export_form(view: BaseView, *, what: str, back: str, formats: tuple[str, ...],
+                            error: str | None = None):
+    """The form that asks a manager why they need full NIK and KK numbers before the download."""
+    return view.render("admin/export_full.html", what=what, back=back, formats=formats, error=error,
+                       action=request.full_path if request.query_string else request.path,
+                       reason=request.form.get("reason", ""), reason_max=FULL_EXPORT_REASON_LENGTH[1])
 
 
 class SecureIndexView(SecureMixin, AdminIndexView):
@@ -363,29 +394,66 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
                               rows=len(data), detail=self._audit_filters())
         return count, data
 
-    def _audit_export(self, query, export_type: str) -> None:
+    def _audit_export(self, query, export_type: str, full_reason: str | None = None) -> None:
+        """One "export" entry; with ``full_reason`` (a manager's export with full NIK and KK numbers) the
+        reason is in it, and it is written at once, whatever SLRT_AUDIT says (the caller commits)."""
         if not self.audit_type:
             return
         ids = query.with_entities(self.model.__mapper__.primary_key[0]).order_by(None).subquery()
         rows = db.session.scalar(select(func.count()).select_from(ids))
-        audit.record_list(AuditAction.EXPORT, record_type=self.audit_type, rows=rows,
-                          resident_ids=audit.residents_of_query(self.model, ids),
-                          detail={**self._audit_filters(), "format": export_type})
+        detail = {**self._audit_filters(), "format": export_type}
+        if full_reason is None:
+            audit.record_list(AuditAction.EXPORT, record_type=self.audit_type, rows=rows,
+                              resident_ids=audit.residents_of_query(self.model, ids), detail=detail)
+            return
+        audit.record(AuditAction.EXPORT, rows=rows, resident_ids=audit.residents_of_query(self.model, ids),
+                     detail={"type": self.audit_type, **detail, "full": True, "reason": full_reason})
 
-    def _export_csv(self, return_url):
-        """The rows through the one CSV writer of every export (formula-safe, one format)."""
+    #: Export columns shown masked (a NIK, a KK number) whose full value a manager may ask for with a
+    #: reason (:meth:`export_full_view`): column -> the row's full value.
+    full_export_values: dict = {}
+
+    @property
+    def can_export_full(self) -> bool:
+        return bool(self.full_export_values) and self.can_export and may_export_full(current_user)
+
+    def _export_csv(self, return_url, full_reason: str | None = None):
+        """The rows through the one CSV writer of every export (formula-safe, one format); with
+        ``full_reason`` (a manager's, checked) the columns of :attr:`full_export_values` in full."""
         _count, data = self._export_data()
-        self._audit_export(data, "csv")
+        self._audit_export(data, "csv", full_reason)
+        if full_reason is not None:
+            db.session.commit()  # the entry, before the file streams
         columns = self._export_columns
+        full_values = self.full_export_values if full_reason is not None else {}
+
+        def value(row, name):
+            return full_values[name](row) if name in full_values else self.get_export_value(row, name)
+
         rows = itertools.chain([[str(title) for _name, title in columns]],
-                               ([self.get_export_value(row, name) for name, _title in columns] for row in data))
+                               ([value(row, name) for name, _title in columns] for row in data))
         return csvout.response(rows, self.get_export_name(export_type="csv"))
+
+    @expose("/export-full/", methods=["GET", "POST"])
+    def export_full_view(self):
+        """The list's export (same filters and search) with full NIK and KK numbers, for a manager who says
+        why; everyone else's exports show them masked."""
+        back = self.get_url(".index_view", **request.args)
+        if request.method == "POST":
+            reason, error = full_export_reason()
+            if error is None:
+                return self._export_csv(back, full_reason=reason)
+        else:
+            error = None
+        return render_full_export_form(self, what=str(self.name), back=back, formats=("csv",), error=error)
 
     def get_invalid_value_msg(self, value, filter):
         """Flask-Admin's message with the value cut short: flashed messages travel in the session cookie."""
         return super().get_invalid_value_msg(value if len(value) <= 40 else f"{value[:40]}...", filter)
 
-    def get_one(self, id):
+    def get_one(self, id, audited: bool = True):
+        """The record of ``id`` the staff member may see, or 404; a GET's read of it is logged unless
+        ``audited`` is False (the caller logs what it shows instead, e.g. a reveal)."""
         pk = self.model.__mapper__.primary_key[0]
         try:
             # Not an id ("abc", "٧", a number beyond INTEGER, which PostgreSQL answers with an error): 404.
@@ -395,13 +463,13 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         found = self.get_query().filter(pk == ident).one_or_none()
         if found is None:
             abort(404)
-        if self.audit_type and request.method == "GET":
+        if audited and self.audit_type and request.method == "GET":
             audit.record_view(found)  # a record's page (details, edit form) shows its personal data
         return found
 
     #: Which flag guards which Flask-Admin endpoint.
     _VERB_FLAGS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
-                   "export": "can_export"}
+                   "export": "can_export", "export_full_view": "can_export_full"}
 
     def _create_ajax_loader(self, name, options):
         loader = create_ajax_loader(self.model, self.session, name, name, options)

@@ -26,15 +26,15 @@ from flask_security import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from admin_views.base import SecureView
+from admin_views.base import SecureView, full_export_format, full_export_reason, render_full_export_form
 from admin_views.security import staff_scope
-from slrt import clock, csvout, dtsen_import, dtsen_uploads, xlsxout
-from slrt.access import keeps_settings
+from slrt import audit, clock, csvout, dtsen_import, dtsen_uploads, xlsxout
+from slrt.access import keeps_settings, may_export_full
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import ResidentImport, ResidentImportError
 from slrt.models.base import MAX_ROW_ID
-from slrt.models.enums import ImportState
+from slrt.models.enums import AuditAction, ImportState
 from tasks.imports import queue_import
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,7 @@ class DtsenImportView(SecureView):
                           and dtsen_uploads.of_import(record.id) is not None)
         return self.render("admin/dtsen_import_run.html", record=record, working=working, refused=refused,
                            kept=kept, minutes_left=_time_left(record), may_import_now=may_import_now,
+                           may_export_full=may_export_full(current_user),
                            fields=dtsen_uploads.fields_of(record))
 
     @expose("/<id:import_id>/import-now", methods=["POST"])
@@ -237,14 +238,41 @@ class DtsenImportView(SecureView):
 
     @expose("/<id:import_id>/refused.<extension>")
     def refused(self, import_id: int, extension: str):
-        """Every refused row as it was in the file (full NIKs: the operator fixes and imports them again)."""
+        """Every refused row as it was in the file, its NIK and KK cells masked (the row numbers say what to
+        fix in the file); a manager may have them in full with a reason (:meth:`refused_full`)."""
         if extension not in ("csv", "xlsx"):
             abort(404)
         record = self._record(import_id)
-        # Who took the NIKs away, and which import's (no personal data in the line itself).
+        header, rows = dtsen_uploads.masked_refused_rows(record)
+        audit.record_list(AuditAction.EXPORT, record_type="import", resident_ids=(), rows=record.rows_refused,
+                          detail={"import_id": record.id, "refused": True, "format": extension})
+        return self._refused_file(record, extension, header, rows, full=False)
+
+    @expose("/<id:import_id>/refused-full/", methods=["GET", "POST"])
+    def refused_full(self, import_id: int):
+        """The refused rows with full NIK and KK numbers, to fix and import again: a manager's, with a reason."""
+        if not may_export_full(current_user):
+            abort(403)
+        record = self._record(import_id)
+        formats = ("xlsx", "csv")
+        error = None
+        if request.method == "POST":
+            reason, error = full_export_reason()
+            if error is None:
+                extension = full_export_format(formats)
+                audit.record(AuditAction.EXPORT, record=("import", record.id), rows=record.rows_refused,
+                             detail={"type": "import", "refused": True, "format": extension, "full": True,
+                                     "reason": reason})
+                db.session.commit()  # the entry, before the file goes
+                header, rows = dtsen_import.refused_rows(record)
+                return self._refused_file(record, extension, header, rows, full=True)
+        return render_full_export_form(self, what=str(_l("Refused rows")), formats=formats, error=error,
+                                       back=url_for(".run", import_id=record.id))
+
+    def _refused_file(self, record: ResidentImport, extension: str, header, rows, *, full: bool):
+        # Who took the rows away, and which import's (no personal data in the line itself).
         log.info("refused rows of a residents' import downloaded",
-                 extra={"import_id": record.id, "staff_id": current_user.id, "format": extension})
-        header, rows = dtsen_import.refused_rows(record)
+                 extra={"import_id": record.id, "staff_id": current_user.id, "format": extension, "full": full})
         filename = f"dtsen-{record.id}-{_l('refused')}.{extension}"
         if extension == "csv":
             return csvout.response(itertools.chain([header], rows), filename)

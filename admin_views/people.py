@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from flask import url_for
+import io
+from dataclasses import dataclass
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload
 
 from admin_views import work
-from admin_views.base import SecureModelView
+from admin_views.base import SecureModelView, staff_role
 from admin_views.security import staff_scope
-from slrt import dtsen, identity, residents
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES
-from slrt.errors import ValidationError
+from slrt import audit, audit_search, dtsen, erasure, identity, residents, subject_access
+from slrt.access import (
+    ALL_ROLES,
+    MANAGER_ROLES,
+    OVERSIGHT_ROLES,
+    check_reveal,
+    may_reveal_kk,
+    may_reveal_nik,
+    sees_access_history,
+)
+from slrt.errors import DomainError, PermissionDenied, ValidationError
+from slrt.extensions import db
 from slrt.models import Household, Resident
-from slrt.models.enums import Language, PhoneOwner, label_of
+from slrt.models.enums import AuditAction, Language, PhoneOwner, label_of
 from slrt.pii import vault
 
 #: The phone owners' words by member (the intake form's choices); declared in slrt.models.enums.
@@ -72,7 +86,82 @@ def _phone(view, context, model, name):
     return identity.mask_phone(model.phone) + owner
 
 
-class ResidentView(SecureModelView):
+#: What a "Tampilkan" button reveals: the form's ``what`` -> the button's words.
+REVEAL_LABELS = {"nik": _l("Show NIK"), "kk": _l("Show KK")}
+
+
+def _revealed(what: str, record) -> bool:
+    """Whether this page answers the button that reveals ``what`` of ``record`` (one page, one record)."""
+    return g.get("slrt_revealed") == (what, record.id)
+
+
+def reveal_button(endpoint: str, record_id: int, what: str) -> Markup:
+    """A "Tampilkan NIK"/"Tampilkan KK" button: a POST with its CSRF token; the URL holds the page's id only."""
+    return Markup('<form method="post" action="{}" class="reveal d-inline ml-2">'
+                  '<input type="hidden" name="csrf_token" value="{}"><input type="hidden" name="what" value="{}">'
+                  '<button type="submit" class="btn btn-outline-secondary btn-sm" data-reveal="{}">{}</button>'
+                  '</form>').format(url_for(endpoint, id=record_id), generate_csrf(), what, what, REVEAL_LABELS[what])
+
+
+def shown_number(what: str, record, *, masked: str, full, may: bool, endpoint: str, page_id: int) -> Markup:
+    """A NIK or KK number as a page shows it: masked, with its button for staff who may reveal it;
+    in full on the page that answers that button."""
+    if _revealed(what, record):
+        return Markup('<span class="revealed" data-revealed="{}">{}</span>').format(what, full())
+    return Markup("{}{}").format(masked, reveal_button(endpoint, page_id, what) if may else "")
+
+
+def _nik(view, context, model, name):
+    return shown_number("nik", model, masked=model.nik_masked, full=lambda: model.nik, endpoint="resident.reveal_view",
+                        may=may_reveal_nik(current_user, staff_scope(), model), page_id=model.id)
+
+
+def _household_kk(view, context, model, name):
+    household = model.household
+    if household is None:
+        return "-"
+    return shown_number("kk", household, masked=household.kk_masked, full=lambda: household.kk_number,
+                        may=may_reveal_kk(current_user, staff_scope(), household), endpoint="resident.reveal_view",
+                        page_id=model.id)
+
+
+@dataclass(frozen=True)
+class AccessHistory:
+    """A page of a resident's access history as the resident's page shows it."""
+
+    entries: list
+    #: The page of older entries, if any.
+    more: str | None
+
+
+class RevealMixin:
+    """The page's "Tampilkan" buttons: POST ``what`` (``nik``, ``kk``) to ``reveal/?id=<page's id>``; the
+    answer is the page itself with that number in full, for staff whose role may (slrt.access), audited."""
+
+    def reveal_record(self, model, what: str):
+        """The resident or household whose ``what`` the page of ``model`` reveals; None: nothing to reveal."""
+        raise NotImplementedError
+
+    @expose("/reveal/", methods=["POST"])
+    def reveal_view(self):
+        model = self.get_one(request.args.get("id"))  # 404 outside the staff member's villages
+        what = request.form.get("what")
+        record = self.reveal_record(model, what) if what in REVEAL_LABELS else None
+        if record is None:
+            abort(404)
+        try:
+            check_reveal(current_user._get_current_object(), record)
+        except PermissionDenied:
+            abort(403)
+        # One entry per click, whatever SLRT_AUDIT says (a reveal is not a mere read), before the page shows it.
+        audit.record(AuditAction.REVEAL_NIK if what == "nik" else AuditAction.REVEAL_KK, record=record,
+                     resident_ids=audit.residents_of(record))
+        db.session.commit()
+        g.slrt_revealed = (what, record.id)
+        return self.details_view()
+
+
+class ResidentView(RevealMixin, SecureModelView):
     read_roles = ALL_ROLES
     edit_roles = ALL_ROLES
     export_roles = OVERSIGHT_ROLES
@@ -94,18 +183,21 @@ class ResidentView(SecureModelView):
                            "household", "family", "phone", "phone_owner", "phone_owner_name", "is_sms_opted_out",
                            "language", "created_at"]
     column_formatters_detail = {
-        "nik": lambda v, c, m, n: m.nik,
+        "nik": _nik,
         "birth_place": lambda v, c, m, n: m.birth_place or "-",
         "dtsen": lambda v, c, m, n: dtsen.status_line(m),
         "family": lambda v, c, m, n: family_table(m.household),
         "phone": lambda v, c, m, n: identity.display_phone(m.phone) if m.phone else "-",
-        "household": lambda v, c, m, n: m.household.kk_number if m.household else "-",
+        "household": _household_kk,
         "village": lambda v, c, m, n: m.village.name,
         "language": lambda v, c, m, n: label_of(Language, m.language),
     }
+    #: A manager's export with a reason has the full NIK in the NIK column (admin_views.base).
+    full_export_values = {"nik_masked": lambda resident: resident.nik}
     form_columns = ["name", "address", "phone", "phone_owner", "phone_owner_name", "language"]
     form_choices = {"language": Language.choices()}
     list_template = "admin/model/list.html"
+    details_template = "admin/resident_details.html"  # data rights buttons; "Riwayat akses" (access_history)
     #: Residents of the villages the staff member's units serve (all for the secretariat).
     scoped_model = Resident
     audit_type = "resident"
@@ -119,6 +211,18 @@ class ResidentView(SecureModelView):
     def search_placeholder(self):
         return str(_l("NIK, KK, phone or name"))
 
+    def reveal_record(self, model, what):
+        return model if what == "nik" else model.household
+
+    def access_history(self, resident):
+        """The resident's "Riwayat akses" for supervisors and managers (slrt.access.sees_access_history),
+        ``before`` a cursor in the URL for older ones; None for everyone else."""
+        if not sees_access_history(current_user):
+            return None
+        found = audit_search.access_history(resident.id, audit_search.parse_cursor(request.args.get("before")))
+        more = url_for(".details_view", id=resident.id, before=found.next.token()) if found.next else None
+        return AccessHistory(found.entries, more)
+
     def update_model(self, form, model):
         """Changes go through the domain, checked as at intake (name, address, mobile number, the village)."""
         _resident, error = work.commit(lambda: residents.update_resident(
@@ -126,6 +230,49 @@ class ResidentView(SecureModelView):
             phone=form.phone.data, phone_owner=form.phone_owner.data, phone_owner_name=form.phone_owner_name.data,
             language=form.language.data))
         return error is None
+
+    # ---- the resident's data rights (UU PDP 27/2022): export everything, erase --------------------
+    @property
+    def may_manage_data(self) -> bool:
+        """Managers see the buttons to export and erase a resident's data (the domain checks again)."""
+        return staff_role() in MANAGER_ROLES
+
+    def _data_rights_resident(self, resident_id: int) -> Resident:
+        if not self.may_manage_data:
+            abort(403)
+        return self.get_one(resident_id)  # 404 outside the staff member's villages
+
+    @expose("/<id:resident_id>/subject-export", methods=["POST"])
+    def subject_export_view(self, resident_id):
+        """Download everything held about the resident: a ZIP named without the NIK."""
+        resident = self._data_rights_resident(resident_id)
+        data, error = work.commit(lambda: subject_access.subject_export(resident, current_user._get_current_object()))
+        if error is not None:
+            return redirect(self.get_url(".details_view", id=resident.id))
+        return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                         download_name=subject_access.filename(resident))
+
+    @expose("/<id:resident_id>/erase", methods=["POST"])
+    def erase_view(self, resident_id):
+        """Erase the resident's personal data, after a page that says what will happen and asks again."""
+        resident = self._data_rights_resident(resident_id)
+        back = self.get_url(".details_view", id=resident.id)
+        reason = request.form.get("reason", "")
+        actor = current_user._get_current_object()
+        if not request.form.get("confirmed"):
+            try:
+                consequences = erasure.erase_consequences(resident, reason=reason, actor=actor)
+            except DomainError as exc:
+                flash(str(exc), "error")
+                return redirect(back)
+            return self.render("admin/confirm.html", title=_l("Erase this resident's personal data?"),
+                               consequences=consequences, action=url_for(".erase_view", resident_id=resident.id),
+                               back=back, button=_l("Yes, erase the data"), confirm_field="confirmed",
+                               fields=[("reason", reason)], danger=True)
+        _done, error = work.commit(lambda: erasure.erase_resident(resident, reason=reason, actor=actor))
+        if error is None:
+            flash(_l("The resident's personal data is erased."), "success")
+        return redirect(back)
 
 
 def family_table(household) -> Markup:
@@ -149,7 +296,13 @@ def _members(view, context, model, name):
     return family_table(model)
 
 
-class HouseholdView(SecureModelView):
+def _kk(view, context, model, name):
+    return shown_number("kk", model, masked=model.kk_masked, full=lambda: model.kk_number,
+                        may=may_reveal_kk(current_user, staff_scope(), model), endpoint="household.reveal_view",
+                        page_id=model.id)
+
+
+class HouseholdView(RevealMixin, SecureModelView):
     read_roles = ALL_ROLES
     column_list = ["kk_masked", "village", "dtks_id"]
     column_labels = {"kk_masked": "KK", "kk_number": _l("KK number"), "address": _l("Address"),
@@ -158,7 +311,7 @@ class HouseholdView(SecureModelView):
     column_formatters = {"village": lambda v, c, m, n: m.village.name}
     column_details_list = ["kk_number", "address", "village", "dtks_id", "desil", "dtsen_as_of", "members"]
     column_formatters_detail = {
-        "kk_number": lambda v, c, m, n: m.kk_number,
+        "kk_number": _kk,
         "village": lambda v, c, m, n: m.village.name,
         "members": _members,
     }
@@ -176,3 +329,6 @@ class HouseholdView(SecureModelView):
 
     def search_placeholder(self):
         return str(_l("KK number, a member's NIK or DTKS id"))
+
+    def reveal_record(self, model, what):
+        return model if what == "kk" else None

@@ -20,14 +20,14 @@ from admin_views.cases import status_badge
 from admin_views.lists import code_link
 from admin_views.people import resident_search
 from admin_views.security import staff_scope
-from slrt import clock, letters, outbox, reminders, workdays
-from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, role_of, sees_full_nik
+from slrt import audit, clock, letters, outbox, reminders, workdays
+from slrt.access import ALL_ROLES, OVERSIGHT_ROLES, REFERRAL_ROLES, may_reveal_nik, role_of
 from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import begin_write, db
 from slrt.models import Agency, Case, Referral, Resident, Service, Unit
 from slrt.models.base import row_ids
-from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, Domain, UnitKind
+from slrt.models.enums import DOMAIN_COLOURS, DOMAIN_LABELS, REFERRAL_ACTIVE, AuditAction, Domain, UnitKind
 
 
 class _YesNoFilter(BaseSQLAFilter):
@@ -220,7 +220,7 @@ class ReferralView(SecureModelView):
     @expose("/letter/")
     def letter_view(self):
         """The A4 referral letter; its first print gives it the unit's next letter number."""
-        referral = self.get_one(request.args.get("id"))  # 404 outside the staff member's units
+        referral = self.get_one(request.args.get("id"), audited=False)  # 404 outside the staff member's units
         staff = current_user._get_current_object()
         letter = letters.letter_of(referral)
         if letter is None:
@@ -229,12 +229,21 @@ class ReferralView(SecureModelView):
             if error is not None:
                 return redirect(url_for("case.details_view", id=referral.case_id))
         resident, unit = referral.case.resident, referral.case.unit
+        # A paper for the agency, which serves the resident by NIK (BPJS, Disdukcapil): its full NIK for
+        # staff who may reveal it, and each print logged as a reveal; a masked one otherwise, logged as a read.
+        full_nik = may_reveal_nik(staff, staff_scope(), resident)
+        if full_nik:
+            audit.record(AuditAction.REVEAL_NIK, record=resident, resident_ids=[resident.id],
+                         detail={"letter": letter.reference, "referral_id": referral.id})
+            db.session.commit()
+        else:
+            audit.record_view(referral)
         target = url_for("referral.details_view", id=referral.id, _external=True)  # an id only: no personal data
         return self.render(
             "admin/letter.html", referral=referral, letter=letter, resident=resident, unit=unit,
             secretariat=unit.parent if unit.kind == UnitKind.PUSKESOS else None,
             place=_place(unit), letter_date=format_date(clock.to_local(letter.issued_at).date(), "long"),
-            nik=resident.nik if sees_full_nik(staff, staff_scope(), resident) else resident.nik_masked,
+            nik=resident.nik if full_nik else resident.nik_masked,
             domain_label=DOMAIN_LABELS[referral.service.domain],
             colour=DOMAIN_COLOURS[referral.service.domain],
             documents=[(d, d.code in referral.documents_checked) for d in referral.service.documents],

@@ -26,20 +26,23 @@ The scope rule is one rule for every staff role, managers included:
 
 Every list, export, dashboard figure and domain function asks here: :func:`in_scope` (an
 SQL condition per kind of record), :func:`unit_scope` (the report figures),
-:func:`staff_covers`, :func:`sees_resident` and the ``check_*`` functions (one record). Where a
+:func:`staff_covers`, :func:`sees_resident` and the ``check_*`` functions (one record); who reads full
+NIK and KK numbers: :func:`may_reveal_nik`, :func:`may_reveal_kk`, :func:`may_export_full`. Where a
 staff member works is read in one statement (:func:`coverage`, or :func:`staff_and_coverage`
 with the signed-in account); a request keeps it and passes the :class:`Coverage` on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, false, func, null, or_, select, true
+from sqlalchemy import Column, ColumnElement, Select, String, false, func, null, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
-from slrt.errors import PermissionDenied
+from slrt import text
+from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import (
     AgencyContact,
@@ -55,6 +58,7 @@ from slrt.models import (
     unit_village,
 )
 from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
+from slrt.pii import mask
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -255,17 +259,80 @@ def sees_resident(who: Staff | Coverage, resident: Resident) -> bool:
     return covers_village(who, resident.village_id)
 
 
-#: Roles that may read a resident's full NIK (the resident's page, the A4 referral letter: papers
-#: that stay with staff and agencies); lists, the slip handed to the resident and exports mask it.
-FULL_NIK_ROLES = ALL_ROLES
+#: Roles that may reveal a resident's full NIK or a family's full KK number ("Tampilkan NIK",
+#: "Tampilkan KK" on the resident's and the household's pages; every click audited) and print it on
+#: the A4 referral letter to the agency (audited as a reveal). Lists, the slip handed to the resident
+#: and exports show them masked. The front office finds a resident by the NIK on the KTP in hand and
+#: never needs to read one back.
+REVEAL_ROLES = frozenset({Role.FACILITATOR, Role.BACK_OFFICE, Role.SUPERVISOR, Role.MANAGER})
 
 
-def sees_full_nik(staff: Staff, who: Staff | Coverage, resident: Resident) -> bool:
-    """Whether ``staff`` may read ``resident``'s full NIK: a role that may, and one of their villages.
+def may_reveal_nik(staff: Staff, who: Staff | Coverage, resident: Resident) -> bool:
+    """Whether ``staff`` may reveal ``resident``'s full NIK: a role that may, and one of their villages.
 
     ``who``: the staff member's :class:`Coverage` when it is at hand, else the staff member."""
-    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in FULL_NIK_ROLES
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in REVEAL_ROLES
             and sees_resident(who, resident))
+
+
+def may_reveal_kk(staff: Staff, who: Staff | Coverage, household: Household) -> bool:
+    """Whether ``staff`` may reveal ``household``'s full KK number (the rule of :func:`may_reveal_nik`)."""
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in REVEAL_ROLES
+            and covers_village(who, household.village_id))
+
+
+def check_reveal(actor: Actor, record: Resident | Household) -> None:
+    """Refuse revealing a full NIK (of a resident) or KK number (of a household) to who may not."""
+    check_active(actor)
+    allowed = (may_reveal_nik(actor, actor, record) if isinstance(record, Resident)
+               else may_reveal_kk(actor, actor, record))
+    if not allowed:
+        raise PermissionDenied(_l("Your role may not see full NIK or KK numbers."))
+
+
+#: Roles that may export full NIK and KK numbers (with a reason, audited); everyone else's exports mask them.
+FULL_EXPORT_ROLES = MANAGER_ROLES
+#: The reason given for a full export: at least this many characters, at most the second.
+FULL_EXPORT_REASON_LENGTH = (10, 300)
+_REASON = Column("reason", String(FULL_EXPORT_REASON_LENGTH[1]))
+#: A NIK or KK number typed in a reason.
+_ID_NUMBER = re.compile(r"(?<!\d)\d{16}(?!\d)")
+
+
+def may_export_full(staff: Staff) -> bool:
+    """Whether ``staff`` may ask an export for full NIK and KK numbers (with a reason)."""
+    return isinstance(staff, Staff) and staff.is_active and Role(staff.role) in FULL_EXPORT_ROLES
+
+
+def check_full_export(actor: Actor, reason: str | None) -> str:
+    """The reason for exporting full NIK and KK numbers, cleaned; refused to a role that may not, or
+    without a reason (which the audit keeps with the export)."""
+    check_active(actor)
+    if not may_export_full(actor):
+        raise PermissionDenied(_l("Only a manager may export full NIK and KK numbers."))
+    reason = text.clean(reason, _REASON, field="reason", label=_l("Reason"))
+    if len(reason) < FULL_EXPORT_REASON_LENGTH[0]:
+        raise ValidationError(_l("Say why the full numbers are needed (at least %(count)s characters).",
+                                 count=FULL_EXPORT_REASON_LENGTH[0]), field="reason")
+    return _ID_NUMBER.sub(lambda found: mask(found.group(0)), reason)  # the audit keeps it: no NIK in it
+
+
+#: Roles that see who viewed or changed a resident's data ("Riwayat akses" on the resident's page).
+ACCESS_HISTORY_ROLES = OVERSIGHT_ROLES
+
+
+def sees_access_history(staff: Staff) -> bool:
+    """Whether ``staff`` sees a resident's access history (on the page of a resident they may see)."""
+    return isinstance(staff, Staff) and staff.is_active and Role(staff.role) in ACCESS_HISTORY_ROLES
+
+
+def reads_audit_log(staff: Staff, cover: Coverage | None = None) -> bool:
+    """Whether ``staff`` reads and exports the whole audit log: a manager who covers every unit (the
+    log names every unit's staff and residents). Everyone sees their own activity on their account page.
+
+    ``cover``: the staff member's :class:`Coverage` when it is at hand."""
+    return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) == Role.MANAGER
+            and covers_all_units(cover or staff))
 
 
 def in_scope(who: Staff | Coverage, model: type) -> ColumnElement[bool]:

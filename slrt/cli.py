@@ -24,6 +24,7 @@ from slrt import (
     demo,
     dtsen_import,
     dtsen_uploads,
+    erasure,
     health,
     identity,
     inbound,
@@ -31,7 +32,9 @@ from slrt import (
     outbox,
     regions,
     reports,
+    residents,
     setup_import,
+    subject_access,
     units,
     upgrades,
     workdays,
@@ -409,6 +412,55 @@ def _unreachable(exc: OperationalError) -> str:
     reason = " ".join(str(exc.orig).split())
     return gettext("cannot reach the database %(url)s: %(reason)s",
                    url=db.engine.url.render_as_string(hide_password=True), reason=reason)
+
+
+def _resident(nik: str) -> Resident:
+    """The resident with this NIK, or exit with a clear error (the NIK is never echoed)."""
+    try:
+        resident = residents.find_by_nik(nik)
+    except DomainError as exc:
+        _fail(str(exc))
+    if resident is None:
+        _fail("no resident has this NIK (or their data was erased)")
+    return resident
+
+
+@slrt_cli.command("subject-export")
+@click.argument("nik")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Where to write the ZIP (default: data-warga-<id>-<date>.zip in the current folder).")
+def subject_export(nik, out_path):
+    """Write everything held about the resident with this NIK to one ZIP (summary in Indonesian + JSON)."""
+    resident = _resident(nik)
+    try:
+        data = subject_access.subject_export(resident, SYSTEM_ACTOR)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    path = out_path or subject_access.filename(resident)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    db.session.commit()
+    click.echo(f"resident {resident.id} ({resident.nik_masked}): {len(data)} bytes written to {path}")
+
+
+@slrt_cli.command("erase-resident")
+@click.argument("nik")
+@click.option("--reason", required=True, help="Why (the resident's written request and its date, ...).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_resident(nik, reason, yes):
+    """Erase (anonymize) the personal data of the resident with this NIK; refused while a case is open."""
+    resident = _resident(nik)
+    label = f"resident {resident.id} ({resident.nik_masked})"
+    if not yes:
+        click.confirm(f"Erase the personal data of {label}? This cannot be undone", abort=True)
+    try:
+        erasure.erase_resident(resident, reason=reason, actor=SYSTEM_ACTOR)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"{label}: personal data erased")
 
 
 @slrt_cli.command("rebuild-summary")

@@ -385,8 +385,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLRT_SMS_RETENTION_DAYS", FLOAT, 30.0,
             "message texts are erased after this; the rows stay for reports", rule=NOT_NEGATIVE),
     Setting("SLRT_RETENTION_YEARS", INT, 5,
-            "closed cases older than this many years are anonymized (UU PDP: kept no longer than needed)",
-            rule=AT_LEAST_ONE),
+            "cases closed or cancelled longer ago than this are anonymized each night, and their residents with "
+            "them when no newer case of theirs remains (UU PDP 27/2022); report counts stay", rule=AT_LEAST_ONE),
     Setting("SLRT_AUDIT_RETENTION_YEARS", INT, 5,
             "audit log entries older than this many years are dropped, in whole months", rule=AT_LEAST_ONE),
     # Not read from the environment: what tests and benchmarks change, never an operator.

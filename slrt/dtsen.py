@@ -208,9 +208,11 @@ def withdraw_proposal(case: Case, actor: Actor) -> bool:
 
 @dataclass(frozen=True)
 class ProposalRow:
-    """One line of the proposals' list and export (the NIK masked, as in every export)."""
+    """One line of the proposals' list and export (the NIK masked, as in every export; in full only in
+    a manager's export with a reason)."""
 
     case_id: int
+    resident_id: int
     ticket: str
     name: str
     nik_masked: str
@@ -219,12 +221,15 @@ class ProposalRow:
     proposed_at: datetime
     proposed_by: str
     note: str
+    #: The full NIK: only when asked for (``proposals(..., full=True)``).
+    nik: str | None = None
 
 
-def proposals(who: Staff | Coverage, *, village_id: int | None = None) -> list[ProposalRow]:
+def proposals(who: Staff | Coverage, *, village_id: int | None = None, full: bool = False) -> list[ProposalRow]:
     """The DTSEN proposals of residents of the villages ``who`` covers, by village then oldest first.
 
-    ``village_id``: one of those villages only (a village not covered gives nothing).
+    ``village_id``: one of those villages only (a village not covered gives nothing). ``full``: with
+    the full NIK too (the caller has checked slrt.access.check_full_export).
     """
     if village_id is not None and not covers_village(who, village_id):
         return []
@@ -236,17 +241,18 @@ def proposals(who: Staff | Coverage, *, village_id: int | None = None) -> list[P
              .order_by(Region.name, DtsenProposal.proposed_at, DtsenProposal.case_id))
     if village_id is not None:
         query = query.where(Resident.village_id == village_id)
-    return [ProposalRow(case_id=case.id, ticket=codes.format_code(case.ticket), name=resident.name,
-                        nik_masked=resident.nik_masked, village=village, address=resident.address,
+    return [ProposalRow(case_id=case.id, resident_id=resident.id, ticket=codes.format_code(case.ticket),
+                        name=resident.name, nik_masked=resident.nik_masked, village=village, address=resident.address,
                         proposed_at=proposal.proposed_at,
                         proposed_by=proposal.proposed_by.full_name if proposal.proposed_by else "-",
-                        note=proposal.note or "")
+                        note=proposal.note or "", nik=resident.nik if full else None)
             for proposal, case, resident, village in db.session.execute(query)]
 
 
-def proposal_table(rows: list[ProposalRow]) -> list[list]:
-    """The export's rows: a header in the reader's words, then one row per proposal."""
+def proposal_table(rows: list[ProposalRow], *, full: bool = False) -> list[list]:
+    """The export's rows: a header in the reader's words, then one row per proposal; ``full``: the full
+    NIK of rows read with it."""
     header = [str(word) for word in (_l("Ticket"), _l("Name"), "NIK", _l("Village"), _l("Address"),
                                      _l("Proposed on"), _l("Proposed by"), _l("Note"))]
-    return [header, *([row.ticket, row.name, row.nik_masked, row.village, row.address,
-                       clock.format_date(row.proposed_at), row.proposed_by, row.note] for row in rows)]
+    return [header, *([row.ticket, row.name, row.nik if full and row.nik else row.nik_masked, row.village,
+                       row.address, clock.format_date(row.proposed_at), row.proposed_by, row.note] for row in rows)]

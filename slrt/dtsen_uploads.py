@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, select, true
 from slrt import xlsxout
 from slrt.access import Coverage
 from slrt.csvout import lines
-from slrt.dtsen_import import ALL_HEADERS, ImportRefused, upload_dir
+from slrt.dtsen_import import ALL_HEADERS, ImportRefused, refused_rows, upload_dir
 from slrt.extensions import db
 from slrt.models import ResidentImport, ResidentImportError
 from slrt.pii import mask, vault
@@ -199,6 +199,27 @@ def first_refused(record: ResidentImport, limit: int = 20) -> list[RefusedRow]:
                                 nik=_masked(cell(fields.get("nik"))), name=cell(fields.get("name"))[:80],
                                 message=masked_message(error.message)))
     return found
+
+
+def masked_refused_rows(record: ResidentImport) -> tuple[list[str], Iterable[list[str]]]:
+    """The refused rows' download for everyone but a manager who gives a reason: as
+    :func:`slrt.dtsen_import.refused_rows` (every cell as in the file, the error last), with the NIK and
+    KK columns masked and any NIK-long number in the error masked; the row numbers say what to fix."""
+    header, rows = refused_rows(record)
+    fields = fields_of(record)
+    secret = {fields.get("nik"), fields.get("kk")} - {None}
+    columns = [index for index, name in enumerate(header[:-1]) if name in secret]
+
+    def masked():
+        for row in rows:
+            row = list(row)
+            for index in columns:
+                if index < len(row) - 1:
+                    row[index] = _masked(str(row[index]))
+            row[-1] = masked_message(row[-1])
+            yield row
+
+    return header, masked()
 
 
 def _cells_reader(cells: list, position: dict[str, int]):

@@ -22,6 +22,7 @@ import tasks.imports  # noqa: F401
 import tasks.ops  # noqa: F401
 import tasks.outbox  # noqa: F401
 import tasks.reminders  # noqa: F401
+import tasks.retention  # noqa: F401
 from slrt import logs
 from slrt.extensions import db
 from slrt.outbox import help_number_problem

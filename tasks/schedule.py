@@ -27,6 +27,9 @@ def beat_schedule(config) -> dict:
         "check-receipts": {"task": "slrt.check_receipts", "schedule": 300.0},
         # Erase SMS texts older than SLRT_SMS_RETENTION_DAYS (personal data kept no longer).
         "purge-sms-bodies": {"task": "slrt.purge_sms_bodies", "schedule": 3600.0},
+        # Anonymize cases closed or cancelled more than SLRT_RETENTION_YEARS ago, and their residents
+        # when no newer case of theirs remains (slrt.erasure); each run is counted in slrt.runs.
+        "retire-closed-cases": {"task": "slrt.retire_closed_cases", "schedule": 86400.0},
         # Reminder digests to agency contacts and the escalation ladder. Each run does nothing
         # outside office hours and sends a contact at most one digest a day (dedupe key), so
         # every 15 minutes just means the first run of the office day does the work.

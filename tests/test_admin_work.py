@@ -271,7 +271,7 @@ def test_list_masks_personal_data(app, district, db_session):
     assert case.resident.nik not in page and case.resident.nik_masked in page
     assert case.resident.phone not in page and case.resident.phone[3:] not in page
     detail = back.get(f"/admin/resident/details/?id={case.resident_id}").get_data(as_text=True)
-    assert case.resident.nik in detail
+    assert case.resident.nik not in detail and case.resident.nik_masked in detail  # tests/test_reveal.py
 
 
 def test_dashboard_and_report(app, district, db_session):

@@ -126,7 +126,7 @@ def test_dry_run_then_import_this_file_now(app, district, db_session, queued):
     assert f"#{real_id}" in listing and f"#{import_id}" in listing and record.sha256[:12] in listing
 
 
-def test_refused_rows_download_with_full_niks_for_whoever_sees_the_import(app, district, db_session, queued):
+def test_refused_rows_download_masked_for_whoever_sees_the_import(app, district, db_session, queued):
     rows = rows_of(district, 20, households=10, bad_every=5)
     browser = signed_in(app, district, Role.FACILITATOR, district.puskesos[0])
     start(browser, upload(browser, csv_bytes(rows), mode="import"))
@@ -142,7 +142,8 @@ def test_refused_rows_download_with_full_niks_for_whoever_sees_the_import(app, d
     body = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
     assert body[0][:len(HEADERS)] == HEADERS and len(body) == record.rows_refused + 1
     refused_niks = {line[HEADERS.index("nomor_nik")] for line in body[1:]}
-    assert any(len(nik) == 16 and nik.isdigit() for nik in refused_niks)  # original NIKs, to fix and re-import
+    assert not re.search(r"\d{16}", got.get_data(as_text=True))  # NIK and KK masked (tests/test_reveal.py)
+    assert any(len(nik) == 16 and "********" in nik for nik in refused_niks)
     book = browser.get(f"{URL}{import_id}/refused.xlsx")
     assert book.status_code == 200 and "attachment" in book.headers["Content-Disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(book.data), read_only=True).active
@@ -158,6 +159,14 @@ def test_refused_rows_download_with_full_niks_for_whoever_sees_the_import(app, d
     boss = signed_in(app, district, Role.MANAGER)
     assert f"#{import_id}" in text(boss.get(URL))
     assert boss.get(f"{URL}{import_id}/refused.csv").status_code == 200
+    # a manager who says why gets the original NIKs, to fix and import again
+    assert f"{import_id}/refused-full/" in text(boss.get(f"{URL}{import_id}/"))
+    boss.get(f"{URL}{import_id}/refused-full/")
+    full = boss.post(f"{URL}{import_id}/refused-full/", {"reason": "operator desa memperbaiki NIK", "format": "csv"})
+    body = list(csv.reader(io.StringIO(full.get_data(as_text=True).lstrip("\ufeff"))))
+    assert any(len(line[HEADERS.index("nomor_nik")]) == 16 and line[HEADERS.index("nomor_nik")].isdigit()
+               for line in body[1:])
+    assert browser.get(f"{URL}{import_id}/refused-full/").status_code == 403  # the facilitator may not
 
 
 def test_unknown_columns_are_mapped_on_screen_and_remembered(app, district, db_session, queued):

@@ -19,7 +19,7 @@ from app import create_app
 from fakes.builders import make_case, make_district, make_referral, make_resident
 from fakes.pipeline import postgres_database
 from slrt import letters, referrals
-from slrt.access import SYSTEM_ACTOR, sees_full_nik
+from slrt.access import SYSTEM_ACTOR, may_reveal_nik
 from slrt.errors import IllegalTransition, PermissionDenied
 from slrt.extensions import begin_write, db
 from slrt.models import Referral, ReferralLetter, Staff
@@ -89,12 +89,14 @@ def test_a_rejected_or_cancelled_referral_gets_no_new_number(district, db_sessio
 
 def test_full_nik_only_for_staff_who_serve_the_residents_village(district, db_session):
     resident = make_resident(district)  # lives in Jepon
-    assert sees_full_nik(district.user(Role.FRONT_OFFICE, district.puskesos[0]),
-                         district.user(Role.FRONT_OFFICE, district.puskesos[0]), resident)
-    assert sees_full_nik(district.user(Role.BACK_OFFICE), district.user(Role.BACK_OFFICE), resident)
+    facilitator = district.user(Role.FACILITATOR, district.puskesos[0])
+    assert may_reveal_nik(facilitator, facilitator, resident)
+    clerk = district.user(Role.FRONT_OFFICE, district.puskesos[0])  # finds people by the KTP in hand
+    assert not may_reveal_nik(clerk, clerk, resident)
+    assert may_reveal_nik(district.user(Role.BACK_OFFICE), district.user(Role.BACK_OFFICE), resident)
     palon = district.user(Role.SUPERVISOR, district.puskesos[1])
-    assert not sees_full_nik(palon, palon, resident)
-    assert not sees_full_nik(district.agencies["bpjs"].contacts[0], palon, resident)
+    assert not may_reveal_nik(palon, palon, resident)
+    assert not may_reveal_nik(district.agencies["bpjs"].contacts[0], palon, resident)
 
 
 # --------------------------------------------------------------------------- the page
