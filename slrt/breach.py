@@ -43,7 +43,7 @@ MAX_SEGMENTS = 2
 #: What a resident is told was seen, by record type (Indonesian: the notice is in Indonesian).
 SEEN_WORDS = {
     "resident": "identitas", "household": "data keluarga (KK)", "case": "pengaduan", "referral": "rujukan",
-    "sms": "isi SMS", "follow_up": "tindak lanjut",
+    "sms": "isi SMS", "follow_up": "tindak lanjut", "dtsen_proposal": "usulan DTSEN",
 }
 #: ... and by action, when the action itself says more than the record (a full number shown).
 SEEN_BY_ACTION = {AuditAction.REVEAL_NIK: "NIK lengkap", AuditAction.REVEAL_KK: "nomor KK lengkap"}
@@ -51,8 +51,10 @@ SEEN_BY_ACTION = {AuditAction.REVEAL_NIK: "NIK lengkap", AuditAction.REVEAL_KK: 
 #: Record types in words for the operator's file.
 RECORD_TYPE_NAMES = {
     "resident": _l("resident"), "household": _l("household"), "case": _l("case"), "referral": _l("referral"),
-    "sms": _l("SMS"), "follow_up": _l("follow-up"),
+    "sms": _l("SMS"), "follow_up": _l("follow-up"), "dtsen_proposal": _l("DTSEN proposal"),
 }
+#: ... a type added later and not named here yet.
+OTHER_RECORD = _l("other record")
 
 #: One SMS part with a short office name and what was seen in a word or two; two parts at most.
 NOTICE = ("{office}: data pribadi Anda di SLRT ({seen}) mungkin diakses pihak tak berhak pd {window}. "
@@ -245,7 +247,7 @@ def rows(made: Report) -> Iterator[list[str]]:
         resident = exposure.resident
         how = ", ".join(f"{action.label} {count}x" for action, count in
                         sorted(exposure.actions.items(), key=lambda item: READS.index(item[0])))
-        what = ", ".join(str(RECORD_TYPE_NAMES.get(kind, kind)) for kind in sorted(exposure.record_types))
+        what = ", ".join(str(RECORD_TYPE_NAMES.get(kind, OTHER_RECORD)) for kind in sorted(exposure.record_types))
         if resident is None:  # gone from the database since (erased residents keep their id)
             person = [str(exposure.resident_id), "", str(_l("(no longer held)")), "", "", ""]
         else:
