@@ -11,11 +11,12 @@ neighbours on the machine. Prints each page's medians and their ratio, then one 
 With ``--audit-rows 10000000`` it first fills the audit table with that many entries spread over
 the last 12 months (INSERT ... SELECT generate_series, one month partition at a time, its indexes
 built when it is attached), with the demo's staff accounts and addresses and the bench residents,
-then times the queries the audit screens run (slrt.audit.entries with each filter: first page and
-a keyset page 2,000 entries deep; the resident filter is slrt.audit.concerns): the median wall time
-of the call, and EXPLAIN ANALYZE's execution time of the very statement it sent, with the indexes
-the plan used; then a 30-day breach report of the busiest account (slrt.breach.report). The filled
-entries are not a valid hash chain (audit-verify fails on this database).
+then times the queries the audit screens run (slrt.audit_search: the manager's log with each filter,
+first page and the 41st page by keyset; a resident's Riwayat akses; one's own activity): the median
+wall time of the call, and EXPLAIN ANALYZE's planning and execution time of the very statement it
+sent (and how much of it was JIT compilation), with the indexes the plan used; then a 30-day breach
+report of the busiest account (slrt.breach.report). The filled entries are not a valid hash chain
+(audit-verify fails on this database).
 
 Usage: .venv/bin/python bench/audit_overhead.py [--cases 200000] [--runs 15] [--audit-rows 10000000] [--rebuild]
 Needs PostgreSQL at BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/slrt_bench_audit).
@@ -207,9 +208,11 @@ def _indexes(plan: dict) -> list[str]:
     return found or ["(none: sequential scan)"]
 
 
-def audit_queries(app, runs: int = 5) -> list[tuple[str, float, float, list[str]]]:
-    """(query, median ms of slrt.audit.entries, EXPLAIN ANALYZE execution ms, indexes) for each screen's query."""
-    from slrt import audit
+def audit_queries(app, runs: int = 5) -> list[tuple[str, float, float, float, float, list[str]]]:
+    """(query, median ms of the screen's call, EXPLAIN ANALYZE planning, execution and JIT ms, indexes) for each
+    query the audit screens run: the manager's log with each filter (slrt.audit_search.page, first page and
+    2,000 entries deep), a resident's Riwayat akses and one's own activity."""
+    from slrt import audit_search
     from slrt.extensions import db
     from slrt.models import AuditEntry
     from slrt.models.enums import AuditAction
@@ -225,43 +228,56 @@ def audit_queries(app, runs: int = 5) -> list[tuple[str, float, float, list[str]
         some_view = db.session.execute(sa.text(
             "SELECT record_id, resident_ids[1] FROM audit_entry WHERE action = 'view' AND at < :t "
             "ORDER BY at DESC LIMIT 1"), {"t": newest - timedelta(days=100)}).one()
-        week = newest - timedelta(days=180)
-        filters = {
-            "all": audit.Filters(),
-            "staff": audit.Filters(staff_id=busy.staff_id),
-            "resident": audit.Filters(resident_id=some_view.resident_ids),
-            "action_export": audit.Filters(action=AuditAction.EXPORT),
-            "action_view": audit.Filters(action=AuditAction.VIEW),
-            "record": audit.Filters(record_type="resident", record_id=some_view.record_id),
-            "address": audit.Filters(ip=busy.ip),
-            "dates_one_week": audit.Filters(since=week, until=week + timedelta(days=7)),
-            "staff_and_dates": audit.Filters(staff_id=busy.staff_id, since=week, until=week + timedelta(days=7)),
+        week = (newest - timedelta(days=180)).date()
+        Filters = audit_search.Filters
+        calls = {
+            "all": lambda before: audit_search.page(Filters(), before),
+            "staff": lambda before: audit_search.page(Filters(staff_id=busy.staff_id), before),
+            "resident": lambda before: audit_search.page(Filters(resident_id=some_view.resident_ids), before),
+            "action_export": lambda before: audit_search.page(Filters(action=AuditAction.EXPORT), before),
+            "action_view": lambda before: audit_search.page(Filters(action=AuditAction.VIEW), before),
+            "record": lambda before: audit_search.page(Filters(record_type="resident",
+                                                               record_id=some_view.record_id), before),
+            "address": lambda before: audit_search.page(Filters(ip=busy.ip), before),
+            "dates_one_week": lambda before: audit_search.page(Filters(start=week, end=week + timedelta(days=6)),
+                                                               before),
+            "staff_and_dates": lambda before: audit_search.page(Filters(staff_id=busy.staff_id, start=week,
+                                                                        end=week + timedelta(days=6)), before),
+            "riwayat_akses": lambda before: audit_search.access_history(some_view.resident_ids, before),
+            "own_activity": lambda before: audit_search.own_activity(busy.staff_id),
         }
         sent: list[tuple[str, object]] = []
 
         def capture(_conn, _cursor, statement, parameters, _context, _many):
             sent.append((statement, parameters))
 
-        for name, where in filters.items():
-            deep = audit.entries(where, limit=2001)
+        for name, call in calls.items():
             pages = [("first page", None)]
-            if len(deep) == 2001:
-                pages.append(("2,000 deep", (deep[-1].at, deep[-1].id)))
-            for page, after in pages:
+            if name != "own_activity":
+                before = None
+                for _ in range(40):  # walk 40 pages of 50 (the Riwayat akses pages are of 20)
+                    found = call(before)
+                    before = found.next
+                    if before is None:
+                        break
+                if before is not None:
+                    pages.append(("deep page", before))
+            for label, before in pages:
                 timings = []
                 for _ in range(runs):
                     db.session.expunge_all()
                     sa.event.listen(engine, "before_cursor_execute", capture)
                     sent.clear()
                     started = time.perf_counter()
-                    got = audit.entries(where, after=after)
+                    found = call(before)
                     timings.append((time.perf_counter() - started) * 1000)
                     sa.event.remove(engine, "before_cursor_execute", capture)
                 statement, parameters = next(s for s in sent if "audit_entry" in s[0])
                 plan = db.session.connection().exec_driver_sql(
                     f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters).scalar()[0]
-                results.append((f"{name} {page} ({len(got)} rows)", statistics.median(timings),
-                                plan["Execution Time"], _indexes(plan["Plan"])))
+                jit = plan.get("JIT", {}).get("Timing", {}).get("Total", 0.0)  # compiling the plan, within execution
+                results.append((f"{name} {label} ({len(found.entries)} rows)", statistics.median(timings),
+                                plan["Planning Time"], plan["Execution Time"], jit, _indexes(plan["Plan"])))
         db.session.rollback()
         total = db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry)).scalar()
         db.session.remove()
@@ -320,9 +336,10 @@ def main() -> None:
         print(f"audit_overhead cases={total} {summary} max_ratio={max(on / off for on, off in results.values()):.3f}",
               flush=True)
     if args.audit_rows:
-        print(f"{'audit query':<44} {'entries()':>10} {'EXPLAIN':>10}   indexes")
-        for name, wall, explained, indexes in audit_queries(app):
-            print(f"{name:<44} {wall:7.1f} ms {explained:7.1f} ms   {', '.join(indexes)}", flush=True)
+        print(f"{'audit screen query':<40} {'call':>10} {'planning':>10} {'execution':>10} {'of it JIT':>10}   indexes")
+        for name, wall, planned, executed, jit, indexes in audit_queries(app):
+            print(f"{name:<40} {wall:7.1f} ms {planned:7.1f} ms {executed:7.1f} ms {jit:7.1f} ms   "
+                  f"{', '.join(indexes)}", flush=True)
         print(breach_report_timing(app), flush=True)
 
 

@@ -25,7 +25,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import clock, csvout, gsm, outbox, xlsxout
+from slrt import audit_search, clock, csvout, gsm, outbox, xlsxout
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.models import AuditEntry, Resident, Staff
@@ -47,14 +47,6 @@ SEEN_WORDS = {
 }
 #: ... and by action, when the action itself says more than the record (a full number shown).
 SEEN_BY_ACTION = {AuditAction.REVEAL_NIK: "NIK lengkap", AuditAction.REVEAL_KK: "nomor KK lengkap"}
-
-#: Record types in words for the operator's file.
-RECORD_TYPE_NAMES = {
-    "resident": _l("resident"), "household": _l("household"), "case": _l("case"), "referral": _l("referral"),
-    "sms": _l("SMS"), "follow_up": _l("follow-up"), "dtsen_proposal": _l("DTSEN proposal"),
-}
-#: ... a type added later and not named here yet.
-OTHER_RECORD = _l("other record")
 
 #: One SMS part with a short office name and what was seen in a word or two; two parts at most.
 NOTICE = ("{office}: data pribadi Anda di SLRT ({seen}) mungkin diakses pihak tak berhak pd {window}. "
@@ -247,7 +239,7 @@ def rows(made: Report) -> Iterator[list[str]]:
         resident = exposure.resident
         how = ", ".join(f"{action.label} {count}x" for action, count in
                         sorted(exposure.actions.items(), key=lambda item: READS.index(item[0])))
-        what = ", ".join(str(RECORD_TYPE_NAMES.get(kind, OTHER_RECORD)) for kind in sorted(exposure.record_types))
+        what = ", ".join(audit_search.record_type_label(kind) for kind in sorted(exposure.record_types))
         if resident is None:  # gone from the database since (erased residents keep their id)
             person = [str(exposure.resident_id), "", str(_l("(no longer held)")), "", "", ""]
         else:
