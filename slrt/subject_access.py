@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from slrt import audit, clock, erasure, identity, notices, workflow
 from slrt.access import MANAGER_ROLES, Actor, System, check_active, role_of
+from slrt.codes import format_code
 from slrt.errors import PermissionDenied
 from slrt.extensions import db
 from slrt.models import (
@@ -151,7 +152,7 @@ def subject_data(resident: Resident) -> dict:
         },
         "cases": [_case(case, letters) for case in cases],
         "follow_ups": [{
-            "case_ticket": next(c.ticket for c in cases if c.id == f.case_id), "reason": _value(f.reason),
+            "case_ticket": next(format_code(c.ticket) for c in cases if c.id == f.case_id), "reason": _value(f.reason),
             "detail": f.detail, "status": _value(f.status), "created_at": _at(f.created_at),
             "done_at": _at(f.done_at), "done_by": f.done_by.username if f.done_by else None, "note": f.note,
         } for f in follow_ups],
@@ -166,7 +167,8 @@ def subject_data(resident: Resident) -> dict:
         } for error, cells in erasure.import_rows_holding({resident.nik})],
         "processing": processing_history(resident),
         "dtsen_proposals": [{
-            "case_ticket": next(c.ticket for c in cases if c.id == p.case_id), "proposed_at": _at(p.proposed_at),
+            "case_ticket": next(format_code(c.ticket) for c in cases if c.id == p.case_id),
+            "proposed_at": _at(p.proposed_at),
             "proposed_by": p.proposed_by.username if p.proposed_by else None, "note": p.note,
         } for p in proposals],
     }
@@ -197,7 +199,8 @@ def _identity(resident: Resident) -> dict:
 
 def _case(case: Case, letters: dict[int, str]) -> dict:
     return {
-        "ticket": case.ticket, "unit": case.unit.name, "channel": _value(case.channel), "summary": case.summary,
+        "ticket": format_code(case.ticket), "unit": case.unit.name, "channel": _value(case.channel),
+        "summary": case.summary,
         "urgency": _value(case.urgency), "status": _value(case.status), "opened_at": _at(case.opened_at),
         "opened_by": case.opened_by.username, "assignee": case.assignee.username if case.assignee else None,
         "resolved_at": _at(case.resolved_at), "closed_at": _at(case.closed_at),

@@ -15,6 +15,7 @@ from fakes.builders import make_case, make_nik, make_referral, make_resident
 from fakes.dtsen import Village, people, write_csv
 from slrt import audit, cases, clock, dtsen, erasure, followups, inbound, referrals, reports, residents, subject_access
 from slrt.access import SYSTEM_ACTOR
+from slrt.codes import format_code
 from slrt.errors import PermissionDenied, ValidationError
 from slrt.extensions import db
 from slrt.models import AuditEntry, Base, Case, Household, Resident, ResidentImportError, SmsMessage
@@ -93,7 +94,7 @@ def test_subject_export_holds_everything_about_the_resident_and_nothing_of_anoth
     assert held["resident"]["phone"] == siti.phone
     assert held["household"]["kk_number"] == KK and held["household"]["address"] == "Dk. Krajan RT 03 RW 02"
     (case,) = held["cases"]
-    assert case["ticket"] == siti.case.ticket and case["status"] == "closed"
+    assert case["ticket"] == format_code(siti.case.ticket) and case["status"] == "closed"
     assert case["referrals"][0]["code"] == siti.referral_code and case["referrals"][0]["completion_note"]
     assert [e["action"] for e in case["timeline"]][:2] == ["open", "refer"]
     (refused,) = held["dtsen_refused_rows"]
@@ -113,7 +114,7 @@ def test_subject_export_holds_everything_about_the_resident_and_nothing_of_anoth
     assert f"CEK {siti.case.ticket}" in bodies  # what she sent
     assert any(m["direction"] == "outbound" and m["phone"] == siti.phone for m in held["sms"])
     # Nothing of Budi: his name, NIK, phone, ticket, referral; no agency contact's phone either.
-    for other in (budi.name, budi.nik, budi.phone, budi.case.ticket, budi.referral_code,
+    for other in (budi.name, budi.nik, budi.phone, budi.case.ticket, format_code(budi.case.ticket), budi.referral_code,
                   district.agencies["bpjs"].contacts[0].phone):
         assert other not in dump and other not in summary
     # The summary: Indonesian, escaped, no script.
