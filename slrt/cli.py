@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from slrt import (
     audit,
     backups,
+    breach,
     clock,
     demo,
     dtsen_import,
@@ -44,7 +45,7 @@ from slrt.codes import format_code
 from slrt.errors import DomainError
 from slrt.extensions import db
 from slrt.models import AgencyContact, Case, Referral, Resident, SmsMessage, Staff, Unit
-from slrt.models.enums import ImportState, ReferralStatus, RegionLevel, Role
+from slrt.models.enums import AuditAction, ImportState, ReferralStatus, RegionLevel, Role
 
 
 @click.pass_context
@@ -545,3 +546,53 @@ def audit_partitions(months_ahead):
     created = audit.ensure_partitions(months_ahead=months_ahead)
     db.session.commit()
     click.echo(gettext("Audit partitions created: %(names)s", names=", ".join(created) or "-"))
+
+
+@slrt_cli.command("breach-report")
+@click.option("--staff", "username", default=None, help="The account whose reads to list (its username).")
+@click.option("--address", default=None, help="Or the IP address whose reads to list.")
+@click.option("--from", "since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day, YYYY-MM-DD.")
+@click.option("--to", "until", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day (included), YYYY-MM-DD.")
+@click.option("--out", "path", default=None, type=click.Path(dir_okay=False),
+              help="Write each resident, what was seen and their SMS notice to FILE.csv or FILE.xlsx.")
+def breach_report(username, address, since, until, path):
+    """List every resident whose data an account or an address read or exported in a window (UU PDP breach
+    notice). The terminal gets the counts; names, phones and SMS notices go only to --out."""
+    if (username is None) == (address is None):
+        _fail(gettext("give --staff USERNAME or --address IP (one of them)"))
+    if path is not None and not path.lower().endswith((".csv", ".xlsx")):
+        _fail(gettext("--out must name a .csv or .xlsx file"))
+    staff = _staff(username) if username is not None else None
+    try:
+        made = breach.report(staff=staff, address=address, since=since.date(), until=until.date())
+    except DomainError as exc:
+        _fail(str(exc))
+    who = (gettext("account %(username)s", username=staff.username) if staff is not None
+           else gettext("address %(address)s", address=made.address))
+    click.echo(gettext("Breach report: %(who)s, %(since)s to %(until)s", who=who,
+                       since=clock.format_date(made.since), until=clock.format_date(made.until)))
+    click.echo(gettext("%(entries)s audit entries of reads; %(residents)s residents whose data was read or exported",
+                       entries=made.entries, residents=made.residents))
+    by_residents = made.residents_by_action()
+    for action in breach.READS:
+        if made.by_action[action]:
+            click.echo(gettext("  %(action)s: %(entries)s entries, %(residents)s residents", action=action.label,
+                               entries=made.by_action[action], residents=by_residents[action]))
+    reachable = sum(1 for exposure in made.exposures if exposure.reachable)
+    click.echo(gettext("SMS notice: %(reachable)s residents can be sent it; %(others)s have no phone or refused SMS "
+                       "(tell them another way)", reachable=reachable, others=made.residents - reachable))
+    click.echo(gettext("For the authority: %(residents)s residents affected; notify them and the authority by "
+                       "%(deadline)s (3x24 hours from now)", residents=made.residents,
+                       deadline=clock.format_date(made.notify_by, "minute")))
+    if path is None:
+        if made.residents:
+            click.echo(gettext("Names, phones and SMS notices: add --out FILE.csv or FILE.xlsx"))
+        return
+    breach.write(made, path)
+    # The file holds residents' names and phones: its making is a read of their data, by the operator.
+    audit.record_list(AuditAction.EXPORT, record_type="resident", resident_ids=breach.resident_ids(made),
+                      rows=made.residents, detail={"report": "breach"})
+    db.session.commit()
+    click.echo(gettext("Written to %(path)s: %(residents)s residents (personal data: keep the file safe, "
+                       "delete it when done)", path=path, residents=made.residents))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery import Celery, shared_task
 from flask import Flask
 
-from slrt import audit, ops
-from slrt.extensions import db, persist
+from slrt import audit, audit_retention, ops, runs
+from slrt.extensions import begin_write, db, persist
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,22 @@ def audit_partitions() -> None:
     """Prepare the audit log's monthly partitions for this month and the next two (PostgreSQL)."""
     audit.ensure_partitions(months_ahead=2)
     db.session.commit()
+
+
+@shared_task(name="slrt.audit_retention")
+def audit_retention_task() -> int:
+    """Drop the audit log's whole months older than SLRT_AUDIT_RETENTION_YEARS (the run is counted)."""
+    begin_write()
+    started = time.perf_counter()
+    try:
+        dropped = audit_retention.drop_expired()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()  # nothing dropped; the failure is counted for the operator
+        runs.record(audit_retention.RUN, seconds=time.perf_counter() - started, ok=False)
+        db.session.commit()
+        raise
+    return dropped
 
 
 class WorkerHeartbeat:
