@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy import Select, and_, func, select, text, tuple_
 
 from slrt import audit, clock
 from slrt.extensions import db
@@ -223,8 +223,17 @@ class Page:
     next: Cursor | None
 
 
+def _without_jit(filters: Filters) -> None:
+    """PostgreSQL: no JIT compilation for a resident's entries in this transaction. The planner expects
+    far more entries for one resident than there are and compiles the plan (about 65 ms on 10 million
+    entries) for a query that then runs in a few milliseconds."""
+    if filters.resident_id is not None and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
+
+
 def page(filters: Filters, before: Cursor | None = None, size: int = PAGE_SIZE) -> Page:
     """One page of the log: ``size`` entries at most, and the cursor of the next when there are more."""
+    _without_jit(filters)
     found = list(db.session.scalars(query(filters, before).limit(size + 1)))
     more = len(found) > size
     found = found[:size]
@@ -233,11 +242,13 @@ def page(filters: Filters, before: Cursor | None = None, size: int = PAGE_SIZE) 
 
 def every(filters: Filters, batch: int = 1000) -> Iterator[AuditEntry]:
     """Every matching entry, newest first, fetched a batch at a time (an export: flat memory)."""
+    _without_jit(filters)
     return iter(db.session.scalars(query(filters).execution_options(yield_per=batch)))
 
 
 def count(filters: Filters) -> int:
     """How many entries match (an export's row count): through the filters' indexes."""
+    _without_jit(filters)
     return db.session.scalar(select(func.count()).select_from(AuditEntry).where(*_conditions(filters)))
 
 
