@@ -44,7 +44,7 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, event, exists, func, insert, literal, select, text, tuple_, type_coerce
+from sqlalchemy import BigInteger, event, exists, func, insert, select, text, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
@@ -450,42 +450,6 @@ def concerns(resident_id: int):
         return type_coerce(_table.c.resident_ids, postgresql.ARRAY(BigInteger)).contains([int(resident_id)])
     return exists(select(1).select_from(func.json_each(_table.c.resident_ids).table_valued("value").alias("r"))
                   .where(text("r.value = :resident_id").bindparams(resident_id=int(resident_id))))
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the audit screens filter on; every field optional (None: any)."""
-
-    staff_id: int | None = None
-    resident_id: int | None = None
-    action: AuditAction | None = None
-    record_type: str | None = None
-    record_id: int | None = None
-    ip: str | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-
-def entries(filters: Filters = Filters(), *, after: tuple[datetime, int] | None = None,
-            limit: int = 50) -> list[AuditEntry]:
-    """One page of entries, newest first, matching ``filters``; ``after`` is the (at, id) of the last
-    entry of the page before (keyset paging: as fast on page 1,000 as on page 1, each filter indexed)."""
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    for column, value in ((AuditEntry.staff_id, filters.staff_id), (AuditEntry.action, filters.action),
-                          (AuditEntry.record_type, filters.record_type), (AuditEntry.record_id, filters.record_id),
-                          (AuditEntry.ip, filters.ip)):
-        if value is not None:
-            query = query.where(column == value)
-    if filters.resident_id is not None:
-        query = query.where(concerns(filters.resident_id))
-    if filters.since is not None:
-        query = query.where(AuditEntry.at >= filters.since)
-    if filters.until is not None:
-        query = query.where(AuditEntry.at < filters.until)
-    if after is not None:
-        query = query.where(tuple_(AuditEntry.at, AuditEntry.id) < tuple_(literal(after[0], AuditEntry.at.type),
-                                                                          literal(after[1], BigInteger())))
-    return list(db.session.scalars(query))
 
 
 # --- Changes, from the session ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, text
 
 from app import create_app
 from fakes.builders import make_case, make_nik, make_referral, make_resident
-from slrt import audit, clock, inbound, referrals, residents
+from slrt import audit, audit_search, clock, inbound, referrals, residents
 from slrt.access import SYSTEM_ACTOR
 from slrt.extensions import db
 from slrt.identity import mask_phone
@@ -555,14 +555,15 @@ def test_entries_come_in_keyset_pages_by_filter(district, db_session, frozen):
         audit.record(AuditAction.VIEW, record=first if minute % 2 else second,
                      resident_ids=[first.id if minute % 2 else second.id], actor=district.user(Role.SUPERVISOR))
     db_session.commit()
-    views = audit.Filters(action=AuditAction.VIEW)
-    page_one = audit.entries(views, limit=3)
-    page_two = audit.entries(views, after=(page_one[-1].at, page_one[-1].id), limit=3)
+    views = audit_search.Filters(action=AuditAction.VIEW)
+    first_page = audit_search.page(views, size=3)
+    second_page = audit_search.page(views, first_page.next, size=3)
+    page_one, page_two = first_page.entries, second_page.entries
     assert [e.id for e in page_one + page_two] == sorted((e.id for e in page_one + page_two), reverse=True)
-    assert len(page_one) == 3 and len(page_two) == 2
-    about_first = audit.entries(audit.Filters(resident_id=first.id, action=AuditAction.VIEW))
+    assert len(page_one) == 3 and len(page_two) == 2 and second_page.next is None
+    about_first = audit_search.page(audit_search.Filters(resident_id=first.id, action=AuditAction.VIEW)).entries
     assert [e.record_id for e in about_first] == [first.id, first.id]
-    mine = audit.entries(audit.Filters(staff_id=district.user(Role.SUPERVISOR).id))
+    mine = audit_search.page(audit_search.Filters(staff_id=district.user(Role.SUPERVISOR).id)).entries
     assert len(mine) == 5
 
 
