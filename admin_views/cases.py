@@ -19,6 +19,7 @@ from admin_views.lists import code_link
 from admin_views.people import PHONE_OWNER_LABELS, resident_search
 from admin_views.security import staff_scope
 from slrt import (
+    audit,
     cases,
     clock,
     dtsen,
@@ -59,6 +60,7 @@ from slrt.models.base import row_id
 from slrt.models.enums import (
     DOMAIN_LABELS,
     REFERRAL_ACTIVE,
+    AuditAction,
     CaseStatus,
     Channel,
     Domain,
@@ -408,6 +410,9 @@ class IntakeView(SecureView):
         # The NIK travels in POST bodies only: never in a URL, a browser history or an access log.
         if request.method == "POST" and request.form.get("step") != "find" and not lookup_error:
             return self._submit(nik, resident)
+        if resident is not None:  # the NIK found someone: their name and address are on the page
+            audit.record_list(AuditAction.SEARCH, record_type="resident", resident_ids=[resident.id], rows=1,
+                              detail={"search": True})
         values = request.form.copy()
         facts = identity.facts_from_nik(nik) if nik and resident is None and not lookup_error else None
         if facts is not None:  # filled in from the NIK, for the clerk to confirm or correct

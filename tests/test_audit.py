@@ -444,6 +444,12 @@ def test_a_days_work_through_the_screens_leaves_every_entry(app, district, db_se
     assert len(searched) == 1 and searched[0].resident_ids == [case.resident_id] and searched[0].detail["search"]
     assert nik not in _everything(db_session) and "Sumarni" not in _everything(db_session)
 
+    # The intake's lookup of a known NIK shows the resident's name and address: one search entry.
+    mark = _mark(db_session)
+    assert _post(browser, "/admin/intake/", {"nik": nik, "step": "find"}).status_code == 200
+    [looked_up] = _since(db_session, mark)
+    assert (looked_up.action, looked_up.resident_ids, looked_up.rows) == (AuditAction.SEARCH, [case.resident_id], 1)
+
     # Sign-out.
     mark = _mark(db_session)
     _post(browser, "/logout")
