@@ -2,12 +2,12 @@
 
 Every entry goes through :func:`record` (or the flush listener), which queues it in the session
 (``session.info``) with the transaction it happened in. At the outermost commit, as the last
-statements before COMMIT, :func:`_before_commit` flushes, takes one lock (PostgreSQL: a
-transaction-level advisory lock; SQLite: the write lock, which the transaction takes with
-:func:`begin_write` when it queues its first entry, SQLite serializing writers anyway), reads the newest
-entry's hash and inserts the queued entries chained, ``hash = sha256(prev_hash + canonical JSON of
-its fields)``. The lock is held to commit, so id order is chain order and :func:`verify` can walk the
-chain; as it is taken last, a transaction never holds it while it waits on a row lock (which could
+statements before COMMIT, :func:`_before_commit` flushes, locks and reads the chain's head row
+(``audit_head``: the newest entry's id, time and hash; on SQLite the write lock, which the
+transaction takes with :func:`begin_write` when it queues its first entry, comes first), inserts the
+queued entries chained, ``hash = sha256(prev_hash + canonical JSON of its fields)``, and moves the
+head. The lock is held to commit, so id order is chain order and :func:`verify` can walk the chain;
+as it is taken last, a transaction never holds it while it waits on a row lock (which could
 deadlock with one that holds the row and waits for the chain). Entries are written in the caller's
 transaction: a rolled-back change leaves no entry, and a rolled-back SAVEPOINT drops those queued in
 it. An entry's ``at`` is when it happened, or the previous entry's if that is later (the log's
@@ -44,8 +44,8 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, event, exists, func, insert, select, text, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, event, exists, func, insert, select, text, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
@@ -57,6 +57,7 @@ from slrt.models import (
     Agency,
     AgencyContact,
     AuditEntry,
+    AuditHead,
     Case,
     Document,
     FollowUp,
@@ -75,8 +76,6 @@ from slrt.models.enums import AuditAction, AuditActor
 
 #: The previous hash of the first entry.
 GENESIS = "0" * 64
-#: PostgreSQL advisory lock key of the chain ("SLRTAUD" in ASCII).
-LOCK_KEY = 0x534C5254415544
 #: What a changed personal value (a name, an address, a free-text note) is logged as.
 CHANGED = "(diubah)"
 #: The system's label.
@@ -86,6 +85,7 @@ HASHED = ("at", "actor_kind", "staff_id", "actor_label", "action", "record_type"
           "resident_ids", "rows", "detail", "ip", "user_agent", "request_id")
 
 _table = AuditEntry.__table__
+_head_table = AuditHead.__table__
 
 
 @dataclass(frozen=True)
@@ -231,14 +231,25 @@ def _become_writer(session: Session) -> None:
         begin_write()
 
 
-def _lock(session: Session) -> Connection:
-    """Take the chain's lock, held to the end of the transaction; return the session's connection."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-        return connection
+_LOCK_HEAD = (select(_head_table.c.last_id, _head_table.c.last_at, _head_table.c.last_hash)
+              .where(_head_table.c.id == 1).with_for_update())
+
+
+def _head(session: Session) -> tuple[Connection, Any]:
+    """Lock the chain's head row (held to the end of the transaction: the chain's lock) and read it;
+    return the session's connection and the row (last_id, last_at, last_hash)."""
     _become_writer(session)  # SQLite: writers are serialized by the database's lock
-    return session.connection()
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:  # a database made without the migration's row (create_all): start from the newest entry
+        last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
+                                  .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
+        values = {"id": 1, "last_id": last.id if last else None, "last_at": last.at if last else None,
+                  "last_hash": last.hash if last else GENESIS}
+        upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(upsert(_head_table).values(values).on_conflict_do_nothing())
+        head = connection.execute(_LOCK_HEAD).first()
+    return connection, head
 
 
 def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
@@ -257,13 +268,17 @@ def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
     return made
 
 
+#: The statements of an append, built once: values go as parameters, so SQLAlchemy compiles each once
+#: (a statement with its values inside costs its cache key's making, per entry).
+_APPEND = insert(_table).returning(_table.c.id)
+_MOVE_HEAD = update(_head_table).where(_head_table.c.id == 1)
+
+
 def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]]) -> None:
     """Insert the ``queued`` entries at the end of the chain, in the session's transaction, under the
     chain's lock (held to commit)."""
-    connection = _lock(session)
-    last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
-                              .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
-    last_id, last_at, prev_hash = (last.id, last.at, last.hash) if last else (0, None, GENESIS)
+    connection, head = _head(session)
+    last_id, last_at, prev_hash = head.last_id or 0, head.last_at, head.last_hash
     postgresql = connection.dialect.name == "postgresql"
     for _transaction, fields, entry in queued:
         if last_at and fields["at"] < last_at:
@@ -272,9 +287,10 @@ def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]
         fields["hash"] = entry_hash(prev_hash, fields)
         if not postgresql:
             fields["id"] = last_id + 1  # SQLite: the one writer draws it; PostgreSQL: the sequence
-        last_id = connection.execute(insert(_table).values(fields).returning(_table.c.id)).scalar_one()
+        last_id = connection.execute(_APPEND, fields).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
         entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
+    connection.execute(_MOVE_HEAD, {"last_id": last_id, "last_at": last_at, "last_hash": prev_hash})
 
 
 def queued(session: Session | None = None) -> list[AuditEntry]:
@@ -738,7 +754,7 @@ def drop_months_before(day: date, *, actor: AuditActorLike | None = None) -> int
     verifies from the oldest kept entry. The caller commits.
     """
     cutoff = _month_start(day)
-    connection = _lock(db.session())
+    connection, _head_row = _head(db.session())  # the chain's lock, as writers take it
     last = connection.execute(select(_table.c.id, _table.c.hash).where(_table.c.at < cutoff)
                               .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
     if last is None:

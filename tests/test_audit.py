@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 
 from app import create_app
 from fakes.builders import make_case, make_nik, make_referral, make_resident
@@ -18,7 +18,7 @@ from slrt import audit, audit_search, clock, inbound, referrals, residents
 from slrt.access import SYSTEM_ACTOR
 from slrt.extensions import db
 from slrt.identity import mask_phone
-from slrt.models import AuditEntry, Case, Document, Referral, Resident
+from slrt.models import AuditEntry, AuditHead, Case, Document, Referral, Resident
 from slrt.models.enums import AuditAction, AuditActor, Role
 from slrt.pii import new_key
 from tests.web import Browser
@@ -270,6 +270,12 @@ def committed_documents(app, is_postgres):
         db.session.execute(delete(Document).where(Document.id.in_(ids)))
         db.session.commit()
         db.session.execute(delete(AuditEntry).where(AuditEntry.id > mark))
+        # The chain's head back on the newest entry left, as if the removed ones had never been.
+        newest = db.session.execute(select(AuditEntry.id, AuditEntry.at, AuditEntry.hash)
+                                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(1)).first()
+        db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(
+            last_id=newest.id if newest else None, last_at=newest.at if newest else None,
+            last_hash=newest.hash if newest else audit.GENESIS))
         db.session.commit()
         assert audit.verify().ok
         db.session.remove()

@@ -1,6 +1,6 @@
 """Every model, importable from one place (Alembic's env imports this)."""
 
-from slrt.models.audit import AuditEntry
+from slrt.models.audit import AuditEntry, AuditHead
 from slrt.models.base import Base
 from slrt.models.cases import Case, CaseNeed, Event, FollowUp, Referral
 from slrt.models.catalog import Agency, AgencyContact, Document, Service, service_document
@@ -18,6 +18,7 @@ __all__ = [
     "Agency",
     "AgencyContact",
     "AuditEntry",
+    "AuditHead",
     "Base",
     "Case",
     "CaseNeed",

@@ -74,6 +74,18 @@ class AuditEntry(Base):
         return f"<AuditEntry {self.id} {self.action} {self.record_type}:{self.record_id}>"
 
 
+class AuditHead(Base):
+    """The chain's newest link, one row (id 1): its lock is the chain's lock, and reading it costs an index
+    probe where the newest entry of a partitioned table costs planning over every partition."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_at: Mapped[datetime | None]
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
 def include_object(object_, name, type_, reflected, compare_to) -> bool:
     """Alembic's filter: the audit table's partitions and its PostgreSQL-only index are not in the models."""
     if type_ == "table" and reflected and name and PARTITION_NAME.fullmatch(name):
