@@ -677,13 +677,17 @@ def verify(batch: int = 5000) -> Verdict:
     """Walk the chain in id order, recomputing each hash; stop at the first broken entry.
 
     Streams the rows (bounded memory at any size). The oldest kept entry may follow a dropped one:
-    its prev_hash is then the one an "audit_purge" entry names.
+    its prev_hash is then the one an "audit_purge" entry names. The chain's head row must name an
+    entry walked: else the newest entries were removed (reason "head").
     """
+    # The head first: an entry committed during the walk is past it, so the walk meets the head's entry.
+    head = db.session.execute(select(_head_table.c.last_id, _head_table.c.last_hash)
+                              .where(_head_table.c.id == 1)).first()
     purges = db.session.scalars(select(_table.c.detail).where(_table.c.action == AuditAction.AUDIT_PURGE.value))
     starts = {GENESIS} | {d.get("last_dropped_hash") for d in purges if isinstance(d, dict)}
     columns = [_table.c[name] for name in ("id", *HASHED, "prev_hash", "hash")]
     rows = db.session.execute(select(*columns).order_by(_table.c.id).execution_options(yield_per=batch))
-    count, first_at, last_at, prev = 0, None, None, None
+    count, first_at, last_at, prev, met_head = 0, None, None, None, False
     for row in rows:
         fields = row._asdict()
         if prev is None:
@@ -696,7 +700,11 @@ def verify(batch: int = 5000) -> Verdict:
             return Verdict(count, first_at, last_at, row.id, row.at, "hash")
         prev, last_at = fields["hash"], fields["at"]
         count += 1
+        met_head = met_head or (head is not None and prev == head.last_hash)
     rows.close()
+    if head is not None and head.last_hash != GENESIS and not met_head:
+        # The head names an entry the walk never met: the newest entries were removed.
+        return Verdict(count, first_at, last_at, head.last_id, None, "head")
     return Verdict(count, first_at, last_at)
 
 

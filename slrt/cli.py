@@ -530,6 +530,10 @@ def demo_sms() -> None:
 def audit_verify():
     """Prove the audit log's hash chain unbroken, or name its first broken entry (exit 1)."""
     verdict = audit.verify()
+    if verdict.reason == "head":
+        click.echo(gettext("Audit chain broken at its end: entry %(id)s, the newest written, is missing "
+                           "(the newest entries were removed).", id=verdict.broken_id), err=True)
+        sys.exit(1)
     if not verdict.ok:
         click.echo(gettext("Audit chain broken at entry %(id)s (%(at)s): it was changed or removed.",
                            id=verdict.broken_id, at=clock.format_date(verdict.broken_at, "second")), err=True)

@@ -203,6 +203,18 @@ def test_the_chain_verifies_and_a_tampered_entry_is_named(app, district, db_sess
     assert result.exit_code == 1 and f"entri {victim.id} " in result.output
 
 
+def test_removing_the_newest_entries_is_found_by_the_chains_head(app, district, db_session):
+    make_case(district)
+    db_session.commit()
+    newest = _since(db_session, 0)[-1]
+    db_session.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": newest.id})
+    db_session.commit()
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.reason, verdict.broken_id) == (False, "head", newest.id)
+    result = app.test_cli_runner().invoke(args=["slrt", "audit-verify"])
+    assert result.exit_code == 1 and f"entri {newest.id}" in result.output
+
+
 def test_a_removed_entry_breaks_the_chain_at_the_next(district, db_session):
     make_case(district)
     db_session.commit()
