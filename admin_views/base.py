@@ -464,8 +464,13 @@ class SecureModelView(SecureMixin, TokenSearchMixin, ModelView):
         if found is None:
             abort(404)
         if audited and self.audit_type and request.method == "GET":
-            audit.record_view(found)  # a record's page (details, edit form) shows its personal data
+            # A record's page (details, edit form) shows its personal data, and maybe others' (a family).
+            audit.record_view(found, also=self.audit_also(found))
         return found
+
+    def audit_also(self, found) -> list[int]:
+        """Other residents whose data ``found``'s page shows (a resident's family): logged with its read."""
+        return []
 
     #: Which flag guards which Flask-Admin endpoint.
     _VERB_FLAGS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",

@@ -202,6 +202,12 @@ class ResidentView(RevealMixin, SecureModelView):
     scoped_model = Resident
     audit_type = "resident"
 
+    def audit_also(self, found: Resident) -> list[int]:
+        # The details page lists the family of the KK (those of the staff member's villages).
+        if found.household is None or not (request.endpoint or "").endswith("details_view"):
+            return []
+        return [member.resident_id for member in dtsen.family(found.household, staff_scope())]
+
     def get_query(self):
         return super().get_query().options(joinedload(Resident.village))
 

@@ -34,7 +34,6 @@ with the signed-in account); a request keeps it and passes the :class:`Coverage`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -58,7 +57,7 @@ from slrt.models import (
     unit_village,
 )
 from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
-from slrt.pii import mask
+from slrt.pii import mask_numbers
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -295,8 +294,6 @@ FULL_EXPORT_ROLES = MANAGER_ROLES
 #: The reason given for a full export: at least this many characters, at most the second.
 FULL_EXPORT_REASON_LENGTH = (10, 300)
 _REASON = Column("reason", String(FULL_EXPORT_REASON_LENGTH[1]))
-#: A NIK or KK number typed in a reason.
-_ID_NUMBER = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
 
 def may_export_full(staff: Staff) -> bool:
@@ -314,7 +311,7 @@ def check_full_export(actor: Actor, reason: str | None) -> str:
     if len(reason) < FULL_EXPORT_REASON_LENGTH[0]:
         raise ValidationError(_l("Say why the full numbers are needed (at least %(count)s characters).",
                                  count=FULL_EXPORT_REASON_LENGTH[0]), field="reason")
-    return _ID_NUMBER.sub(lambda found: mask(found.group(0)), reason)  # the audit keeps it: no NIK in it
+    return mask_numbers(reason)  # the audit keeps it for good: no NIK, KK or phone number in it
 
 
 #: Roles that see who viewed or changed a resident's data ("Riwayat akses" on the resident's page).

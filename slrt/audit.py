@@ -33,6 +33,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,7 @@ SYSTEM_LABEL = "sistem"
 HASHED = ("at", "actor_kind", "staff_id", "actor_label", "action", "record_type", "record_id",
           "resident_ids", "rows", "detail", "ip", "user_agent", "request_id")
 
+log = logging.getLogger(__name__)
 _table = AuditEntry.__table__
 _head_table = AuditHead.__table__
 
@@ -244,6 +246,9 @@ def _head(session: Session) -> tuple[Connection, Any]:
     if head is None:  # a database made without the migration's row (create_all): start from the newest entry
         last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
                                   .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
+        if last is not None:  # the migration made the row: someone removed it (and maybe the newest entries)
+            log.error("audit chain head missing: rebuilt from the newest entry %s; run flask slrt audit-verify",
+                      last.id)
         values = {"id": 1, "last_id": last.id if last else None, "last_at": last.at if last else None,
                   "last_hash": last.hash if last else GENESIS}
         upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
@@ -348,15 +353,16 @@ def reads_audited() -> bool:
 
 
 def record_view(obj: Any, *, action: AuditAction = AuditAction.VIEW, detail: dict | None = None,
-                actor: AuditActorLike | None = None) -> AuditEntry | None:
-    """Log a read of one record's page (a resident, household, case, referral, SMS body).
+                actor: AuditActorLike | None = None, also: Iterable[int] = ()) -> AuditEntry | None:
+    """Log a read of one record's page (a resident, household, case, referral, SMS body); ``also``: other
+    residents the page shows (a resident's family members).
 
     In a request the entry is logged when the answer is ready (:func:`write_reads`); outside one, like
     :func:`record`'s (returned). None when deferred or when reads are not audited (SLRT_AUDIT).
     """
     if not reads_audited():
         return None
-    return _read(_fields(action, record=obj, resident_ids=residents_of(obj), detail=detail, actor=actor))
+    return _read(_fields(action, record=obj, resident_ids=[*residents_of(obj), *also], detail=detail, actor=actor))
 
 
 def record_list(action: AuditAction, *, record_type: str, resident_ids: Iterable[int], rows: int,
@@ -486,9 +492,9 @@ _PHONE = "phone"
 _NUMBER = "number"  # already masked (nik_masked, kk_masked)
 #: Personal columns: how each is logged (masked phone, masked number, or just "(diubah)").
 PERSONAL: dict[type, dict[str, str]] = {
-    Resident: {"nik_masked": _NUMBER, "name": CHANGED, "address": CHANGED, "phone": _PHONE,
+    Resident: {"nik_masked": CHANGED, "name": CHANGED, "address": CHANGED, "phone": CHANGED,
                "phone_owner_name": CHANGED, "birth_date": CHANGED, "birth_place": CHANGED},
-    Household: {"kk_masked": _NUMBER, "address": CHANGED},
+    Household: {"kk_masked": CHANGED, "address": CHANGED, "dtks_id": CHANGED},
     Case: {"summary": CHANGED, "outcome_note": CHANGED},
     Referral: {"reason": CHANGED, "completion_note": CHANGED},
     Staff: {"phone": _PHONE, "email": CHANGED, "password": CHANGED},
@@ -702,6 +708,8 @@ def verify(batch: int = 5000) -> Verdict:
         count += 1
         met_head = met_head or (head is not None and prev == head.last_hash)
     rows.close()
+    if head is None and count:  # the migration made the row: it was removed (with the newest entries?)
+        return Verdict(count, first_at, last_at, None, None, "head")
     if head is not None and head.last_hash != GENESIS and not met_head:
         # The head names an entry the walk never met: the newest entries were removed.
         return Verdict(count, first_at, last_at, head.last_id, None, "head")

@@ -532,7 +532,7 @@ def audit_verify():
     verdict = audit.verify()
     if verdict.reason == "head":
         click.echo(gettext("Audit chain broken at its end: entry %(id)s, the newest written, is missing "
-                           "(the newest entries were removed).", id=verdict.broken_id), err=True)
+                           "(the newest entries were removed).", id=verdict.broken_id or "?"), err=True)
         sys.exit(1)
     if not verdict.ok:
         click.echo(gettext("Audit chain broken at entry %(id)s (%(at)s): it was changed or removed.",

@@ -847,7 +847,7 @@ class _Run:
             changed.append({"b_id": current_id, **dict(zip(_HOUSEHOLD_COMPARED, given, strict=True)),
                             "dtsen_as_of": self.as_of})
             changes.append({"household_id": current_id,
-                            "changes": {k: (None if k == "address" else [old, v])
+                            "changes": {k: (None if k in ("address", "dtks_id") else [old, v])
                                         for k, v, old in zip(_HOUSEHOLD_COMPARED, given, stored, strict=True)
                                         if old != v}})
         if self.dry_run:

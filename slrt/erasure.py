@@ -48,7 +48,7 @@ from slrt.models import (
     Staff,
 )
 from slrt.models.enums import AuditAction, CaseStatus, SmsAudience, SmsStatus
-from slrt.pii import vault
+from slrt.pii import mask_numbers, vault
 from slrt.residents import check_resident_scope
 from slrt.workflow import ENDED
 
@@ -86,7 +86,7 @@ def clean_reason(reason: str | None) -> str:
     if not reason:
         raise ValidationError(_l("Give the reason (for example the resident's written request and its date)."),
                               field="reason")
-    return reason
+    return mask_numbers(reason)  # the audit log keeps it for good: no NIK, KK or phone number in it
 
 
 def _check_erasable(resident: Resident, reason: str | None, actor: Actor) -> str:

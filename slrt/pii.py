@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -127,6 +128,22 @@ class Vault:
 
 def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
+
+
+#: A run of 10 or more digits, with spaces, dots or dashes between them and an optional "+": a NIK, a KK
+#: or a phone number as people type them (not a date, 20-11-2026, nor a letter's number, 470/12/2026).
+_NUMBER_RUN = re.compile(r"\+?\d(?:[ .\-]?\d){9,}")
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every NIK or KK number in it masked as lists show them (3316********0001) and any other
+    long number (a phone) to its last four digits: free text kept where personal numbers may not be (the
+    reason of an erasure or of a full export)."""
+    def hidden(found: re.Match) -> str:
+        digits = re.sub(r"\D", "", found.group(0))
+        return mask(digits) if len(digits) == 16 else "*" * (len(digits) - 4) + digits[-4:]
+
+    return _NUMBER_RUN.sub(hidden, text)
 
 
 def mask(number: str) -> str:
