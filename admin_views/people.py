@@ -206,7 +206,7 @@ class ResidentView(RevealMixin, SecureModelView):
         # The details page lists the family of the KK (those of the staff member's villages).
         if found.household is None or not (request.endpoint or "").endswith("details_view"):
             return []
-        return [member.resident_id for member in dtsen.family(found.household, staff_scope())]
+        return [member.resident_id for member in _family(found.household)]
 
     def get_query(self):
         return super().get_query().options(joinedload(Resident.village))
@@ -281,10 +281,20 @@ class ResidentView(RevealMixin, SecureModelView):
         return redirect(back)
 
 
+def _family(household) -> list:
+    """dtsen.family for the staff member, once per request (the page's audit entry and its table both ask)."""
+    if household is None:
+        return []
+    cache = g.setdefault("slrt_families", {})
+    if household.id not in cache:
+        cache[household.id] = dtsen.family(household, staff_scope())
+    return cache[household.id]
+
+
 def family_table(household) -> Markup:
     """The family of the KK as a table: name, place in the family, age, masked NIK, DTSEN status; only the
     members of the villages the staff member covers (slrt.dtsen.family)."""
-    members = dtsen.family(household, staff_scope())
+    members = _family(household)
     if not members:
         return Markup("-")
     head = Markup("").join(Markup("<th>{}</th>").format(word) for word in (

@@ -693,17 +693,16 @@ class Parser:
                 refused.append((number, cells, exc.key, str(exc.message)))
         return rows, refused
 
-    def _memo(self, name: str, parse: Callable, value, *args):
-        """``parse(value, *args)`` as remembered for the value's text (each parser reads only that)."""
+    def _remembered(self, name: str, key, compute: Callable):
+        """``compute()`` as remembered under ``key`` in the memo ``name``, refusals too (bounded)."""
         memo = self._memos.setdefault(name, {})
-        key = value if type(value) is str else _text(value)
         try:
             result = memo[key]
         except KeyError:
             if len(memo) >= _MEMO_SIZE:
                 memo.clear()
             try:
-                result = parse(value, *args)
+                result = compute()
             except _RowRefused as exc:
                 result = _RefusedValue(exc.key, exc.message)
             memo[key] = result
@@ -711,25 +710,17 @@ class Parser:
             raise _RowRefused(result.key, result.message)
         return result
 
+    def _memo(self, name: str, parse: Callable, value, *args):
+        """``parse(value, *args)`` as remembered for the value's text (each parser reads only that)."""
+        key = value if type(value) is str else _text(value)
+        return self._remembered(name, key, lambda: parse(value, *args))
+
     def _village(self, cells: list) -> int:
         """Villages.find() as remembered for the row's village code, village and kecamatan cells."""
         width = len(cells)
         key = tuple("" if index is None or index >= width else
                     cells[index] if type(cells[index]) is str else _text(cells[index]) for index in self.village_at)
-        memo = self._memos.setdefault("village", {})
-        try:
-            result = memo[key]
-        except KeyError:
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            try:
-                result = self.villages.find(cells, self.columns)
-            except _RowRefused as exc:
-                result = _RefusedValue(exc.key, exc.message)
-            memo[key] = result
-        if type(result) is _RefusedValue:
-            raise _RowRefused(result.key, result.message)
-        return result
+        return self._remembered("village", key, lambda: self.villages.find(cells, self.columns))
 
     def parse(self, number: int, cells: list) -> _Row:
         width, memo, at, blank = len(cells), self._memo, self.at, self.blank
