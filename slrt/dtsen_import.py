@@ -1139,6 +1139,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
     with its counts, or FAILED with the reason (the batches before stay: importing again is safe).
     ``actor`` is who started it (their rights are checked again: they may have changed since).
     """
+    begin_write()  # SQLite: the record is read then written while pages (and their audit entries) commit
     record = db.session.get(ResidentImport, import_id)
     if record is None:
         raise LookupError(f"no import {import_id}")
@@ -1169,6 +1170,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
             with _fewer_collections():
                 for batch in _batches(table.rows):
                     _one_batch(state, record, *state.parser.parse_batch(batch), progress)
+        begin_write()
         record.state, record.finished_at = ImportState.DONE, clock.now()
         record.rows_total = record.rows_done
         runs.record("import_residents", seconds=time.monotonic() - started, items=record.rows_done)
@@ -1176,6 +1178,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
+        begin_write()
         record = db.session.get(ResidentImport, import_id)
         record.state, record.finished_at = ImportState.FAILED, clock.now()
         record.failure = str(exc.message if isinstance(exc, DomainError) else

@@ -41,6 +41,7 @@ def audit_retention_task() -> int:
         db.session.commit()
     except Exception:
         db.session.rollback()  # nothing dropped; the failure is counted for the operator
+        begin_write()
         runs.record(audit_retention.RUN, seconds=time.perf_counter() - started, ok=False)
         db.session.commit()
         raise

@@ -164,3 +164,57 @@ def test_a_transaction_postgresql_ends_to_break_a_deadlock_asks_to_send_again(tm
     response = app.test_client().get("/probe")
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "send the form again" in response.get_data(as_text=True) or "kirim" in response.get_data(as_text=True)
+
+
+def test_an_import_run_starts_while_pages_commit_their_audit_entries(shared_file, tmp_path):
+    """The worker reads the queued import, then marks it running; a page viewed in between commits its
+    audit entry. SQLite fails a reader turned writer at once ("database is locked") unless it took the
+    write lock first: the import must run, not stay queued (seen in CI, where the progress page polls)."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from fakes.dtsen import Village, people, write_csv
+    from slrt import dtsen_import
+    from slrt.access import SYSTEM_ACTOR
+    from slrt.models import ResidentImport
+    from slrt.models.enums import ImportState
+
+    app, path, _users, _ids = shared_file
+    with app.app_context():
+        from slrt.models import Region
+        from slrt.models.enums import RegionLevel
+
+        villages = [Village(code=v.code, name=v.name, district="Jepon")
+                    for v in db.session.scalars(select(Region).where(Region.level == RegionLevel.VILLAGE))]
+        file = tmp_path / "dtsen.csv"
+        write_csv(file, people(villages, 30, households=10))
+        record = dtsen_import.start(file, filename="dtsen.csv", actor=SYSTEM_ACTOR, as_of=date(2026, 9, 30),
+                                    dry_run=False)
+        db.session.commit()
+        import_id = record.id
+        db.session.remove()
+
+        page = sqlite3.connect(path, isolation_level=None, timeout=0)
+        interleaved: list[str] = []
+
+        def a_page_commits(conn, cursor, statement, *_args):
+            if not interleaved and "FROM resident_import" in statement and statement.lstrip().startswith("SELECT"):
+                try:  # another process's short write: committed only if the importer holds no write lock
+                    page.execute("BEGIN IMMEDIATE")
+                    page.execute("UPDATE unit SET name = name || ' '")
+                    page.execute("COMMIT")
+                    interleaved.append("committed")
+                except sqlite3.OperationalError:
+                    interleaved.append("waited")  # the importer was the writer already: the page waits its turn
+
+        event.listen(db.engine, "after_cursor_execute", a_page_commits)
+        try:
+            done = dtsen_import.run(import_id, file)
+        finally:
+            event.remove(db.engine, "after_cursor_execute", a_page_commits)
+            page.close()
+        assert done.state == ImportState.DONE and done.rows_done == 30, done.failure
+        assert interleaved == ["waited"]
+        assert db.session.get(ResidentImport, import_id).residents_created > 0
+        db.session.remove()
