@@ -45,7 +45,7 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, event, exists, func, insert, select, text, type_coerce, update
+from sqlalchemy import BigInteger, String, bindparam, event, exists, func, insert, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
@@ -191,13 +191,17 @@ def _normal_json(value: Any) -> Any:
     return None if value is None else json.loads(json.dumps(value, default=_jsonable))
 
 
+#: Stands for the time in :func:`canonical_around`'s JSON (json.dumps leaves it as it is).
+_AT_MARK = "@@at@@"
+
+
 def canonical(fields: dict[str, Any]) -> str:
     """The canonical JSON of an entry's hashed fields: sorted keys, no spaces, UTC times."""
     data = {}
     for name in HASHED:
         value = fields.get(name)
         if name == "at":
-            value = clock.as_utc(value).isoformat(timespec="microseconds")
+            value = _AT_MARK if value is _AT_MARK else clock.as_utc(value).isoformat(timespec="microseconds")
         elif name == "resident_ids":
             value = sorted(int(i) for i in value or ())
         elif isinstance(value, Enum):
@@ -209,6 +213,13 @@ def canonical(fields: dict[str, Any]) -> str:
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     """The hash of an entry with ``fields`` following the entry whose hash is ``prev_hash``."""
     return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
+
+
+def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of ``fields`` before and after its time's text: for PostgreSQL to hash an entry
+    whose time it settles (:data:`_APPEND_ONE`). The time's text ends in "+00:00" (UTC), put in ``after``."""
+    before, after = canonical({**fields, "at": _AT_MARK}).split(_AT_MARK)
+    return before, "+00:00" + after
 
 
 def _record_ref(record: Any) -> tuple[str | None, int | None]:
@@ -277,11 +288,68 @@ def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
 #: (a statement with its values inside costs its cache key's making, per entry).
 _APPEND = insert(_table).returning(_table.c.id)
 _MOVE_HEAD = update(_head_table).where(_head_table.c.id == 1)
+_RELAXED = text("SET LOCAL synchronous_commit TO off")
+#: session.info key: the transaction logged reads only, its commit need not wait for the disk.
+_RELAXED_KEY = "slrt_audit_relaxed"
 
 
-def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]]) -> None:
+def _append_one_statement(relaxed: bool):
+    """PostgreSQL: one entry appended in one statement (a page's read: one round trip, not four).
+
+    It locks the head row, settles the entry's time (never before the head's), hashes it as
+    :func:`entry_hash` does (sha256 of the previous hash and the canonical JSON, whose text around
+    the time Python gives: :func:`canonical_around`), inserts it and moves the head, returning the
+    entry's id, time, previous hash and hash. ``relaxed``: the commit does not wait for the disk
+    (a transaction that only logged reads). No row comes back when the head row is missing.
+    """
+    locked = [_head_table.c.last_at, _head_table.c.last_hash]
+    if relaxed:
+        locked.append(func.set_config("synchronous_commit", "off", True).label("relaxed"))
+    head = select(*locked).where(_head_table.c.id == 1).with_for_update().cte("head")
+    at = func.greatest(bindparam("at", type_=_table.c.at.type), head.c.last_at)
+    settled = select(at.label("at"), head.c.last_hash.label("prev_hash")).cte("settled")
+    hashed_text = (settled.c.prev_hash + bindparam("before_at", type_=String())
+                   + func.to_char(func.timezone("UTC", settled.c.at), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+                   + bindparam("after_at", type_=String()))
+    digest = func.encode(func.sha256(func.convert_to(hashed_text, "UTF8")), "hex")
+    given = [name for name in HASHED if name != "at"]
+    appended = (insert(_table)
+                .from_select(["at", *given, "prev_hash", "hash"],
+                             select(settled.c.at, *[bindparam(name, type_=_table.c[name].type) for name in given],
+                                    settled.c.prev_hash, digest))
+                .returning(_table.c.id, _table.c.at, _table.c.prev_hash, _table.c.hash)
+                .cte("appended"))
+    # (the head row moved is the one the entry follows: its hash is the entry's prev_hash)
+    return (update(_head_table).where(_head_table.c.id == 1, _head_table.c.last_hash == appended.c.prev_hash)
+            .values(last_id=appended.c.id, last_at=appended.c.at, last_hash=appended.c.hash)
+            .returning(appended.c.id, appended.c.at, appended.c.prev_hash, appended.c.hash))
+
+
+_APPEND_ONE = {relaxed: _append_one_statement(relaxed) for relaxed in (False, True)}
+
+
+def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry, *, relaxed: bool) -> bool:
+    """Append one entry with :data:`_APPEND_ONE` (PostgreSQL); False when the head row is missing."""
+    before, after = canonical_around(fields)
+    row = connection.execute(_APPEND_ONE[relaxed], {**{name: fields.get(name) for name in HASHED},
+                                                    "before_at": before, "after_at": after}).first()
+    if row is None:
+        return False
+    fields.update(at=row.at, prev_hash=row.prev_hash, hash=row.hash)
+    entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
+    return True
+
+
+def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]], *, relaxed: bool = False) -> None:
     """Insert the ``queued`` entries at the end of the chain, in the session's transaction, under the
-    chain's lock (held to commit)."""
+    chain's lock (held to commit). ``relaxed``: a transaction that only logged reads, whose commit
+    need not wait for the disk (PostgreSQL)."""
+    if len(queued) == 1 and session.get_bind().dialect.name == "postgresql":
+        _transaction, fields, entry = queued[0]
+        if _append_one(session.connection(), fields, entry, relaxed=relaxed):
+            return
+    if relaxed and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(_RELAXED)
     connection, head = _head(session)
     last_id, last_at, prev_hash = head.last_id or 0, head.last_at, head.last_hash
     postgresql = connection.dialect.name == "postgresql"
@@ -396,10 +464,10 @@ def write_reads() -> None:
     wrote = session.info.get("slrt_wrote")
     _queue(session, reads)
     if not wrote:
-        if session.get_bind().dialect.name == "postgresql":
-            # Read entries only: committed without waiting for the disk (a database crash may lose the
-            # last fraction of a second of them, the chain stays whole); changes keep full durability.
-            session.execute(text("SET LOCAL synchronous_commit TO off"))
+        # Read entries only (and no change waiting for a flush): committed without waiting for the disk
+        # (a database crash may lose the last fraction of a second of them, the chain stays whole);
+        # changes keep full durability.
+        session.info[_RELAXED_KEY] = not (session.new or session.dirty or session.deleted)
         session.commit()
 
 
@@ -617,8 +685,9 @@ def _before_commit(session: Session) -> None:
         return
     session.flush()
     queued = session.info.pop(_QUEUE, None)
+    relaxed = session.info.pop(_RELAXED_KEY, False)
     if queued:
-        _write(session, queued)
+        _write(session, queued, relaxed=relaxed)
 
 
 def _within(transaction, ended) -> bool:
@@ -639,6 +708,7 @@ def _rolled_back(session: Session, transaction) -> None:
 def _transaction_ended(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("slrt_wrote", None)
+        session.info.pop(_RELAXED_KEY, None)
         session.info.pop(_QUEUE, None)  # written at commit, or dropped with a rollback
 
 

@@ -533,6 +533,30 @@ def test_reads_are_not_logged_with_audit_off_but_changes_are(app, district, db_s
         app.config["SLRT_AUDIT"] = True
 
 
+def test_a_page_read_after_a_later_entry_follows_it_and_the_chain_verifies(app, district, db_session, browser):
+    """A page's read entry is appended in one statement on PostgreSQL, the database settling its time
+    and hash: when the newest entry is later than the read (committed meanwhile), the read takes
+    its time, its hash is the one audit-verify computes (a user agent beyond ASCII included)."""
+    case = make_case(district)
+    db_session.commit()
+    _login(browser, district.user(Role.SUPERVISOR).username)
+    later = clock.now() + timedelta(minutes=7)
+    db_session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_at=later))
+    db_session.commit()
+    mark = _mark(db_session)
+    page = _get(browser, f"/admin/case/details/?id={case.id}", headers={"User-Agent": "Peramban Désa/1.0"})
+    assert page.status_code == 200
+    [viewed] = _since(db_session, mark)
+    assert viewed.action == AuditAction.VIEW and viewed.user_agent == "Peramban Désa/1.0"
+    assert clock.as_utc(viewed.at) == later
+    fields = {name: getattr(viewed, name) for name in audit.HASHED}
+    assert viewed.hash == audit.entry_hash(viewed.prev_hash, fields)
+    head = db_session.get(AuditHead, 1)
+    db_session.refresh(head)
+    assert (head.last_id, head.last_hash) == (viewed.id, viewed.hash)
+    assert audit.verify().ok
+
+
 def test_household_page_touches_every_member(app, district, db_session, browser):
     household = residents.household_for_intake("3316012005100007", address="RT 02 RW 01",
                                                village=district.villages[0], actor=district.user(Role.FRONT_OFFICE))
