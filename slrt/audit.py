@@ -468,7 +468,12 @@ def write_reads() -> None:
         # (a database crash may lose the last fraction of a second of them, the chain stays whole);
         # changes keep full durability.
         session.info[_RELAXED_KEY] = not (session.new or session.dirty or session.deleted)
-        session.commit()
+        # The answer is made: what the page loaded is not expired (the session ends with the request).
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
 
 
 def residents_of(obj: Any) -> list[int]:
