@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import ipaddress
 import json
 import logging
 import socket
@@ -161,11 +162,39 @@ def actor_fields(actor: AuditActorLike) -> dict[str, Any]:
     raise TypeError(f"not an actor: {actor!r}")
 
 
+def normal_address(value: str) -> str:
+    """An IP address as the log keeps it and is searched by: one spelling per address (an IPv4 address
+    mapped into IPv6, as a dual-stack socket gives it, as IPv4; IPv6 compressed, lower case).
+    ValueError when ``value`` is not an IP address."""
+    address = ipaddress.ip_address(value.strip())
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def from_address(address: str):
+    """An SQL condition: the entry came from ``address`` (as :func:`normal_address` spells it), in the
+    spellings entries written before the log spelled addresses one way may have (IPv4 mapped into IPv6)."""
+    spellings = [address]
+    if isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address):
+        spellings.append(f"::ffff:{address}")
+    return _table.c.ip.in_(spellings)
+
+
+def _address(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return normal_address(value)
+    except ValueError:  # not an address (a unix socket's peer, say): kept as given
+        return value[:45]
+
+
 def _where() -> dict[str, Any]:
     if not has_request_context():
         return {"ip": None, "user_agent": None, "request_id": None}
     address, agent = request.remote_addr, request.headers.get("User-Agent")
-    return {"ip": address[:45] if address else None, "user_agent": agent[:255] if agent else None,
+    return {"ip": _address(address), "user_agent": agent[:255] if agent else None,
             "request_id": g.get("slrt_request_id")}
 
 

@@ -14,7 +14,6 @@ not read instead of failing (a huge id, a date that is none, an address that is 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -149,7 +148,7 @@ def parse_filters(args: Mapping[str, str]) -> Parsed:
          "record_id")
     read("start", _day, _l("The first day is not a date (dd-mm-yyyy)."))
     read("end", _day, _l("The last day is not a date (dd-mm-yyyy)."))
-    read("ip", lambda v: str(ipaddress.ip_address(v)), _l("The address is not an IP address."))
+    read("ip", audit.normal_address, _l("The address is not an IP address."))
     if values.get("record_id") is not None and not values.get("record_type"):
         errors.append(str(_l("Choose the record type of the record number.")))
         values.pop("record_id")
@@ -194,7 +193,7 @@ def _conditions(filters: Filters) -> list:
     if filters.end is not None:
         conditions.append(AuditEntry.at < _day_start(filters.end + timedelta(days=1)))
     if filters.ip is not None:
-        conditions.append(AuditEntry.ip == filters.ip)
+        conditions.append(audit.from_address(filters.ip))
     return conditions
 
 

@@ -13,7 +13,6 @@ seen). :func:`write` puts it in a CSV or XLSX file for the operator; the counts 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -25,7 +24,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from slrt import audit_search, clock, csvout, gsm, outbox, xlsxout
+from slrt import audit, audit_search, clock, csvout, gsm, outbox, xlsxout
 from slrt.errors import ValidationError
 from slrt.extensions import db
 from slrt.models import AuditEntry, Resident, Staff
@@ -122,7 +121,7 @@ def report(*, staff: Staff | None = None, address: str | None = None, since: dat
         raise ValidationError(_l("Give either an account or an address."))
     if address is not None:
         try:
-            address = str(ipaddress.ip_address(address.strip()))
+            address = audit.normal_address(address)
         except ValueError:
             raise ValidationError(_l("%(address)s is not an IP address.", address=address), field="address") from None
     if since > until:
@@ -132,7 +131,7 @@ def report(*, staff: Staff | None = None, address: str | None = None, since: dat
              .where(AuditEntry.action.in_(READS), AuditEntry.at >= _local_start(since),
                     AuditEntry.at < _local_start(until + timedelta(days=1)))
              .order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=batch))
-    query = query.where(AuditEntry.staff_id == staff.id) if staff is not None else query.where(AuditEntry.ip == address)
+    query = query.where(AuditEntry.staff_id == staff.id if staff is not None else audit.from_address(address))
     found: dict[int, Exposure] = {}
     entries, by_action = 0, Counter()
     rows = db.session.execute(query)

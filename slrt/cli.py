@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import click
@@ -414,8 +417,26 @@ def _unreachable(exc: OperationalError) -> str:
                    url=db.engine.url.render_as_string(hide_password=True), reason=reason)
 
 
-def _resident(nik: str) -> Resident:
-    """The resident with this NIK, or exit with a clear error (the NIK is never echoed)."""
+@contextmanager
+def _private_file(path: str) -> Iterator[None]:
+    """Files written in the block are readable by this OS user only (0600): they hold residents' data."""
+    mask = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(mask)
+    os.chmod(path, 0o600)  # a file that was there before keeps its mode otherwise
+
+
+#: Where the NIK argument may be left out: asked for without echo (not in the shell's history or ``ps``).
+NIK_HELP = "Leave NIK out to type it at a prompt that does not show it (kept out of the shell history)."
+
+
+def _resident(nik: str | None) -> Resident:
+    """The resident with this NIK (asked for without echo when None), or exit with a clear error (the NIK is
+    never echoed)."""
+    if nik is None:
+        nik = click.prompt("NIK", hide_input=True)
     try:
         resident = residents.find_by_nik(nik)
     except DomainError as exc:
@@ -425,12 +446,13 @@ def _resident(nik: str) -> Resident:
     return resident
 
 
-@slrt_cli.command("subject-export")
-@click.argument("nik")
+@slrt_cli.command("subject-export", epilog=NIK_HELP)
+@click.argument("nik", required=False)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write the ZIP (default: data-warga-<id>-<date>.zip in the current folder).")
 def subject_export(nik, out_path):
-    """Write everything held about the resident with this NIK to one ZIP (summary in Indonesian + JSON)."""
+    """Write everything held about the resident with this NIK to one ZIP (summary in Indonesian + JSON),
+    readable by this OS user only."""
     resident = _resident(nik)
     try:
         data = subject_access.subject_export(resident, SYSTEM_ACTOR)
@@ -438,14 +460,14 @@ def subject_export(nik, out_path):
         db.session.rollback()
         _fail(str(exc))
     path = out_path or subject_access.filename(resident)
-    with open(path, "wb") as handle:
+    db.session.commit()  # the export is logged before the file exists: no file without its entry
+    with _private_file(path), open(path, "wb") as handle:
         handle.write(data)
-    db.session.commit()
     click.echo(f"resident {resident.id} ({resident.nik_masked}): {len(data)} bytes written to {path}")
 
 
-@slrt_cli.command("erase-resident")
-@click.argument("nik")
+@slrt_cli.command("erase-resident", epilog=NIK_HELP)
+@click.argument("nik", required=False)
 @click.option("--reason", required=True, help="Why (the resident's written request and its date, ...).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_resident(nik, reason, yes):
@@ -593,10 +615,12 @@ def breach_report(username, address, since, until, path):
         if made.residents:
             click.echo(gettext("Names, phones and SMS notices: add --out FILE.csv or FILE.xlsx"))
         return
-    breach.write(made, path)
-    # The file holds residents' names and phones: its making is a read of their data, by the operator.
+    # The file holds residents' names and phones: its making is a read of their data, by the operator,
+    # logged before the file exists (no file without its entry); readable by this OS user only.
     audit.record_list(AuditAction.EXPORT, record_type="resident", resident_ids=breach.resident_ids(made),
                       rows=made.residents, detail={"report": "breach"})
     db.session.commit()
+    with _private_file(path):
+        breach.write(made, path)
     click.echo(gettext("Written to %(path)s: %(residents)s residents (personal data: keep the file safe, "
                        "delete it when done)", path=path, residents=made.residents))

@@ -242,6 +242,12 @@ def test_cli_subject_export_and_erase(app, family, district, db_session, tmp_pat
     assert siti.nik not in result.output and siti.resident.nik_masked in result.output
     held, _summary = _unzip(out.read_bytes())
     assert held["resident"]["nik"] == siti.nik
+    assert out.stat().st_mode & 0o777 == 0o600  # a resident's whole file: for the operator's eyes only
+    # The NIK left out of the command line (shell history, ps) is asked for, not echoed.
+    typed = tmp_path / "typed.zip"
+    result = runner.invoke(args=["slrt", "subject-export", "--out", str(typed)], input=f"{siti.nik}\n")
+    assert result.exit_code == 0, result.output
+    assert siti.nik not in result.output and typed.stat().st_mode & 0o777 == 0o600
 
     refused = runner.invoke(args=["slrt", "erase-resident", budi.nik, "--reason", "permintaan", "--yes"])
     assert refused.exit_code == 1 and "kasus terbuka" in refused.output and budi.nik not in refused.output
