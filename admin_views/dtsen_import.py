@@ -207,6 +207,9 @@ class DtsenImportView(SecureView):
         record = self._record(import_id)
         working = record.state in (ImportState.QUEUED, ImportState.RUNNING)
         refused = [] if working else dtsen_uploads.first_refused(record, SHOWN_REFUSED)
+        if refused:  # names and masked NIKs from the file: a list of personal data
+            audit.record_list(AuditAction.LIST, record_type="import", resident_ids=(), rows=len(refused),
+                              detail={"import_id": record.id, "refused": True})
         kept = 0 if working else db.session.scalar(
             select(func.count()).select_from(ResidentImportError)
             .where(ResidentImportError.import_id == record.id))

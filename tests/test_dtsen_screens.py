@@ -13,14 +13,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import admin_views.dtsen_import as screen
 from fakes.dtsen import HEADERS, Village, people, write_csv, write_xlsx
 from slrt import dtsen_import, dtsen_uploads
 from slrt.extensions import db
-from slrt.models import ImportHeader, Resident, ResidentImport
-from slrt.models.enums import ImportState, Role
+from slrt.models import AuditEntry, ImportHeader, Resident, ResidentImport
+from slrt.models.enums import AuditAction, ImportState, Role
 from tests.test_admin_matrix import signed_in
 from tests.web import Browser
 
@@ -134,8 +134,14 @@ def test_refused_rows_download_masked_for_whoever_sees_the_import(app, district,
     run_queued(app, queued)
     record = db_session.get(ResidentImport, import_id)
     assert record.unit_id == district.puskesos[0].id and record.rows_refused > 4  # other village refused too
+    mark = db_session.scalar(select(func.max(AuditEntry.id)))
     page = text(browser.get(f"{URL}{import_id}/"))
     assert "refused.xlsx" in page and "refused.csv" in page
+    # the page lists the first refused rows (names, masked NIKs): one list entry, by the facilitator
+    [listed] = db_session.scalars(select(AuditEntry).where(AuditEntry.id > mark)).all()
+    assert (listed.action, listed.record_type, listed.detail["import_id"]) == (AuditAction.LIST, None, import_id)
+    assert listed.actor_label == district.user(Role.FACILITATOR, district.puskesos[0]).username
+    assert listed.rows == min(record.rows_refused, screen.SHOWN_REFUSED)
 
     got = browser.get(f"{URL}{import_id}/refused.csv")
     assert got.status_code == 200 and got.mimetype == "text/csv"
