@@ -783,13 +783,53 @@ class Verdict:
         return self.broken_id is None
 
 
-def verify(batch: int = 5000) -> Verdict:
+@dataclass(frozen=True)
+class Anchor:
+    """An entry's id and hash kept outside the database (the daily log line, a printout in the office's
+    file): :func:`verify` checks that the chain still holds it. Someone able to write to the database
+    can rewrite the whole chain so that it verifies; they cannot change what was kept elsewhere."""
+
+    id: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.id}:{self.hash}"
+
+    @classmethod
+    def parse(cls, value: str) -> Anchor:
+        """``ID:HASH`` as :meth:`__str__` writes it; ValueError when it is not one."""
+        number, _, digest = value.strip().partition(":")
+        digest = digest.lower()
+        if not number.isdigit() or len(number) > 19 or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            raise ValueError(value)
+        return cls(int(number), digest)
+
+
+def anchor() -> Anchor | None:
+    """The chain's newest entry as an anchor to keep outside the database (None while the log is empty)."""
+    head = db.session.execute(select(_head_table.c.last_id, _head_table.c.last_hash)
+                              .where(_head_table.c.id == 1)).first()
+    return Anchor(head.last_id, head.last_hash) if head is not None and head.last_id is not None else None
+
+
+def log_anchor() -> Anchor | None:
+    """Write the chain's newest entry to the application log (shipped off the server): a daily anchor."""
+    kept = anchor()
+    if kept is not None:
+        log.info("audit chain anchor %s", kept, extra={"audit_anchor": str(kept)})
+    return kept
+
+
+def verify(batch: int = 5000, anchors: Iterable[Anchor] = ()) -> Verdict:
     """Walk the chain in id order, recomputing each hash; stop at the first broken entry.
 
     Streams the rows (bounded memory at any size). The oldest kept entry may follow a dropped one:
     its prev_hash is then the one an "audit_purge" entry names. The chain's head row must name an
-    entry walked: else the newest entries were removed (reason "head").
+    entry walked: else the newest entries were removed (reason "head"). Each of ``anchors`` must be
+    an entry walked with that hash (reason "anchor"), unless it is older than the oldest kept entry
+    (retention dropped it).
     """
+    expected = {kept.id: kept.hash for kept in anchors}
     # The head first: an entry committed during the walk is past it, so the walk meets the head's entry.
     head = db.session.execute(select(_head_table.c.last_id, _head_table.c.last_hash)
                               .where(_head_table.c.id == 1)).first()
@@ -797,7 +837,7 @@ def verify(batch: int = 5000) -> Verdict:
     starts = {GENESIS} | {d.get("last_dropped_hash") for d in purges if isinstance(d, dict)}
     columns = [_table.c[name] for name in ("id", *HASHED, "prev_hash", "hash")]
     rows = db.session.execute(select(*columns).order_by(_table.c.id).execution_options(yield_per=batch))
-    count, first_at, last_at, prev, met_head = 0, None, None, None, False
+    count, first_at, last_at, prev, met_head, first_id = 0, None, None, None, False, None
     for row in rows:
         fields = row._asdict()
         if prev is None:
@@ -808,10 +848,16 @@ def verify(batch: int = 5000) -> Verdict:
             return Verdict(count, first_at, last_at, row.id, row.at, "prev_hash")
         if entry_hash(fields["prev_hash"], fields) != fields["hash"]:
             return Verdict(count, first_at, last_at, row.id, row.at, "hash")
+        if expected.pop(row.id, fields["hash"]) != fields["hash"]:
+            return Verdict(count, first_at, last_at, row.id, row.at, "anchor")
         prev, last_at = fields["hash"], fields["at"]
+        first_id = first_id or row.id
         count += 1
         met_head = met_head or (head is not None and prev == head.last_hash)
     rows.close()
+    missing = sorted(kept for kept in expected if first_id is not None and kept >= first_id)
+    if missing or (expected and first_id is None):  # an anchored entry the chain no longer has
+        return Verdict(count, first_at, last_at, (missing or sorted(expected))[0], None, "anchor")
     if head is None and count:  # the migration made the row: it was removed (with the newest entries?)
         return Verdict(count, first_at, last_at, None, None, "head")
     if head is not None and head.last_hash != GENESIS and not met_head:

@@ -548,10 +548,25 @@ def demo_sms() -> None:
                f"'SELESAI {format_code(referral.code)} sudah dilayani'")
 
 
+def _anchor(_ctx, _param, values):
+    try:
+        return [audit.Anchor.parse(value) for value in values]
+    except ValueError as exc:
+        raise click.BadParameter(gettext("%(value)s is not an anchor: ID:HASH, as audit-anchor prints it",
+                                         value=str(exc)[:100])) from None
+
+
 @slrt_cli.command("audit-verify")
-def audit_verify():
+@click.option("--anchor", "anchors", multiple=True, callback=_anchor, metavar="ID:HASH",
+              help="An entry's id and hash kept outside the database (audit-anchor, the daily log line): "
+                   "the chain must still hold it. Give it as often as you like.")
+def audit_verify(anchors):
     """Prove the audit log's hash chain unbroken, or name its first broken entry (exit 1)."""
-    verdict = audit.verify()
+    verdict = audit.verify(anchors=anchors)
+    if verdict.reason == "anchor":
+        click.echo(gettext("Audit chain rewritten: entry %(id)s no longer has the hash kept outside the "
+                           "database (or is gone).", id=verdict.broken_id), err=True)
+        sys.exit(1)
     if verdict.reason == "head":
         click.echo(gettext("Audit chain broken at its end: entry %(id)s, the newest written, is missing "
                            "(the newest entries were removed).", id=verdict.broken_id or "?"), err=True)
@@ -563,6 +578,18 @@ def audit_verify():
     click.echo(gettext("Audit chain intact: %(count)s entries, %(first)s .. %(last)s", count=verdict.entries,
                        first=clock.format_date(verdict.first_at, "second"),
                        last=clock.format_date(verdict.last_at, "second")))
+    if anchors:
+        click.echo(gettext("%(count)s anchors checked.", count=len(anchors)))
+
+
+@slrt_cli.command("audit-anchor")
+def audit_anchor():
+    """Print the audit log's newest entry as ID:HASH, to keep outside the database (a printout, a mail):
+    audit-verify --anchor then proves the log was not rewritten since. Beat logs one each day."""
+    kept = audit.anchor()
+    if kept is None:
+        _fail(gettext("The audit log is empty."))
+    click.echo(str(kept))
 
 
 @slrt_cli.command("audit-partitions")

@@ -33,12 +33,14 @@ def audit_partitions() -> None:
 
 @shared_task(name="slrt.audit_retention")
 def audit_retention_task() -> int:
-    """Drop the audit log's whole months older than SLRT_AUDIT_RETENTION_YEARS (the run is counted)."""
+    """Drop the audit log's whole months older than SLRT_AUDIT_RETENTION_YEARS (the run is counted), then log
+    the chain's newest entry: the day's anchor (audit-verify --anchor)."""
     begin_write()
     started = time.perf_counter()
     try:
         dropped = audit_retention.drop_expired()
         db.session.commit()
+        audit.log_anchor()  # each day's newest entry in the shipped log: audit-verify --anchor checks it
     except Exception:
         db.session.rollback()  # nothing dropped; the failure is counted for the operator
         begin_write()

@@ -216,6 +216,64 @@ def test_removing_the_newest_entries_is_found_by_the_chains_head(app, district, 
     assert result.exit_code == 1 and f"entri {newest.id}" in result.output
 
 
+def _rewrite_chain(db_session, change: dict, entry_id: int) -> None:
+    """What someone with write access to the database can do: change an entry and recompute every hash
+    after it, and the head, so that the chain verifies again."""
+    db_session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(**change))
+    prev = audit.GENESIS
+    for entry in db_session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        entry.prev_hash = prev
+        entry.hash = prev = audit.entry_hash(prev, {name: getattr(entry, name) for name in audit.HASHED})
+    db_session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
+    db_session.commit()
+
+
+def test_an_anchor_kept_outside_finds_a_rewritten_chain(app, district, db_session, caplog):
+    make_case(district)
+    db_session.commit()
+    runner = app.test_cli_runner()
+    printed = runner.invoke(args=["slrt", "audit-anchor"])
+    assert printed.exit_code == 0, printed.output
+    kept = audit.Anchor.parse(printed.output)
+    assert kept == audit.Anchor(_since(db_session, 0)[-1].id, _since(db_session, 0)[-1].hash)
+    result = runner.invoke(args=["slrt", "audit-verify", "--anchor", str(kept)])
+    assert result.exit_code == 0 and "1 jangkar diperiksa" in result.output, result.output
+
+    # the daily task logs the head: the anchor that reaches the shipped log
+    with caplog.at_level("INFO", logger="slrt.audit"):
+        app.extensions["celery"].tasks["slrt.audit_retention"].apply().get()
+    [line] = [r for r in caplog.records if getattr(r, "audit_anchor", None)]
+    assert line.audit_anchor == str(kept)
+
+    victim = _since(db_session, 0)[0]
+    _rewrite_chain(db_session, {"actor_label": "orang-lain"}, victim.id)
+    assert audit.verify().ok  # the rewrite is a valid chain ...
+    verdict = audit.verify(anchors=[kept])  # ... that no longer holds what was kept outside
+    assert (verdict.ok, verdict.reason, verdict.broken_id) == (False, "anchor", kept.id)
+    result = runner.invoke(args=["slrt", "audit-verify", "--anchor", str(kept)])
+    assert result.exit_code == 1 and f"entri {kept.id}" in result.output
+
+
+def test_an_anchored_entry_removed_with_the_head_rewritten_is_found(app, district, db_session):
+    make_case(district)
+    db_session.commit()
+    kept = audit.anchor()
+    newest = _since(db_session, 0)[-1]
+    db_session.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": newest.id})
+    before = _since(db_session, 0)[-1]
+    db_session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=before.id, last_hash=before.hash))
+    db_session.commit()
+    assert audit.verify().ok
+    verdict = audit.verify(anchors=[kept])
+    assert (verdict.ok, verdict.reason, verdict.broken_id) == (False, "anchor", newest.id)
+
+
+@pytest.mark.parametrize("given", ["12", "x:" + "a" * 64, "5:" + "g" * 64, "5:abc", "9" * 30 + ":" + "a" * 64])
+def test_an_anchor_that_is_not_one_is_refused_clearly(app, district, given):
+    result = app.test_cli_runner().invoke(args=["slrt", "audit-verify", "--anchor", given])
+    assert result.exit_code == 2 and "ID:HASH" in result.output and "Traceback" not in result.output
+
+
 def test_a_removed_entry_breaks_the_chain_at_the_next(district, db_session):
     make_case(district)
     db_session.commit()
