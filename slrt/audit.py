@@ -46,7 +46,7 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, String, bindparam, event, exists, func, insert, select, text, type_coerce, update
+from sqlalchemy import BigInteger, bindparam, event, exists, func, insert, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
@@ -220,17 +220,13 @@ def _normal_json(value: Any) -> Any:
     return None if value is None else json.loads(json.dumps(value, default=_jsonable))
 
 
-#: Stands for the time in :func:`canonical_around`'s JSON (json.dumps leaves it as it is).
-_AT_MARK = "@@at@@"
-
-
 def canonical(fields: dict[str, Any]) -> str:
     """The canonical JSON of an entry's hashed fields: sorted keys, no spaces, UTC times."""
     data = {}
     for name in HASHED:
         value = fields.get(name)
         if name == "at":
-            value = _AT_MARK if value is _AT_MARK else clock.as_utc(value).isoformat(timespec="microseconds")
+            value = clock.as_utc(value).isoformat(timespec="microseconds")
         elif name == "resident_ids":
             value = sorted(int(i) for i in value or ())
         elif isinstance(value, Enum):
@@ -242,13 +238,6 @@ def canonical(fields: dict[str, Any]) -> str:
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     """The hash of an entry with ``fields`` following the entry whose hash is ``prev_hash``."""
     return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
-
-
-def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
-    """The canonical JSON of ``fields`` before and after its time's text: for PostgreSQL to hash an entry
-    whose time it settles (:data:`_APPEND_ONE`). The time's text ends in "+00:00" (UTC), put in ``after``."""
-    before, after = canonical({**fields, "at": _AT_MARK}).split(_AT_MARK)
-    return before, "+00:00" + after
 
 
 def _record_ref(record: Any) -> tuple[str | None, int | None]:
@@ -273,16 +262,21 @@ def _become_writer(session: Session) -> None:
         begin_write()
 
 
-_LOCK_HEAD = (select(_head_table.c.last_id, _head_table.c.last_at, _head_table.c.last_hash)
-              .where(_head_table.c.id == 1).with_for_update())
+_HEAD_COLUMNS = (_head_table.c.last_id, _head_table.c.last_at, _head_table.c.last_hash)
+_LOCK_HEAD = select(*_HEAD_COLUMNS).where(_head_table.c.id == 1).with_for_update()
+#: PostgreSQL, for a transaction that only logged reads: the same, and its commit need not wait for the disk.
+_LOCK_HEAD_RELAXED = (select(*_HEAD_COLUMNS, func.set_config("synchronous_commit", "off", True))
+                      .where(_head_table.c.id == 1).with_for_update())
 
 
-def _head(session: Session) -> tuple[Connection, Any]:
+def _head(session: Session, *, relaxed: bool = False) -> tuple[Connection, Any]:
     """Lock the chain's head row (held to the end of the transaction: the chain's lock) and read it;
-    return the session's connection and the row (last_id, last_at, last_hash)."""
+    return the session's connection and the row (last_id, last_at, last_hash). ``relaxed`` (PostgreSQL):
+    the transaction's commit will not wait for the disk."""
     _become_writer(session)  # SQLite: writers are serialized by the database's lock
     connection = session.connection()
-    head = connection.execute(_LOCK_HEAD).first()
+    relaxed = relaxed and connection.dialect.name == "postgresql"
+    head = connection.execute(_LOCK_HEAD_RELAXED if relaxed else _LOCK_HEAD).first()
     if head is None:  # a database made without the migration's row (create_all): start from the newest entry
         last = connection.execute(select(_table.c.id, _table.c.at, _table.c.hash)
                                   .order_by(_table.c.at.desc(), _table.c.id.desc()).limit(1)).first()
@@ -317,82 +311,42 @@ def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
 #: (a statement with its values inside costs its cache key's making, per entry).
 _APPEND = insert(_table).returning(_table.c.id)
 _MOVE_HEAD = update(_head_table).where(_head_table.c.id == 1)
-_RELAXED = text("SET LOCAL synchronous_commit TO off")
 #: session.info key: the transaction logged reads only, its commit need not wait for the disk.
 _RELAXED_KEY = "slrt_audit_relaxed"
 
 
-def _append_one_statement(relaxed: bool):
-    """PostgreSQL: one entry appended in one statement (a page's read: one round trip, not four).
-
-    It locks the head row, settles the entry's time (never before the head's), hashes it as
-    :func:`entry_hash` does (sha256 of the previous hash and the canonical JSON, whose text around
-    the time Python gives: :func:`canonical_around`), inserts it and moves the head, returning the
-    entry's id, time, previous hash and hash. ``relaxed``: the commit does not wait for the disk
-    (a transaction that only logged reads). No row comes back when the head row is missing.
-    """
-    locked = [_head_table.c.last_at, _head_table.c.last_hash]
-    if relaxed:
-        locked.append(func.set_config("synchronous_commit", "off", True).label("relaxed"))
-    head = select(*locked).where(_head_table.c.id == 1).with_for_update().cte("head")
-    at = func.greatest(bindparam("at", type_=_table.c.at.type), head.c.last_at)
-    settled = select(at.label("at"), head.c.last_hash.label("prev_hash")).cte("settled")
-    hashed_text = (settled.c.prev_hash + bindparam("before_at", type_=String())
-                   + func.to_char(func.timezone("UTC", settled.c.at), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-                   + bindparam("after_at", type_=String()))
-    digest = func.encode(func.sha256(func.convert_to(hashed_text, "UTF8")), "hex")
-    given = [name for name in HASHED if name != "at"]
-    appended = (insert(_table)
-                .from_select(["at", *given, "prev_hash", "hash"],
-                             select(settled.c.at, *[bindparam(name, type_=_table.c[name].type) for name in given],
-                                    settled.c.prev_hash, digest))
-                .returning(_table.c.id, _table.c.at, _table.c.prev_hash, _table.c.hash)
-                .cte("appended"))
-    # (the head row moved is the one the entry follows: its hash is the entry's prev_hash)
-    return (update(_head_table).where(_head_table.c.id == 1, _head_table.c.last_hash == appended.c.prev_hash)
-            .values(last_id=appended.c.id, last_at=appended.c.at, last_hash=appended.c.hash)
-            .returning(appended.c.id, appended.c.at, appended.c.prev_hash, appended.c.hash))
-
-
-_APPEND_ONE = {relaxed: _append_one_statement(relaxed) for relaxed in (False, True)}
-
-
-def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry, *, relaxed: bool) -> bool:
-    """Append one entry with :data:`_APPEND_ONE` (PostgreSQL); False when the head row is missing."""
-    before, after = canonical_around(fields)
-    row = connection.execute(_APPEND_ONE[relaxed], {**{name: fields.get(name) for name in HASHED},
-                                                    "before_at": before, "after_at": after}).first()
-    if row is None:
-        return False
-    fields.update(at=row.at, prev_hash=row.prev_hash, hash=row.hash)
-    entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
-    return True
+#: PostgreSQL: an entry inserted and the head moved to it in one statement (a page's read: the head's
+#: lock, then this, where there were four statements). It runs under the lock: its snapshot sees the head.
+_APPENDED = (insert(_table).values({name: bindparam(name) for name in (*HASHED, "prev_hash", "hash")})
+             .returning(_table.c.id, _table.c.at, _table.c.hash).cte("appended"))
+_APPEND_MOVING_HEAD = (update(_head_table).where(_head_table.c.id == 1)
+                       .values(last_id=select(_APPENDED.c.id).scalar_subquery(),
+                               last_at=select(_APPENDED.c.at).scalar_subquery(),
+                               last_hash=select(_APPENDED.c.hash).scalar_subquery())
+                       .returning(_head_table.c.last_id))
 
 
 def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]], *, relaxed: bool = False) -> None:
     """Insert the ``queued`` entries at the end of the chain, in the session's transaction, under the
     chain's lock (held to commit). ``relaxed``: a transaction that only logged reads, whose commit
     need not wait for the disk (PostgreSQL)."""
-    if len(queued) == 1 and session.get_bind().dialect.name == "postgresql":
-        _transaction, fields, entry = queued[0]
-        if _append_one(session.connection(), fields, entry, relaxed=relaxed):
-            return
-    if relaxed and session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_RELAXED)
-    connection, head = _head(session)
+    connection, head = _head(session, relaxed=relaxed)
     last_id, last_at, prev_hash = head.last_id or 0, head.last_at, head.last_hash
     postgresql = connection.dialect.name == "postgresql"
-    for _transaction, fields, entry in queued:
+    for number, (_transaction, fields, entry) in enumerate(queued, 1):
         if last_at and fields["at"] < last_at:
             fields["at"] = last_at  # never before the entry it follows
         fields["prev_hash"] = prev_hash
         fields["hash"] = entry_hash(prev_hash, fields)
         if not postgresql:
             fields["id"] = last_id + 1  # SQLite: the one writer draws it; PostgreSQL: the sequence
-        last_id = connection.execute(_APPEND, fields).scalar_one()
+        # PostgreSQL: the last entry's insert moves the head too
+        last_one = postgresql and number == len(queued)
+        last_id = connection.execute(_APPEND_MOVING_HEAD if last_one else _APPEND, fields).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
         entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
-    connection.execute(_MOVE_HEAD, {"last_id": last_id, "last_at": last_at, "last_hash": prev_hash})
+    if not postgresql:
+        connection.execute(_MOVE_HEAD, {"last_id": last_id, "last_at": last_at, "last_hash": prev_hash})
 
 
 def queued(session: Session | None = None) -> list[AuditEntry]:

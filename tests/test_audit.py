@@ -466,6 +466,44 @@ def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
         db.session.remove()
 
 
+@pytest.mark.postgres
+def test_the_chain_verifies_after_concurrent_one_entry_appends(app, committed_documents):
+    """Pages' reads, one entry a transaction, from many connections at once: each waits on the head's
+    lock, chains to the entry committed meanwhile and moves the head in its insert."""
+    rounds = 25
+    start = threading.Barrier(len(committed_documents))
+    failures: list[BaseException] = []
+
+    def reader(document_id: int) -> None:
+        with app.app_context():
+            try:
+                start.wait(timeout=10)
+                for _ in range(rounds):
+                    audit.record(AuditAction.VIEW, record=("document", document_id))
+                    db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    threads = [threading.Thread(target=reader, args=(document_id,)) for document_id in committed_documents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    with app.app_context():
+        logged = _since(db.session, mark, record_type="document")
+        assert len(logged) == len(committed_documents) * rounds
+        assert all(e.prev_hash == before.hash for before, e in zip(logged, logged[1:], strict=False))
+        assert [e.at for e in logged] == sorted(e.at for e in logged)
+        assert audit.verify().ok
+        db.session.remove()
+
+
 # --- Reads and sign-in, through the screens ----------------------------------------------------------------------
 
 
@@ -592,9 +630,8 @@ def test_reads_are_not_logged_with_audit_off_but_changes_are(app, district, db_s
 
 
 def test_a_page_read_after_a_later_entry_follows_it_and_the_chain_verifies(app, district, db_session, browser):
-    """A page's read entry is appended in one statement on PostgreSQL, the database settling its time
-    and hash: when the newest entry is later than the read (committed meanwhile), the read takes
-    its time, its hash is the one audit-verify computes (a user agent beyond ASCII included)."""
+    """When the newest entry is later than a page's read (committed meanwhile), the read takes its time
+    and follows it; its hash is the one audit-verify computes (a user agent beyond ASCII included)."""
     case = make_case(district)
     db_session.commit()
     _login(browser, district.user(Role.SUPERVISOR).username)

@@ -21,10 +21,11 @@ from tests.test_admin_matrix import signed_in
 MAX_STATEMENTS = 4
 #: How a request's transaction ends in the tests (the per-test rollback's savepoints): not the page's work.
 _TEST_HARNESS = re.compile(r"^\s*(ROLLBACK TO SAVEPOINT|RELEASE SAVEPOINT)", re.I)
-#: The page's audit entry (slrt.audit): on PostgreSQL its commit without the disk wait, the chain head's
-#: lock and read, the insert, the head moved. Counted apart (at most four); bench/ measures what it costs.
+#: The page's audit entry (slrt.audit), counted apart: on PostgreSQL the chain head's lock and read (with
+#: the commit's setting not to wait for the disk), then the insert that moves the head; on SQLite the
+#: head's read, the insert, the head moved. bench/audit_overhead.py measures what it costs.
 _AUDIT = re.compile(r"audit_entry|audit_head|synchronous_commit")
-MAX_AUDIT_STATEMENTS = 4
+MAX_AUDIT_STATEMENTS = {"postgresql": 2, "sqlite": 3}
 
 
 def _statements(app, browser, url: str) -> list[str]:
@@ -67,7 +68,8 @@ def test_a_list_page_runs_at_most_four_statements(app, filled, role, page):
     audited = [s for s in statements if _AUDIT.search(s)]
     page = [s for s in statements if not _AUDIT.search(s)]
     assert len(page) <= MAX_STATEMENTS, "\n".join(statements)
-    assert len(audited) <= MAX_AUDIT_STATEMENTS, "\n".join(audited)
+    with app.app_context():
+        assert len(audited) <= MAX_AUDIT_STATEMENTS[db.engine.dialect.name], "\n".join(audited)
 
 
 def test_the_staff_list_of_a_manager_runs_at_most_four_statements_and_the_pause_banner(app, filled):
