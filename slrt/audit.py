@@ -46,7 +46,7 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, bindparam, event, exists, func, insert, select, text, type_coerce, update
+from sqlalchemy import BigInteger, String, bindparam, event, exists, func, insert, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
@@ -220,13 +220,17 @@ def _normal_json(value: Any) -> Any:
     return None if value is None else json.loads(json.dumps(value, default=_jsonable))
 
 
+#: Stands for the time in :func:`canonical_around`'s JSON.
+_AT_MARK = "@@at@@"
+
+
 def canonical(fields: dict[str, Any]) -> str:
     """The canonical JSON of an entry's hashed fields: sorted keys, no spaces, UTC times."""
     data = {}
     for name in HASHED:
         value = fields.get(name)
         if name == "at":
-            value = clock.as_utc(value).isoformat(timespec="microseconds")
+            value = _AT_MARK if value is _AT_MARK else clock.as_utc(value).isoformat(timespec="microseconds")
         elif name == "resident_ids":
             value = sorted(int(i) for i in value or ())
         elif isinstance(value, Enum):
@@ -238,6 +242,13 @@ def canonical(fields: dict[str, Any]) -> str:
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     """The hash of an entry with ``fields`` following the entry whose hash is ``prev_hash``."""
     return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
+
+
+def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of ``fields`` before and after its time's text, for PostgreSQL to hash an entry
+    whose time it settles (:data:`_APPEND_ONE`); the time's text ends in "+00:00", put in ``after``."""
+    before, after = canonical({**fields, "at": _AT_MARK}).split(_AT_MARK)
+    return before, "+00:00" + after
 
 
 def _record_ref(record: Any) -> tuple[str | None, int | None]:
@@ -317,7 +328,7 @@ _RELAXED_KEY = "slrt_audit_relaxed"
 
 #: PostgreSQL: an entry inserted and the head moved to it in one statement (a page's read: the head's
 #: lock, then this, where there were four statements). It runs under the lock: its snapshot sees the head.
-_APPENDED = (insert(_table).values({name: bindparam(name) for name in (*HASHED, "prev_hash", "hash")})
+_APPENDED = (insert(_table).values({name: bindparam(f"entry_{name}") for name in (*HASHED, "prev_hash", "hash")})
              .returning(_table.c.id, _table.c.at, _table.c.hash).cte("appended"))
 _APPEND_MOVING_HEAD = (update(_head_table).where(_head_table.c.id == 1)
                        .values(last_id=select(_APPENDED.c.id).scalar_subquery(),
@@ -326,10 +337,61 @@ _APPEND_MOVING_HEAD = (update(_head_table).where(_head_table.c.id == 1)
                        .returning(_head_table.c.last_id))
 
 
+def _append_one_statement(relaxed: bool):
+    """PostgreSQL: one entry appended by one statement (a page's read: one round trip, where the head's
+    lock and the insert take two).
+
+    An UPDATE of the head row, whose row lock is the chain's lock, moves it to the new entry: the
+    entry's id drawn from the sequence, its time (never before the head's), the hash it follows (kept
+    in ``prev_hash``) and its hash, ``sha256(prev_hash + canonical JSON)`` as :func:`entry_hash` makes
+    it, the JSON's text around the time from Python (:func:`canonical_around`). The entry's INSERT
+    takes them from what the UPDATE returns. An UPDATE that waited for another writer's lock works on
+    the head that writer left (PostgreSQL evaluates it again on the newest row), so the entry follows
+    that writer's, and its id, drawn then, comes after. No row comes back when the head row is missing.
+    ``relaxed``: the transaction's commit does not wait for the disk (it logged reads only).
+    """
+    head = _head_table.c
+    at = func.greatest(head.last_at, bindparam("at", type_=_table.c.at.type))  # GREATEST skips a NULL
+    at_text = func.to_char(func.timezone("UTC", at), 'YYYY-MM-DD"T"HH24:MI:SS.US')  # isoformat, in UTC
+    digest = func.encode(func.sha256(func.convert_to(
+        head.last_hash + bindparam("before_at", type_=String()) + at_text + bindparam("after_at", type_=String()),
+        "UTF8")), "hex")
+    moved = (update(_head_table).where(head.id == 1)
+             .values(last_id=func.nextval("audit_entry_id_seq"), last_at=at, prev_hash=head.last_hash,
+                     last_hash=digest)
+             .returning(head.last_id, head.last_at, head.prev_hash, head.last_hash).cte("moved"))
+    given = [name for name in HASHED if name != "at"]
+    entry = select(moved.c.last_id, moved.c.last_at, *[bindparam(name, type_=_table.c[name].type) for name in given],
+                   moved.c.prev_hash, moved.c.last_hash)
+    if relaxed:  # set as the row is made (true: set_config answers the value it set)
+        entry = entry.where(func.set_config("synchronous_commit", "off", True) == "off")
+    return (insert(_table).from_select(["id", "at", *given, "prev_hash", "hash"], entry)
+            .returning(_table.c.id, _table.c.at, _table.c.prev_hash, _table.c.hash))
+
+
+_APPEND_ONE = {relaxed: _append_one_statement(relaxed) for relaxed in (False, True)}
+
+
+def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry, *, relaxed: bool) -> bool:
+    """Append one entry with :data:`_APPEND_ONE` (PostgreSQL); False when the head row is missing."""
+    before, after = canonical_around(fields)
+    row = connection.execute(_APPEND_ONE[relaxed], {**{name: fields.get(name) for name in HASHED},
+                                                    "before_at": before, "after_at": after}).first()
+    if row is None:
+        return False
+    fields.update(at=row.at, prev_hash=row.prev_hash, hash=row.hash)
+    entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
+    return True
+
+
 def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]], *, relaxed: bool = False) -> None:
     """Insert the ``queued`` entries at the end of the chain, in the session's transaction, under the
     chain's lock (held to commit). ``relaxed``: a transaction that only logged reads, whose commit
     need not wait for the disk (PostgreSQL)."""
+    if len(queued) == 1 and session.get_bind().dialect.name == "postgresql":
+        _transaction, fields, entry = queued[0]
+        if _append_one(session.connection(), fields, entry, relaxed=relaxed):
+            return
     connection, head = _head(session, relaxed=relaxed)
     last_id, last_at, prev_hash = head.last_id or 0, head.last_at, head.last_hash
     postgresql = connection.dialect.name == "postgresql"
@@ -342,7 +404,11 @@ def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]
             fields["id"] = last_id + 1  # SQLite: the one writer draws it; PostgreSQL: the sequence
         # PostgreSQL: the last entry's insert moves the head too
         last_one = postgresql and number == len(queued)
-        last_id = connection.execute(_APPEND_MOVING_HEAD if last_one else _APPEND, fields).scalar_one()
+        if last_one:
+            last_id = connection.execute(_APPEND_MOVING_HEAD, {f"entry_{name}": value for name, value in fields.items()
+                                                               if name != "id"}).scalar_one()
+        else:
+            last_id = connection.execute(_APPEND, fields).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
         entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
     if not postgresql:

@@ -84,6 +84,9 @@ class AuditHead(Base):
     last_id: Mapped[int | None] = mapped_column(BigInteger)
     last_at: Mapped[datetime | None]
     last_hash: Mapped[str] = mapped_column(String(64))
+    #: The hash the newest entry follows, when one statement appended it (slrt.audit, PostgreSQL): the
+    #: UPDATE that moves the head keeps the hash it moved from here, for the entry's INSERT.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 def include_object(object_, name, type_, reflected, compare_to) -> bool:
