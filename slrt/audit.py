@@ -174,7 +174,9 @@ def normal_address(value: str) -> str:
 
 def from_address(address: str):
     """An SQL condition: the entry came from ``address`` (as :func:`normal_address` spells it), in the
-    spellings entries written before the log spelled addresses one way may have (IPv4 mapped into IPv6)."""
+    spellings entries written before the log spelled addresses one way may have (IPv4 mapped into IPv6).
+    For a query that reads all such entries (the breach report): with two values it is not the
+    (ip, at) index's order, which the log screen's pages need (they ask for the one spelling)."""
     spellings = [address]
     if isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address):
         spellings.append(f"::ffff:{address}")

@@ -193,7 +193,7 @@ def _conditions(filters: Filters) -> list:
     if filters.end is not None:
         conditions.append(AuditEntry.at < _day_start(filters.end + timedelta(days=1)))
     if filters.ip is not None:
-        conditions.append(audit.from_address(filters.ip))
+        conditions.append(AuditEntry.ip == filters.ip)  # one spelling (normal_address): the (ip, at) index's order
     return conditions
 
 
