@@ -424,24 +424,17 @@ def test_writers_crossing_row_locks_do_not_deadlock_on_the_chain(app, committed_
         db.session.remove()
 
 
-@pytest.mark.postgres
-def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
-    rounds = 8
-    start = threading.Barrier(len(committed_documents))
+def _at_once(app, document_ids: list[int], work) -> list[AuditEntry]:
+    """Run ``work(document_id)`` in a thread per document, each in its own app context (its own connection),
+    all started together; return the entries about documents they logged, oldest first."""
+    start = threading.Barrier(len(document_ids))
     failures: list[BaseException] = []
 
-    def writer(document_id: int) -> None:
+    def run(document_id: int) -> None:
         with app.app_context():
             try:
                 start.wait(timeout=10)
-                for round_ in range(rounds):
-                    document = db.session.get(Document, document_id)
-                    document.name = f"Dokumen {document_id} putaran {round_}"
-                    audit.record(AuditAction.VIEW, record=("document", document_id))
-                    if round_ % 2:
-                        with db.session.begin_nested():  # released: its entry is written at the commit
-                            audit.record(AuditAction.EXPORT, record=("document", document_id), rows=1)
-                    db.session.commit()
+                work(document_id)
             except Exception as exc:  # noqa: BLE001 - the test reports it
                 failures.append(exc)
             finally:
@@ -450,7 +443,7 @@ def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
     with app.app_context():
         mark = _mark(db.session)
         db.session.remove()
-    threads = [threading.Thread(target=writer, args=(document_id,)) for document_id in committed_documents]
+    threads = [threading.Thread(target=run, args=(document_id,)) for document_id in document_ids]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -458,12 +451,38 @@ def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
     assert failures == []
     with app.app_context():
         logged = _since(db.session, mark, record_type="document")
-        per_writer = rounds * 2 + rounds // 2  # an update and a view each round, an export every other
-        assert len(logged) == len(committed_documents) * per_writer
-        assert [e.at for e in logged] == sorted(e.at for e in logged)  # id order is time order
+        db.session.expunge_all()
+        db.session.remove()
+    return logged
+
+
+def _chain_verifies(app, logged: list[AuditEntry]) -> None:
+    assert all(entry.prev_hash == before.hash for before, entry in zip(logged, logged[1:], strict=False))
+    assert [e.at for e in logged] == sorted(e.at for e in logged)  # id order is time order
+    with app.app_context():
         verdict = audit.verify()
         assert verdict.ok, verdict
         db.session.remove()
+
+
+@pytest.mark.postgres
+def test_the_chain_verifies_after_concurrent_writers(app, committed_documents):
+    rounds = 8
+
+    def writer(document_id: int) -> None:
+        for round_ in range(rounds):
+            document = db.session.get(Document, document_id)
+            document.name = f"Dokumen {document_id} putaran {round_}"
+            audit.record(AuditAction.VIEW, record=("document", document_id))
+            if round_ % 2:
+                with db.session.begin_nested():  # released: its entry is written at the commit
+                    audit.record(AuditAction.EXPORT, record=("document", document_id), rows=1)
+            db.session.commit()
+
+    logged = _at_once(app, committed_documents, writer)
+    per_writer = rounds * 2 + rounds // 2  # an update and a view each round, an export every other
+    assert len(logged) == len(committed_documents) * per_writer
+    _chain_verifies(app, logged)
 
 
 @pytest.mark.postgres
@@ -471,37 +490,15 @@ def test_the_chain_verifies_after_concurrent_one_entry_appends(app, committed_do
     """Pages' reads, one entry a transaction, from many connections at once: each waits on the head's
     lock, chains to the entry committed meanwhile and moves the head in its insert."""
     rounds = 25
-    start = threading.Barrier(len(committed_documents))
-    failures: list[BaseException] = []
 
     def reader(document_id: int) -> None:
-        with app.app_context():
-            try:
-                start.wait(timeout=10)
-                for _ in range(rounds):
-                    audit.record(AuditAction.VIEW, record=("document", document_id))
-                    db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                failures.append(exc)
-            finally:
-                db.session.remove()
+        for _ in range(rounds):
+            audit.record(AuditAction.VIEW, record=("document", document_id))
+            db.session.commit()
 
-    with app.app_context():
-        mark = _mark(db.session)
-        db.session.remove()
-    threads = [threading.Thread(target=reader, args=(document_id,)) for document_id in committed_documents]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert failures == []
-    with app.app_context():
-        logged = _since(db.session, mark, record_type="document")
-        assert len(logged) == len(committed_documents) * rounds
-        assert all(e.prev_hash == before.hash for before, e in zip(logged, logged[1:], strict=False))
-        assert [e.at for e in logged] == sorted(e.at for e in logged)
-        assert audit.verify().ok
-        db.session.remove()
+    logged = _at_once(app, committed_documents, reader)
+    assert len(logged) == len(committed_documents) * rounds
+    _chain_verifies(app, logged)
 
 
 # --- Reads and sign-in, through the screens ----------------------------------------------------------------------
