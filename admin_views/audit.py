@@ -51,14 +51,14 @@ def export_rows(entries):
     """An export's rows: a header in the reader's words, then one row per entry (no personal value is
     in an entry: details hold masked values). Staff are named by full name and account number."""
     names = dict(db.session.execute(select(Staff.id, Staff.full_name)).all())
-    yield [str(word) for word in (_l("Time"), _l("Who"), _l("Actor"), _l("Account"), _l("Action"), _l("Record"),
-                                  _l("Number"), _l("Residents"), _l("Rows"), _l("Address"), _l("Browser"),
-                                  _l("Request"), _l("Details"), "Hash")]
+    yield [str(word) for word in (_l("Time"), _l("Kind of actor"), _l("Actor"), _l("Account"), _l("Action"),
+                                  _l("Record"), _l("Number"), _l("Residents"), _l("Rows"), _l("Address"),
+                                  _l("Browser"), _l("Request"), _l("Details"), "Hash")]
     for entry in entries:
         who = names.get(entry.staff_id, entry.actor_label) if entry.staff_id else entry.actor_label
         yield [clock.format_date(entry.at, "second"), str(entry.actor_kind.label), who,
                f"#{entry.staff_id}" if entry.staff_id else "", str(entry.action.label),
-               audit_search.record_type_label(entry.record_type), entry.record_id,
+               audit_search.record_type_label(entry.record_type) if entry.record_type else "", entry.record_id,
                " ".join(str(i) for i in entry.resident_ids or ()), entry.rows, entry.ip, entry.user_agent,
                entry.request_id, audit_search.detail_text(entry.detail), entry.hash]
 

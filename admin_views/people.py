@@ -113,7 +113,8 @@ def shown_number(what: str, record, *, masked: str, full, may: bool, endpoint: s
 
 def _nik(view, context, model, name):
     return shown_number("nik", model, masked=model.nik_masked, full=lambda: model.nik, endpoint="resident.reveal_view",
-                        may=may_reveal_nik(current_user, staff_scope(), model), page_id=model.id)
+                        may=may_reveal_nik(current_user, staff_scope(), model) and not erasure.is_erased(model),
+                        page_id=model.id)
 
 
 def _household_kk(view, context, model, name):
@@ -121,8 +122,8 @@ def _household_kk(view, context, model, name):
     if household is None:
         return "-"
     return shown_number("kk", household, masked=household.kk_masked, full=lambda: household.kk_number,
-                        may=may_reveal_kk(current_user, staff_scope(), household), endpoint="resident.reveal_view",
-                        page_id=model.id)
+                        may=may_reveal_kk(current_user, staff_scope(), household) and not erasure.is_erased(household),
+                        endpoint="resident.reveal_view", page_id=model.id)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class RevealMixin:
         model = self.get_one(request.args.get("id"))  # 404 outside the staff member's villages
         what = request.form.get("what")
         record = self.reveal_record(model, what) if what in REVEAL_LABELS else None
-        if record is None:
+        if record is None or erasure.is_erased(record):  # an erased number: nothing to show, nothing to log
             abort(404)
         try:
             check_reveal(current_user._get_current_object(), record)
@@ -314,7 +315,8 @@ def _members(view, context, model, name):
 
 def _kk(view, context, model, name):
     return shown_number("kk", model, masked=model.kk_masked, full=lambda: model.kk_number,
-                        may=may_reveal_kk(current_user, staff_scope(), model), endpoint="household.reveal_view",
+                        may=may_reveal_kk(current_user, staff_scope(), model) and not erasure.is_erased(model),
+                        endpoint="household.reveal_view",
                         page_id=model.id)
 
 

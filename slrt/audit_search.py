@@ -240,9 +240,18 @@ def page(filters: Filters, before: Cursor | None = None, size: int = PAGE_SIZE) 
 
 
 def every(filters: Filters, batch: int = 1000) -> Iterator[AuditEntry]:
-    """Every matching entry, newest first, fetched a batch at a time (an export: flat memory)."""
-    _without_jit(filters)
-    return iter(db.session.scalars(query(filters).execution_options(yield_per=batch)))
+    """Every matching entry, newest first, a keyset page of ``batch`` at a time (an export: flat memory).
+
+    Each page is read whole before it is handed out: a streamed download outlives the request's
+    session (closed when the view returns its answer), so no cursor may stay open across pages.
+    """
+    before = None
+    while True:
+        found = page(filters, before, batch)
+        yield from found.entries
+        if found.next is None:
+            return
+        before = found.next
 
 
 def count(filters: Filters) -> int:

@@ -18,6 +18,7 @@ An erased resident is marked by :data:`ERASED` in ``nik_masked``; an anonymized 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ REASON = Column("reason", String(500))
 RETENTION_RUN = "retention"
 
 
-def is_erased(resident: Resident) -> bool:
-    return resident.nik_masked == ERASED
+def is_erased(record: Resident | Household) -> bool:
+    """Whether the resident's data (or the family card's number and address) was erased: nothing to reveal."""
+    return (record.nik_masked if isinstance(record, Resident) else record.kk_masked) == ERASED
 
 
 def open_cases(resident: Resident) -> list[Case]:
@@ -89,10 +91,25 @@ def clean_reason(reason: str | None) -> str:
     return mask_numbers(reason)  # the audit log keeps it for good: no NIK, KK or phone number in it
 
 
+#: What the erased resident's name is replaced by in the reason the audit log keeps.
+NAME_IN_REASON = "(nama warga)"
+
+
+def without_name(reason: str, name: str | None) -> str:
+    """``reason`` with the words of ``name`` (three letters or more, any letter case) replaced: the log keeps
+    the reason for good, and it must not name the resident it erased."""
+    words = sorted({word for word in re.findall(r"\w+", name or "") if len(word) >= 3}, key=len, reverse=True)
+    if not words:
+        return reason
+    named = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b", re.IGNORECASE)
+    reason = named.sub(NAME_IN_REASON, reason)
+    return re.sub(rf"{re.escape(NAME_IN_REASON)}(?:\s+{re.escape(NAME_IN_REASON)})+", NAME_IN_REASON, reason)
+
+
 def _check_erasable(resident: Resident, reason: str | None, actor: Actor) -> str:
     check_may_erase(resident, actor)
     _lock(resident.id)
-    reason = clean_reason(reason)
+    reason = without_name(clean_reason(reason), resident.name)
     if is_erased(resident):
         raise ValidationError(_l("This resident's data has already been erased."))
     still_open = open_cases(resident)

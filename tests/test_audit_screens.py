@@ -10,14 +10,17 @@ from datetime import datetime
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+import requests
+from flask import current_app
+from sqlalchemy import func, select
 
-from fakes.builders import make_case, make_resident
+from fakes.builders import make_case, make_district, make_resident
 from slrt import audit
 from slrt.extensions import db
-from slrt.models import AuditEntry
+from slrt.models import AuditEntry, Staff
 from slrt.models.enums import AuditAction, Role
 from tests.conftest import JAKARTA
+from tests.live import live_app, serving
 from tests.test_admin_matrix import signed_in
 
 URL = "/admin/audit-log/"
@@ -152,6 +155,7 @@ def test_the_export_holds_the_filtered_entries_and_is_audited(app, district, day
     lines = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
     expected = _matching(AuditEntry.staff_id == supervisor.id)
     assert lines[0][0] == "Waktu" and len(lines) == len(expected) + 1
+    assert lines[0][1:3] == ["Jenis pelaku", "Pelaku"]
     assert all(line[1:4] == ["petugas", supervisor.full_name, f"#{supervisor.id}"] for line in lines[1:])
     entry, = db.session.scalars(select(AuditEntry).where(AuditEntry.id > start,
                                                          AuditEntry.action == AuditAction.EXPORT))
@@ -162,6 +166,44 @@ def test_the_export_holds_the_filtered_entries_and_is_audited(app, district, day
     assert len(rows) == len(_matching(AuditEntry.action == AuditAction.REVEAL_NIK)) + 1
     case, other = day
     assert case.resident.nik.encode() not in got.data and other.nik.encode() not in got.data
+
+
+def test_the_csv_export_streams_whole_through_a_real_server(tmp_path):
+    """Behind a real server the view's session is closed once it has answered, while the CSV still
+    streams: the export must not hold a cursor of that session (it broke after its header line)."""
+    app = live_app(tmp_path, "audit-export")
+    with app.app_context():
+        district = make_district()
+        for _ in range(3):
+            make_case(district)
+        db.session.commit()
+        for number in range(2500):  # more than one batch of the export
+            audit.record(AuditAction.VIEW, record=("case", number + 1), actor=district.user(Role.SUPERVISOR))
+        db.session.commit()
+        manager = district.user(Role.MANAGER)
+        security = current_app.extensions["security"]
+        secret = security.totp_factory.generate_totp_secret()
+        security.datastore.tf_set(db.session.get(Staff, manager.id), "authenticator", totp_secret=secret)
+        db.session.commit()
+        username = manager.username
+        db.session.remove()
+    with serving(app) as base, requests.Session() as browser:
+        def token(html: str) -> str:
+            return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+        page = browser.get(f"{base}/login")
+        page = browser.post(f"{base}/login", data={"username": username, "password": "rahasia-demo-1",
+                                                   "csrf_token": token(page.text)})
+        with app.app_context():
+            code = current_app.extensions["security"].totp_factory.generate_totp_password(secret)
+        browser.post(f"{base}/tf-validate", data={"code": code, "csrf_token": token(page.text)})
+        got = browser.get(f"{base}{URL}export.csv")
+    lines = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    with app.app_context():  # every entry, the sign-in's and the export's own included
+        total = db.session.scalar(select(func.count()).select_from(AuditEntry))
+        db.session.remove()
+    assert got.status_code == 200 and lines[0][0] == "Waktu" and total > 2500
+    assert len(lines) - 1 == total and len({line[-1] for line in lines[1:]}) == total  # each once
 
 
 @pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.MANAGER])

@@ -209,10 +209,13 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_report_counts(a
     before = _report_figures()
     held = personal_values_left(_needles(siti))  # the scan finds what is there, encrypted cells too
     assert "resident_import_error.cells_encrypted: " + siti.nik in held and "sms_message.body: Siti" in held
-    erasure.erase_resident(siti.resident, reason="Permintaan tertulis warga 20-11-2026",
-                           actor=district.user(Role.MANAGER))
+    # A reason naming her (a manager copies the letter's heading): the log keeps it without her name or numbers.
+    erasure.erase_resident(siti.resident, actor=district.user(Role.MANAGER),
+                           reason=f"Permintaan tertulis SITI wahyuningsih, NIK {siti.nik}, HP {siti.phone}, 20-11-2026")
     db_session.commit()
-    assert personal_values_left(_needles(siti)) == []
+    assert personal_values_left(_needles(siti)) == []  # the audit log's tables included
+    erased = db_session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.ERASE)).one()
+    assert erased.detail["reason"].startswith("Permintaan tertulis (nama warga), NIK 3316")
     assert residents.find_by_nik(siti.nik) is None
     assert residents.named("wahyuningsih") is None or not db_session.scalars(residents.named("wahyuningsih")).all()
     # Budi and the family card stay (he is still a member).
@@ -315,6 +318,11 @@ def test_screens_export_and_erase_for_managers_only(app, family, district, db_se
     assert erasure.is_erased(db_session.get(Resident, siti.resident.id))
     after = manager.get(done.headers["Location"]).get_data(as_text=True)
     assert "Data pribadi warga sudah dihapus" in after and siti.name not in after and siti.nik not in after
+    # nothing left to reveal: no "Tampilkan NIK", and the action answers 404 without an entry
+    assert 'name="what" value="nik"' not in after
+    entries = db_session.scalar(select(func.count()).select_from(AuditEntry))
+    assert manager.post(f"/admin/resident/reveal/?id={siti.resident.id}", {"what": "nik"}).status_code == 404
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)) == entries
     listed = manager.get("/admin/resident/").get_data(as_text=True)
     assert erasure.ERASED in listed and siti.name not in listed
     for odd in ("/admin/resident/999999/erase", "/admin/resident/abc/erase", f"{url}/subject-export?x=%00"):
