@@ -124,6 +124,10 @@ def report(*, staff: Staff | None = None, address: str | None = None, since: dat
             address = audit.normal_address(address)
         except ValueError:
             raise ValidationError(_l("%(address)s is not an IP address.", address=address), field="address") from None
+    for day, name in ((since, "since"), (until, "until")):
+        if not audit_search.FIRST_DAY <= day <= audit_search.LAST_DAY:
+            raise ValidationError(_l("%(day)s is outside the log's dates (from %(first)s).", day=day.isoformat(),
+                                     first=audit_search.FIRST_DAY.isoformat()), field=name)
     if since > until:
         raise ValidationError(_l("The window ends before it begins."), field="until")
     query = (select(AuditEntry.at, AuditEntry.action, AuditEntry.record_type, AuditEntry.detail,

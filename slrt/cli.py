@@ -61,7 +61,7 @@ slrt_cli = AppGroup("slrt", help="SLRT operator commands.", callback=_as_operato
 
 
 def _fail(message: str) -> None:
-    click.echo(click.style(f"Error: {message}", fg="red"), err=True)
+    click.echo(click.style(gettext("Error: %(message)s", message=message), fg="red"), err=True)
     sys.exit(1)
 
 
@@ -69,7 +69,7 @@ def _staff(username: str) -> Staff:
     """The account named ``username``, or exit with a clear error."""
     user = db.session.scalar(select(Staff).where(Staff.username == username.strip().lower()))
     if user is None:
-        _fail(f"no staff account {username!r}")
+        _fail(gettext("No staff account is named %(name)s.", name=repr(username)))
     return user
 
 
@@ -95,7 +95,7 @@ def create_user(username, full_name, role, unit_name, phone, password, one_time_
     elif password is None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Again: "):
-            _fail("the passwords differ")
+            _fail(gettext("The passwords differ."))
     try:
         user = staff_ops.create_staff(username=username, full_name=full_name, role=role, unit=unit,
                                       phone=phone, password=password, actor=SYSTEM_ACTOR,
@@ -417,6 +417,15 @@ def _unreachable(exc: OperationalError) -> str:
                    url=db.engine.url.render_as_string(hide_password=True), reason=reason)
 
 
+def _check_out(path: str) -> None:
+    """Exit with a clear error (before anything is logged or made) when ``path`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        _fail(gettext("The folder %(folder)s does not exist.", folder=folder))
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        _fail(gettext("%(path)s cannot be written here.", path=path))
+
+
 @contextmanager
 def _private_file(path: str) -> Iterator[None]:
     """Files written in the block are readable by this OS user only (0600): they hold residents' data."""
@@ -442,7 +451,7 @@ def _resident(nik: str | None) -> Resident:
     except DomainError as exc:
         _fail(str(exc))
     if resident is None:
-        _fail("no resident has this NIK (or their data was erased)")
+        _fail(gettext("No resident has this NIK (or their data was erased)."))
     return resident
 
 
@@ -453,6 +462,8 @@ def _resident(nik: str | None) -> Resident:
 def subject_export(nik, out_path):
     """Write everything held about the resident with this NIK to one ZIP (summary in Indonesian + JSON),
     readable by this OS user only."""
+    if out_path is not None:
+        _check_out(out_path)
     resident = _resident(nik)
     try:
         data = subject_access.subject_export(resident, SYSTEM_ACTOR)
@@ -463,7 +474,8 @@ def subject_export(nik, out_path):
     db.session.commit()  # the export is logged before the file exists: no file without its entry
     with _private_file(path), open(path, "wb") as handle:
         handle.write(data)
-    click.echo(f"resident {resident.id} ({resident.nik_masked}): {len(data)} bytes written to {path}")
+    click.echo(gettext("Resident %(id)s (%(nik)s): %(size)s bytes written to %(path)s (readable by you only)",
+                       id=resident.id, nik=resident.nik_masked, size=len(data), path=path))
 
 
 @slrt_cli.command("erase-resident", epilog=NIK_HELP)
@@ -473,16 +485,17 @@ def subject_export(nik, out_path):
 def erase_resident(nik, reason, yes):
     """Erase (anonymize) the personal data of the resident with this NIK; refused while a case is open."""
     resident = _resident(nik)
-    label = f"resident {resident.id} ({resident.nik_masked})"
+    label = gettext("resident %(id)s (%(nik)s)", id=resident.id, nik=resident.nik_masked)
     if not yes:
-        click.confirm(f"Erase the personal data of {label}? This cannot be undone", abort=True)
+        click.confirm(gettext("Erase the personal data of %(resident)s? This cannot be undone", resident=label),
+                      abort=True)
     try:
         erasure.erase_resident(resident, reason=reason, actor=SYSTEM_ACTOR)
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
     db.session.commit()
-    click.echo(f"{label}: personal data erased")
+    click.echo(gettext("%(resident)s: personal data erased", resident=label))
 
 
 @slrt_cli.command("rebuild-summary")
@@ -616,6 +629,8 @@ def breach_report(username, address, since, until, path):
         _fail(gettext("give --staff USERNAME or --address IP (one of them)"))
     if path is not None and not path.lower().endswith((".csv", ".xlsx")):
         _fail(gettext("--out must name a .csv or .xlsx file"))
+    if path is not None:
+        _check_out(path)
     staff = _staff(username) if username is not None else None
     try:
         made = breach.report(staff=staff, address=address, since=since.date(), until=until.date())

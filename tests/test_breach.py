@@ -204,10 +204,18 @@ def test_the_command_by_address_and_its_xlsx(app, story, tmp_path):
     (["--address", "10.0.0.999", "--from", "2026-11-25", "--to", "2026-11-26"], "10.0.0.999"),
     (["--address", ADDRESS, "--from", "2026-11-26", "--to", "2026-11-25"], "Rentang"),
     (["--address", ADDRESS, "--from", "2026-11-25", "--to", "2026-11-26", "--out", "x.pdf"], ".xlsx"),
+    (["--address", ADDRESS, "--from", "2026-11-25", "--to", "2026-11-26", "--out", "/nowhere/at/all/x.csv"],
+     "/nowhere/at/all"),
+    (["--staff", "nobody", "--from", "2026-11-25", "--to", "2026-11-26"], "Tidak ada akun petugas"),
+    (["--address", ADDRESS, "--from", "9999-12-31", "--to", "9999-12-31"], "9999-12-31"),
+    (["--address", ADDRESS, "--from", "0001-01-01", "--to", "0001-01-02"], "0001-01-01"),
 ])
-def test_bad_requests_get_a_clear_error(app, district, args, message):
+def test_bad_requests_get_a_clear_error(app, district, db_session, args, message):
+    logged = db_session.scalar(select(func.count()).select_from(AuditEntry))
     result = app.test_cli_runner().invoke(args=["slrt", "breach-report", *args])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert result.output.startswith("Galat: ")
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)) == logged  # no export was logged
 
 
 def test_a_date_that_does_not_parse_is_refused(app, district):

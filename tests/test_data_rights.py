@@ -246,6 +246,11 @@ def test_cli_subject_export_and_erase(app, family, district, db_session, tmp_pat
     held, _summary = _unzip(out.read_bytes())
     assert held["resident"]["nik"] == siti.nik
     assert out.stat().st_mode & 0o777 == 0o600  # a resident's whole file: for the operator's eyes only
+    # A folder that is not there: said before anything is made or logged.
+    logged = db_session.scalar(select(func.count()).select_from(AuditEntry))
+    result = runner.invoke(args=["slrt", "subject-export", siti.nik, "--out", str(tmp_path / "no" / "x.zip")])
+    assert result.exit_code == 1 and "tidak ada" in result.output and "Traceback" not in result.output
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)) == logged
     # The NIK left out of the command line (shell history, ps) is asked for, not echoed.
     typed = tmp_path / "typed.zip"
     result = runner.invoke(args=["slrt", "subject-export", "--out", str(typed)], input=f"{siti.nik}\n")
