@@ -279,6 +279,9 @@ FIELD_LABELS = {
     "assignee_id": _l("Assignee"), "role": _l("Role"), "unit_id": _l("Unit"), "is_active": _l("Active"),
     "password": _l("Password"), "email": "Email", "body": _l("Text"), "due_at": _l("Due"),
     "agency_id": _l("Agency"), "service_id": _l("Service"), "documents_checked": _l("Documents checked"),
+    "outcome": _l("Outcome"), "outcome_note": _l("Closing note"), "completion_note": _l("Completion note"),
+    "reason": _l("Reason"), "is_sms_opted_out": _l("SMS stopped"), "full_name": _l("Full name"),
+    "username": _l("Username"), "description": _l("Description"), "desil": "Desil",
 }
 #: How a sign-in was proven (Flask-Security's "authn_via").
 _VIA = {"password": _l("password"), "tf": _l("authenticator app"), "totp": _l("authenticator app")}
@@ -330,6 +333,10 @@ def detail_text(detail: dict | None) -> str:
         say(_l("with"), ", ".join(str(_VIA[v]) for v in detail["via"] if v in _VIA))
     if detail.get("full"):
         parts.append(str(_l("full NIK and KK numbers")))
+    if detail.get("report") == "breach":
+        parts.append(str(_l("breach report")))
+    if detail.get("refused"):
+        parts.append(str(_l("refused rows")))
     say(_l("reason"), detail.get("reason"))
     say(_l("letter"), detail.get("letter"))
     for key, label in (("referral_id", _l("referral")), ("import_id", _l("import")), ("staff_id", _l("staff")),

@@ -640,6 +640,9 @@ def breach_report(username, address, since, until, path):
            else gettext("address %(address)s", address=made.address))
     click.echo(gettext("Breach report: %(who)s, %(since)s to %(until)s", who=who,
                        since=clock.format_date(made.since), until=clock.format_date(made.until)))
+    # The days are the office's, whatever the server's clock says (a UTC server is a day behind after 17:00).
+    click.echo(gettext("Days in %(zone)s time; it is now %(now)s there.", zone=clock.local_zone().key,
+                       now=clock.format_date(clock.now(), "minute")))
     click.echo(gettext("%(entries)s audit entries of reads; %(residents)s residents whose data was read or exported",
                        entries=made.entries, residents=made.residents))
     by_residents = made.residents_by_action()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from fakes.builders import make_case, make_resident
-from slrt import audit, breach, gsm
+from slrt import audit, audit_search, breach, gsm
 from slrt.models import AuditEntry
 from slrt.models.enums import AuditAction, AuditActor, PhoneOwner, Role, SmsEncoding
 from tests.web import Browser
@@ -170,6 +170,7 @@ def test_the_command_prints_counts_and_writes_names_only_to_the_file(app, story,
                                  "--from", "2026-11-25", "--to", "2026-11-26", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "3 warga" in result.output
+    assert "waktu Asia/Jakarta; sekarang di sana 27-11-2026 08:00" in result.output  # the office's day
     for name in ("alice", "budi", "citra"):
         assert story[name].name not in result.output and story[name].phone not in result.output
     with open(out, encoding="utf-8-sig", newline="") as handle:
@@ -186,6 +187,7 @@ def test_the_command_prints_counts_and_writes_names_only_to_the_file(app, story,
     # The file is a read of those residents' data, by the operator.
     [written] = db_session.scalars(select(AuditEntry).where(AuditEntry.id > mark)).all()
     assert written.action == AuditAction.EXPORT and written.actor_kind == AuditActor.CLI
+    assert "laporan kebocoran data" in audit_search.detail_text(written.detail)
     assert sorted(written.resident_ids) == sorted(story[n].id for n in ("alice", "budi", "citra"))
 
 
