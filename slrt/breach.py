@@ -235,8 +235,8 @@ def header() -> list[str]:
         _l("SMS parts"))]
 
 
-def rows(made: Report) -> Iterator[list[str]]:
-    """One row per resident, in the order of :attr:`Report.exposures`."""
+def rows(made: Report) -> Iterator[list]:
+    """One row per resident, in the order of :attr:`Report.exposures` (ids and counts as numbers)."""
     yes, no = str(_l("yes")), str(_l("no"))
     for exposure in made.exposures:
         resident = exposure.resident
@@ -244,12 +244,12 @@ def rows(made: Report) -> Iterator[list[str]]:
                         sorted(exposure.actions.items(), key=lambda item: READS.index(item[0])))
         what = ", ".join(audit_search.record_type_label(kind) for kind in sorted(exposure.record_types))
         if resident is None:  # gone from the database since (erased residents keep their id)
-            person = [str(exposure.resident_id), "", str(_l("(no longer held)")), "", "", ""]
+            person = [exposure.resident_id, "", str(_l("(no longer held)")), "", "", ""]
         else:
-            person = [str(resident.id), resident.nik_masked, resident.name, resident.phone or "",
+            person = [resident.id, resident.nik_masked, resident.name, resident.phone or "",
                       str(resident.phone_owner.label), yes if resident.is_sms_opted_out else no]
-        yield [*person, str(exposure.times), how, what, clock.format_date(exposure.first_at, "minute"),
-               clock.format_date(exposure.last_at, "minute"), exposure.notice, str(exposure.segments)]
+        yield [*person, exposure.times, how, what, clock.format_date(exposure.first_at, "minute"),
+               clock.format_date(exposure.last_at, "minute"), exposure.notice, exposure.segments]
 
 
 def write(made: Report, path: str) -> None:

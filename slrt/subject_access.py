@@ -339,6 +339,7 @@ def render_summary(data: dict) -> str:
             (gettext("Programmes"), ", ".join(str(label_of(Programme, p)) for p in person["dtsen_programmes"])),
             (gettext("DTSEN data as of"), _date(person["dtsen_as_of"] or (household or {}).get("dtsen_as_of"))),
         ]),
+        Markup("<h3>{}</h3>").format(gettext("Changes made by DTSEN imports")),
         _table([gettext("When"), gettext("About"), gettext("Changed fields")], [
             [_date(c["at"]), gettext("you") if c["about"] == "resident" else gettext("your family"),
              ", ".join(sorted(c["changes"]))] for c in data["dtsen_changes"]]),

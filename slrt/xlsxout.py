@@ -72,7 +72,8 @@ def response(sheets: Iterable[Sheet], filename: str) -> Response:
 
 def write_rows(path, title: str, header: Sequence, rows: Iterable[Sequence]) -> None:
     """One sheet of any size written to ``path`` a row at a time (constant memory): a bold frozen header,
-    every other cell as text (identifiers stay exact), columns of a fixed readable width."""
+    whole numbers given as ``int`` as numbers (counts, ids), every other cell as text (identifiers such as
+    a NIK, given as text, stay exact), columns of a fixed readable width."""
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                            "strings_to_formulas": False, "strings_to_urls": False})
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
@@ -83,6 +84,8 @@ def write_rows(path, title: str, header: Sequence, rows: Iterable[Sequence]) -> 
         page.write_string(0, c, str(value), bold)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
-            if value is not None and value != "":
+            if isinstance(value, int) and not isinstance(value, bool):
+                page.write_number(r, c, value)
+            elif value is not None and value != "":
                 page.write_string(r, c, str(value))
     book.close()

@@ -7,6 +7,7 @@ import csv
 import re
 from datetime import date, timedelta
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select, update
 
@@ -197,6 +198,8 @@ def test_the_command_by_address_and_its_xlsx(app, story, tmp_path):
                                                 "--from", "2026-11-25", "--to", "2026-11-26", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "1 warga" in result.output and out.stat().st_size > 0
+    header, row = openpyxl.load_workbook(out).active.iter_rows(values_only=True)
+    assert isinstance(row[0], int) and row[header.index("Berapa kali")] == 1  # numbers, not text
     assert out.stat().st_mode & 0o777 == 0o600  # names and phones: for the operator's eyes only
 
 
