@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from admin_views import work
 from admin_views.base import SecureModelView, staff_role
 from admin_views.security import staff_scope
-from slrt import audit, audit_search, dtsen, erasure, identity, residents, subject_access
+from slrt import audit, audit_search, clock, dtsen, erasure, identity, residents, subject_access
 from slrt.access import (
     ALL_ROLES,
     MANAGER_ROLES,
@@ -117,6 +117,13 @@ def _nik(view, context, model, name):
                         page_id=model.id)
 
 
+def _birth_date(view, context, model, name):
+    """The birth date; of an erased resident only the year is kept (the day and month read 1 January)."""
+    if model.birth_date is None:
+        return "-"
+    return str(model.birth_date.year) if erasure.is_erased(model) else clock.format_date(model.birth_date)
+
+
 def _household_kk(view, context, model, name):
     household = model.household
     if household is None:
@@ -185,6 +192,7 @@ class ResidentView(RevealMixin, SecureModelView):
                            "language", "created_at"]
     column_formatters_detail = {
         "nik": _nik,
+        "birth_date": _birth_date,
         "birth_place": lambda v, c, m, n: m.birth_place or "-",
         "dtsen": lambda v, c, m, n: dtsen.status_line(m),
         "family": lambda v, c, m, n: family_table(m.household),

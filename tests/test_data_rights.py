@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -323,6 +324,8 @@ def test_screens_export_and_erase_for_managers_only(app, family, district, db_se
     assert erasure.is_erased(db_session.get(Resident, siti.resident.id))
     after = manager.get(done.headers["Location"]).get_data(as_text=True)
     assert "Data pribadi warga sudah dihapus" in after and siti.name not in after and siti.nik not in after
+    assert "17-05-1980" not in after and "01-01-1980" not in after  # the year kept, alone
+    assert re.search(r"Tanggal lahir</b>\s*</td>\s*<td>\s*1980\s*</td>", after)
     # nothing left to reveal: no "Tampilkan NIK", and the action answers 404 without an entry
     assert 'name="what" value="nik"' not in after
     entries = db_session.scalar(select(func.count()).select_from(AuditEntry))
