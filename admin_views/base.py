@@ -76,6 +76,10 @@ class RowIdAjaxLoader(QueryAjaxModelLoader):
             return None
 
 
+#: The longest address the sign-in page is told to return to.
+MAX_NEXT = 2000
+
+
 class SecureMixin:
     """Default deny: only signed-in, active staff whose role is listed may enter."""
 
@@ -86,7 +90,10 @@ class SecureMixin:
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("security.login", next=request.full_path))
+            # Back to the page after signing in; a query too long to carry (a proxy refuses such a header)
+            # is left behind, the page itself is not.
+            back = request.full_path if len(request.full_path) <= MAX_NEXT else request.path[:MAX_NEXT]
+            return redirect(url_for("security.login", next=back))
         abort(403)
 
 
