@@ -29,7 +29,7 @@ import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from pathlib import Path
 import python_calamine
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Engine, String, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
@@ -787,6 +787,13 @@ class _Run:
         self.counts = _Counts()
         self.errors_kept = 0
         self.parser = Parser(columns, self.villages, clock.today())
+        #: Where the batches' writes go (run() sets a _Pipeline on PostgreSQL).
+        self.out: _Here | _Pipeline = _Here()
+        #: The households the batch before created, by KK hash (its writes may still be in flight).
+        self.created_kk: dict[str, int] = {}
+        self.rows_done = 0
+        #: The record's figures as of the batch in flight (_Pipeline), set once it is committed.
+        self.sent_figures: dict | None = None
 
     # One batch -----------------------------------------------------------------------------------------
 
@@ -813,7 +820,9 @@ class _Run:
         found = _find(select(Household.id, Household.kk_hash, Household.dtsen_as_of,
                              *(getattr(Household, key) for key in _HOUSEHOLD_COMPARED)), Household.kk_hash, hashes)
         # A family new to the database has no id in a dry run: -1 stands for it (it equals no member's).
-        ids: dict[str, int] = {h: (found[h][0] if h in found else -1) for h in hashes}
+        # A family created by the batch before may not be committed yet (the writer's, see _Pipeline): its id
+        # is remembered until then.
+        ids: dict[str, int] = {h: (found[h][0] if h in found else self.created_kk.get(h, -1)) for h in hashes}
         new, changed, changes, touched = [], [], [], []
         for row in rows:
             key = _key(row.kk_hash)
@@ -845,17 +854,21 @@ class _Run:
             return ids
         if new:
             now = clock.now()
-            created = _insert(_HOUSEHOLD, ("kk_encrypted", "kk_hash", "kk_masked", "address", "village_id", "desil",
-                                           "dtks_id", "dtsen_as_of", "created_at"),
-                              [(token, row.kk_hash, mask(row.kk), row.address, row.village_id, row.desil,
-                                row.dtks_id, self.as_of, now)
-                               for token, row in zip(vault.encrypt_many([row.kk for row in new]), new, strict=True)])
-            ids.update({row.kk_hash: household_id for household_id, row in zip(created, new, strict=True)})
+            created = self.out.insert(_HOUSEHOLD, ("kk_encrypted", "kk_hash", "kk_masked", "address", "village_id",
+                                                   "desil", "dtks_id", "dtsen_as_of", "created_at"),
+                                      [(token, row.kk_hash, mask(row.kk), row.address, row.village_id, row.desil,
+                                        row.dtks_id, self.as_of, now)
+                                       for token, row in zip(vault.encrypt_many([row.kk for row in new]), new,
+                                                             strict=True)])
+            created_kk = {row.kk_hash: household_id for household_id, row in zip(created, new, strict=True)}
+            ids.update(created_kk)
+            self.created_kk = created_kk
+        else:
+            self.created_kk = {}
         if changed:
-            db.session.execute(
-                update(_HOUSEHOLD).where(_HOUSEHOLD.c.id == bindparam("b_id")), changed)
+            self.out.execute(update(_HOUSEHOLD).where(_HOUSEHOLD.c.id == bindparam("b_id")), changed)
         if touched:
-            db.session.execute(update(Household).where(Household.id.in_(touched)).values(dtsen_as_of=self.as_of))
+            self.out.execute(update(_HOUSEHOLD).where(_HOUSEHOLD.c.id.in_(touched)).values(dtsen_as_of=self.as_of))
         self._changes(changes)
         return ids
 
@@ -899,7 +912,7 @@ class _Run:
             return
         now = clock.now()
         if new:
-            created = _insert(_RESIDENT, _RESIDENT_COLUMNS, [
+            created = self.out.insert(_RESIDENT, _RESIDENT_COLUMNS, [
                 (token, row.nik_hash, mask(row.nik), row.name, name_key(row.name), row.sex.value,
                  row.birth_date, households.get(row.kk_hash), row.village_id, row.address, row.phone, "own", False,
                  "id", row.status.value, row.programmes, self.as_of, row.relation, row.birth_place, now)
@@ -907,42 +920,38 @@ class _Run:
             words = [(word, resident_id) for resident_id, row in zip(created, new, strict=True)
                      for word in name_words(row.name)]
             if words:
-                _insert(_NAME_WORD, ("word", "resident_id"), words, ids=False)
+                self.out.insert(_NAME_WORD, ("word", "resident_id"), words, ids=False)
         if changed:
             for record in changed:
                 record["name_key"] = name_key(record["name"])
-            db.session.execute(
-                update(_RESIDENT).where(_RESIDENT.c.id == bindparam("b_id")), changed)
+            self.out.execute(update(_RESIDENT).where(_RESIDENT.c.id == bindparam("b_id")), changed)
         if renamed:
             ids = [resident_id for resident_id, _name in renamed]
-            db.session.execute(delete(ResidentNameWord).where(ResidentNameWord.resident_id.in_(ids)))
-            db.session.execute(insert(_NAME_WORD), [{"word": word, "resident_id": resident_id}
-                                                          for resident_id, name in renamed
-                                                          for word in name_words(name)])
+            self.out.execute(delete(_NAME_WORD).where(_NAME_WORD.c.resident_id.in_(ids)))
+            self.out.execute(insert(_NAME_WORD), [{"word": word, "resident_id": resident_id}
+                                                  for resident_id, name in renamed for word in name_words(name)])
         if touched:
             for chunk in _chunks(touched, 1000):
-                db.session.execute(update(Resident).where(Resident.id.in_(chunk)).values(dtsen_as_of=self.as_of))
+                self.out.execute(update(_RESIDENT).where(_RESIDENT.c.id.in_(chunk)).values(dtsen_as_of=self.as_of))
         self._changes(changes)
 
     def _changes(self, changes: list[dict]) -> None:
         if changes and not self.dry_run:
             now = clock.now()
-            db.session.execute(insert(DtsenChange.__table__), [{"import_id": self.record.id, "resident_id": None,
-                                                      "household_id": None, "at": now, **c} for c in changes])
+            self.out.execute(insert(DtsenChange.__table__), [{"import_id": self.record.id, "resident_id": None,
+                                                              "household_id": None, "at": now, **c} for c in changes])
 
     def keep_errors(self, refused: list) -> None:
         self.counts.refused += len(refused)
-        kept = []
-        for number, cells, key, message in refused:
-            if self.errors_kept >= MAX_KEPT_ERRORS:
-                break
-            self.errors_kept += 1
-            kept.append({"import_id": self.record.id, "row_number": number,
-                         "column": self.columns.header_of(key)[:120] if key else "",
-                         "message": str(message),
-                         "cells_encrypted": vault.encrypt(json.dumps([_text(c) for c in cells]))})
-        if kept:
-            db.session.execute(insert(ResidentImportError.__table__), kept)
+        kept = refused[:max(MAX_KEPT_ERRORS - self.errors_kept, 0)]
+        if not kept:
+            return
+        self.errors_kept += len(kept)
+        tokens = vault.encrypt_many([json.dumps([_text(c) for c in cells]) for _number, cells, _key, _message in kept])
+        self.out.insert(ResidentImportError.__table__, ("import_id", "row_number", "column", "message",
+                                                        "cells_encrypted"),
+                        [(self.record.id, number, self.columns.header_of(key)[:120] if key else "", str(message), token)
+                         for (number, _cells, key, message), token in zip(kept, tokens, strict=True)], ids=False)
 
 
 #: What a file says of a household already known, compared with what is stored (in this order).
@@ -958,16 +967,18 @@ _RESIDENT_COLUMNS = ("nik_encrypted", "nik_hash", "nik_masked", "name", "name_ke
 def _find(statement, key_column, keys) -> dict:
     """The rows of ``statement`` whose ``key_column`` is one of ``keys``, by that key.
 
-    On PostgreSQL one query takes the keys as one array parameter (= ANY): a statement of a thousand
-    placeholders costs more to build and parse than to run.
+    On PostgreSQL one query takes the keys as one array (= ANY): a statement of a thousand placeholders
+    costs more to build and parse than to run. The array is sent as one text, the keys joined by commas
+    (hex digits: no comma in them), which the server splits: an array parameter costs the driver 4 µs a key.
     """
     keys = list(keys)
     if not keys:
         return {}
     at = [column.key for column in statement.selected_columns].index(key_column.key)
     if db.session.get_bind().dialect.name == "postgresql":
-        rows = db.session.execute(statement.where(key_column == any_(bindparam("keys", keys,
-                                                                                type_=postgresql.ARRAY(String)))))
+        given = func.string_to_array(bindparam("keys", ",".join(keys), type_=String), ",",
+                                     type_=postgresql.ARRAY(String))
+        rows = db.session.execute(statement.where(key_column == any_(given)))
         return {row[at]: row for row in rows}
     found = {}
     for chunk in _chunks(keys, 500):
@@ -976,34 +987,114 @@ def _find(statement, key_column, keys) -> dict:
     return found
 
 
-def _insert(table, columns: tuple[str, ...], rows: list[tuple], *, ids: bool = True) -> list[int]:
-    """Insert ``rows`` (tuples in ``columns``' order) into ``table``; returns their new ids, in order.
+def _insert(connection, table, columns: tuple[str, ...], rows: list[tuple], *, ids: bool = True) -> list[int]:
+    """Insert ``rows`` (tuples in ``columns``' order) into ``table`` on ``connection``; returns their new
+    ids, in order.
 
     On PostgreSQL the ids are drawn from the table's sequence first and the rows sent with COPY (the
     fastest way in, about ten times an INSERT's); elsewhere one executemany INSERT ... RETURNING.
     """
     if not rows:
         return []
-    if db.session.get_bind().dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         statement = insert(table)
         if ids:
             statement = statement.returning(table.c.id, sort_by_parameter_order=True)
-            return list(db.session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
-        db.session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+            return list(connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+                        .scalars())
+        connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
         return []
-    connection = db.session.connection().connection.driver_connection
-    new_ids: list[int] = []
-    with connection.cursor() as cursor:
-        if ids:
-            cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                           "FROM generate_series(1, %s)", (len(rows),))
-            new_ids = [row[0] for row in cursor.fetchall()]
-            columns, rows = ("id", *columns), [(i, *row) for i, row in zip(new_ids, rows, strict=True)]
-        names = ", ".join(f'"{column}"' for column in columns)
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+    new_ids = _new_ids(connection, table, len(rows)) if ids else []
+    if ids:
+        columns, rows = ("id", *columns), [(i, *row) for i, row in zip(new_ids, rows, strict=True)]
+    _copy(connection, table, columns, rows)
     return new_ids
+
+
+def _new_ids(connection, table, count: int) -> list[int]:
+    """``count`` ids drawn from ``table``'s sequence (PostgreSQL; taken at once, whatever the transaction)."""
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                       "FROM generate_series(1, %s)", (count,))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """``rows`` into ``table`` with COPY (PostgreSQL)."""
+    names = ", ".join(f'"{column}"' for column in columns)
+    with connection.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+class _Here:
+    """A batch's writes done here and now, in the session's transaction (SQLite; a session bound to one
+    connection, as tests have it; a single batch)."""
+
+    def insert(self, table, columns: tuple[str, ...], rows: list[tuple], *, ids: bool = True) -> list[int]:
+        return _insert(db.session.connection(), table, columns, rows, ids=ids)
+
+    def execute(self, statement, parameters=None) -> None:
+        db.session.execute(statement, parameters)
+
+
+class _Pipeline:
+    """PostgreSQL: a batch's writes done by a thread on a connection of its own, while this process
+    checks and matches the next batch (the server's work on one overlaps the Python work on the other).
+
+    One batch at most is in flight: :meth:`send` waits for the one before, so what a batch reads is the
+    database as every batch but the one before left it. The importer keeps what the one before created
+    and the next may need (its households' ids, ``_Run.created_kk``); a resident is never in two
+    batches (a NIK met twice is refused). New rows' ids are drawn here from the sequences, so a batch is
+    written whole by the thread. The thread's error comes back from :meth:`send` or :meth:`wait`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.connection = engine.connect()
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="dtsen-import-writer")
+        self.ops: list[Callable] = []
+        self.sent = None
+
+    def insert(self, table, columns: tuple[str, ...], rows: list[tuple], *, ids: bool = True) -> list[int]:
+        if not rows:
+            return []
+        new_ids = _new_ids(db.session.connection(), table, len(rows)) if ids else []
+        if ids:
+            columns, rows = ("id", *columns), [(i, *row) for i, row in zip(new_ids, rows, strict=True)]
+        self.ops.append(lambda connection: _copy(connection, table, columns, rows))
+        return new_ids
+
+    def execute(self, statement, parameters=None) -> None:
+        self.ops.append(lambda connection: connection.execute(statement, parameters))
+
+    def send(self) -> bool:
+        """Hand this batch's writes to the thread once it wrote the one before; whether there was one."""
+        before = self.wait()
+        ops, self.ops = self.ops, []
+        self.sent = self.thread.submit(self._write, ops)
+        return before
+
+    def wait(self) -> bool:
+        """Wait for the batch in flight to be written and committed; whether there was one."""
+        sent, self.sent = self.sent, None
+        if sent is None:
+            return False
+        sent.result()
+        return True
+
+    def _write(self, ops: list[Callable]) -> None:
+        with self.connection.begin():
+            # The commit does not wait for the disk (4-5 ms a batch): a crash loses at most the last batches,
+            # which importing the file again redoes; the database stays consistent either way.
+            self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            for op in ops:
+                op(self.connection)
+
+    def close(self) -> None:
+        """Stop the thread after the batch in flight (committed if it can be), and give back the connection."""
+        self.thread.shutdown(wait=True, cancel_futures=True)
+        self.connection.close()
 
 
 def _plain(value):
@@ -1162,14 +1253,23 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
                                  if key in FIELDS and header in table.headers})
         state = _Run(record, actor, columns)
         processes = _processes(record.rows_total)
-        if processes > 1:
-            with _ParserPool(processes, state.parser) as pool, _fewer_collections():
-                for parsed, refused in pool.parse(_batches(table.rows)):
-                    _one_batch(state, record, parsed, refused, progress)
-        else:
-            with _fewer_collections():
-                for batch in _batches(table.rows):
-                    _one_batch(state, record, *state.parser.parse_batch(batch), progress)
+        bind = db.session.get_bind()
+        if bind.dialect.name == "postgresql" and isinstance(bind, Engine):  # not a test's one connection
+            state.out = _Pipeline(bind)
+        try:
+            if processes > 1:
+                with _ParserPool(processes, state.parser) as pool, _fewer_collections():
+                    for parsed, refused in pool.parse(_batches(table.rows)):
+                        _one_batch(state, record, parsed, refused, progress)
+            else:
+                with _fewer_collections():
+                    for batch in _batches(table.rows):
+                        _one_batch(state, record, *state.parser.parse_batch(batch), progress)
+            if isinstance(state.out, _Pipeline) and state.out.wait():
+                _committed(record, state.sent_figures, progress)
+        finally:
+            if isinstance(state.out, _Pipeline):
+                state.out.close()
         begin_write()
         record.state, record.finished_at = ImportState.DONE, clock.now()
         record.rows_total = record.rows_done
@@ -1205,21 +1305,34 @@ def _audit(record: ResidentImport, actor: Actor) -> None:
 
 
 def _one_batch(state: _Run, record: ResidentImport, parsed: list[_Row], refused: list, progress) -> None:
-    done = len(parsed) + len(refused)
+    """Match and write a batch; the record says so once it is committed (with it, or after it: _Pipeline)."""
+    state.rows_done += len(parsed) + len(refused)
     begin_write()  # SQLite: the batch reads then writes; its write lock first, or another writer wins
-    if db.session.get_bind().dialect.name == "postgresql":
+    pipeline = isinstance(state.out, _Pipeline)
+    if not pipeline and db.session.get_bind().dialect.name == "postgresql":
         # The commit does not wait for the disk (4-5 ms a batch): a crash loses at most the last batches,
         # which importing the file again redoes; the database stays consistent either way.
         db.session.execute(sql_text("SET LOCAL synchronous_commit TO off"))
     refused = state.match(parsed, refused)
     state.keep_errors(refused)
     counts = state.counts
-    record.rows_done += done
+    figures = {"rows_done": state.rows_done, "residents_created": counts.created,
+               "residents_updated": counts.updated, "residents_unchanged": counts.unchanged,
+               "rows_refused": counts.refused, "households_created": counts.households_created,
+               "households_updated": counts.households_updated, "households_unchanged": counts.households_unchanged}
+    if not pipeline:
+        _committed(record, figures, progress)
+    elif state.out.send():  # the batch before is committed: the record says so
+        _committed(record, state.sent_figures, progress)
+    if pipeline:
+        state.sent_figures = figures
+
+
+def _committed(record: ResidentImport, figures: dict, progress) -> None:
+    """The record's figures as of the last batch committed (commits it, with that batch or after it)."""
+    for key, value in figures.items():
+        setattr(record, key, value)
     record.rows_total = max(record.rows_total, record.rows_done)
-    record.residents_created, record.residents_updated = counts.created, counts.updated
-    record.residents_unchanged, record.rows_refused = counts.unchanged, counts.refused
-    record.households_created, record.households_updated = counts.households_created, counts.households_updated
-    record.households_unchanged = counts.households_unchanged
     db.session.commit()
     if progress is not None:
         progress(record)
