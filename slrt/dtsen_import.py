@@ -41,6 +41,7 @@ from sqlalchemy import Engine, String, any_, bindparam, delete, func, insert, or
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from slrt import audit, clock, runs
 from slrt.access import SYSTEM_ACTOR, Actor, check_active, covered_village_ids, role_of
@@ -621,21 +622,32 @@ class _Row:
     phone: str | None = None
     dtks_id: str | None = None
 
+    def plain(self) -> tuple:
+        """The row as a checking process sends it back: plain values (enums by value), without the cells
+        (the importer has them). A list of tuples pickles and loads in C: a fifth of the time of objects,
+        in the process that also matches."""
+        return (self.number, self.nik, self.nik_hash, self.kk, self.kk_hash, self.name, self.sex.value,
+                self.birth_date, self.birth_place, self.relation, self.address, self.village_id, self.desil,
+                self.programmes, self.status.value, self.phone, self.dtks_id)
+
     def __reduce__(self):
-        """Pickled from a checking process as plain values, without the cells (the importer has them):
-        a tenth of the time to load, in the process that also writes."""
-        return _unpickled_row, tuple(value.value if isinstance(value, (Sex, DtsenStatus)) else value
-                                     for value in map(self.__getattribute__, _SENT_FIELDS))
+        return _unpickled_row, self.plain()
 
 
-_SENT_FIELDS = tuple(name for name in _Row.__dataclass_fields__ if name != "cells")
 _SEX_OF, _STATUS_OF = {sex.value: sex for sex in Sex}, {status.value: status for status in DtsenStatus}
 
 
-def _unpickled_row(number, nik, nik_hash, kk, kk_hash, name, sex, *values) -> _Row:
-    row = _Row(number, None, nik, nik_hash, kk, kk_hash, name, _SEX_OF[sex], *values)
-    row.status = _STATUS_OF[row.status]
-    return row
+def _unpickled_row(*values) -> _Row:
+    return _rows_from([values], {})[0]
+
+
+def _rows_from(plain: list[tuple], cells: dict[int, list]) -> list[_Row]:
+    """Rows from their plain() values, given back their cells (by row number)."""
+    sex_of, status_of = _SEX_OF, _STATUS_OF
+    return [_Row(number, cells.get(number), nik, nik_hash, kk, kk_hash, name, sex_of[sex], birth_date, birth_place,
+                 relation, address, village_id, desil, programmes, status_of[status], phone, dtks_id)
+            for (number, nik, nik_hash, kk, kk_hash, name, sex, birth_date, birth_place, relation, address,
+                 village_id, desil, programmes, status, phone, dtks_id) in plain]
 
 
 @dataclass
@@ -1012,11 +1024,12 @@ def _insert(connection, table, columns: tuple[str, ...], rows: list[tuple], *, i
 
 
 def _new_ids(connection, table, count: int) -> list[int]:
-    """``count`` ids drawn from ``table``'s sequence (PostgreSQL; taken at once, whatever the transaction)."""
+    """``count`` ids drawn from ``table``'s sequence (PostgreSQL; taken at once, whatever the transaction),
+    sent back as one text: a row each costs the driver ten times more."""
     with connection.connection.driver_connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+        cursor.execute(f"SELECT string_agg(nextval(pg_get_serial_sequence('{table.name}', 'id'))::text, ',') "
                        "FROM generate_series(1, %s)", (count,))
-        return [row[0] for row in cursor.fetchall()]
+        return list(map(int, cursor.fetchone()[0].split(",")))
 
 
 def _copy(connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -1047,11 +1060,13 @@ class _Pipeline:
     database as every batch but the one before left it. The importer keeps what the one before created
     and the next may need (its households' ids, ``_Run.created_kk``); a resident is never in two
     batches (a NIK met twice is refused). New rows' ids are drawn here from the sequences, so a batch is
-    written whole by the thread. The thread's error comes back from :meth:`send` or :meth:`wait`.
+    written whole by the thread, with the run's figures (``record_id``'s row) in the same commit. The
+    importer's own session only reads meanwhile, and never writes that row before the end: the two
+    would wait for each other. The thread's error comes back from :meth:`send` or :meth:`wait`.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.connection = engine.connect()
+    def __init__(self, engine: Engine, record_id: int) -> None:
+        self.connection, self.record_id = engine.connect(), record_id
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="dtsen-import-writer")
         self.ops: list[Callable] = []
         self.sent = None
@@ -1068,8 +1083,11 @@ class _Pipeline:
     def execute(self, statement, parameters=None) -> None:
         self.ops.append(lambda connection: connection.execute(statement, parameters))
 
-    def send(self) -> bool:
-        """Hand this batch's writes to the thread once it wrote the one before; whether there was one."""
+    def send(self, figures: dict) -> bool:
+        """Hand this batch's writes and the run's ``figures`` after it to the thread once it wrote the one
+        before; whether there was one."""
+        self.execute(update(ResidentImport.__table__).where(ResidentImport.__table__.c.id == self.record_id)
+                     .values(figures))
         before = self.wait()
         ops, self.ops = self.ops, []
         self.sent = self.thread.submit(self._write, ops)
@@ -1085,9 +1103,7 @@ class _Pipeline:
 
     def _write(self, ops: list[Callable]) -> None:
         with self.connection.begin():
-            # The commit does not wait for the disk (4-5 ms a batch): a crash loses at most the last batches,
-            # which importing the file again redoes; the database stays consistent either way.
-            self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            self.connection.exec_driver_sql(_BATCH_SETTINGS)
             for op in ops:
                 op(self.connection)
 
@@ -1160,8 +1176,9 @@ def _pool_start(config: dict, parser: Parser) -> None:
     gc.set_threshold(_GC_ALLOCATIONS, *gc.get_threshold()[1:])
 
 
-def _pool_parse(batch: list) -> tuple[list[_Row], list]:
-    return _pool_parser.parse_batch(batch)
+def _pool_parse(batch: list) -> tuple[list[tuple], list]:
+    rows, refused = _pool_parser.parse_batch(batch)
+    return [row.plain() for row in rows], refused
 
 
 class _ParserPool:
@@ -1187,12 +1204,9 @@ class _ParserPool:
 
     @staticmethod
     def _result(parsing, batch: list) -> tuple[list[_Row], list]:
-        """A batch's checked rows, given back their cells (they come without: see _Row.__reduce__)."""
+        """A batch's checked rows, given back their cells (they come without: see _Row.plain)."""
         rows, refused = parsing.result()
-        cells = dict(batch)
-        for row in rows:
-            row.cells = cells[row.number]
-        return rows, refused
+        return _rows_from(rows, dict(batch)), refused
 
     def __enter__(self) -> _ParserPool:
         return self
@@ -1255,7 +1269,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
         processes = _processes(record.rows_total)
         bind = db.session.get_bind()
         if bind.dialect.name == "postgresql" and isinstance(bind, Engine):  # not a test's one connection
-            state.out = _Pipeline(bind)
+            state.out = _Pipeline(bind, record.id)
         try:
             if processes > 1:
                 with _ParserPool(processes, state.parser) as pool, _fewer_collections():
@@ -1266,7 +1280,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
                     for batch in _batches(table.rows):
                         _one_batch(state, record, *state.parser.parse_batch(batch), progress)
             if isinstance(state.out, _Pipeline) and state.out.wait():
-                _committed(record, state.sent_figures, progress)
+                _written(record, state.sent_figures, progress)
         finally:
             if isinstance(state.out, _Pipeline):
                 state.out.close()
@@ -1309,10 +1323,8 @@ def _one_batch(state: _Run, record: ResidentImport, parsed: list[_Row], refused:
     state.rows_done += len(parsed) + len(refused)
     begin_write()  # SQLite: the batch reads then writes; its write lock first, or another writer wins
     pipeline = isinstance(state.out, _Pipeline)
-    if not pipeline and db.session.get_bind().dialect.name == "postgresql":
-        # The commit does not wait for the disk (4-5 ms a batch): a crash loses at most the last batches,
-        # which importing the file again redoes; the database stays consistent either way.
-        db.session.execute(sql_text("SET LOCAL synchronous_commit TO off"))
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sql_text(_BATCH_SETTINGS))
     refused = state.match(parsed, refused)
     state.keep_errors(refused)
     counts = state.counts
@@ -1320,20 +1332,32 @@ def _one_batch(state: _Run, record: ResidentImport, parsed: list[_Row], refused:
                "residents_updated": counts.updated, "residents_unchanged": counts.unchanged,
                "rows_refused": counts.refused, "households_created": counts.households_created,
                "households_updated": counts.households_updated, "households_unchanged": counts.households_unchanged}
+    figures["rows_total"] = max(record.rows_total, state.rows_done)
     if not pipeline:
-        _committed(record, figures, progress)
-    elif state.out.send():  # the batch before is committed: the record says so
-        _committed(record, state.sent_figures, progress)
-    if pipeline:
+        for key, value in figures.items():
+            setattr(record, key, value)
+        db.session.commit()
+        if progress is not None:
+            progress(record)
+    else:
+        if state.out.send(figures):
+            _written(record, state.sent_figures, progress)
         state.sent_figures = figures
 
 
-def _committed(record: ResidentImport, figures: dict, progress) -> None:
-    """The record's figures as of the last batch committed (commits it, with that batch or after it)."""
+#: A batch's transaction on PostgreSQL. Its commit does not wait for the disk (4-5 ms a batch): a crash
+#: loses at most the last batches, which importing the file again redoes; the database stays consistent
+#: either way. And its keys are looked up through their unique indexes: the planner, costing a page read
+#: as a disk's, scans the whole table for a thousand keys once it holds a few hundred thousand rows (4 to
+#: 10 times slower, and more as the table grows).
+_BATCH_SETTINGS = "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_seqscan', 'off', true)"
+
+
+def _written(record: ResidentImport, figures: dict, progress) -> None:
+    """The record as the writer committed it with its batch (_Pipeline): its figures set as loaded, not
+    to be written again by this session."""
     for key, value in figures.items():
-        setattr(record, key, value)
-    record.rows_total = max(record.rows_total, record.rows_done)
-    db.session.commit()
+        set_committed_value(record, key, value)
     if progress is not None:
         progress(record)
 
