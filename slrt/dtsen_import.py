@@ -1115,8 +1115,9 @@ class _Pipeline:
                 op(self.connection)
 
     def close(self) -> None:
-        """Stop the thread after the batch in flight (committed if it can be), and give back the connection."""
-        self.thread.shutdown(wait=True, cancel_futures=True)
+        """Stop the thread once the batch in flight is written (committed if it can be: as it would be one
+        batch at a time), and give back the connection."""
+        self.thread.shutdown(wait=True)
         self.connection.close()
 
 

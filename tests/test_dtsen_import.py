@@ -362,3 +362,19 @@ def test_a_batch_that_fails_to_be_written_fails_the_run_and_the_batches_before_s
         assert again.state == ImportState.DONE, again.failure
         assert (again.residents_created, again.residents_unchanged) == (900, 600)
         db.session.remove()
+
+
+def test_a_file_damaged_past_the_batches_written_fails_the_run_after_the_batch_in_flight(own_database, frozen,
+                                                                                        tmp_path, monkeypatch):
+    app, villages = own_database
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 300)
+    path = tmp_path / "damaged.csv"
+    write_csv(path, people(villages, 1500, households=450))
+    lines = path.read_bytes().split(b"\n")
+    lines[1000] = lines[1000].replace(b",", b",\x00", 1)  # row 1001: in the fourth batch
+    path.write_bytes(b"\n".join(lines))
+    with app.app_context():
+        record = dtsen_import.import_file(path, filename="damaged.csv", actor=SYSTEM_ACTOR, as_of=AS_OF)
+        assert record.state == ImportState.FAILED and "1001" in record.failure
+        assert counts()[0] == record.rows_done == 900  # the three batches read before, each whole
+        db.session.remove()
