@@ -8,9 +8,10 @@ The file is read as a stream, a batch of rows at a time: each row is checked as 
 (slrt.identity: NIK with birth date and sex, KK, name, phone), matched by the NIK's and KK's keyed
 hash, then the batch is written in a few statements and committed with the run's counters, so a
 screen follows the progress and memory stays flat (what grows is one 64-bit key per NIK and KK
-seen, to report a NIK met twice in one file). A dry run checks and counts the same way and writes
-nothing but the run's record and its refused rows. Identifiers stay text end to end: a NIK that a
-spreadsheet turned into a number is taken only when it is still exact.
+seen, to report a NIK met twice in one file). On PostgreSQL a thread writes each batch on a
+connection of its own while the next is matched (_Pipeline). A dry run checks and counts the same
+way and writes nothing but the run's record and its refused rows. Identifiers stay text end to end:
+a NIK that a spreadsheet turned into a number is taken only when it is still exact.
 """
 
 from __future__ import annotations
