@@ -173,7 +173,7 @@ def import_residents(file, dry_run, maps, as_of, save_map, errors_path):
         db.session.commit()
     try:
         record = dtsen_import.start(file, filename=file, actor=SYSTEM_ACTOR, as_of=as_of, dry_run=dry_run,
-                                    mapping=mapping)
+                                    mapping=mapping, table=table)
     except DomainError as exc:
         db.session.rollback()
         _fail(str(exc))
@@ -187,7 +187,7 @@ def import_residents(file, dry_run, maps, as_of, save_map, errors_path):
             bar.update(task, completed=done.rows_done, total=max(done.rows_total, done.rows_done) or None,
                        refused=gettext("%(refused)s refused", refused=done.rows_refused))
 
-        record = dtsen_import.run(record.id, file, actor=SYSTEM_ACTOR, progress=progress)
+        record = dtsen_import.run(record.id, file, actor=SYSTEM_ACTOR, progress=progress, table=table)
     for line in dtsen_import.describe(record):
         click.echo(line)
     if errors_path and record.rows_refused:

@@ -3,21 +3,27 @@ dry run, idempotence, updates, moves, duplicates, deceased residents and a Puske
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import pickle
 from datetime import date
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from fakes.builders import make_nik
+from app import create_app
+from fakes.builders import make_district, make_nik
 from fakes.dtsen import HEADERS, Village, people, write_csv, write_xlsx
+from fakes.pipeline import postgres_database
 from slrt import dtsen_import
 from slrt.access import SYSTEM_ACTOR
 from slrt.dtsen_import import identifier, parse_date, parse_flag, parse_relation, parse_sex, parse_status, recognize
 from slrt.extensions import db
 from slrt.models import DtsenChange, Household, Resident, ResidentImport, ResidentNameWord
 from slrt.models.enums import DtsenStatus, ImportState, Role, Sex
+from slrt.pii import new_key
 from slrt.residents import find_by_nik
 
 AS_OF = date(2026, 9, 30)
@@ -261,3 +267,114 @@ def test_a_checked_row_travels_between_processes_whole_but_for_its_cells():
     assert back.cells is None
     back.cells = row.cells
     assert back == row and (back.sex, back.status) == (Sex.FEMALE, DtsenStatus.DECEASED)
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    """An app on a database of its own, migrated, with a district: sessions bound to the engine, as in a
+    worker (on PostgreSQL the importer then writes each batch on a connection of its own while it matches
+    the next). A SQLite file when TEST_DATABASE_URL is not set."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    settings = {"TESTING": True, "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+                "SECRET_KEY": "test-secret", "SLRT_PII_KEY": new_key(), "SLRT_PASSWORD_HASH": "plaintext",
+                "SLRT_SMS_DISPATCH": False}
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_database(server)) if server else f"sqlite:///{tmp_path / 'own.sqlite'}"
+        app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade()
+            district = make_district()
+            db.session.commit()
+            villages = villages_of(district)
+            db.session.remove()
+        yield app, villages
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_batches_written_while_the_next_is_matched_give_what_one_at_a_time_gives(own_database, frozen, tmp_path,
+                                                                                  monkeypatch):
+    app, villages = own_database
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 300)  # families cut by the batches' ends, a dozen batches
+    rows = list(people(villages, 3500, households=1000, bad_every=31))
+    path = tmp_path / "dtsen.csv"
+    write_csv(path, rows)
+    sent, send = [], dtsen_import._Pipeline.send
+
+    def counted(pipeline, figures):
+        sent.append(figures["rows_done"])
+        return send(pipeline, figures)
+
+    monkeypatch.setattr(dtsen_import._Pipeline, "send", counted)
+    seen = []
+    with app.app_context():
+        first = dtsen_import.import_file(path, filename="dtsen.csv", actor=SYSTEM_ACTOR, as_of=AS_OF,
+                                         progress=lambda record: seen.append((record.rows_done, record.rows_refused)))
+        assert first.state == ImportState.DONE, first.failure
+        assert sent == ([*range(300, 3500, 300), 3500] if db.engine.dialect.name == "postgresql" else [])
+        good = [r for r in rows if "bad" not in r]
+        families = {r["nomor_kk"] for r in good}
+        assert (first.rows_done, first.rows_refused) == (3500, 3500 - len(good))
+        assert (first.residents_created, first.households_created) == (len(good), len(families))
+        assert [done for done, _refused in seen] == [*range(300, 3500, 300), 3500, 3500]  # each batch, then the end
+        assert seen == sorted(seen) and seen[-1] == (3500, 3500 - len(good))
+        assert counts()[:2] == (len(good), len(families))
+        for row in good[::97]:  # households found in the batch before, whether or not it was committed yet
+            resident = find_by_nik(row["nomor_nik"])
+            assert (resident.name, resident.household.kk_number) == (" ".join(row["nama"].split()), row["nomor_kk"])
+        members = db.session.execute(select(Household.id, func.count(Resident.id)).join(Resident)
+                                     .group_by(Household.id)).all()
+        assert len(members) == len(families) and sum(n for _id, n in members) == len(good)
+        _header, body = dtsen_import.refused_rows(first)
+        assert [line[HEADERS.index("nomor_nik")] for line in body] == [r["nomor_nik"] for r in rows if "bad" in r]
+        again = dtsen_import.import_file(path, filename="dtsen.csv", actor=SYSTEM_ACTOR, as_of=AS_OF)
+        assert (again.residents_unchanged, again.residents_created, again.residents_updated) == (len(good), 0, 0)
+        assert (again.households_unchanged, again.households_created) == (len(families), 0)
+        db.session.remove()
+
+
+def test_a_batch_that_fails_to_be_written_fails_the_run_and_the_batches_before_stay(own_database, frozen, tmp_path,
+                                                                                     monkeypatch):
+    app, villages = own_database
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 300)
+    path = tmp_path / "dtsen.csv"
+    write_csv(path, people(villages, 1500, households=450))
+    residents_written = []
+
+    def failing(write):
+        def written(connection, table, *args, **kwargs):
+            if table.name == "resident":
+                residents_written.append(table)
+                if len(residents_written) == 3:
+                    raise RuntimeError("the disk is full")
+            return write(connection, table, *args, **kwargs)
+        return written
+
+    with monkeypatch.context() as patched, app.app_context():
+        patched.setattr(dtsen_import, "_insert", failing(dtsen_import._insert))  # here (SQLite)
+        patched.setattr(dtsen_import, "_copy", failing(dtsen_import._copy))  # on the writer's connection (PostgreSQL)
+        record = dtsen_import.import_file(path, filename="dtsen.csv", actor=SYSTEM_ACTOR, as_of=AS_OF)
+        assert record.state == ImportState.FAILED and record.failure
+        assert counts()[0] == record.rows_done == 600  # the two batches before, and the record says so
+        db.session.remove()
+    with app.app_context():
+        again = dtsen_import.import_file(path, filename="dtsen.csv", actor=SYSTEM_ACTOR, as_of=AS_OF)
+        assert again.state == ImportState.DONE, again.failure
+        assert (again.residents_created, again.residents_unchanged) == (900, 600)
+        db.session.remove()
+
+
+def test_a_file_damaged_past_the_batches_written_fails_the_run_after_the_batch_in_flight(own_database, frozen,
+                                                                                        tmp_path, monkeypatch):
+    app, villages = own_database
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 300)
+    path = tmp_path / "damaged.csv"
+    write_csv(path, people(villages, 1500, households=450))
+    lines = path.read_bytes().split(b"\n")
+    lines[1000] = lines[1000].replace(b",", b",\x00", 1)  # row 1001: in the fourth batch
+    path.write_bytes(b"\n".join(lines))
+    with app.app_context():
+        record = dtsen_import.import_file(path, filename="damaged.csv", actor=SYSTEM_ACTOR, as_of=AS_OF)
+        assert record.state == ImportState.FAILED and "1001" in record.failure
+        assert counts()[0] == record.rows_done == 900  # the three batches read before, each whole
+        db.session.remove()
