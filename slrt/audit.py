@@ -248,9 +248,17 @@ def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
     """The canonical JSON of ``fields`` before and after its time's text, for PostgreSQL to hash an entry
-    whose time it settles (:data:`_APPEND_ONE`); the time's text ends in "+00:00", put in ``after``."""
-    before, after = canonical({**fields, "at": _AT_MARK}).split(_AT_MARK)
-    return before, "+00:00" + after
+    whose time it settles (:data:`_APPEND_ONE`); the time's text ends in "+00:00", put in ``after``.
+
+    The time is found as the whole ``"at":"<mark>"`` member, its first one: a value holding the mark
+    (a user agent is the client's to choose) has its quotes escaped inside a string, and the only keys
+    before "at" are the action's and the actor's (a detail's own "at" comes after it).
+    """
+    member = f'"at":"{_AT_MARK}"'
+    before, found, after = canonical({**fields, "at": _AT_MARK}).partition(member)
+    if not found:
+        raise ValueError("an entry's canonical JSON has no time")
+    return before + '"at":"', '+00:00"' + after
 
 
 def _record_ref(record: Any) -> tuple[str | None, int | None]:
@@ -381,7 +389,10 @@ def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntr
                                                     "before_at": before, "after_at": after}).first()
     if row is None:
         return False
-    fields.update(at=row.at, prev_hash=row.prev_hash, hash=row.hash)
+    fields.update(at=row.at, prev_hash=row.prev_hash)
+    if entry_hash(row.prev_hash, fields) != row.hash:  # what audit-verify will compute: never a bad link
+        raise RuntimeError(f"audit entry {row.id}: the database's hash is not the chain's")
+    fields["hash"] = row.hash
     entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
     return True
 

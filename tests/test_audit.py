@@ -649,6 +649,27 @@ def test_a_page_read_after_a_later_entry_follows_it_and_the_chain_verifies(app, 
     assert audit.verify().ok
 
 
+@pytest.mark.parametrize("agent", ["x @@at@@", 'x "at":"@@at@@"', "@@at@@" * 40])
+def test_a_client_chosen_user_agent_cannot_break_an_entry(app, district, db_session, browser, agent):
+    """The user agent is the client's: whatever it holds, a failed sign-in is logged and counted, a page's
+    read is logged, and the chain verifies (the database hashes an entry around its time's text)."""
+    user = district.user(Role.SUPERVISOR)
+    case = make_case(district)
+    db_session.commit()
+    mark = _mark(db_session)
+    _get(browser, "/login")
+    failed = _post(browser, "/login", {"username": user.username, "password": "salah"}, headers={"User-Agent": agent})
+    assert failed.status_code == 200
+    [entry] = _since(db_session, mark)
+    assert entry.action == AuditAction.SIGN_IN_FAILED and entry.user_agent == agent[:255]
+    _login(browser, user.username)
+    mark = _mark(db_session)
+    assert _get(browser, f"/admin/case/details/?id={case.id}", headers={"User-Agent": agent}).status_code == 200
+    [viewed] = _since(db_session, mark)
+    assert viewed.action == AuditAction.VIEW and viewed.user_agent == agent[:255]
+    assert audit.verify().ok
+
+
 def test_household_page_touches_every_member(app, district, db_session, browser):
     household = residents.household_for_intake("3316012005100007", address="RT 02 RW 01",
                                                village=district.villages[0], actor=district.user(Role.FRONT_OFFICE))

@@ -42,7 +42,8 @@ class AuditEntry(Base):
     )
 
     #: Drawn under the chain's lock (slrt.audit), so id order is chain order: PostgreSQL's sequence
-    #: (the column's default), SQLite's last id + 1.
+    #: (the column's default), SQLite's last id + 1. On PostgreSQL ids have gaps (a writer that waited
+    #: for the lock draws again): a missing id is no missing entry, the hash chain says what is missing.
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False,
                                     server_default=FetchedValue())
     #: Never earlier than the entry before it (the partition key on PostgreSQL).
@@ -84,8 +85,8 @@ class AuditHead(Base):
     last_id: Mapped[int | None] = mapped_column(BigInteger)
     last_at: Mapped[datetime | None]
     last_hash: Mapped[str] = mapped_column(String(64))
-    #: The hash the newest entry follows, when one statement appended it (slrt.audit, PostgreSQL): the
-    #: UPDATE that moves the head keeps the hash it moved from here, for the entry's INSERT.
+    #: Scratch for one statement's append (slrt.audit, PostgreSQL): the UPDATE that moves the head keeps
+    #: the hash it moved from here, for the entry's INSERT; not kept up to date by other appends.
     prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
