@@ -113,8 +113,7 @@ def shown_number(what: str, record, *, masked: str, full, may: bool, endpoint: s
 
 def _nik(view, context, model, name):
     return shown_number("nik", model, masked=model.nik_masked, full=lambda: model.nik, endpoint="resident.reveal_view",
-                        may=may_reveal_nik(current_user, staff_scope(), model) and not erasure.is_erased(model),
-                        page_id=model.id)
+                        may=may_reveal_nik(current_user, staff_scope(), model), page_id=model.id)
 
 
 def _birth_date(view, context, model, name):
@@ -129,8 +128,8 @@ def _household_kk(view, context, model, name):
     if household is None:
         return "-"
     return shown_number("kk", household, masked=household.kk_masked, full=lambda: household.kk_number,
-                        may=may_reveal_kk(current_user, staff_scope(), household) and not erasure.is_erased(household),
-                        endpoint="resident.reveal_view", page_id=model.id)
+                        may=may_reveal_kk(current_user, staff_scope(), household), endpoint="resident.reveal_view",
+                        page_id=model.id)
 
 
 @dataclass(frozen=True)
@@ -323,8 +322,7 @@ def _members(view, context, model, name):
 
 def _kk(view, context, model, name):
     return shown_number("kk", model, masked=model.kk_masked, full=lambda: model.kk_number,
-                        may=may_reveal_kk(current_user, staff_scope(), model) and not erasure.is_erased(model),
-                        endpoint="household.reveal_view",
+                        may=may_reveal_kk(current_user, staff_scope(), model), endpoint="household.reveal_view",
                         page_id=model.id)
 
 

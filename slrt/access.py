@@ -57,7 +57,7 @@ from slrt.models import (
     unit_village,
 )
 from slrt.models.enums import ROLE_LABELS, RegionLevel, Role, UnitKind
-from slrt.pii import mask_numbers
+from slrt.pii import ERASED, mask_numbers
 
 #: Pseudo-roles of actors that are not staff.
 AGENCY = "agency"
@@ -271,13 +271,13 @@ def may_reveal_nik(staff: Staff, who: Staff | Coverage, resident: Resident) -> b
 
     ``who``: the staff member's :class:`Coverage` when it is at hand, else the staff member."""
     return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in REVEAL_ROLES
-            and sees_resident(who, resident))
+            and resident.nik_masked != ERASED and sees_resident(who, resident))  # an erased NIK: nothing to show
 
 
 def may_reveal_kk(staff: Staff, who: Staff | Coverage, household: Household) -> bool:
     """Whether ``staff`` may reveal ``household``'s full KK number (the rule of :func:`may_reveal_nik`)."""
     return (isinstance(staff, Staff) and staff.is_active and Role(staff.role) in REVEAL_ROLES
-            and covers_village(who, household.village_id))
+            and household.kk_masked != ERASED and covers_village(who, household.village_id))
 
 
 def check_reveal(actor: Actor, record: Resident | Household) -> None:

@@ -838,10 +838,13 @@ class Anchor:
         return cls(int(number), digest)
 
 
+#: The chain's head as it stands (no lock): its newest entry's id and hash.
+_READ_HEAD = select(_head_table.c.last_id, _head_table.c.last_hash).where(_head_table.c.id == 1)
+
+
 def anchor() -> Anchor | None:
     """The chain's newest entry as an anchor to keep outside the database (None while the log is empty)."""
-    head = db.session.execute(select(_head_table.c.last_id, _head_table.c.last_hash)
-                              .where(_head_table.c.id == 1)).first()
+    head = db.session.execute(_READ_HEAD).first()
     return Anchor(head.last_id, head.last_hash) if head is not None and head.last_id is not None else None
 
 
@@ -864,8 +867,7 @@ def verify(batch: int = 5000, anchors: Iterable[Anchor] = ()) -> Verdict:
     """
     expected = {kept.id: kept.hash for kept in anchors}
     # The head first: an entry committed during the walk is past it, so the walk meets the head's entry.
-    head = db.session.execute(select(_head_table.c.last_id, _head_table.c.last_hash)
-                              .where(_head_table.c.id == 1)).first()
+    head = db.session.execute(_READ_HEAD).first()
     purges = db.session.scalars(select(_table.c.detail).where(_table.c.action == AuditAction.AUDIT_PURGE.value))
     starts = {GENESIS} | {d.get("last_dropped_hash") for d in purges if isinstance(d, dict)}
     columns = [_table.c[name] for name in ("id", *HASHED, "prev_hash", "hash")]

@@ -49,12 +49,10 @@ from slrt.models import (
     Staff,
 )
 from slrt.models.enums import AuditAction, CaseStatus, SmsAudience, SmsStatus
-from slrt.pii import mask_numbers, vault
+from slrt.pii import ERASED, mask_numbers, vault
 from slrt.residents import check_resident_scope
 from slrt.workflow import ENDED
 
-#: What an erased value reads as, everywhere (name, NIK, KK, address, notes, an SMS's phone).
-ERASED = "(dihapus)"
 #: The longest reason kept (it goes to the audit log, not to any table of the resident).
 REASON = Column("reason", String(500))
 #: The job's name in slrt.runs (the operator's metrics).

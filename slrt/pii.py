@@ -130,6 +130,9 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
 
 
+#: What an erased value reads as, everywhere (name, NIK, KK, address, notes, an SMS's phone): slrt.erasure.
+ERASED = "(dihapus)"
+
 #: A run of 10 or more digits, with spaces, dots or dashes between them and an optional "+": a NIK, a KK
 #: or a phone number as people type them (not a date, 20-11-2026, nor a letter's number, 470/12/2026).
 _NUMBER_RUN = re.compile(r"\+?\d(?:[ .\-]?\d){9,}")
