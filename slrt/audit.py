@@ -46,7 +46,20 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, String, bindparam, event, exists, func, insert, select, text, type_coerce, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    String,
+    bindparam,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
@@ -312,16 +325,17 @@ def _head(session: Session, *, relaxed: bool = False) -> tuple[Connection, Any]:
     return connection, head
 
 
-def _queue(session: Session, entries: list[dict[str, Any]]) -> list[AuditEntry]:
+def _queue(session: Session, entries: list[dict[str, Any]], *, as_entries: bool = True) -> list[AuditEntry]:
     """Queue ``entries`` (field dicts) for the session's outermost commit; return them as transient
-    :class:`AuditEntry` objects, whose id and hash are filled in when they are written."""
+    :class:`AuditEntry` objects, whose id and hash are filled in when they are written (none made
+    when not ``as_entries``: a request's reads, queued as its answer is sent, are nobody's to read)."""
     _become_writer(session)  # SQLite: as the transaction will write at commit (a no-op elsewhere)
     transaction = session.get_nested_transaction() or session.get_transaction() or session.begin()
     queued = session.info.setdefault(_QUEUE, [])
     made = []
     for fields in entries:
         fields.setdefault("at", clock.now())
-        entry = AuditEntry(**fields)
+        entry = AuditEntry(**fields) if as_entries else None
         queued.append((transaction, fields, entry))
         made.append(entry)
     session.info["slrt_wrote"] = True
@@ -347,53 +361,46 @@ _APPEND_MOVING_HEAD = (update(_head_table).where(_head_table.c.id == 1)
                        .returning(_head_table.c.last_id))
 
 
-def _append_one_statement(relaxed: bool):
-    """PostgreSQL: one entry appended by one statement (a page's read: one round trip, where the head's
-    lock and the insert take two).
+def _append_call():
+    """PostgreSQL: one entry appended by one call of the database function ``audit_append``
+    (migration 0023; a page's read: one round trip, where the head's lock and the insert take two).
 
-    An UPDATE of the head row, whose row lock is the chain's lock, moves it to the new entry: the
-    entry's id drawn from the sequence, its time (never before the head's), the hash it follows (kept
-    in ``prev_hash``) and its hash, ``sha256(prev_hash + canonical JSON)`` as :func:`entry_hash` makes
-    it, the JSON's text around the time from Python (:func:`canonical_around`). The entry's INSERT
-    takes them from what the UPDATE returns. An UPDATE that waited for another writer's lock works on
-    the head that writer left (PostgreSQL evaluates it again on the newest row), so the entry follows
-    that writer's, and its id, drawn then, comes after. No row comes back when the head row is missing.
-    ``relaxed``: the transaction's commit does not wait for the disk (it logged reads only).
+    The function's UPDATE of the head row, whose row lock is the chain's lock, moves it to the new
+    entry: the entry's id drawn from the sequence, its time (never before the head's), the hash it
+    follows (kept in ``prev_hash``) and its hash, ``sha256(prev_hash + canonical JSON)`` as
+    :func:`entry_hash` makes it, the JSON's text around the time from Python
+    (:func:`canonical_around`); then the entry's INSERT. An UPDATE that waited for another writer's
+    lock works on the head that writer left (PostgreSQL evaluates it again on the newest row), so
+    the entry follows that writer's, and its id, drawn then, comes after. A row of NULLs when the
+    head row is missing. ``relaxed``: the transaction's commit does not wait for the disk (it logged
+    reads only). A function, not a statement: PL/pgSQL keeps its statements' plans for the
+    connection's life, where the driver's prepared statements are forgotten at every rollback.
     """
-    head = _head_table.c
-    at = func.greatest(head.last_at, bindparam("at", type_=_table.c.at.type))  # GREATEST skips a NULL
-    at_text = func.to_char(func.timezone("UTC", at), 'YYYY-MM-DD"T"HH24:MI:SS.US')  # isoformat, in UTC
-    digest = func.encode(func.sha256(func.convert_to(
-        head.last_hash + bindparam("before_at", type_=String()) + at_text + bindparam("after_at", type_=String()),
-        "UTF8")), "hex")
-    moved = (update(_head_table).where(head.id == 1)
-             .values(last_id=func.nextval("audit_entry_id_seq"), last_at=at, prev_hash=head.last_hash,
-                     last_hash=digest)
-             .returning(head.last_id, head.last_at, head.prev_hash, head.last_hash).cte("moved"))
     given = [name for name in HASHED if name != "at"]
-    entry = select(moved.c.last_id, moved.c.last_at, *[bindparam(name, type_=_table.c[name].type) for name in given],
-                   moved.c.prev_hash, moved.c.last_hash)
-    if relaxed:  # set as the row is made (true: set_config answers the value it set)
-        entry = entry.where(func.set_config("synchronous_commit", "off", True) == "off")
-    return (insert(_table).from_select(["id", "at", *given, "prev_hash", "hash"], entry)
-            .returning(_table.c.id, _table.c.at, _table.c.prev_hash, _table.c.hash))
+    call = text(f"SELECT id, at, prev_hash, hash FROM audit_append(:at, :before_at, :after_at, :relaxed, "
+                f"{', '.join(f':{name}' for name in given)})")
+    return call.bindparams(
+        bindparam("at", type_=_table.c.at.type), bindparam("before_at", type_=String()),
+        bindparam("after_at", type_=String()), bindparam("relaxed", type_=Boolean()),
+        *[bindparam(name, type_=_table.c[name].type) for name in given])
 
 
-_APPEND_ONE = {relaxed: _append_one_statement(relaxed) for relaxed in (False, True)}
+_APPEND_ONE = _append_call()
 
 
 def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry, *, relaxed: bool) -> bool:
     """Append one entry with :data:`_APPEND_ONE` (PostgreSQL); False when the head row is missing."""
     before, after = canonical_around(fields)
-    row = connection.execute(_APPEND_ONE[relaxed], {**{name: fields.get(name) for name in HASHED},
-                                                    "before_at": before, "after_at": after}).first()
-    if row is None:
+    row = connection.execute(_APPEND_ONE, {**{name: fields.get(name) for name in HASHED},
+                                           "before_at": before, "after_at": after, "relaxed": relaxed}).first()
+    if row is None or row.id is None:
         return False
     fields.update(at=row.at, prev_hash=row.prev_hash)
     if entry_hash(row.prev_hash, fields) != row.hash:  # what audit-verify will compute: never a bad link
         raise RuntimeError(f"audit entry {row.id}: the database's hash is not the chain's")
     fields["hash"] = row.hash
-    entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
+    if entry is not None:
+        entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
     return True
 
 
@@ -423,7 +430,8 @@ def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]
         else:
             last_id = connection.execute(_APPEND, fields).scalar_one()
         last_at, prev_hash = fields["at"], fields["hash"]
-        entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
+        if entry is not None:
+            entry.id, entry.at, entry.prev_hash, entry.hash = last_id, fields["at"], fields["prev_hash"], fields["hash"]
     if not postgresql:
         connection.execute(_MOVE_HEAD, {"last_id": last_id, "last_at": last_at, "last_hash": prev_hash})
 
@@ -432,7 +440,7 @@ def queued(session: Session | None = None) -> list[AuditEntry]:
     """The entries the transaction has queued and not written yet, oldest first (ids and hashes unset):
     for a reader of the log that must see its own transaction's entries without waiting for the commit."""
     session = session or db.session()
-    return [entry for _transaction, _fields, entry in session.info.get(_QUEUE, ())]
+    return [entry or AuditEntry(**fields) for _transaction, fields, entry in session.info.get(_QUEUE, ())]
 
 
 def write_queued(session: Session | None = None) -> list[AuditEntry]:
@@ -524,18 +532,75 @@ def write_reads() -> None:
         return
     session = db.session()
     wrote = session.info.get("slrt_wrote")
-    _queue(session, reads)
-    if not wrote:
-        # Read entries only (and no change waiting for a flush): committed without waiting for the disk
-        # (a database crash may lose the last fraction of a second of them, the chain stays whole);
-        # changes keep full durability.
-        session.info[_RELAXED_KEY] = not (session.new or session.dirty or session.deleted)
-        # The answer is made: what the page loaded is not expired (the session ends with the request).
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expire
+    # Read entries only (and no change waiting for a flush): committed without waiting for the disk (a
+    # database crash may lose the last fraction of a second of them, the chain stays whole); changes
+    # keep full durability.
+    relaxed = not wrote and not (session.new or session.dirty or session.deleted)
+    # PostgreSQL, a transaction of its own (not a SAVEPOINT in someone else's): one round trip.
+    pipelined = relaxed and session.get_bind().dialect.name == "postgresql" and not (
+        session.in_nested_transaction() or session.connection().in_nested_transaction())
+    if not pipelined:
+        _queue(session, reads, as_entries=False)
+    if wrote:
+        return
+    session.info[_RELAXED_KEY] = relaxed
+    # The answer is made: what the page loaded is not expired (the session ends with the request).
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        if pipelined:
+            missed = _commit_reads(session.connection(), reads)
+            if missed:  # no head row (a database made without the migrations): written the long way
+                _queue(session, missed, as_entries=False)
+        session.commit()  # PostgreSQL, the reads committed: the connection is idle, nothing is sent
+    finally:
+        session.expire_on_commit = expire
+
+
+#: :data:`_APPEND_ONE` in psycopg's own terms, for :func:`_commit_reads`.
+_APPEND_CALL = ("SELECT id, at, prev_hash, hash FROM audit_append(%(at)s, %(before_at)s, %(after_at)s, true, "
+                + ", ".join(f"%({name})s" for name in HASHED if name != "at") + ")")
+
+
+def _commit_reads(connection: Connection, reads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL, a transaction that only read: append the ``reads`` (field dicts) and commit, in one
+    round trip (psycopg's pipeline: the calls of ``audit_append`` and the COMMIT sent together, where
+    the commit waits for the calls' answer otherwise); return the reads not written (no head row).
+
+    The entries' hashes are the database's (:func:`_append_one`); each JSON's split around the time is
+    checked before the call and each hash against :func:`entry_hash` after the commit: a hash that is
+    not the chain's (never seen) is logged and raised, and audit-verify names its entry.
+    """
+    calls = []
+    for fields in reads:
+        before, after = canonical_around(fields)
+        at_text = clock.as_utc(fields["at"]).isoformat(timespec="microseconds").removesuffix("+00:00")
+        if before + at_text + after != canonical(fields):
+            raise RuntimeError("an audit entry's JSON does not split around its time")
+        params = {name: fields.get(name) for name in HASHED}
+        params.update(before_at=before, after_at=after, actor_kind=params["actor_kind"].value,
+                      action=params["action"].value, detail=None if fields["detail"] is None else
+                      json.dumps(fields["detail"], ensure_ascii=False))
+        calls.append((fields, params))
+    driver = connection.connection.driver_connection
+    with driver.pipeline():
+        cursors = []
+        for _fields, params in calls:
+            cursor = driver.cursor()
+            cursor.execute(_APPEND_CALL, params)
+            cursors.append(cursor)
+        driver.commit()
+    missed = []
+    for (fields, _params), cursor in zip(calls, cursors, strict=True):
+        entry_id, at, prev_hash, digest = cursor.fetchone()
+        if entry_id is None:
+            missed.append(fields)
+            continue
+        fields.update(at=at, prev_hash=prev_hash)
+        if entry_hash(prev_hash, fields) != digest:
+            log.error("audit entry %s: the database's hash is not the chain's; run flask slrt audit-verify", entry_id)
+            raise RuntimeError(f"audit entry {entry_id}: the database's hash is not the chain's")
+        fields["hash"] = digest
+    return missed
 
 
 def residents_of(obj: Any) -> list[int]:

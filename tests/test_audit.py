@@ -501,6 +501,89 @@ def test_the_chain_verifies_after_concurrent_one_entry_appends(app, committed_do
     _chain_verifies(app, logged)
 
 
+def _read_in_a_request(app, document_id: int, agent: str = "Peramban/1.0") -> None:
+    """A page's reads as a real request ends them: a view and a list logged, then write_reads, with
+    the application's own session (a transaction of its own, not a test's SAVEPOINT)."""
+    with app.test_request_context("/admin/document/", environ_base={"REMOTE_ADDR": BROWSER_ADDRESS},
+                                  headers={"User-Agent": agent}):
+        audit.record_view(db.session.get(Document, document_id))
+        audit.record_list(AuditAction.LIST, record_type="document", resident_ids=[document_id, 7], rows=2)
+        audit.write_reads()
+        db.session.remove()
+
+
+def _logged_reads(app, mark: int) -> list[AuditEntry]:
+    with app.app_context():
+        logged = _since(db.session, mark)
+        db.session.expunge_all()
+        db.session.remove()
+    return logged
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("agent", ["Peramban Désa/1.0 \u2028 ☕", 'x "at":"@@at@@"'])
+def test_a_requests_reads_are_committed_with_the_chain_whole(app, committed_documents, agent):
+    """PostgreSQL: a read-only request's entries and its commit go in one round trip; each is the one
+    audit-verify computes, follows the one before and moves the head."""
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    _read_in_a_request(app, committed_documents[0], agent)
+    viewed, listed = _logged_reads(app, mark)
+    document_id = committed_documents[0]
+    assert (viewed.action, viewed.record_type, viewed.record_id) == (AuditAction.VIEW, "document", document_id)
+    assert (listed.action, listed.rows, listed.resident_ids) == (AuditAction.LIST, 2, sorted([7, document_id]))
+    assert {(e.ip, e.user_agent) for e in (viewed, listed)} == {(BROWSER_ADDRESS, agent)}
+    assert listed.prev_hash == viewed.hash
+    with app.app_context():
+        head = db.session.get(AuditHead, 1)
+        assert (head.last_id, head.last_hash) == (listed.id, listed.hash)
+        db.session.remove()
+    _chain_verifies(app, [viewed, listed])
+
+
+@pytest.mark.postgres
+def test_requests_reading_at_once_keep_the_chain_whole(app, committed_documents):
+    rounds = 20
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    _at_once(app, committed_documents, lambda document_id: [_read_in_a_request(app, document_id)
+                                                            for _ in range(rounds)])
+    logged = _logged_reads(app, mark)
+    assert len(logged) == len(committed_documents) * rounds * 2
+    _chain_verifies(app, logged)
+
+
+@pytest.mark.postgres
+def test_a_requests_reads_without_the_head_row_are_written_the_long_way(app, committed_documents, caplog):
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.execute(delete(AuditHead))
+        db.session.commit()
+        db.session.remove()
+    _read_in_a_request(app, committed_documents[1])
+    logged = _logged_reads(app, mark)
+    assert [e.action for e in logged] == [AuditAction.VIEW, AuditAction.LIST]
+    assert "audit chain head missing" in caplog.text
+    _chain_verifies(app, logged)
+
+
+@pytest.mark.postgres
+def test_a_hash_the_database_made_otherwise_is_said_at_once(app, committed_documents, caplog, monkeypatch):
+    """Never seen: were the database to hash an entry otherwise than audit-verify, the request fails
+    and the log names the entry (committed by then: audit-verify names it too)."""
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    monkeypatch.setattr(audit, "entry_hash", lambda prev_hash, fields: "0" * 64)
+    with pytest.raises(RuntimeError, match="the database's hash is not the chain's"):
+        _read_in_a_request(app, committed_documents[2])
+    monkeypatch.undo()
+    [viewed, _listed] = _logged_reads(app, mark)
+    assert f"audit entry {viewed.id}" in caplog.text
+
+
 # --- Reads and sign-in, through the screens ----------------------------------------------------------------------
 
 
