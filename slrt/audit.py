@@ -45,6 +45,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import (
     BigInteger,
@@ -61,7 +62,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, attributes
 
 from slrt import clock
@@ -536,9 +538,11 @@ def write_reads() -> None:
     # database crash may lose the last fraction of a second of them, the chain stays whole); changes
     # keep full durability.
     relaxed = not wrote and not (session.new or session.dirty or session.deleted)
-    # PostgreSQL, a transaction of its own (not a SAVEPOINT in someone else's): one round trip.
-    pipelined = relaxed and session.get_bind().dialect.name == "postgresql" and not (
-        session.in_nested_transaction() or session.connection().in_nested_transaction())
+    # PostgreSQL, a session with a transaction of its own (bound to the engine, not to a connection whose
+    # transaction is someone else's, as a test's is): one round trip.
+    bind = session.get_bind()
+    pipelined = (relaxed and bind.dialect.name == "postgresql" and isinstance(bind, Engine)
+                 and not session.in_nested_transaction())
     if not pipelined:
         _queue(session, reads, as_entries=False)
     if wrote:
@@ -566,9 +570,12 @@ def _commit_reads(connection: Connection, reads: list[dict[str, Any]]) -> list[d
     round trip (psycopg's pipeline: the calls of ``audit_append`` and the COMMIT sent together, where
     the commit waits for the calls' answer otherwise); return the reads not written (no head row).
 
-    The entries' hashes are the database's (:func:`_append_one`); each JSON's split around the time is
-    checked before the call and each hash against :func:`entry_hash` after the commit: a hash that is
-    not the chain's (never seen) is logged and raised, and audit-verify names its entry.
+    The entries' hashes are the database's (:func:`_append_one`). Each JSON's split around the time is
+    checked before the call; each hash against :func:`entry_hash` only after the commit (checking it
+    before would cost the round trip saved): the database's hash follows the same recipe (the time's
+    text as isoformat writes it, tested for any text and time zone), and one that is not the chain's,
+    never seen, is logged and raised at once, and audit-verify names the entry from then on. Errors
+    come as SQLAlchemy's (a lost connection invalidated, as SQLAlchemy does it).
     """
     calls = []
     for fields in reads:
@@ -582,13 +589,20 @@ def _commit_reads(connection: Connection, reads: list[dict[str, Any]]) -> list[d
                       json.dumps(fields["detail"], ensure_ascii=False))
         calls.append((fields, params))
     driver = connection.connection.driver_connection
-    with driver.pipeline():
-        cursors = []
-        for _fields, params in calls:
-            cursor = driver.cursor()
-            cursor.execute(_APPEND_CALL, params)
-            cursors.append(cursor)
-        driver.commit()
+    try:
+        with driver.pipeline():
+            cursors = []
+            for _fields, params in calls:
+                cursor = driver.cursor()
+                cursor.execute(_APPEND_CALL, params)
+                cursors.append(cursor)
+            driver.commit()
+    except psycopg.Error as error:  # as SQLAlchemy would say it: a lost connection is not used again
+        lost = driver.broken or driver.closed
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(_APPEND_CALL, None, error, psycopg.Error, hide_parameters=True,
+                                  connection_invalidated=lost, dialect=connection.dialect) from error
     missed = []
     for (fields, _params), cursor in zip(calls, cursors, strict=True):
         entry_id, at, prev_hash, digest = cursor.fetchone()

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from fakes.builders import make_case, make_nik, make_referral, make_resident
@@ -522,13 +524,24 @@ def _logged_reads(app, mark: int) -> list[AuditEntry]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("agent", ["Peramban Désa/1.0 \u2028 ☕", 'x "at":"@@at@@"'])
-def test_a_requests_reads_are_committed_with_the_chain_whole(app, committed_documents, agent):
+def test_a_requests_reads_are_committed_with_the_chain_whole(app, committed_documents, agent, monkeypatch):
     """PostgreSQL: a read-only request's entries and its commit go in one round trip; each is the one
     audit-verify computes, follows the one before and moves the head."""
     with app.app_context():
         mark = _mark(db.session)
         db.session.remove()
+    pipelined = []
+    commit_reads = audit._commit_reads
+
+    def spy(connection, reads):
+        missed = commit_reads(connection, reads)
+        # Sent with the COMMIT: the connection is idle once the calls are answered.
+        pipelined.append((len(reads), connection.connection.driver_connection.info.transaction_status.name))
+        return missed
+
+    monkeypatch.setattr(audit, "_commit_reads", spy)
     _read_in_a_request(app, committed_documents[0], agent)
+    assert pipelined == [(2, "IDLE")]
     viewed, listed = _logged_reads(app, mark)
     document_id = committed_documents[0]
     assert (viewed.action, viewed.record_type, viewed.record_id) == (AuditAction.VIEW, "document", document_id)
@@ -571,8 +584,8 @@ def test_a_requests_reads_without_the_head_row_are_written_the_long_way(app, com
 
 @pytest.mark.postgres
 def test_a_hash_the_database_made_otherwise_is_said_at_once(app, committed_documents, caplog, monkeypatch):
-    """Never seen: were the database to hash an entry otherwise than audit-verify, the request fails
-    and the log names the entry (committed by then: audit-verify names it too)."""
+    """Never seen: were the database to hash an entry otherwise than audit-verify (here Python's recipe
+    is made to differ), the request fails and the log names the entry, committed by then."""
     with app.app_context():
         mark = _mark(db.session)
         db.session.remove()
@@ -582,6 +595,55 @@ def test_a_hash_the_database_made_otherwise_is_said_at_once(app, committed_docum
     monkeypatch.undo()
     [viewed, _listed] = _logged_reads(app, mark)
     assert f"audit entry {viewed.id}" in caplog.text
+
+
+@pytest.mark.postgres
+def test_reads_of_a_session_in_someone_elses_transaction_are_not_committed_for_it(app, committed_documents):
+    """A session bound to a connection whose transaction its caller began: the reads join that
+    transaction, which only its caller commits or, here, rolls back (with them and its own change)."""
+    document_id = committed_documents[3]
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+        connection = db.engine.connect()
+        outer = connection.begin()
+        connection.execute(update(Document).where(Document.id == document_id).values(name="Perubahan luar"))
+        original = db.session
+        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="conditional_savepoint"))
+        try:
+            with app.test_request_context("/admin/document/", environ_base={"REMOTE_ADDR": BROWSER_ADDRESS}):
+                audit.record_view(db.session.get(Document, document_id))
+                audit.write_reads()
+                db.session.remove()
+        finally:
+            db.session = original
+        assert outer.is_active
+        outer.rollback()
+        connection.close()
+        assert db.session.scalar(select(Document.name).where(Document.id == document_id)) != "Perubahan luar"
+        db.session.remove()
+    assert _logged_reads(app, mark) == []
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_as_the_reads_are_written_fails_the_page_cleanly(app, committed_documents):
+    """The database's connection is cut as the page's reads go: the error is SQLAlchemy's, the lost
+    connection is not handed out again and the request's session ends without another error."""
+    with app.app_context():
+        mark = _mark(db.session)
+        db.session.remove()
+    with app.test_request_context("/admin/document/", environ_base={"REMOTE_ADDR": BROWSER_ADDRESS}):
+        audit.record_view(db.session.get(Document, committed_documents[0]))
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(OperationalError) as raised:
+            audit.write_reads()
+        assert raised.value.connection_invalidated
+        db.session.remove()  # the teardown: no second error
+    assert _logged_reads(app, mark) == []
+    _read_in_a_request(app, committed_documents[0])  # the next page has a working connection
+    assert [e.action for e in _logged_reads(app, mark)] == [AuditAction.VIEW, AuditAction.LIST]
 
 
 # --- Reads and sign-in, through the screens ----------------------------------------------------------------------
