@@ -49,8 +49,6 @@ import psycopg
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    String,
     bindparam,
     event,
     exists,
@@ -263,7 +261,8 @@ def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
     """The canonical JSON of ``fields`` before and after its time's text, for PostgreSQL to hash an entry
-    whose time it settles (:data:`_APPEND_ONE`); the time's text ends in "+00:00", put in ``after``.
+    whose time it settles (:data:`_APPEND_CALL`); the time's text ends in "+00:00", put in ``after``.
+    ValueError when the split, with ``fields``' own time put back, is not the canonical JSON.
 
     The time is found as the whole ``"at":"<mark>"`` member, its first one: a value holding the mark
     (a user agent is the client's to choose) has its quotes escaped inside a string, and the only keys
@@ -271,9 +270,11 @@ def canonical_around(fields: dict[str, Any]) -> tuple[str, str]:
     """
     member = f'"at":"{_AT_MARK}"'
     before, found, after = canonical({**fields, "at": _AT_MARK}).partition(member)
-    if not found:
-        raise ValueError("an entry's canonical JSON has no time")
-    return before + '"at":"', '+00:00"' + after
+    before, after = before + '"at":"', '+00:00"' + after
+    at_text = clock.as_utc(fields["at"]).isoformat(timespec="microseconds").removesuffix("+00:00")
+    if not found or before + at_text + after != canonical(fields):
+        raise ValueError("an entry's canonical JSON does not split around its time")
+    return before, after
 
 
 def _record_ref(record: Any) -> tuple[str | None, int | None]:
@@ -363,47 +364,52 @@ _APPEND_MOVING_HEAD = (update(_head_table).where(_head_table.c.id == 1)
                        .returning(_head_table.c.last_id))
 
 
-def _append_call():
-    """PostgreSQL: one entry appended by one call of the database function ``audit_append``
-    (migration 0023; a page's read: one round trip, where the head's lock and the insert take two).
-
-    The function's UPDATE of the head row, whose row lock is the chain's lock, moves it to the new
-    entry: the entry's id drawn from the sequence, its time (never before the head's), the hash it
-    follows (kept in ``prev_hash``) and its hash, ``sha256(prev_hash + canonical JSON)`` as
-    :func:`entry_hash` makes it, the JSON's text around the time from Python
-    (:func:`canonical_around`); then the entry's INSERT. An UPDATE that waited for another writer's
-    lock works on the head that writer left (PostgreSQL evaluates it again on the newest row), so
-    the entry follows that writer's, and its id, drawn then, comes after. A row of NULLs when the
-    head row is missing. ``relaxed``: the transaction's commit does not wait for the disk (it logged
-    reads only). A function, not a statement: PL/pgSQL keeps its statements' plans for the
-    connection's life, where the driver's prepared statements are forgotten at every rollback.
-    """
-    given = [name for name in HASHED if name != "at"]
-    call = text(f"SELECT id, at, prev_hash, hash FROM audit_append(:at, :before_at, :after_at, :relaxed, "
-                f"{', '.join(f':{name}' for name in given)})")
-    return call.bindparams(
-        bindparam("at", type_=_table.c.at.type), bindparam("before_at", type_=String()),
-        bindparam("after_at", type_=String()), bindparam("relaxed", type_=Boolean()),
-        *[bindparam(name, type_=_table.c[name].type) for name in given])
+#: PostgreSQL: one entry appended by one call of the database function ``audit_append`` (migration 0023;
+#: a page's read: one round trip, where the head's lock and the insert take two). Its UPDATE of the head
+#: row, whose row lock is the chain's lock, moves it to the new entry: the entry's id drawn from the
+#: sequence, its time (never before the head's), the hash it follows (kept in ``prev_hash``) and its
+#: hash, ``sha256(prev_hash + canonical JSON)`` as :func:`entry_hash` makes it, the JSON's text around
+#: the time from Python (:func:`canonical_around`); then the entry's INSERT. An UPDATE that waited for
+#: another writer's lock works on the head that writer left (PostgreSQL evaluates it again on the newest
+#: row), so the entry follows that writer's, and its id, drawn then, comes after. A row of NULLs when the
+#: head row is missing. ``relaxed``: the transaction's commit does not wait for the disk (it logged reads
+#: only). A function, not a statement: PL/pgSQL keeps its statements' plans for the connection's life,
+#: where the driver's prepared statements are forgotten at every rollback. In the driver's own terms
+#: (``exec_driver_sql``, and psycopg's pipeline in :func:`_commit_reads`).
+_APPEND_CALL = ("SELECT id, at, prev_hash, hash FROM audit_append(%(at)s, %(before_at)s, %(after_at)s, %(relaxed)s, "
+                + ", ".join(f"%({name})s" for name in HASHED if name != "at") + ")")
 
 
-_APPEND_ONE = _append_call()
-
-
-def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry, *, relaxed: bool) -> bool:
-    """Append one entry with :data:`_APPEND_ONE` (PostgreSQL); False when the head row is missing."""
+def _call_params(fields: dict[str, Any], *, relaxed: bool) -> dict[str, Any]:
+    """:data:`_APPEND_CALL`'s parameters for the entry of ``fields`` (enums by value, the detail as JSON)."""
     before, after = canonical_around(fields)
-    row = connection.execute(_APPEND_ONE, {**{name: fields.get(name) for name in HASHED},
-                                           "before_at": before, "after_at": after, "relaxed": relaxed}).first()
-    if row is None or row.id is None:
+    params = {name: fields.get(name) for name in HASHED}
+    params.update(before_at=before, after_at=after, relaxed=relaxed,
+                  actor_kind=AuditActor(params["actor_kind"]).value, action=AuditAction(params["action"]).value,
+                  detail=None if params["detail"] is None else json.dumps(params["detail"], ensure_ascii=False))
+    return params
+
+
+def _settled(fields: dict[str, Any], entry: AuditEntry | None, row) -> bool:
+    """Take what :data:`_APPEND_CALL` answered into ``fields`` (and ``entry``): False when no head row was
+    there (nothing written). RuntimeError when the database's hash is not what audit-verify computes."""
+    entry_id, at, prev_hash, digest = row
+    if entry_id is None:
         return False
-    fields.update(at=row.at, prev_hash=row.prev_hash)
-    if entry_hash(row.prev_hash, fields) != row.hash:  # what audit-verify will compute: never a bad link
-        raise RuntimeError(f"audit entry {row.id}: the database's hash is not the chain's")
-    fields["hash"] = row.hash
+    fields.update(at=at, prev_hash=prev_hash)
+    if entry_hash(prev_hash, fields) != digest:
+        raise RuntimeError(f"audit entry {entry_id}: the database's hash is not the chain's")
+    fields["hash"] = digest
     if entry is not None:
-        entry.id, entry.at, entry.prev_hash, entry.hash = row.id, row.at, row.prev_hash, row.hash
+        entry.id, entry.at, entry.prev_hash, entry.hash = entry_id, at, prev_hash, digest
     return True
+
+
+def _append_one(connection: Connection, fields: dict[str, Any], entry: AuditEntry | None, *, relaxed: bool) -> bool:
+    """Append one entry with :data:`_APPEND_CALL` (PostgreSQL), its hash checked before the transaction
+    commits: never a bad link. False when the head row is missing."""
+    return _settled(fields, entry, connection.exec_driver_sql(_APPEND_CALL, _call_params(fields, relaxed=relaxed))
+                    .one())
 
 
 def _write(session: Session, queued: list[tuple[Any, dict[str, Any], AuditEntry]], *, relaxed: bool = False) -> None:
@@ -560,34 +566,19 @@ def write_reads() -> None:
         session.expire_on_commit = expire
 
 
-#: :data:`_APPEND_ONE` in psycopg's own terms, for :func:`_commit_reads`.
-_APPEND_CALL = ("SELECT id, at, prev_hash, hash FROM audit_append(%(at)s, %(before_at)s, %(after_at)s, true, "
-                + ", ".join(f"%({name})s" for name in HASHED if name != "at") + ")")
-
-
 def _commit_reads(connection: Connection, reads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PostgreSQL, a transaction that only read: append the ``reads`` (field dicts) and commit, in one
     round trip (psycopg's pipeline: the calls of ``audit_append`` and the COMMIT sent together, where
     the commit waits for the calls' answer otherwise); return the reads not written (no head row).
 
-    The entries' hashes are the database's (:func:`_append_one`). Each JSON's split around the time is
-    checked before the call; each hash against :func:`entry_hash` only after the commit (checking it
-    before would cost the round trip saved): the database's hash follows the same recipe (the time's
-    text as isoformat writes it, tested for any text and time zone), and one that is not the chain's,
-    never seen, is logged and raised at once, and audit-verify names the entry from then on. Errors
-    come as SQLAlchemy's (a lost connection invalidated, as SQLAlchemy does it).
+    The entries' hashes are the database's (:data:`_APPEND_CALL`). Each JSON's split around the time is
+    checked before the call (:func:`canonical_around`); each hash against :func:`entry_hash` only after
+    the commit (checking it before would cost the round trip saved): the database's hash follows the
+    same recipe (the time's text as isoformat writes it, tested for any text and time zone), and one
+    that is not the chain's, never seen, is logged and raised at once, and audit-verify names the entry
+    from then on. Errors come as SQLAlchemy's (a lost connection invalidated, as SQLAlchemy does it).
     """
-    calls = []
-    for fields in reads:
-        before, after = canonical_around(fields)
-        at_text = clock.as_utc(fields["at"]).isoformat(timespec="microseconds").removesuffix("+00:00")
-        if before + at_text + after != canonical(fields):
-            raise RuntimeError("an audit entry's JSON does not split around its time")
-        params = {name: fields.get(name) for name in HASHED}
-        params.update(before_at=before, after_at=after, actor_kind=params["actor_kind"].value,
-                      action=params["action"].value, detail=None if fields["detail"] is None else
-                      json.dumps(fields["detail"], ensure_ascii=False))
-        calls.append((fields, params))
+    calls = [(fields, _call_params(fields, relaxed=True)) for fields in reads]
     driver = connection.connection.driver_connection
     try:
         with driver.pipeline():
@@ -605,15 +596,12 @@ def _commit_reads(connection: Connection, reads: list[dict[str, Any]]) -> list[d
                                   connection_invalidated=lost, dialect=connection.dialect) from error
     missed = []
     for (fields, _params), cursor in zip(calls, cursors, strict=True):
-        entry_id, at, prev_hash, digest = cursor.fetchone()
-        if entry_id is None:
-            missed.append(fields)
-            continue
-        fields.update(at=at, prev_hash=prev_hash)
-        if entry_hash(prev_hash, fields) != digest:
-            log.error("audit entry %s: the database's hash is not the chain's; run flask slrt audit-verify", entry_id)
-            raise RuntimeError(f"audit entry {entry_id}: the database's hash is not the chain's")
-        fields["hash"] = digest
+        try:
+            if not _settled(fields, None, cursor.fetchone()):
+                missed.append(fields)
+        except RuntimeError as error:  # committed by now
+            log.error("%s; run flask slrt audit-verify", error)
+            raise
     return missed
 
 
