@@ -23,6 +23,7 @@ from slrt.dtsen_import import identifier, parse_date, parse_flag, parse_relation
 from slrt.extensions import db
 from slrt.models import DtsenChange, Household, Resident, ResidentImport, ResidentNameWord
 from slrt.models.enums import DtsenStatus, ImportState, Role, Sex
+from slrt.models.people import name_words
 from slrt.pii import new_key
 from slrt.residents import find_by_nik
 
@@ -145,9 +146,10 @@ def test_a_newer_export_updates_desil_programmes_status_address_and_membership(a
     rows[0]["desil"], rows[0]["pkh"] = "1", "1"
     rows[1]["status_art"] = "Meninggal"
     rows[2]["nomor_kk"] = rows[3]["nomor_kk"]  # joins the other family
+    rows[4]["nama"] = "Slamet Haryanto"  # a corrected name
     write_csv(tmp_path / "q4.csv", rows)
     newer = run_file(tmp_path / "q4.csv", as_of=date(2026, 11, 20))
-    assert newer.residents_updated == 3
+    assert newer.residents_updated == 4
     first = find_by_nik(rows[0]["nomor_nik"])
     assert first.household.desil == 1 and "pkh" in first.dtsen_programmes.split()
     assert first.household.dtsen_as_of == date(2026, 11, 20) == first.dtsen_as_of
@@ -155,6 +157,11 @@ def test_a_newer_export_updates_desil_programmes_status_address_and_membership(a
     assert find_by_nik(rows[2]["nomor_nik"]).household == find_by_nik(rows[3]["nomor_nik"]).household
     changes = db.session.scalars(select(DtsenChange).where(DtsenChange.import_id == newer.id)).all()
     assert any(c.changes.get("dtsen_status") == ["confirmed", "deceased"] for c in changes)
+    # The search's words are the names' words exactly (no database key keeps them: the import does).
+    words = db.session.execute(select(ResidentNameWord.resident_id, ResidentNameWord.word)).all()
+    everyone = db.session.scalars(select(Resident)).all()
+    assert sorted(words) == sorted((r.id, word) for r in everyone for word in name_words(r.name))
+    assert find_by_nik(rows[4]["nomor_nik"]).name == "Slamet Haryanto"
 
 
 def test_bad_rows_are_refused_with_row_and_column_and_good_rows_kept(app, db_session, district, tmp_path):

@@ -142,7 +142,9 @@ class Resident(Base):
     household: Mapped[Household | None] = relationship(back_populates="members")
     village: Mapped[Region] = relationship()
     #: The words of the name, kept with it: a clerk finds "Slamet Riyanto" by "riyanto" too.
-    name_words: Mapped[list[ResidentNameWord]] = relationship(cascade="all, delete-orphan")
+    #: (No foreign key in the database: see ResidentNameWord.)
+    name_words: Mapped[list[ResidentNameWord]] = relationship(
+        primaryjoin="Resident.id == foreign(ResidentNameWord.resident_id)", cascade="all, delete-orphan")
 
     @validates("name")
     def _keep_name_key(self, _key: str, name: str) -> str:
@@ -184,13 +186,18 @@ class Resident(Base):
 
 class ResidentNameWord(Base):
     """One word of a resident's name: residents are found by any word of it through this index
-    (a prefix of a word is a range of the primary key), on SQLite and PostgreSQL alike."""
+    (a prefix of a word is a range of the primary key), on SQLite and PostgreSQL alike.
+
+    A search index kept by the application, without a foreign key to the resident (migration 0024):
+    words are written with their resident, in its transaction (Resident's name, the DTSEN import),
+    and residents are never deleted; the check cost a DTSEN import more than any other in the database.
+    """
 
     __tablename__ = "resident_name_word"
 
     #: The word as :func:`name_words` writes it (lowercase, no accents or punctuation).
     word: Mapped[str] = mapped_column(NameWordText, primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True, index=True)
+    resident_id: Mapped[int] = mapped_column(primary_key=True, index=True)
 
     def __repr__(self) -> str:
         return f"<ResidentNameWord {self.resident_id} {self.word}>"
