@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import operator
 import os
 import re
 import time
@@ -678,7 +679,8 @@ class Parser:
     ``today`` is the importer's (a spawned process has its own clock); refusals come back as text in
     the app's language, which is the importer's too (an import runs in a worker or the CLI).
     Coded cells (sex, relation, desil, status, programmes, the village) take a few values over and
-    over: each distinct one is parsed once and remembered, its refusal too.
+    over: each distinct combination is parsed once and remembered, its refusals too (a row's first
+    refusal is still the one its fields' order gives).
     """
 
     def __init__(self, columns: Columns, villages: Villages, today: date) -> None:
@@ -686,16 +688,20 @@ class Parser:
         self.f = {key: columns.found.get(key) for key in FIELDS}
         self.programmes = [(self.f[key], key, programme) for key, programme in _PROGRAMME_FIELDS.items()
                            if self.f[key] is not None]
-        self.village_at = tuple(self.f[key] for key in ("village_code", "village_name", "district_name"))
         # A row's cells padded to this width hold None at ``blank``, where a field without a column looks.
         self.blank = max((index for index in self.f.values() if index is not None), default=-1) + 1
         self.at = {key: self.blank if index is None else index for key, index in self.f.items()}
-        self._memos: dict[str, dict] = {}
+        # The cells each remembered combination is read from, taken from a padded row in one call.
+        self.coded_cells = operator.itemgetter(*(self.at[key] for key in ("sex", "relation", "desil", "status")))
+        self.flag_cells = operator.itemgetter(*(index for index, _key, _programme in self.programmes), self.blank)
+        self.village_cells = operator.itemgetter(*(self.at[key] for key in ("village_code", "village_name",
+                                                                            "district_name")))
+        self._memos: dict[str, dict] = {"coded": {}, "flags": {}, "village": {}}
 
     def __getstate__(self) -> dict:
         # A checking process starts its own memos and binds its own app's key.
         return {key: value for key, value in self.__dict__.items() if key not in ("_nik_hash", "_kk_hash")} | {
-            "_memos": {}}
+            "_memos": {"coded": {}, "flags": {}, "village": {}}}
 
     def parse_batch(self, raw: list[tuple[int, list]]) -> tuple[list[_Row], list[tuple[int, list, str, str]]]:
         rows, refused = [], []
@@ -708,43 +714,43 @@ class Parser:
         return rows, refused
 
     def _remembered(self, name: str, key, compute: Callable):
-        """``compute()`` as remembered under ``key`` in the memo ``name``, refusals too (bounded)."""
-        memo = self._memos.setdefault(name, {})
-        try:
-            result = memo[key]
-        except KeyError:
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            try:
-                result = compute()
-            except _RowRefused as exc:
-                result = _RefusedValue(exc.key, exc.message)
-            memo[key] = result
-        if type(result) is _RefusedValue:
-            raise _RowRefused(result.key, result.message)
+        """``compute()`` as remembered under ``key`` in the memo ``name`` (bounded)."""
+        memo = self._memos[name]
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        result = memo[key] = compute()
         return result
 
-    def _memo(self, name: str, parse: Callable, value, *args):
-        """``parse(value, *args)`` as remembered for the value's text (each parser reads only that)."""
-        key = value if type(value) is str else _text(value)
-        return self._remembered(name, key, lambda: parse(value, *args))
+    def _coded(self, key: tuple) -> tuple:
+        """Sex, relation, desil and status from their cells, each a value or the _RefusedValue saying why."""
+        return tuple(_or_refusal(parse, value) for parse, value in zip(
+            (parse_sex, parse_relation, parse_desil, parse_status), key, strict=True))
 
-    def _village(self, cells: list) -> int:
-        """Villages.find() as remembered for the row's village code, village and kecamatan cells."""
-        width = len(cells)
-        key = tuple("" if index is None or index >= width else
-                    cells[index] if type(cells[index]) is str else _text(cells[index]) for index in self.village_at)
-        return self._remembered("village", key, lambda: self.villages.find(cells, self.columns))
+    def _programmes(self, key: tuple) -> str | _RefusedValue:
+        """The programmes flagged in the cells ``key`` (the last is the blank), or the first refusal."""
+        try:
+            return " ".join(programme.value for (_index, name, programme), value
+                            in zip(self.programmes, key[:-1], strict=True) if parse_flag(value, name))
+        except _RowRefused as exc:
+            return _RefusedValue(exc.key, exc.message)
+
+    def _village(self, cells: list) -> int | _RefusedValue:
+        return _or_refusal(self.villages.find, cells, self.columns)
 
     def parse(self, number: int, cells: list) -> _Row:
-        width, memo, at, blank = len(cells), self._memo, self.at, self.blank
+        width, at, blank, memos = len(cells), self.at, self.blank, self._memos
         padded = cells[:blank] + [None] * (blank + 1 - width) if width <= blank else cells[:blank + 1]
         padded[blank] = None
 
         row = _Row(number=number, cells=cells)
         row.nik = identifier(padded[at["nik"]], "nik", check=False)  # checked below with the date and sex
         row.kk = identifier(padded[at["kk"]], "kk")
-        row.sex = memo("sex", parse_sex, padded[at["sex"]])
+        key = self.coded_cells(padded)
+        coded = memos["coded"].get(key) or self._remembered("coded", key, lambda: self._coded(key))
+        sex, relation, desil, status = coded
+        if type(sex) is _RefusedValue:
+            raise _RowRefused(sex.key, sex.message)
+        row.sex = sex
         row.birth_date = parse_date(padded[at["birth_date"]])
         if row.birth_date is not None and row.birth_date > self.today:
             raise _RowRefused("birth_date", _l("The birth date cannot be in the future."))
@@ -759,15 +765,28 @@ class Parser:
             row.birth_date = birth_date_from_nik(row.nik, self.today)
         place = _text(padded[at["birth_place"]])
         row.birth_place = " ".join(place.split())[:80] or None
-        row.relation = memo("relation", parse_relation, padded[at["relation"]])
-        row.village_id = self._village(cells)
+        if type(relation) is _RefusedValue:
+            raise _RowRefused(relation.key, relation.message)
+        row.relation = relation
+        key = self.village_cells(padded)
+        village = memos["village"].get(key) or self._remembered("village", key, lambda: self._village(padded))
+        if type(village) is _RefusedValue:
+            raise _RowRefused(village.key, village.message)
+        row.village_id = village
         row.address = _address(padded[at["address"]], padded[at["dusun"]], padded[at["rt"]], padded[at["rw"]])
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
-        row.desil = memo("desil", parse_desil, padded[at["desil"]])
-        row.status = memo("status", parse_status, padded[at["status"]])
-        row.programmes = " ".join(programme.value for index, key, programme in self.programmes
-                                  if memo(key, parse_flag, padded[index], key))
+        for value in (desil, status):
+            if type(value) is _RefusedValue:
+                raise _RowRefused(value.key, value.message)
+        row.desil, row.status = desil, status
+        key = self.flag_cells(padded)
+        programmes = memos["flags"].get(key)
+        if programmes is None:
+            programmes = self._remembered("flags", key, lambda: self._programmes(key))
+        if type(programmes) is _RefusedValue:
+            raise _RowRefused(programmes.key, programmes.message)
+        row.programmes = programmes
         phone = _text(padded[at["phone"]])
         if phone and phone not in ("-", "0"):
             try:
@@ -779,6 +798,14 @@ class Parser:
         row.nik_hash = self._nik_hash(row.nik)
         row.kk_hash = self._kk_hash(row.kk)
         return row
+
+
+def _or_refusal(parse: Callable, *args):
+    """``parse(*args)``, or the _RefusedValue of its refusal (to remember and raise later)."""
+    try:
+        return parse(*args)
+    except _RowRefused as exc:
+        return _RefusedValue(exc.key, exc.message)
 
 
 @dataclass(frozen=True)

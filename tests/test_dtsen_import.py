@@ -265,6 +265,28 @@ def test_checking_in_several_processes_gives_the_same_result_as_one(app, db_sess
             row["nomor_nik"], " ".join(row["nama"].split()), row["nomor_kk"])
 
 
+def test_a_row_is_refused_for_its_first_bad_field_and_a_remembered_code_refuses_every_row_with_it(
+        app, db_session, district, tmp_path):
+    rows = rows_of(district, 8, households=3)
+    for row in rows[:3]:
+        row["hubungan_keluarga"] = "tetangga"  # an unknown relation, three times: remembered after the first
+    rows[1]["tanggal_lahir"] = "31-02-1980"  # before the relation in the fields' order
+    rows[2]["jenis_kelamin"] = "X"  # sex comes before the birth date and the relation
+    rows[3]["desil"], rows[3]["pkh"] = "11", "mungkin"  # desil before the programmes
+    rows[4]["pkh"] = "mungkin"
+    path = tmp_path / "codes.csv"
+    write_csv(path, rows)
+    result = run_file(path)
+    _header, body = dtsen_import.refused_rows(result)
+    errors = [line[-1] for line in body]
+    assert result.rows_refused == 5 and result.residents_created == 3
+    assert "hubungan_keluarga" in errors[0] and "tetangga" in errors[0]
+    assert "tanggal_lahir" in errors[1] and "31-02-1980" in errors[1]
+    assert "jenis_kelamin" in errors[2]
+    assert "desil" in errors[3] and "11" in errors[3]
+    assert "pkh" in errors[4] and "mungkin" in errors[4]
+
+
 def test_a_checked_row_travels_between_processes_whole_but_for_its_cells():
     row = dtsen_import._Row(7, ["cells"], nik="3316011708450001", nik_hash="a" * 64, kk="3316012001000123",
                             kk_hash="b" * 64, name="Siti", sex=Sex.FEMALE, birth_date=date(1945, 8, 17),
