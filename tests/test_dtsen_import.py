@@ -265,6 +265,53 @@ def test_checking_in_several_processes_gives_the_same_result_as_one(app, db_sess
             row["nomor_nik"], " ".join(row["nama"].split()), row["nomor_kk"])
 
 
+def test_a_csv_checked_as_text_in_several_processes_numbers_and_keeps_its_rows_as_one_reader_does(
+        app, db_session, district, tmp_path, monkeypatch):
+    """Batches go to the checking processes as text: quoted values over several lines, quotes inside values,
+    blank lines and Windows line ends must give the same rows, numbers and refused cells as one reader."""
+    rows = rows_of(district, 1200, households=400, bad_every=29)
+    for row in rows[5::97]:
+        row["alamat"] = 'Jl. "Mawar", Gg. 3\nbelakang masjid'  # quoted, two lines, quotes inside
+    first, again = (next(i for i in range(at, 1200) if "bad" not in rows[i]) for at in (100, 700))
+    rows[again] = {**rows[first], "nama": "Budi Dua Kali"}  # a NIK met twice: refused by the importer
+    path = tmp_path / "text.csv"
+    write_csv(path, rows)
+    lines = path.read_bytes().split(b"\r\n")
+    lines[300] = lines[300] + b"\r\n"  # a blank line after row 301
+    lines[450] = lines[450].replace(b"Sri", b'Sr"i', 1)  # a quote inside an unquoted value
+    path.write_bytes(b"\r\n".join(lines))
+    one = run_file(path, dry_run=True)
+    monkeypatch.setitem(app.config, "SLRT_IMPORT_PROCESSES", 2)
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 97)
+    several = run_file(path)
+    assert several.state == ImportState.DONE, several.failure
+    figures = ("rows_done", "residents_created", "rows_refused", "households_created")
+    assert [getattr(several, f) for f in figures] == [getattr(one, f) for f in figures]
+    assert several.rows_done == 1200
+    assert list(dtsen_import.refused_rows(several)[1]) == list(dtsen_import.refused_rows(one)[1])
+    _header, body = dtsen_import.refused_rows(several)
+    twice = [line for line in body if line[HEADERS.index("nomor_nik")] == rows[first]["nomor_nik"]]
+    assert len(twice) == 1 and twice[0][HEADERS.index("nama")] == "Budi Dua Kali"
+    number = again + 3  # the header, the blank line
+    assert twice[0][-1].startswith((f"row {number}", f"baris {number}")), twice[0][-1]
+    moved = find_by_nik(rows[5]["nomor_nik"])
+    assert moved is not None and "Mawar" in moved.address
+
+
+def test_a_csv_damaged_deep_in_a_batch_sent_as_text_fails_the_run_with_the_reason(app, db_session, district,
+                                                                                 tmp_path, monkeypatch):
+    rows = rows_of(district, 900, households=300)
+    rows[700]["nama"] = "A" * 200_000  # past the CSV reader's limit of a value
+    path = tmp_path / "huge.csv"
+    write_csv(path, rows)
+    monkeypatch.setitem(app.config, "SLRT_IMPORT_PROCESSES", 2)
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 100)
+    result = run_file(path)
+    assert result.state == ImportState.FAILED
+    assert "CSV" in result.failure and ("rusak" in result.failure or "damaged" in result.failure)
+    assert counts()[0] == result.rows_done <= 700
+
+
 def test_a_row_is_refused_for_its_first_bad_field_and_a_remembered_code_refuses_every_row_with_it(
         app, db_session, district, tmp_path):
     rows = rows_of(district, 8, households=3)
