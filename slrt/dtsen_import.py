@@ -766,7 +766,7 @@ _MEMO_SIZE = 4096
 class Parser:
     """Reads and checks rows, each alone: what can run in another process (it holds no session).
 
-    ``today`` is the importer's (a checking process has its own clock); refusals come back as text in
+    ``today`` is the importer's (a spawned process has its own clock); refusals come back as text in
     the app's language, which is the importer's too (an import runs in a worker or the CLI).
     Coded cells (sex, relation, desil, status, programmes, the village) take a few values over and
     over: each distinct combination is parsed once and remembered, its refusals too (a row's first
@@ -1342,12 +1342,8 @@ class _ParserPool:
         config = {key: current_app.config[key] for key in ("SLRT_PII_KEY", "BABEL_DEFAULT_LOCALE",
                                                             "BABEL_DEFAULT_TIMEZONE")}
         self.ahead = processes * 2
-        # Forked from a server process that imported this module once (its first import starts it: a
-        # fresh interpreter, no thread nor connection of this one's), not each importing it (1.5 s of CPU).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        self.pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_pool_start,
-                                        initargs=(config, parser))
+        self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_pool_start, initargs=(config, parser))
 
     def parse(self, batches: Iterator[list]) -> Iterator[tuple[list[_Row], list]]:
         return self._in_order((self.pool.submit(_pool_parse, batch), batch) for batch in batches)
