@@ -228,7 +228,8 @@ def _csv_format(path) -> CsvFormat:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
             encoding = "cp1252"
-    first = head.decode(encoding, errors="replace").split("\n", 1)[0]
+    # The delimiter is the one the first line with text uses most (blank lines may come before the header).
+    first = next((line for line in head.decode(encoding, errors="replace").splitlines() if line.strip()), "")
     # lines: a last one without its newline counts too
     return CsvFormat(encoding=encoding, delimiter=max(";,\t|", key=first.count),
                      lines=newlines + (last not in (b"\n", b"")), has_nul=nul)

@@ -236,6 +236,16 @@ def test_semicolon_csv_from_excel_in_windows_1252(app, db_session, district, tmp
     assert result.residents_created == 3, list(dtsen_import.refused_rows(result)[1])
 
 
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_blank_lines_before_the_header_do_not_hide_the_delimiter(app, db_session, district, tmp_path, delimiter):
+    rows = rows_of(district, 3, households=1)
+    path = tmp_path / "leading.csv"
+    write_csv(path, rows, delimiter=delimiter)
+    path.write_bytes(b"\r\n\r\n" + path.read_bytes())  # as some tools export: a title row left empty
+    result = run_file(path)
+    assert (result.state, result.residents_created) == (ImportState.DONE, 3), result.failure
+
+
 @pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
 def test_the_progress_bar_counts_the_data_rows_of_a_csv(tmp_path, ending):
     """The run page says "0 of N rows" before the worker starts: N is the data rows, not the header too."""
