@@ -760,7 +760,8 @@ def _key(hex_hash: str) -> int:
     return int(hex_hash[:16], 16)
 
 
-#: Values remembered per cell parser (a few hundred distinct values in a file; cleared when this many).
+#: Combinations remembered per memo (sex x relation x desil x status spellings: a few hundred to two thousand
+#: in a file; a memo is cleared when it holds this many).
 _MEMO_SIZE = 4096
 
 
