@@ -311,7 +311,12 @@ def _text_rows(start: int, text: str, delimiter: str) -> list[tuple[int, list]]:
     """The rows of a batch's text (_csv_text_batches), numbered from ``start``, blank ones left out."""
     return [(number, cells) for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""),
                                                                       delimiter=delimiter), start=start)
-            if any(cells) and any(_text(c) for c in cells)]
+            if _has_text(cells)]
+
+
+def _has_text(cells: list) -> bool:
+    """Whether a row holds anything but blanks (blank rows are skipped, not counted)."""
+    return any(cells) and any(_text(c) for c in cells)
 
 
 def _text(value) -> str:
@@ -1262,7 +1267,7 @@ def _batches(rows: Iterator[tuple[int, list]]) -> Iterator[list[tuple[int, list]
     """The file's non-blank rows, BATCH_ROWS at a time."""
     batch: list = []
     for number, cells in rows:
-        if any(cells) and any(_text(c) for c in cells):
+        if _has_text(cells):
             batch.append((number, cells))
             if len(batch) >= BATCH_ROWS:
                 yield batch
