@@ -66,10 +66,10 @@ def residents_sql(count: int, created_at: str = "now()") -> str:
     # Spread by a hash of the number, not the number itself: a family name tied to g % 50 would tie it
     # to the case's day (g % 365) too, and a search would find none of a name on some days.
     name = f"'Warga ' || g || ' ' || ({surnames})[1 + abs(hashtext(g::text)) % {len(SURNAMES)}]"
-    return f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, name_key, sex, birth_date,
+    return f"""INSERT INTO resident (nik_encrypted, nik_hash, nik_masked, name, sex, birth_date,
                 village_id, address, phone, phone_owner, is_sms_opted_out, language, created_at)
             SELECT 'bench', md5('nik' || g), '3316********' || lpad((g % 10000)::text, 4, '0'),
-                   {name}, lower({name}), CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
+                   {name}, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
                    DATE '1950-01-01' + (g % 20000), v.id, 'RT ' || (g % 9 + 1),
                    '+62813' || lpad(g::text, 8, '0'), 'own', false, 'id', {created_at}
             FROM generate_series(1, {count}) g,
@@ -96,7 +96,7 @@ def cases_sql(count: int, residents: int, *, first_ticket: int, status: str, ope
 
 #: The words of the bench residents' names (their names are plain words and digits, one space apart).
 NAME_WORDS_SQL = """INSERT INTO resident_name_word (word, resident_id)
-    SELECT DISTINCT w.word, r.id FROM resident r, regexp_split_to_table(r.name_key, ' ') AS w(word)
+    SELECT DISTINCT w.word, r.id FROM resident r, regexp_split_to_table(lower(r.name), ' ') AS w(word)
     WHERE r.nik_encrypted = 'bench'"""
 
 #: One referral per bench case (7-digit tickets), in every state; completed ones after 1 to 20 days.

@@ -707,7 +707,7 @@ PERSONAL: dict[type, dict[str, str]] = {
 _STATE = {"status", "version", "resolved_at", "closed_at", "cancelled_at", "accepted_at", "in_process_at",
           "completed_at", "rejected_at", "reopened_at", "reopened_count"}
 IGNORED: dict[type, set[str]] = {
-    Resident: {"nik_encrypted", "nik_hash", "name_key"},
+    Resident: {"nik_encrypted", "nik_hash"},
     Household: {"kk_encrypted", "kk_hash"},
     Case: _STATE,
     Referral: _STATE | {"reminders_sent", "last_reminded_at", "escalated_at", "escalation_rung",

@@ -23,6 +23,7 @@ import gc
 import getpass
 import hashlib
 import io
+import itertools
 import json
 import logging
 import multiprocessing
@@ -64,7 +65,7 @@ from slrt.models import (
     Unit,
 )
 from slrt.models.enums import AuditAction, DtsenStatus, ImportState, Programme, RegionLevel, Role, Sex, UnitKind
-from slrt.models.people import name_key, name_words
+from slrt.models.people import name_words
 from slrt.pii import mask, vault
 
 log = logging.getLogger(__name__)
@@ -1050,7 +1051,7 @@ class _Run:
         now = clock.now()
         if new:
             created = self.out.insert(_RESIDENT, _RESIDENT_COLUMNS, [
-                (token, row.nik_hash, mask(row.nik), row.name, name_key(row.name), row.sex.value,
+                (token, row.nik_hash, mask(row.nik), row.name, row.sex.value,
                  row.birth_date, households.get(row.kk_hash), row.village_id, row.address, row.phone, "own", False,
                  "id", row.status.value, row.programmes, self.as_of, row.relation, row.birth_place, now)
                 for token, row in zip(vault.encrypt_many([row.nik for row in new]), new, strict=True)])
@@ -1059,8 +1060,6 @@ class _Run:
             if words:
                 self.out.insert(_NAME_WORD, ("word", "resident_id"), words, ids=False)
         if changed:
-            for record in changed:
-                record["name_key"] = name_key(record["name"])
             self.out.execute(update(_RESIDENT).where(_RESIDENT.c.id == bindparam("b_id")), changed)
         if renamed:
             ids = [resident_id for resident_id, _name in renamed]
@@ -1096,7 +1095,7 @@ _HOUSEHOLD_COMPARED = ("address", "village_id", "desil", "dtks_id")
 #: What a file says of a resident already known, compared with what is stored (in this order).
 _RESIDENT_COMPARED = ("name", "village_id", "address", "household_id", "dtsen_status", "dtsen_programmes",
                       "family_relation", "birth_place", "phone")
-_RESIDENT_COLUMNS = ("nik_encrypted", "nik_hash", "nik_masked", "name", "name_key", "sex", "birth_date",
+_RESIDENT_COLUMNS = ("nik_encrypted", "nik_hash", "nik_masked", "name", "sex", "birth_date",
                      "household_id", "village_id", "address", "phone", "phone_owner", "is_sms_opted_out", "language",
                      "dtsen_status", "dtsen_programmes", "dtsen_as_of", "family_relation", "birth_place", "created_at")
 
@@ -1335,6 +1334,10 @@ class _BatchCells:
         self.cells: dict[int, list] | None = None
 
     def of(self, number: int) -> list | None:
+        if self.cells is None and '"' not in self.text:
+            # No quote in the batch: each line is one row (as _csv_text_batches cut it); only that one is read.
+            line = next(itertools.islice(io.StringIO(self.text, newline=""), number - self.start, None), "")
+            return next(csv.reader((line,), delimiter=self.delimiter), None)
         if self.cells is None:
             self.cells = dict(_text_rows(self.start, self.text, self.delimiter))
         return self.cells.get(number)

@@ -308,6 +308,34 @@ def test_a_csv_checked_as_text_in_several_processes_numbers_and_keeps_its_rows_a
     assert moved is not None and "Mawar" in moved.address
 
 
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n", b"\r"])
+def test_a_nik_met_twice_in_a_batch_without_quotes_is_refused_with_its_own_row_and_cells(
+        app, db_session, district, tmp_path, monkeypatch, line_end):
+    """A batch without a quote is one row a line: the importer reads only the line of a row it refuses."""
+    rows = rows_of(district, 600, households=200)
+    good = [i for i, row in enumerate(rows) if "bad" not in row]
+    for n, (first, again) in enumerate([(good[10], good[150]), (good[20], good[151]), (good[300], good[480])]):
+        rows[again] = {**rows[first], "nama": f"Kembar Ke {n}"}
+    path = tmp_path / "twice.csv"
+    write_csv(path, rows)
+    lines = path.read_bytes().split(b"\r\n")
+    lines[200] = lines[200] + b"\r\n"  # a blank line inside a batch, before the third duplicate
+    path.write_bytes(b"\r\n".join(lines).replace(b"\r\n", line_end))
+    assert b'"' not in path.read_bytes()
+    one = run_file(path, dry_run=True)
+    monkeypatch.setitem(app.config, "SLRT_IMPORT_PROCESSES", 2)
+    monkeypatch.setattr(dtsen_import, "BATCH_ROWS", 100)
+    several = run_file(path)
+    assert several.state == ImportState.DONE, several.failure
+    assert list(dtsen_import.refused_rows(several)[1]) == list(dtsen_import.refused_rows(one)[1])
+    _header, body = dtsen_import.refused_rows(several)
+    twins = {line[HEADERS.index("nama")]: line[-1] for line in body if line[HEADERS.index("nama")].startswith("Kembar")}
+    numbers = [again + 2 + (again >= 200) for _first, again in [(0, good[150]), (0, good[151]), (0, good[480])]]
+    assert sorted(twins) == ["Kembar Ke 0", "Kembar Ke 1", "Kembar Ke 2"]
+    for n, number in enumerate(numbers):
+        assert twins[f"Kembar Ke {n}"].startswith((f"row {number}", f"baris {number}")), twins
+
+
 def test_a_csv_damaged_deep_in_a_batch_sent_as_text_fails_the_run_with_the_reason(app, db_session, district,
                                                                                  tmp_path, monkeypatch):
     rows = rows_of(district, 900, households=300)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -14,12 +15,6 @@ from slrt.models.base import Base, enum_column
 from slrt.models.enums import DtsenStatus, FamilyRelation, PhoneOwner, Programme, Sex
 from slrt.models.org import Region
 from slrt.pii import mask, vault
-
-
-def name_key(name: str) -> str:
-    """The form names are searched in: lowercase, single spaces."""
-    return " ".join((name or "").lower().split())
-
 
 #: Longest word kept for search; a longer one is kept cut to this (no name word is this long).
 NAME_WORD_LENGTH = 40
@@ -54,6 +49,14 @@ NameWordText = String(NAME_WORD_LENGTH).with_variant(postgresql.VARCHAR(NAME_WOR
                                                      "postgresql")
 
 
+#: A keyed hash (hex): only ever compared whole, so byte by byte on PostgreSQL whatever the database's
+#: collation (a linguistic one, as en_US or id_ID, costs several times more per comparison: every
+#: lookup and every insert into its unique index).
+HashText = String(64).with_variant(postgresql.VARCHAR(64, collation="C"), "postgresql")
+#: A phone number (E.164): compared whole, byte by byte (see HashText).
+PhoneText = String(16).with_variant(postgresql.VARCHAR(16, collation="C"), "postgresql")
+
+
 class Household(Base):
     """A family as registered on its Kartu Keluarga (KK)."""
 
@@ -63,7 +66,7 @@ class Household(Base):
     #: Fernet token of the 16-digit KK number.
     kk_encrypted: Mapped[str] = mapped_column(Text)
     #: Keyed HMAC of the KK number: exact lookup and uniqueness without the number.
-    kk_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kk_hash: Mapped[str] = mapped_column(HashText, unique=True)
     #: 3316********0001, safe for lists.
     kk_masked: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(255))
@@ -98,24 +101,28 @@ class Resident(Base):
     """A person served by SLRT."""
 
     __tablename__ = "resident"
+    __table_args__ = (
+        # Found by the phone an SMS came from; the many residents without one (most of a DTSEN
+        # import) are left out of the index.
+        Index("ix_resident_phone", "phone", postgresql_where=sql_text("phone IS NOT NULL"),
+              sqlite_where=sql_text("phone IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Fernet token of the 16-digit NIK.
     nik_encrypted: Mapped[str] = mapped_column(Text)
     #: Keyed HMAC of the NIK: exact lookup and uniqueness without the number.
-    nik_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nik_hash: Mapped[str] = mapped_column(HashText, unique=True)
     #: 3316********0001, safe for lists.
     nik_masked: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(120))
-    #: The name lowercased with spaces tidied: prefix search by an index range, on any database.
-    name_key: Mapped[str] = mapped_column(String(120), index=True)
     sex: Mapped[Sex] = mapped_column(enum_column(Sex, "resident_sex"))
     birth_date: Mapped[date]
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     address: Mapped[str] = mapped_column(String(255))
     #: Mobile number in E.164 (+628...), normalized by slrt.identity.
-    phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    phone: Mapped[str | None] = mapped_column(PhoneText)
     #: Whose phone it is; to a phone not the resident's own, SMS stay discreet.
     phone_owner: Mapped[PhoneOwner] = mapped_column(
         enum_column(PhoneOwner, "resident_phone_owner"), default=PhoneOwner.OWN
@@ -148,7 +155,6 @@ class Resident(Base):
 
     @validates("name")
     def _keep_name_key(self, _key: str, name: str) -> str:
-        self.name_key = name_key(name)
         kept = {row.word: row for row in self.name_words}
         self.name_words = [kept.get(word) or ResidentNameWord(word=word) for word in name_words(name)]
         return name
