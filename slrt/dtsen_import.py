@@ -23,7 +23,6 @@ import gc
 import getpass
 import hashlib
 import io
-import itertools
 import json
 import logging
 import multiprocessing
@@ -766,6 +765,8 @@ def _key(hex_hash: str) -> int:
     return int(hex_hash[:16], 16)
 
 
+#: What the row checker remembers (see Parser): combinations of coded cells, and a family's KK and address.
+_MEMOS = ("coded", "flags", "village", "kk", "address")
 #: Combinations remembered per memo (sex x relation x desil x status spellings: a few hundred to two thousand
 #: in a file; a memo is cleared when it holds this many).
 _MEMO_SIZE = 4096
@@ -794,12 +795,13 @@ class Parser:
         self.flag_cells = operator.itemgetter(*(index for index, _key, _programme in self.programmes), self.blank)
         self.village_cells = operator.itemgetter(*(self.at[key] for key in ("village_code", "village_name",
                                                                             "district_name")))
-        self._memos: dict[str, dict] = {"coded": {}, "flags": {}, "village": {}}
+        self.address_cells = operator.itemgetter(*(self.at[key] for key in ("address", "dusun", "rt", "rw")))
+        self._memos: dict[str, dict] = {name: {} for name in _MEMOS}
 
     def __getstate__(self) -> dict:
         # A checking process starts its own memos and binds its own app's key.
         return {key: value for key, value in self.__dict__.items() if key not in ("_nik_hash", "_kk_hash")} | {
-            "_memos": {"coded": {}, "flags": {}, "village": {}}}
+            "_memos": {name: {} for name in _MEMOS}}
 
     def parse_batch(self, raw: list[tuple[int, list]]) -> tuple[list[_Row], list[tuple[int, list, str, str]]]:
         rows, refused = [], []
@@ -842,7 +844,11 @@ class Parser:
 
         row = _Row(number=number, cells=cells)
         row.nik = identifier(padded[at["nik"]], "nik", check=False)  # checked below with the date and sex
-        row.kk = identifier(padded[at["kk"]], "kk")
+        key = padded[at["kk"]]  # the same for a family's rows, one after the other
+        kk = memos["kk"].get(key) or self._remembered("kk", key, lambda: _or_refusal(self._kk, key))
+        if type(kk) is _RefusedValue:
+            raise _RowRefused(kk.key, kk.message)
+        row.kk, row.kk_hash = kk
         key = self.coded_cells(padded)
         coded = memos["coded"].get(key) or self._remembered("coded", key, lambda: self._coded(key))
         sex, relation, desil, status = coded
@@ -871,7 +877,8 @@ class Parser:
         if type(village) is _RefusedValue:
             raise _RowRefused(village.key, village.message)
         row.village_id = village
-        row.address = _address(padded[at["address"]], padded[at["dusun"]], padded[at["rt"]], padded[at["rw"]])
+        key = self.address_cells(padded)
+        row.address = memos["address"].get(key) or self._remembered("address", key, lambda: _address(*key))
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
         for value in (desil, status):
@@ -894,8 +901,12 @@ class Parser:
         dtks_id = _text(padded[at["dtks_id"]])
         row.dtks_id = dtks_id[:32] or None
         row.nik_hash = self._nik_hash(row.nik)
-        row.kk_hash = self._kk_hash(row.kk)
         return row
+
+    def _kk(self, cell) -> tuple[str, str]:
+        """The KK number of a cell and its keyed hash."""
+        kk = identifier(cell, "kk")
+        return kk, self._kk_hash(kk)
 
 
 def _or_refusal(parse: Callable, *args):
@@ -1332,14 +1343,17 @@ class _BatchCells:
     def __init__(self, start: int, text: str, delimiter: str) -> None:
         self.start, self.text, self.delimiter = start, text, delimiter
         self.cells: dict[int, list] | None = None
+        self.lines: list[str] | None = None
 
     def of(self, number: int) -> list | None:
-        if self.cells is None and '"' not in self.text:
-            # No quote in the batch: each line is one row (as _csv_text_batches cut it); only that one is read.
-            line = next(itertools.islice(io.StringIO(self.text, newline=""), number - self.start, None), "")
-            return next(csv.reader((line,), delimiter=self.delimiter), None)
-        if self.cells is None:
-            self.cells = dict(_text_rows(self.start, self.text, self.delimiter))
+        if self.lines is None and self.cells is None:
+            if '"' in self.text:
+                self.cells = dict(_text_rows(self.start, self.text, self.delimiter))
+            else:  # each line is one row (as _csv_text_batches cut them): only the rows asked for are read
+                self.lines = list(io.StringIO(self.text, newline=""))
+        if self.lines is not None:
+            at = number - self.start
+            return next(csv.reader(self.lines[at:at + 1], delimiter=self.delimiter), None)
         return self.cells.get(number)
 
 
