@@ -354,6 +354,11 @@ def check(must_be_ready):
     if report.parts[0].ok:
         staff = db.session.scalar(select(func.count()).select_from(Staff))
         click.echo(f"staff    : {staff} accounts")
+        no_household, no_village = residents.missing_references()
+        if no_household or no_village:
+            _fail(gettext("%(households)s residents name a household and %(villages)s a village that is not in "
+                          "the database (rows deleted by hand?): restore them from a backup.",
+                          households=no_household, villages=no_village))
         if cfg.get("SLRT_REPLY_NUMBER"):
             click.echo(f"help no. : {cfg['SLRT_REPLY_NUMBER']} (SLRT_REPLY_NUMBER)")
         elif problem := outbox.help_number_problem():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import aliased
 
 from slrt import clock, dtsen, text
@@ -274,3 +274,15 @@ def set_sms_opt_out(resident: Resident, opted_out: bool = True) -> None:
         return
     resident.is_sms_opted_out = opted_out
     resident.sms_opted_out_at = clock.now() if opted_out else None
+
+
+def missing_references() -> tuple[int, int]:
+    """How many residents name a household, and how many a village, that is not in the database.
+
+    Both are kept by the application, not by foreign keys (migration 0026): none, unless rows were
+    deleted by hand. ``flask slrt check`` reports them."""
+    households = db.session.scalar(select(func.count()).select_from(Resident).where(
+        Resident.household_id.is_not(None), ~exists().where(Household.id == Resident.household_id)))
+    villages = db.session.scalar(select(func.count()).select_from(Resident).where(
+        ~exists().where(Region.id == Resident.village_id)))
+    return households, villages

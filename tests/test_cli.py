@@ -5,9 +5,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from slrt.models import Staff
+from slrt import residents
+from slrt.models import Resident, Staff
 
 
 @pytest.fixture
@@ -61,6 +62,24 @@ def test_check_reports_the_worker_state(runner, db_session):
     assert "workers   : FAILING: no worker has recorded a heartbeat" in result.output
     assert "ready     : NO: workers, beat" in result.output
     assert runner.invoke(args=["slrt", "check", "--ready"]).exit_code == 1
+
+
+def test_check_counts_residents_whose_household_or_village_is_gone(runner, district, db_session):
+    """A resident's household and village have no foreign key in the database (migration 0026): rows
+    deleted by hand are found by the operator's check."""
+    from fakes.builders import make_resident
+
+    resident = make_resident(district)
+    db_session.commit()
+    assert "menunjuk KK" not in runner.invoke(args=["slrt", "check"]).output
+    assert residents.missing_references() == (0, 0)
+    db_session.execute(update(Resident).where(Resident.id == resident.id)
+                       .values(household_id=987654, village_id=987655))
+    db_session.commit()
+    assert residents.missing_references() == (1, 1)
+    result = runner.invoke(args=["slrt", "check"])
+    assert result.exit_code == 1
+    assert "1 warga menunjuk KK dan 1 warga menunjuk desa yang tidak ada di basis data" in result.output
 
 
 def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, district, db_session):

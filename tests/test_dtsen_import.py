@@ -436,7 +436,7 @@ def test_batches_written_while_the_next_is_matched_give_what_one_at_a_time_gives
         for row in good[::97]:  # households found in the batch before, whether or not it was committed yet
             resident = find_by_nik(row["nomor_nik"])
             assert (resident.name, resident.household.kk_number) == (" ".join(row["nama"].split()), row["nomor_kk"])
-        members = db.session.execute(select(Household.id, func.count(Resident.id)).join(Resident)
+        members = db.session.execute(select(Household.id, func.count(Resident.id)).join(Household.members)
                                      .group_by(Household.id)).all()
         assert len(members) == len(families) and sum(n for _id, n in members) == len(good)
         _header, body = dtsen_import.refused_rows(first)

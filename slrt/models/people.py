@@ -81,7 +81,8 @@ class Household(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     village: Mapped[Region] = relationship()
-    members: Mapped[list[Resident]] = relationship(back_populates="household")
+    members: Mapped[list[Resident]] = relationship(
+        back_populates="household", primaryjoin="Household.id == foreign(Resident.household_id)")
 
     @property
     def kk_number(self) -> str:
@@ -118,8 +119,11 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(120))
     sex: Mapped[Sex] = mapped_column(enum_column(Sex, "resident_sex"))
     birth_date: Mapped[date]
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: The family's household and the village: no foreign key in the database (migration 0026). Households
+    #: and regions are never deleted, and every write takes these ids from rows it read or created in its
+    #: own transaction; ``flask slrt check`` counts any resident whose household or village is missing.
+    household_id: Mapped[int | None] = mapped_column(index=True)
+    village_id: Mapped[int] = mapped_column(index=True)
     address: Mapped[str] = mapped_column(String(255))
     #: Mobile number in E.164 (+628...), normalized by slrt.identity.
     phone: Mapped[str | None] = mapped_column(PhoneText)
@@ -146,8 +150,9 @@ class Resident(Base):
     birth_place: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    household: Mapped[Household | None] = relationship(back_populates="members")
-    village: Mapped[Region] = relationship()
+    household: Mapped[Household | None] = relationship(
+        back_populates="members", primaryjoin="foreign(Resident.household_id) == Household.id")
+    village: Mapped[Region] = relationship(primaryjoin="foreign(Resident.village_id) == Region.id")
     #: The words of the name, kept with it: a clerk finds "Slamet Riyanto" by "riyanto" too.
     #: (No foreign key in the database: see ResidentNameWord.)
     name_words: Mapped[list[ResidentNameWord]] = relationship(
