@@ -351,14 +351,16 @@ def check(must_be_ready):
     click.echo(f"timezone : {cfg['SLRT_TIMEZONE']}    language: {cfg['SLRT_DEFAULT_LOCALE']}")
     click.echo(f"gateway  : {cfg['SLRT_SMS_GATEWAY']}")
     report = health.readiness()
+    broken = None
     if report.parts[0].ok:
         staff = db.session.scalar(select(func.count()).select_from(Staff))
         click.echo(f"staff    : {staff} accounts")
         no_household, no_village = residents.missing_references()
         if no_household or no_village:
-            _fail(gettext("%(households)s residents name a household and %(villages)s a village that is not in "
-                          "the database (rows deleted by hand?): restore them from a backup.",
-                          households=no_household, villages=no_village))
+            broken = gettext("%(households)s residents name a household and %(villages)s a village that is not "
+                             "in the database (rows deleted by hand?): restore them from a backup.",
+                             households=no_household, villages=no_village)
+            click.echo(click.style(f"residents: {broken}", fg="red"))
         if cfg.get("SLRT_REPLY_NUMBER"):
             click.echo(f"help no. : {cfg['SLRT_REPLY_NUMBER']} (SLRT_REPLY_NUMBER)")
         elif problem := outbox.help_number_problem():
@@ -369,7 +371,7 @@ def check(must_be_ready):
     click.echo("")
     for line in report.lines():
         click.echo(line)
-    if must_be_ready and not report.ok:
+    if broken or must_be_ready and not report.ok:
         sys.exit(1)
 
 

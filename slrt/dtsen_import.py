@@ -797,6 +797,9 @@ class Parser:
                                                                             "district_name")))
         self.address_cells = operator.itemgetter(*(self.at[key] for key in ("address", "dusun", "rt", "rw")))
         self._memos: dict[str, dict] = {name: {} for name in _MEMOS}
+        #: Whether cells may be other than text (a workbook's): the memos then tell them apart by type.
+        #: A CSV's cells are all text (run() says so).
+        self.typed = True
 
     def __getstate__(self) -> dict:
         # A checking process starts its own memos and binds its own app's key.
@@ -844,13 +847,15 @@ class Parser:
 
         row = _Row(number=number, cells=cells)
         row.nik = identifier(padded[at["nik"]], "nik", check=False)  # checked below with the date and sex
-        key = padded[at["kk"]]  # the same for a family's rows, one after the other
-        kk = memos["kk"].get(key) or self._remembered("kk", key, lambda: _or_refusal(self._kk, key))
+        cell = padded[at["kk"]]  # the same for a family's rows, one after the other
+        key = (type(cell), cell) if self.typed else cell
+        kk = memos["kk"].get(key) or self._remembered("kk", key, lambda: _or_refusal(self._kk, cell))
         if type(kk) is _RefusedValue:
             raise _RowRefused(kk.key, kk.message)
         row.kk, row.kk_hash = kk
-        key = self.coded_cells(padded)
-        coded = memos["coded"].get(key) or self._remembered("coded", key, lambda: self._coded(key))
+        values = self.coded_cells(padded)
+        key = _typed(values) if self.typed else values
+        coded = memos["coded"].get(key) or self._remembered("coded", key, lambda: self._coded(values))
         sex, relation, desil, status = coded
         if type(sex) is _RefusedValue:
             raise _RowRefused(sex.key, sex.message)
@@ -873,22 +878,25 @@ class Parser:
             raise _RowRefused(relation.key, relation.message)
         row.relation = relation
         key = self.village_cells(padded)
+        key = _typed(key) if self.typed else key
         village = memos["village"].get(key) or self._remembered("village", key, lambda: self._village(padded))
         if type(village) is _RefusedValue:
             raise _RowRefused(village.key, village.message)
         row.village_id = village
-        key = self.address_cells(padded)
-        row.address = memos["address"].get(key) or self._remembered("address", key, lambda: _address(*key))
+        values = self.address_cells(padded)
+        key = _typed(values) if self.typed else values
+        row.address = memos["address"].get(key) or self._remembered("address", key, lambda: _address(*values))
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
         for value in (desil, status):
             if type(value) is _RefusedValue:
                 raise _RowRefused(value.key, value.message)
         row.desil, row.status = desil, status
-        key = self.flag_cells(padded)
+        values = self.flag_cells(padded)
+        key = _typed(values) if self.typed else values
         programmes = memos["flags"].get(key)
         if programmes is None:
-            programmes = self._remembered("flags", key, lambda: self._programmes(key))
+            programmes = self._remembered("flags", key, lambda: self._programmes(values))
         if type(programmes) is _RefusedValue:
             raise _RowRefused(programmes.key, programmes.message)
         row.programmes = programmes
@@ -907,6 +915,12 @@ class Parser:
         """The KK number of a cell and its keyed hash."""
         kk = identifier(cell, "kk")
         return kk, self._kk_hash(kk)
+
+
+def _typed(values: tuple) -> tuple:
+    """A memo's key for cells of a workbook, which may be numbers or booleans: True and 1 are one key
+    to a dict, not one value to the checks (see Parser.typed)."""
+    return tuple((type(value), value) for value in values)
 
 
 def _or_refusal(parse: Callable, *args):
@@ -1457,6 +1471,7 @@ def run(import_id: int, path: str | Path, *, actor: Actor | None = None,
                           found={key: table.headers.index(header) for key, header in record.columns.items()
                                  if key in FIELDS and header in table.headers})
         state = _Run(record, actor, columns)
+        state.parser.typed = table.csv_format is None
         processes = _processes(record.rows_total)
         bind = db.session.get_bind()
         if bind.dialect.name == "postgresql" and isinstance(bind, Engine):  # not a test's one connection

@@ -80,6 +80,7 @@ def test_check_counts_residents_whose_household_or_village_is_gone(runner, distr
     result = runner.invoke(args=["slrt", "check"])
     assert result.exit_code == 1
     assert "1 warga menunjuk KK dan 1 warga menunjuk desa yang tidak ada di basis data" in result.output
+    assert "ready     :" in result.output  # the rest of the report is still printed
 
 
 def test_sms_in_hands_an_sms_to_the_command_reader_and_shows_the_reply(runner, district, db_session):

@@ -336,6 +336,26 @@ def test_a_nik_met_twice_in_a_batch_without_quotes_is_refused_with_its_own_row_a
         assert twins[f"Kembar Ke {n}"].startswith((f"row {number}", f"baris {number}")), twins
 
 
+def test_remembered_cells_of_a_workbook_tell_true_from_1_and_false_from_0(app, db_session, district):
+    """A workbook's cells are typed: the checker's memos must not take False for 0 (RT "002" against "000")
+    nor True for 1 (a KK cell), as a dict's keys do."""
+    def parser():
+        return dtsen_import.Parser(recognize(list(HEADERS)), dtsen_import.district_villages(SYSTEM_ACTOR),
+                                   date(2026, 12, 1))
+
+    rows = [[row.get(h, "") for h in HEADERS] for row in rows_of(district, 4, households=4)]
+    rt, kk = HEADERS.index("rt"), HEADERS.index("nomor_kk")
+    for column in ("alamat", "rw"):  # the same address but for the RT's cell
+        rows[1][HEADERS.index(column)] = rows[0][HEADERS.index(column)]
+    rows[0][rt], rows[1][rt], rows[2][kk], rows[3][kk] = 0, False, 1, True
+    remembering = parser()
+    parsed, refused = remembering.parse_batch(list(enumerate(rows, start=2)))
+    alone = [parser().parse_batch([(n, cells)]) for n, cells in enumerate(rows, start=2)]
+    assert [row.address for row in parsed] == [a[0][0].address for a in alone[:2]]
+    assert "RT 002" in parsed[1].address and "RT 000" in parsed[0].address
+    assert [message for *_r, message in refused] == [a[1][0][3] for a in alone[2:]]
+
+
 def test_a_csv_damaged_deep_in_a_batch_sent_as_text_fails_the_run_with_the_reason(app, db_session, district,
                                                                                  tmp_path, monkeypatch):
     rows = rows_of(district, 900, households=300)

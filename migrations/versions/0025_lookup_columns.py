@@ -33,11 +33,11 @@ def upgrade():
         batch_op.drop_index(batch_op.f('ix_resident_name_key'))
         batch_op.drop_column('name_key')
         batch_op.drop_index(batch_op.f('ix_resident_phone'))
-    op.create_index('ix_resident_phone', 'resident', ['phone'], postgresql_where=sa.text('phone IS NOT NULL'),
-                    sqlite_where=sa.text('phone IS NOT NULL'))
-    if op.get_context().dialect.name == 'postgresql':
+    if op.get_context().dialect.name == 'postgresql':  # before the phone's index: it is built once
         for table, column, length in _COLUMNS:
             op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({length}) COLLATE "C"')
+    op.create_index('ix_resident_phone', 'resident', ['phone'], postgresql_where=sa.text('phone IS NOT NULL'),
+                    sqlite_where=sa.text('phone IS NOT NULL'))
 
 
 def downgrade():

@@ -159,7 +159,7 @@ class Resident(Base):
         primaryjoin="Resident.id == foreign(ResidentNameWord.resident_id)", cascade="all, delete-orphan")
 
     @validates("name")
-    def _keep_name_key(self, _key: str, name: str) -> str:
+    def _keep_name_words(self, _key: str, name: str) -> str:
         kept = {row.word: row for row in self.name_words}
         self.name_words = [kept.get(word) or ResidentNameWord(word=word) for word in name_words(name)]
         return name
