@@ -71,8 +71,11 @@ log = logging.getLogger(__name__)
 
 #: Who may import: the secretariat's staff for the district, a Puskesos's for its villages.
 IMPORT_ROLES = frozenset({Role.MANAGER, Role.SUPERVISOR, Role.BACK_OFFICE, Role.FACILITATOR})
-#: Rows read, checked and written together (one commit, one progress step).
-BATCH_ROWS = 2000
+#: Rows read, checked and written together (one commit, one progress step). Each batch costs a few
+#: queries, three COPYs, a commit and a hand-over between the importer and its writer, in which a CPU
+#: may wait: 5,000 rows a batch imported 10-27 % faster than 2,000 (300,000 rows, side by side), for
+#: some 20 MB more in flight.
+BATCH_ROWS = 5000
 #: Refused rows kept for the download; past this the run still counts them.
 MAX_KEPT_ERRORS = 100_000
 #: The largest exact integer of a float: a longer NIK read back from a number lost its last digits.
