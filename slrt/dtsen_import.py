@@ -773,6 +773,8 @@ _MEMOS = ("coded", "flags", "village", "kk", "address")
 #: Combinations remembered per memo (sex x relation x desil x status spellings: a few hundred to two thousand
 #: in a file; a memo is cleared when it holds this many).
 _MEMO_SIZE = 4096
+#: What a memo answers for a combination it has not met (None and "" are answers).
+_UNKNOWN = object()
 
 
 class Parser:
@@ -819,12 +821,17 @@ class Parser:
                 refused.append((number, cells, exc.key, str(exc.message)))
         return rows, refused
 
-    def _remembered(self, name: str, key, compute: Callable):
-        """``compute()`` as remembered under ``key`` in the memo ``name`` (bounded)."""
+    def _recall(self, name: str, values: tuple, compute: Callable, *args):
+        """``compute(*args)`` for the cells ``values``, remembered in the memo ``name`` (bounded). A
+        workbook's cells are keyed with their types: True and 1 are one key to a dict, not one value
+        to the checks (see ``typed``)."""
+        key = tuple((type(value), value) for value in values) if self.typed else values
         memo = self._memos[name]
-        if len(memo) >= _MEMO_SIZE:
-            memo.clear()
-        result = memo[key] = compute()
+        result = memo.get(key, _UNKNOWN)
+        if result is _UNKNOWN:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            result = memo[key] = compute(*args)
         return result
 
     def _coded(self, key: tuple) -> tuple:
@@ -844,22 +851,19 @@ class Parser:
         return _or_refusal(self.villages.find, cells, self.columns)
 
     def parse(self, number: int, cells: list) -> _Row:
-        width, at, blank, memos = len(cells), self.at, self.blank, self._memos
+        width, at, blank, recall = len(cells), self.at, self.blank, self._recall
         padded = cells[:blank] + [None] * (blank + 1 - width) if width <= blank else cells[:blank + 1]
         padded[blank] = None
 
         row = _Row(number=number, cells=cells)
         row.nik = identifier(padded[at["nik"]], "nik", check=False)  # checked below with the date and sex
         cell = padded[at["kk"]]  # the same for a family's rows, one after the other
-        key = (type(cell), cell) if self.typed else cell
-        kk = memos["kk"].get(key) or self._remembered("kk", key, lambda: _or_refusal(self._kk, cell))
+        kk = recall("kk", (cell,), _or_refusal, self._kk, cell)
         if type(kk) is _RefusedValue:
             raise _RowRefused(kk.key, kk.message)
         row.kk, row.kk_hash = kk
         values = self.coded_cells(padded)
-        key = _typed(values) if self.typed else values
-        coded = memos["coded"].get(key) or self._remembered("coded", key, lambda: self._coded(values))
-        sex, relation, desil, status = coded
+        sex, relation, desil, status = recall("coded", values, self._coded, values)
         if type(sex) is _RefusedValue:
             raise _RowRefused(sex.key, sex.message)
         row.sex = sex
@@ -880,15 +884,12 @@ class Parser:
         if type(relation) is _RefusedValue:
             raise _RowRefused(relation.key, relation.message)
         row.relation = relation
-        key = self.village_cells(padded)
-        key = _typed(key) if self.typed else key
-        village = memos["village"].get(key) or self._remembered("village", key, lambda: self._village(padded))
+        village = recall("village", self.village_cells(padded), self._village, padded)
         if type(village) is _RefusedValue:
             raise _RowRefused(village.key, village.message)
         row.village_id = village
         values = self.address_cells(padded)
-        key = _typed(values) if self.typed else values
-        row.address = memos["address"].get(key) or self._remembered("address", key, lambda: _address(*values))
+        row.address = recall("address", values, _address, *values)
         if not row.address:
             raise _RowRefused("address", _l("Address is required."))
         for value in (desil, status):
@@ -896,10 +897,7 @@ class Parser:
                 raise _RowRefused(value.key, value.message)
         row.desil, row.status = desil, status
         values = self.flag_cells(padded)
-        key = _typed(values) if self.typed else values
-        programmes = memos["flags"].get(key)
-        if programmes is None:
-            programmes = self._remembered("flags", key, lambda: self._programmes(values))
+        programmes = recall("flags", values, self._programmes, values)
         if type(programmes) is _RefusedValue:
             raise _RowRefused(programmes.key, programmes.message)
         row.programmes = programmes
@@ -918,12 +916,6 @@ class Parser:
         """The KK number of a cell and its keyed hash."""
         kk = identifier(cell, "kk")
         return kk, self._kk_hash(kk)
-
-
-def _typed(values: tuple) -> tuple:
-    """A memo's key for cells of a workbook, which may be numbers or booleans: True and 1 are one key
-    to a dict, not one value to the checks (see Parser.typed)."""
-    return tuple((type(value), value) for value in values)
 
 
 def _or_refusal(parse: Callable, *args):
