@@ -896,8 +896,11 @@ class Parser:
             if type(value) is _RefusedValue:
                 raise _RowRefused(value.key, value.message)
         row.desil, row.status = desil, status
-        values = self.flag_cells(padded)
-        programmes = recall("flags", values, self._programmes, values)
+        if self.programmes:  # a file may have no programme column at all: no programme flagged
+            values = self.flag_cells(padded)
+            programmes = recall("flags", values, self._programmes, values)
+        else:
+            programmes = ""
         if type(programmes) is _RefusedValue:
             raise _RowRefused(programmes.key, programmes.message)
         row.programmes = programmes

@@ -336,6 +336,21 @@ def test_a_nik_met_twice_in_a_batch_without_quotes_is_refused_with_its_own_row_a
         assert twins[f"Kembar Ke {n}"].startswith((f"row {number}", f"baris {number}")), twins
 
 
+def test_a_file_without_any_programme_column_is_imported_with_no_programme_flagged(app, db_session, district,
+                                                                                   tmp_path):
+    rows = rows_of(district, 20, households=6)
+    headers = [h for h in HEADERS if h not in ("pkh", "bpnt", "pbi_jk")]
+    path = tmp_path / "no_programmes.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows([row.get(h, "") for h in headers] for row in rows)
+    result = run_file(path)
+    assert result.state == ImportState.DONE, result.failure
+    assert result.residents_created == 20 - sum("bad" in row for row in rows)
+    assert db_session.scalars(select(Resident.dtsen_programmes).distinct()).all() == [""]
+
+
 def test_remembered_cells_of_a_workbook_tell_true_from_1_and_false_from_0(app, db_session, district):
     """A workbook's cells are typed: the checker's memos must not take False for 0 (RT "002" against "000")
     nor True for 1 (a KK cell), as a dict's keys do."""
